@@ -1,0 +1,8 @@
+import type { Command } from 'commander';
+import { registerServices } from './services.js';
+
+/** Registers one top-level command (and its subcommands) on the program. */
+export type RegisterCommand = (program: Command) => void;
+
+/** Every top-level command, in the order `optibid --help` lists them. */
+export const commands: RegisterCommand[] = [registerServices];

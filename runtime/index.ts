@@ -1,0 +1,3 @@
+export * from './errors.js';
+export * from './endpoints.js';
+export * from './clock.js';
