@@ -1,0 +1,142 @@
+import type { Static, TSchema } from '@sinclair/typebox';
+import type { Clock } from './clock.js';
+import type { OutRecord, StreamRecord } from './record.js';
+
+export type ComponentKind = 'source' | 'processor' | 'sink';
+export type ComponentStatus = 'stable' | 'beta' | 'experimental';
+
+/** The logging surface components use (a subset of pino's). */
+export interface Logger {
+  debug(obj: object | string, msg?: string): void;
+  info(obj: object | string, msg?: string): void;
+  warn(obj: object | string, msg?: string): void;
+  error(obj: object | string, msg?: string): void;
+}
+
+/** What every component gets when it is created. */
+export interface ComponentContext {
+  /** The component's name in its pipeline (unique per pipeline). */
+  name: string;
+  clock: Clock;
+  logger: Logger;
+  /** Environment for `${ENV}` values and secrets (default: process.env). */
+  env: NodeJS.ProcessEnv;
+  /** Aborted when the pipeline shuts down. */
+  signal: AbortSignal;
+}
+
+/** Thrown by `Source.read` when the source has nothing more to give (a file fully replayed, a backfill done). */
+export class EndOfInput extends Error {
+  constructor() {
+    super('end of input');
+    this.name = 'EndOfInput';
+  }
+}
+
+/** Thrown by `read`/`write` when the component lost its connection; the runtime reconnects with backoff. */
+export class NotConnected extends Error {
+  constructor(message = 'not connected', options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'NotConnected';
+  }
+}
+
+/** A batch read from a source; `ack` is called once the records are durably handed on (or with the error that stopped them). */
+export interface SourceBatch {
+  records: OutRecord[];
+  ack(err?: Error): Promise<void>;
+}
+
+/**
+ * A source of records. Lifecycle: `connect` (retried with backoff by the runtime) → `read` repeatedly →
+ * `close`. `read` resolves with the next batch, throws `EndOfInput` when done, `NotConnected` to reconnect.
+ */
+export interface Source {
+  connect(): Promise<void>;
+  read(): Promise<SourceBatch>;
+  close(): Promise<void>;
+}
+
+/** Keyed state of a processor, scoped to the current record's key partition; changelogged by the runtime. */
+export interface KeyValueStore<V = unknown> {
+  get(key: string): V | undefined;
+  put(key: string, value: V): void;
+  delete(key: string): void;
+  entries(): IterableIterator<[string, V]>;
+}
+
+/** What a processor may do while handling a record or a watermark. */
+export interface ProcessContext {
+  /** Sends a record downstream. Without `topic`, to the processor's default output. */
+  emit(record: Omit<OutRecord, 'topic'> & { topic?: string }): void;
+  /** The processor's keyed state. */
+  state: KeyValueStore;
+  clock: Clock;
+  /** The current event-time watermark (ms), -Infinity before the first record. */
+  watermark: number;
+}
+
+/**
+ * A processor: stateless (map, filter, flatMap, branch) or stateful (windows, joins) through `ctx.state`.
+ * `process` handles one input record; `onWatermark` is called when event time advances (to close windows).
+ * Throwing sends the record to the dead-letter topic with the error as reason; the pipeline keeps going.
+ */
+export interface Processor {
+  process(record: StreamRecord, ctx: ProcessContext): void | Promise<void>;
+  onWatermark?(watermark: number, ctx: ProcessContext): void | Promise<void>;
+  close?(): Promise<void>;
+}
+
+/**
+ * A sink. `write` resolves only once the batch is durably stored (offsets are committed after it);
+ * writes are idempotent on the record's natural key so replays never duplicate. Throwing `NotConnected`
+ * pauses consumption and retries; any other error sends the batch's records to the dead-letter topic.
+ */
+export interface Sink {
+  connect(): Promise<void>;
+  write(records: StreamRecord[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+interface DefinitionBase<S extends TSchema> {
+  name: string;
+  status: ComponentStatus;
+  /** One line: what it does, for `optibid connector list` and generated docs. */
+  summary: string;
+  /** TypeBox schema of the config: the TS type, runtime validation and docs. */
+  config: S;
+}
+
+export interface SourceDefinition<S extends TSchema = TSchema> extends DefinitionBase<S> {
+  kind: 'source';
+  /** Topics it writes (Avro value schemas must exist for them). */
+  outputs: string[];
+  create(config: Static<S>, ctx: ComponentContext): Source;
+}
+
+export interface ProcessorDefinition<S extends TSchema = TSchema> extends DefinitionBase<S> {
+  kind: 'processor';
+  create(config: Static<S>, ctx: ComponentContext): Processor;
+}
+
+export interface SinkDefinition<S extends TSchema = TSchema> extends DefinitionBase<S> {
+  kind: 'sink';
+  create(config: Static<S>, ctx: ComponentContext): Sink;
+}
+
+export type ComponentDefinition = SourceDefinition | ProcessorDefinition | SinkDefinition;
+
+/** Defines a source; the config type flows from the schema into `create`. */
+export function defineSource<S extends TSchema>(def: Omit<SourceDefinition<S>, 'kind'>): SourceDefinition<S> {
+  return { ...def, kind: 'source' };
+}
+
+/** Defines a processor; the config type flows from the schema into `create`. */
+export function defineProcessor<S extends TSchema>(def: Omit<ProcessorDefinition<S>, 'kind'>): ProcessorDefinition<S> {
+  return { ...def, kind: 'processor' };
+}
+
+/** Defines a sink; the config type flows from the schema into `create`. */
+export function defineSink<S extends TSchema>(def: Omit<SinkDefinition<S>, 'kind'>): SinkDefinition<S> {
+  return { ...def, kind: 'sink' };
+}
