@@ -4,3 +4,4 @@ export * from './clock.js';
 export * from './record.js';
 export * from './component.js';
 export * from './registry.js';
+export * from './serde/index.js';

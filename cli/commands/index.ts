@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
 import { registerServices } from './services.js';
+import { registerBacktest } from './backtest.js';
 
 /** Registers one top-level command (and its subcommands) on the program. */
 export type RegisterCommand = (program: Command) => void;
 
 /** Every top-level command, in the order `optibid --help` lists them. */
-export const commands: RegisterCommand[] = [registerServices];
+export const commands: RegisterCommand[] = [registerServices, registerBacktest];

@@ -1,0 +1,17 @@
+/** Where a record being decoded came from: named in every decode error. */
+export interface RecordOrigin {
+  topic: string;
+  partition?: number;
+  offset?: string;
+}
+
+/**
+ * Turns record values into bytes and back. The Kafka transports use one per topic; the memory
+ * transport passes values through untouched. Implementations: `jsonSerde` (below), the Avro serde with
+ * Confluent framing in avro.ts.
+ */
+export interface Serde {
+  serialize(topic: string, value: unknown): Promise<Buffer>;
+  /** Throws OptiBidError('OPTIBID_ERR_DECODE') naming topic, partition and offset on bad bytes. */
+  deserialize(bytes: Buffer, origin: RecordOrigin): Promise<unknown>;
+}
