@@ -1,0 +1,20 @@
+/** What a day-ahead model sees when it forecasts one delivery day. */
+export interface DayInput {
+  /** Prices of whole days strictly before the target day, day-major (day i = [i*perDay, (i+1)*perDay)). */
+  history: Float64Array;
+  /** Delivery date of each history day, `YYYY-MM-DD`. */
+  historyDays: string[];
+  /** The delivery day being forecast. */
+  targetDate: string;
+  /** Intervals per day (24 or 96). */
+  perDay: number;
+}
+
+/** A day-ahead point forecaster. It may keep state between calls, but only from inputs it was given. */
+export interface DayAheadModel {
+  readonly name: string;
+  /** Fewest history days it needs before it can forecast. */
+  readonly minHistoryDays: number;
+  /** Forecasts every interval of `input.targetDate`. */
+  forecastDay(input: DayInput): number[] | Promise<number[]>;
+}
