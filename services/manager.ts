@@ -127,10 +127,15 @@ export class ServiceManager {
     child.unref();
     if (child.pid === undefined) throw this.startFailure(service, ctx, 'could not spawn the process');
     writeFileSync(this.pidFile(service), String(child.pid));
-    const ok = await waitFor(async () => {
-      if (exited !== undefined) throw new Error('exited');
-      return service.ready(ctx);
-    }, service.startTimeoutMs);
+    let ok = false;
+    const deadline = Date.now() + service.startTimeoutMs;
+    while (exited === undefined && Date.now() < deadline) {
+      if (await service.ready(ctx).catch(() => false)) {
+        ok = true;
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
     if (!ok || exited !== undefined) {
       if (exited === undefined) killTree(child.pid, 'SIGKILL');
       rmSync(this.pidFile(service), { force: true });
