@@ -1,5 +1,16 @@
 // Jest runs TypeScript sources directly through SWC as native ES modules; no build needed.
-const packages = ['runtime', 'schemas', 'services', 'connectors', 'processors', 'pipelines', 'api', 'cli', 'dashboards', 'bench'];
+const packages = [
+  'runtime',
+  'schemas',
+  'services',
+  'connectors',
+  'processors',
+  'pipelines',
+  'api',
+  'cli',
+  'dashboards',
+  'bench',
+];
 
 const common = {
   testEnvironment: 'node',
@@ -21,7 +32,12 @@ const common = {
 
 export default {
   projects: [
-    { ...common, displayName: 'unit', testMatch: ['<rootDir>/**/*.test.ts'], testPathIgnorePatterns: [...common.testPathIgnorePatterns, '\\.integration\\.test\\.ts$'] },
+    {
+      ...common,
+      displayName: 'unit',
+      testMatch: ['<rootDir>/**/*.test.ts'],
+      testPathIgnorePatterns: [...common.testPathIgnorePatterns, '\\.integration\\.test\\.ts$'],
+    },
     { ...common, displayName: 'integration', testMatch: ['<rootDir>/**/*.integration.test.ts'] },
   ],
 };

@@ -11,7 +11,11 @@ describe('error catalogue', () => {
 
   it('carries code, retriable flag, cause and context', () => {
     const cause = new Error('ECONNREFUSED');
-    const err = new OptiBidError('OPTIBID_ERR_NETWORK', 'broker down', { retriable: true, cause, context: { topic: 't' } });
+    const err = new OptiBidError('OPTIBID_ERR_NETWORK', 'broker down', {
+      retriable: true,
+      cause,
+      context: { topic: 't' },
+    });
     expect(isOptiBidError(err, 'OPTIBID_ERR_NETWORK')).toBe(true);
     expect(isOptiBidError(err, 'OPTIBID_ERR_CONFIG')).toBe(false);
     expect(err.cause).toBe(cause);

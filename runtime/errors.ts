@@ -35,7 +35,11 @@ export class OptiBidError extends Error {
   readonly retriable: boolean;
   readonly context: ErrorContext;
 
-  constructor(code: ErrorCode, message: string, opts: { retriable?: boolean; cause?: unknown; context?: ErrorContext } = {}) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    opts: { retriable?: boolean; cause?: unknown; context?: ErrorContext } = {},
+  ) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = 'OptiBidError';
     this.code = code;

@@ -15,7 +15,10 @@ export class ComponentRegistry {
     }
     const existing = this.byName.get(def.name);
     if (existing) {
-      throw new OptiBidError('OPTIBID_ERR_CONFIG', `component "${def.name}" is registered twice (${existing.kind} and ${def.kind})`);
+      throw new OptiBidError(
+        'OPTIBID_ERR_CONFIG',
+        `component "${def.name}" is registered twice (${existing.kind} and ${def.kind})`,
+      );
     }
     this.byName.set(def.name, def);
   }
@@ -26,6 +29,8 @@ export class ComponentRegistry {
 
   /** Every component, optionally of one kind, sorted by name. */
   list(kind?: ComponentKind): ComponentDefinition[] {
-    return [...this.byName.values()].filter((d) => !kind || d.kind === kind).sort((a, b) => a.name.localeCompare(b.name));
+    return [...this.byName.values()]
+      .filter((d) => !kind || d.kind === kind)
+      .sort((a, b) => a.name.localeCompare(b.name));
   }
 }

@@ -25,7 +25,17 @@ if (step('services', 'node', ['cli/bin/optibid.js', 'services', 'up']) !== 0) {
 const jest = ['--experimental-vm-modules', 'node_modules/jest/bin/jest.js'];
 const runs = [
   ['unit tests', [...jest, '--selectProjects', 'unit', '--json', `--outputFile=${reports}/jest-unit.json`]],
-  ['integration tests', [...jest, '--selectProjects', 'integration', '--runInBand', '--json', `--outputFile=${reports}/jest-integration.json`]],
+  [
+    'integration tests',
+    [
+      ...jest,
+      '--selectProjects',
+      'integration',
+      '--runInBand',
+      '--json',
+      `--outputFile=${reports}/jest-integration.json`,
+    ],
+  ],
 ];
 let passed = 0;
 let failed = 0;

@@ -1,11 +1,18 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ServiceContext, ServiceDefinition } from './service.js';
+import type { ServiceDefinition } from './service.js';
 
-const binary = () => ['/usr/bin/clickhouse-server', '/usr/sbin/clickhouse-server', '/usr/bin/clickhouse'].find((p) => existsSync(p));
+const binary = () =>
+  ['/usr/bin/clickhouse-server', '/usr/sbin/clickhouse-server', '/usr/bin/clickhouse'].find((p) => existsSync(p));
 
 /** A server config that works on ClickHouse 18.16 (root element `yandex`) and is still accepted by current releases. */
-export function clickhouseConfig(opts: { dir: string; logDir: string; host: string; httpPort: number; tcpPort: number }): string {
+export function clickhouseConfig(opts: {
+  dir: string;
+  logDir: string;
+  host: string;
+  httpPort: number;
+  tcpPort: number;
+}): string {
   const data = join(opts.dir, 'data');
   return `<?xml version="1.0"?>
 <yandex>
@@ -53,7 +60,9 @@ const usersXml = `<?xml version="1.0"?>
 `;
 
 async function httpQuery(host: string, port: number, sql: string): Promise<string> {
-  const res = await fetch(`http://${host}:${port}/?query=${encodeURIComponent(sql)}`, { signal: AbortSignal.timeout(2000) });
+  const res = await fetch(`http://${host}:${port}/?query=${encodeURIComponent(sql)}`, {
+    signal: AbortSignal.timeout(2000),
+  });
   if (!res.ok) throw new Error(`clickhouse ${res.status}: ${await res.text()}`);
   return (await res.text()).trim();
 }

@@ -23,7 +23,13 @@ describe('service configs', () => {
   });
 
   it('ClickHouse listens on loopback with data under the service folder', () => {
-    const xml = clickhouseConfig({ dir: '/h/clickhouse', logDir: '/h/logs', host: '127.0.0.1', httpPort: 8123, tcpPort: 9000 });
+    const xml = clickhouseConfig({
+      dir: '/h/clickhouse',
+      logDir: '/h/logs',
+      host: '127.0.0.1',
+      httpPort: 8123,
+      tcpPort: 9000,
+    });
     expect(xml).toContain('<listen_host>127.0.0.1</listen_host>');
     expect(xml).toContain('<http_port>8123</http_port>');
     expect(xml).toContain('<path>/h/clickhouse/data/</path>');

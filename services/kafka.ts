@@ -15,7 +15,12 @@ export function newClusterId(): string {
 }
 
 /** server.properties for a single-node KRaft broker+controller. */
-export function serverProperties(opts: { host: string; port: number; controllerPort: number; dataDir: string }): string {
+export function serverProperties(opts: {
+  host: string;
+  port: number;
+  controllerPort: number;
+  dataDir: string;
+}): string {
   return [
     'process.roles=broker,controller',
     'node.id=1',
@@ -79,9 +84,13 @@ export const kafkaService: ServiceDefinition = {
         { encoding: 'utf8', env: { ...ctx.env, KAFKA_LOG4J_OPTS: '' } },
       );
       if (res.status !== 0) {
-        throw new OptiBidError('OPTIBID_ERR_SERVICE_START', `kafka storage format failed:\n${res.stdout}${res.stderr}`, {
-          context: { service: 'kafka' },
-        });
+        throw new OptiBidError(
+          'OPTIBID_ERR_SERVICE_START',
+          `kafka storage format failed:\n${res.stdout}${res.stderr}`,
+          {
+            context: { service: 'kafka' },
+          },
+        );
       }
     }
   },

@@ -42,7 +42,8 @@ describe('ServiceManager', () => {
   });
   afterEach(() => rmSync(home, { recursive: true, force: true }));
 
-  const manager = (services: ServiceDefinition[]) => new ServiceManager(services, { env: { OPTIBID_HOME: home }, say: () => {} });
+  const manager = (services: ServiceDefinition[]) =>
+    new ServiceManager(services, { env: { OPTIBID_HOME: home }, say: () => {} });
 
   it('starts a service, leaves it alone on a second up, and stops it by pid', async () => {
     const svc = fakeService(await freePort());
@@ -87,6 +88,9 @@ describe('ServiceManager', () => {
       { name: 'kafka', title: '', address: '127.0.0.1:9092', up: true, version: '4.1.1' },
       { name: 'mosquitto', title: '', address: '127.0.0.1:1883', up: false, version: 'installed' },
     ]);
-    expect(text.split('\n')).toEqual(['kafka      127.0.0.1:9092  up    4.1.1', 'mosquitto  127.0.0.1:1883  down  installed']);
+    expect(text.split('\n')).toEqual([
+      'kafka      127.0.0.1:9092  up    4.1.1',
+      'mosquitto  127.0.0.1:1883  down  installed',
+    ]);
   });
 });

@@ -44,7 +44,10 @@ export class ServiceManager {
     if (names.length === 0) return this.services;
     const unknown = names.filter((n) => !this.services.some((s) => s.name === n));
     if (unknown.length > 0) {
-      throw new OptiBidError('OPTIBID_ERR_USAGE', `unknown service ${unknown.join(', ')}; known: ${this.services.map((s) => s.name).join(', ')}`);
+      throw new OptiBidError(
+        'OPTIBID_ERR_USAGE',
+        `unknown service ${unknown.join(', ')}; known: ${this.services.map((s) => s.name).join(', ')}`,
+      );
     }
     return this.services.filter((s) => names.includes(s.name));
   }
@@ -81,9 +84,13 @@ export class ServiceManager {
       stdio: ['ignore', 'inherit', 'inherit'],
     });
     if (res.status !== 0 || !service.installed(ctx)) {
-      throw new OptiBidError('OPTIBID_ERR_SERVICE_INSTALL', `installing ${service.name} failed (services/install.sh ${service.name})`, {
-        context: { service: service.name },
-      });
+      throw new OptiBidError(
+        'OPTIBID_ERR_SERVICE_INSTALL',
+        `installing ${service.name} failed (services/install.sh ${service.name})`,
+        {
+          context: { service: service.name },
+        },
+      );
     }
   }
 
@@ -95,13 +102,19 @@ export class ServiceManager {
     if (ours === undefined && (await tcpOpen(service.host, service.port))) {
       if (await service.ready(ctx).catch(() => false)) {
         if (!(await service.freePort?.(ctx))) {
-          this.say(`${service.name}: ${service.host}:${service.port} is served by a process OptiBid did not start; using it`);
+          this.say(
+            `${service.name}: ${service.host}:${service.port} is served by a process OptiBid did not start; using it`,
+          );
           return 'external';
         }
       } else if (!(await service.freePort?.(ctx))) {
-        throw new OptiBidError('OPTIBID_ERR_SERVICE_START', `${service.name}: port ${service.port} is taken by another program`, {
-          context: { service: service.name },
-        });
+        throw new OptiBidError(
+          'OPTIBID_ERR_SERVICE_START',
+          `${service.name}: port ${service.port} is taken by another program`,
+          {
+            context: { service: service.name },
+          },
+        );
       }
     }
     this.install(service);
@@ -139,7 +152,11 @@ export class ServiceManager {
     if (!ok || exited !== undefined) {
       if (exited === undefined) killTree(child.pid, 'SIGKILL');
       rmSync(this.pidFile(service), { force: true });
-      throw this.startFailure(service, ctx, exited !== undefined ? `exited with code ${exited}` : `not ready after ${service.startTimeoutMs / 1000} s`);
+      throw this.startFailure(
+        service,
+        ctx,
+        exited !== undefined ? `exited with code ${exited}` : `not ready after ${service.startTimeoutMs / 1000} s`,
+      );
     }
     const serverPid = service.serverPid?.(ctx, child.pid) ?? child.pid;
     writeFileSync(this.pidFile(service), String(serverPid));
@@ -148,9 +165,13 @@ export class ServiceManager {
   }
 
   private startFailure(service: ServiceDefinition, ctx: ServiceContext, why: string): OptiBidError {
-    return new OptiBidError('OPTIBID_ERR_SERVICE_START', `${service.name} failed to start: ${why}\n--- last lines of ${ctx.logFile} ---\n${tail(ctx.logFile, 40)}`, {
-      context: { service: service.name },
-    });
+    return new OptiBidError(
+      'OPTIBID_ERR_SERVICE_START',
+      `${service.name} failed to start: ${why}\n--- last lines of ${ctx.logFile} ---\n${tail(ctx.logFile, 40)}`,
+      {
+        context: { service: service.name },
+      },
+    );
   }
 
   /** Starts the named services (all when empty) in order; returns what happened to each. */
@@ -159,7 +180,9 @@ export class ServiceManager {
     for (const service of this.select(names)) {
       const outcome = await this.start(service);
       outcomes.set(service.name, outcome);
-      this.say(`${service.name}: ${outcome === 'started' ? 'started' : outcome === 'external' ? 'using the running instance' : 'already running'}`);
+      this.say(
+        `${service.name}: ${outcome === 'started' ? 'started' : outcome === 'external' ? 'using the running instance' : 'already running'}`,
+      );
     }
     return outcomes;
   }
@@ -191,8 +214,19 @@ export class ServiceManager {
       this.select(names).map(async (service) => {
         const ctx = this.context(service);
         const up = await service.ready(ctx).catch(() => false);
-        const version = up ? await service.version(ctx).catch(() => 'unknown') : service.installed(ctx) ? 'installed' : 'not installed';
-        return { name: service.name, title: service.title, address: `${service.host}:${service.port}`, up, version, pid: this.runningPid(service) };
+        const version = up
+          ? await service.version(ctx).catch(() => 'unknown')
+          : service.installed(ctx)
+            ? 'installed'
+            : 'not installed';
+        return {
+          name: service.name,
+          title: service.title,
+          address: `${service.host}:${service.port}`,
+          up,
+          version,
+          pid: this.runningPid(service),
+        };
       }),
     );
   }
@@ -203,7 +237,11 @@ export function formatStatus(rows: ServiceStatus[]): string {
   const w = (f: (r: ServiceStatus) => string) => Math.max(...rows.map((r) => f(r).length));
   const nameW = w((r) => r.name);
   const addrW = w((r) => r.address);
-  return rows.map((r) => `${r.name.padEnd(nameW)}  ${r.address.padEnd(addrW)}  ${(r.up ? 'up' : 'down').padEnd(4)}  ${r.version}`).join('\n');
+  return rows
+    .map(
+      (r) => `${r.name.padEnd(nameW)}  ${r.address.padEnd(addrW)}  ${(r.up ? 'up' : 'down').padEnd(4)}  ${r.version}`,
+    )
+    .join('\n');
 }
 
 export function isAlive(pid: number): boolean {
@@ -235,5 +273,8 @@ function killTree(pid: number, signal: NodeJS.Signals): void {
 /** The last `lines` lines of a file, or a note that it is missing. */
 export function tail(file: string, lines: number): string {
   if (!existsSync(file)) return '(no log file)';
-  return readFileSync(file, 'utf8').split('\n').slice(-lines - 1).join('\n');
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .slice(-lines - 1)
+    .join('\n');
 }

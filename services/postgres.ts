@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
 import pg from 'pg';
 import { OptiBidError } from '@optibid/runtime';
-import type { ServiceContext, ServiceDefinition } from './service.js';
+import type { ServiceDefinition } from './service.js';
 
 const database = 'optibid';
 
@@ -59,7 +59,10 @@ export const postgresService: ServiceDefinition = {
   },
   async prepare(ctx) {
     const pgb = postgresBin();
-    if (!pgb) throw new OptiBidError('OPTIBID_ERR_SERVICE_INSTALL', 'PostgreSQL is not installed', { context: { service: 'postgres' } });
+    if (!pgb)
+      throw new OptiBidError('OPTIBID_ERR_SERVICE_INSTALL', 'PostgreSQL is not installed', {
+        context: { service: 'postgres' },
+      });
     const data = join(ctx.dir, 'data');
     const { uid, gid } = runAs();
     mkdirSync(ctx.dir, { recursive: true, mode: 0o700 });
@@ -76,14 +79,20 @@ export const postgresService: ServiceDefinition = {
     }
     if (!existsSync(join(data, 'PG_VERSION'))) {
       ctx.say(`postgres: initdb (PostgreSQL ${pgb.version})`);
-      const res = spawnSync(join(pgb.bin, 'initdb'), ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C'], {
-        uid,
-        gid,
-        encoding: 'utf8',
-        cwd: ctx.dir,
-      });
+      const res = spawnSync(
+        join(pgb.bin, 'initdb'),
+        ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C'],
+        {
+          uid,
+          gid,
+          encoding: 'utf8',
+          cwd: ctx.dir,
+        },
+      );
       if (res.status !== 0) {
-        throw new OptiBidError('OPTIBID_ERR_SERVICE_START', `initdb failed:\n${res.stdout}${res.stderr}`, { context: { service: 'postgres' } });
+        throw new OptiBidError('OPTIBID_ERR_SERVICE_START', `initdb failed:\n${res.stdout}${res.stderr}`, {
+          context: { service: 'postgres' },
+        });
       }
     }
   },
@@ -136,7 +145,10 @@ export const postgresService: ServiceDefinition = {
   async freePort(ctx) {
     // The image may run Debian's own cluster on our port: stop it (it is not ours to reuse: peer auth, no TimescaleDB).
     const ls = spawnSync('pg_lsclusters', ['--no-header'], { encoding: 'utf8' });
-    const line = ls.status === 0 ? ls.stdout.split('\n').find((l) => l.split(/\s+/)[2] === String(this.port) && /online/.test(l)) : undefined;
+    const line =
+      ls.status === 0
+        ? ls.stdout.split('\n').find((l) => l.split(/\s+/)[2] === String(this.port) && /online/.test(l))
+        : undefined;
     if (!line) return false;
     const [ver, name] = line.split(/\s+/);
     ctx.say(`postgres: stopping the system cluster ${ver}/${name} that holds port ${this.port}`);

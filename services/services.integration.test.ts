@@ -43,7 +43,9 @@ describe('local services', () => {
     await consumer.connect();
     await consumer.subscribe({ topic, fromBeginning: true });
     const received = await new Promise<{ key: string; value: string }>((resolve) => {
-      void consumer.run({ eachMessage: async ({ message }) => resolve({ key: String(message.key), value: String(message.value) }) });
+      void consumer.run({
+        eachMessage: async ({ message }) => resolve({ key: String(message.key), value: String(message.value) }),
+      });
     });
     await consumer.disconnect();
     expect(received).toEqual({ key: 'NO1', value: '{"price":42.5}' });
@@ -54,7 +56,9 @@ describe('local services', () => {
     await client.connect();
     const table = `test_prices_${runId}`;
     try {
-      await client.query(`CREATE TABLE ${table} (ts timestamptz NOT NULL, area text NOT NULL, price double precision NOT NULL)`);
+      await client.query(
+        `CREATE TABLE ${table} (ts timestamptz NOT NULL, area text NOT NULL, price double precision NOT NULL)`,
+      );
       const ht = await client.query(`SELECT create_hypertable('${table}', 'ts') AS h`);
       expect(String(ht.rows[0].h)).toContain(table);
       await client.query(
@@ -77,7 +81,9 @@ describe('local services', () => {
     const client = createClient({ url: endpoints.clickhouseUrl });
     const table = `test_prices_${runId}`;
     try {
-      await client.command({ query: `CREATE TABLE ${table} (ts DateTime, area String, price Float64) ENGINE = MergeTree ORDER BY (area, ts)` });
+      await client.command({
+        query: `CREATE TABLE ${table} (ts DateTime, area String, price Float64) ENGINE = MergeTree ORDER BY (area, ts)`,
+      });
       await client.insert({
         table,
         values: [
@@ -86,7 +92,10 @@ describe('local services', () => {
         ],
         format: 'JSONEachRow',
       });
-      const rs = await client.query({ query: `SELECT area, sum(price) AS total, count() AS n FROM ${table} GROUP BY area`, format: 'JSONEachRow' });
+      const rs = await client.query({
+        query: `SELECT area, sum(price) AS total, count() AS n FROM ${table} GROUP BY area`,
+        format: 'JSONEachRow',
+      });
       expect(await rs.json()).toEqual([{ area: 'NO1', total: 40, n: '2' }]);
     } finally {
       await client.command({ query: `DROP TABLE IF EXISTS ${table}` });
