@@ -1,1 +1,2 @@
-export {};
+export * from './generated/index.js';
+export * from './keys.js';
