@@ -1,0 +1,69 @@
+import { jest } from '@jest/globals';
+import { fileURLToPath } from 'node:url';
+import { run } from '../program.js';
+
+const csv = fileURLToPath(new URL('../../processors/bidding/fixtures/be-2016-02.csv', import.meta.url));
+
+async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const write = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    out += chunk.toString();
+    return true;
+  });
+  const error = jest.spyOn(console, 'error').mockImplementation((...a: unknown[]) => {
+    err += a.join(' ') + '\n';
+  });
+  try {
+    const code = await run(['node', 'optibid', 'backtest', 'battery', ...args]);
+    return { code, out, err };
+  } finally {
+    write.mockRestore();
+    error.mockRestore();
+  }
+}
+
+describe('optibid backtest battery', () => {
+  it('prints perfect_foresight, realized and capture as top-level JSON keys', async () => {
+    const { code, out } = await cli('--csv', csv, '--forecast-model', 'column:LEAR Ensemble', '--eval-from', '2016-02-04', '--eval-to', '2016-02-10', '--json');
+    expect(code).toBe(0);
+    const r = JSON.parse(out);
+    expect(r.days).toBe(7);
+    expect(r.eval_from).toBe('2016-02-04');
+    expect(r.eval_to).toBe('2016-02-10');
+    expect(r.perfect_foresight).toBeGreaterThan(0);
+    expect(r.realized).toBeLessThanOrEqual(r.perfect_foresight);
+    expect(r.capture).toBeCloseTo(r.realized / r.perfect_foresight, 12);
+    expect(r.daily).toBeUndefined();
+  });
+
+  it('captures everything when the forecast is the real price, and less with a bigger battery on a noisy forecast', async () => {
+    const exact = JSON.parse((await cli('--csv', csv, '--forecast-model', 'column:Real price', '--eval-from', '2016-02-01', '--json')).out);
+    expect(exact.capture).toBeCloseTo(1, 12);
+    const small = JSON.parse((await cli('--csv', csv, '--forecast-model', 'naive-daily', '--eval-from', '2016-02-01', '--json')).out);
+    const big = JSON.parse((await cli('--csv', csv, '--forecast-model', 'naive-daily', '--eval-from', '2016-02-01', '--energy-mwh', '4', '--json')).out);
+    expect(big.perfect_foresight).toBeGreaterThan(small.perfect_foresight);
+    expect(small.capture).toBeLessThan(1);
+  });
+
+  it('prints a readable summary and per-day lines', async () => {
+    const { code, out } = await cli('--csv', csv, '--forecast-model', 'column:LEAR Ensemble', '--eval-from', '2016-02-20', '--daily');
+    expect(code).toBe(0);
+    expect(out).toMatch(/^2016-02-21 /m);
+    expect(out).toMatch(/^capture\s+\d\.\d{4}$/m);
+    expect(out).toMatch(/^days\s+3 \(2016-02-20 \.\. 2016-02-22\)$/m);
+  });
+
+  it('rejects bad arguments with a clear message', async () => {
+    const eff = await cli('--csv', csv, '--eval-from', '2016-02-10', '--charge-eff', '1.5');
+    expect(eff.code).toBe(1);
+    expect(eff.err).toMatch(/--charge-eff must be in \(0, 1\], got 1.5/);
+    const model = await cli('--csv', csv, '--eval-from', '2016-02-10', '--forecast-model', 'crystal-ball');
+    expect(model.code).toBe(1);
+    expect(model.err).toMatch(/unknown forecast model "crystal-ball"/);
+    const column = await cli('--csv', csv, '--eval-from', '2016-02-10', '--forecast-model', 'column:Nope');
+    expect(column.err).toMatch(/no column "Nope"/);
+    const date = await cli('--csv', csv, '--eval-from', '2019-01-01');
+    expect(date.err).toMatch(/--eval-from 2019-01-01 is not a day/);
+  });
+});
