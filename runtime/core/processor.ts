@@ -1,0 +1,199 @@
+import type { ComponentContext, Logger, ProcessContext, Processor } from '../component.js';
+import type { Clock } from '../clock.js';
+import { toDeadLetter } from '../dlq.js';
+import { OptiBidError } from '../errors.js';
+import type { OutRecord, StreamRecord } from '../record.js';
+import type { ProcessorNode } from '../spec.js';
+import { ChangelogStore, type StateChange } from '../state.js';
+import { WatermarkTracker } from '../watermark.js';
+import { newStats, type ComponentStats } from './stats.js';
+
+/** What one batch produced: records for output topics, dead letters and per-partition state changes. */
+export interface BatchResult {
+  outputs: OutRecord[];
+  deadLetters: OutRecord[];
+  changes: Array<{ partition: number; changes: StateChange[] }>;
+}
+
+export interface ProcessorCoreOptions {
+  dlqTopic: string;
+  clock: Clock;
+  maxOutOfOrdernessMs: number;
+  /** Record state changes for a changelog (Kafka transports). */
+  trackChanges?: boolean;
+  logger?: Logger;
+}
+
+interface PartitionContext extends ProcessContext {
+  store: ChangelogStore;
+}
+
+/**
+ * Runs one processor over batches of records, transport-independent: keyed state per input
+ * partition, event-time watermark advanced record by record (so lateness never depends on batch
+ * size), `onWatermark` per partition store, and records whose processing throws turned into dead
+ * letters (what they had emitted is dropped) while the rest of the batch goes on.
+ */
+export class ProcessorCore {
+  readonly stats: ComponentStats;
+  private readonly stores = new Map<number, PartitionContext>();
+  private readonly watermark: WatermarkTracker;
+  private readonly outputSet: Set<string>;
+  private readonly defaultOutput: string | undefined;
+  private buffer: OutRecord[] = [];
+  private current: StreamRecord | undefined;
+
+  constructor(
+    readonly node: ProcessorNode,
+    readonly processor: Processor,
+    private readonly opts: ProcessorCoreOptions,
+  ) {
+    this.stats = newStats(node.name, 'processor');
+    this.watermark = new WatermarkTracker(opts.maxOutOfOrdernessMs);
+    this.outputSet = new Set(node.outputs);
+    this.defaultOutput = node.outputs[0];
+  }
+
+  /** Creates the processor of `node` and wraps it. */
+  static create(node: ProcessorNode, ctx: ComponentContext, opts: ProcessorCoreOptions): ProcessorCore {
+    return new ProcessorCore(node, node.definition.create(node.config as never, ctx), opts);
+  }
+
+  /** The keyed store of an input partition (created empty on first use). */
+  store(partition: number): ChangelogStore {
+    return this.context(partition).store;
+  }
+
+  /** Drops the state of a partition revoked in a rebalance. */
+  dropPartition(partition: number, topics: string[]): void {
+    this.stores.delete(partition);
+    for (const t of topics) this.watermark.forget(`${t}/${partition}`);
+  }
+
+  get currentWatermark(): number {
+    return this.watermark.value;
+  }
+
+  private context(partition: number): PartitionContext {
+    let ctx = this.stores.get(partition);
+    if (!ctx) {
+      const store = new ChangelogStore({ trackChanges: this.opts.trackChanges });
+      const self = this;
+      ctx = {
+        store,
+        state: store,
+        clock: this.opts.clock,
+        get watermark() {
+          return self.watermark.value;
+        },
+        emit: (rec) => self.emit(rec),
+      };
+      this.stores.set(partition, ctx);
+    }
+    return ctx;
+  }
+
+  private emit(rec: Omit<OutRecord, 'topic'> & { topic?: string }): void {
+    const topic = rec.topic ?? this.defaultOutput;
+    if (topic === undefined) {
+      throw new OptiBidError('OPTIBID_ERR_CONFIG', `processor "${this.node.name}" emitted a record but has no output topic`);
+    }
+    if (rec.topic !== undefined && !this.outputSet.has(topic)) {
+      throw new OptiBidError(
+        'OPTIBID_ERR_CONFIG',
+        `processor "${this.node.name}" emitted to topic "${topic}", which is not among its outputs (${this.node.outputs.join(', ')})`,
+      );
+    }
+    this.buffer.push({
+      topic,
+      key: rec.key === undefined ? (this.current?.key ?? null) : rec.key,
+      value: rec.value,
+      timestamp: rec.timestamp ?? this.current?.timestamp ?? this.opts.clock.now(),
+      headers: rec.headers,
+    });
+  }
+
+  /** Processes a batch in order. Never throws for a record's failure: that record becomes a dead letter. */
+  async run(records: StreamRecord[]): Promise<BatchResult> {
+    const started = performance.now();
+    const deadLetters: OutRecord[] = [];
+    this.buffer = [];
+    const processor = this.processor;
+    for (let i = 0; i < records.length; i++) {
+      const rec = records[i]!;
+      const partition = rec.partition ?? 0;
+      const ctx = this.context(partition);
+      const mark = this.buffer.length;
+      this.current = rec;
+      try {
+        const r = processor.process(rec, ctx);
+        if (r !== undefined && typeof (r as Promise<void>).then === 'function') await r;
+      } catch (err) {
+        this.buffer.length = mark;
+        this.stats.failed++;
+        this.stats.dlq++;
+        deadLetters.push(toDeadLetter(this.opts.dlqTopic, rec, this.node.name, err));
+      }
+      this.watermark.observe(`${rec.topic}/${partition}`, rec.timestamp);
+      const advanced = this.watermark.advance();
+      if (advanced !== undefined && processor.onWatermark) {
+        this.current = undefined;
+        await this.fireWatermark(advanced);
+      }
+    }
+    this.current = undefined;
+    this.stats.recordsIn += records.length;
+    this.stats.recordsOut += this.buffer.length;
+    this.stats.busyMs += performance.now() - started;
+    return { outputs: this.takeBuffer(), deadLetters, changes: this.drainChanges() };
+  }
+
+  /** Moves event time to `watermark` (+Infinity at end of input) and returns what the windows emit. */
+  async flush(watermark = Infinity): Promise<BatchResult> {
+    this.buffer = [];
+    const advanced = this.watermark.forceTo(watermark);
+    if (advanced !== undefined && this.processor.onWatermark) await this.fireWatermark(advanced);
+    this.stats.recordsOut += this.buffer.length;
+    return { outputs: this.takeBuffer(), deadLetters: [], changes: this.drainChanges() };
+  }
+
+  private async fireWatermark(wm: number): Promise<void> {
+    const onWatermark = this.processor.onWatermark!.bind(this.processor);
+    for (const ctx of [...this.stores.values()]) {
+      const mark = this.buffer.length;
+      try {
+        await onWatermark(wm, ctx);
+      } catch (err) {
+        // No input record to dead-letter here: drop what the failed call emitted, count and log it.
+        this.buffer.length = mark;
+        this.stats.failed++;
+        this.opts.logger?.error({ component: this.node.name, watermark: wm, err: (err as Error).message }, 'onWatermark failed');
+      }
+    }
+  }
+
+  private takeBuffer(): OutRecord[] {
+    const out = this.buffer;
+    this.buffer = [];
+    return out;
+  }
+
+  private drainChanges(): BatchResult['changes'] {
+    if (!this.opts.trackChanges) return [];
+    const out: BatchResult['changes'] = [];
+    for (const [partition, ctx] of this.stores) {
+      const changes = ctx.store.drainChanges();
+      if (changes.length) out.push({ partition, changes });
+    }
+    return out;
+  }
+
+  /** Forgets uncommitted state changes (the transaction was aborted; state is restored from the changelog). */
+  discardAll(): void {
+    this.stores.clear();
+  }
+
+  async close(): Promise<void> {
+    await this.processor.close?.();
+  }
+}
