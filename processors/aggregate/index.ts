@@ -1,0 +1,6 @@
+export * from './duration.js';
+export * from './field.js';
+export * from './window.js';
+export * from './window-aggregate.js';
+export * from './rollup.js';
+export * from './join.js';

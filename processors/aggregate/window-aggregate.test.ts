@@ -1,0 +1,151 @@
+import { MemoryTransport, VirtualClock, arraySource, makeSpec, type OutRecord, type ProcessorDefinition } from '@optibid/runtime';
+import { Value } from '@sinclair/typebox/value';
+import { tableJoinDefinition } from './join.js';
+import { rollupDefinition } from './rollup.js';
+import { windowAggregateDefinition } from './window-aggregate.js';
+import { windowsFor } from './window.js';
+
+const H = 3_600_000;
+const M = 60_000;
+
+async function run(def: ProcessorDefinition, config: unknown, input: OutRecord[], opts: { inputs?: string[]; outputs?: string[] } = {}) {
+  if (!Value.Check(def.config, config)) throw new Error(`bad config ${JSON.stringify([...Value.Errors(def.config, config)][0])}`);
+  const transport = new MemoryTransport();
+  const spec = makeSpec({
+    name: 't',
+    sources: [{ name: 'src', definition: arraySource('src', input, { batchSize: 3, outputs: opts.inputs ?? ['in'] }) }],
+    processors: [{ name: 'w', definition: def, config, inputs: opts.inputs ?? ['in'], outputs: opts.outputs ?? ['out', 'late'] }],
+  });
+  const clock = new VirtualClock(Date.UTC(2024, 0, 1));
+  await (await transport.start(spec, { clock, untilIdle: true })).done;
+  return {
+    out: transport.broker.records('out'),
+    late: transport.broker.records('late'),
+    dlq: transport.broker.records('dlq.t'),
+  };
+}
+
+const price = (t: number, p: number, key = 'NO1'): OutRecord => ({ topic: 'in', key, value: { priceEurPerMwh: p }, timestamp: t });
+
+describe('windowsFor', () => {
+  it('assigns one tumbling window and size/advance hopping windows', () => {
+    expect(windowsFor({ type: 'tumbling', sizeMs: H }, 90 * M)).toEqual([{ start: H, end: 2 * H }]);
+    expect(windowsFor({ type: 'hopping', sizeMs: H, advanceMs: 15 * M }, 70 * M)).toEqual([
+      { start: 15 * M, end: 75 * M },
+      { start: 30 * M, end: 90 * M },
+      { start: 45 * M, end: 105 * M },
+      { start: 60 * M, end: 120 * M },
+    ]);
+    expect(windowsFor({ type: 'tumbling', sizeMs: 24 * H, offsetMs: 23 * H }, 0)).toEqual([{ start: -H, end: 23 * H }]);
+  });
+});
+
+describe('rollup (tumbling windows on event time)', () => {
+  it('emits one OHLC bar per key and hour when the watermark passes the hour', async () => {
+    const input = [price(0, 10), price(15 * M, 30), price(30 * M, 5), price(45 * M, 20), price(0, 100, 'NO2'), price(H, 7), price(H + 5 * M, 9, 'NO2')];
+    const { out } = await run(rollupDefinition, { interval: '1h', field: 'priceEurPerMwh' }, input);
+    const bars = out.map((r) => [r.key, r.value, r.headers?.window]);
+    expect(bars[0]).toEqual([
+      'NO1',
+      { key: 'NO1', windowStart: 0, windowEnd: H, count: 4, sum: 65, mean: 16.25, min: 5, max: 30, open: 10, close: 20 },
+      'final',
+    ]);
+    expect(bars[1]).toMatchObject(['NO2', { windowStart: 0, count: 1, open: 100 }, 'final']);
+    // the hour-1 bars only close at end of input (watermark +Infinity)
+    expect(bars.slice(2).map((b) => [b[0], (b[1] as { windowStart: number }).windowStart])).toEqual([
+      ['NO1', H],
+      ['NO2', H],
+    ]);
+    expect(out.map((r) => r.timestamp)).toEqual([0, 0, H, H]);
+  });
+
+  it('does not close a window before the watermark passes its end', async () => {
+    // out of order within the hour: the 50-minute record arrives after 10 minutes, all in one window
+    const input = [price(50 * M, 1), price(10 * M, 2), price(59 * M, 3)];
+    const { out } = await run(rollupDefinition, { interval: '1h', field: 'priceEurPerMwh' }, input);
+    expect(out).toHaveLength(1);
+    expect(out[0]!.value).toMatchObject({ count: 3, open: 2, close: 3 });
+  });
+
+  it('updates a closed window for a record within the allowed lateness and sends later ones to the late topic', async () => {
+    const input = [
+      price(10 * M, 10),
+      price(H + 20 * M, 50), // watermark 1:20 closes hour 0
+      price(30 * M, 20), // 50 min behind the watermark, lateness 1h: updates hour 0
+      price(2 * H + 30 * M, 60), // watermark 2:30: hour 0 is now past end + lateness (2:00)
+      price(40 * M, 99), // too late
+    ];
+    const { out, late } = await run(rollupDefinition, { interval: '1h', field: 'priceEurPerMwh', allowedLateness: '1h', lateTopic: 'late' }, input);
+    const hour0 = out.filter((r) => (r.value as { windowStart: number }).windowStart === 0);
+    expect(hour0.map((r) => [r.headers?.window, (r.value as { count: number }).count])).toEqual([
+      ['final', 1],
+      ['update', 2],
+    ]);
+    expect(late.map((r) => [r.value, r.headers?.['late-by-ms']])).toEqual([[{ priceEurPerMwh: 99 }, String(30 * M)]]);
+  });
+
+  it('sends too-late records to the DLQ when no late topic is configured, and non-numeric fields too', async () => {
+    const input = [price(10 * M, 1), price(2 * H, 2), price(5 * M, 3), { topic: 'in', key: 'NO1', value: { priceEurPerMwh: 'n/a' }, timestamp: 2 * H }];
+    const { dlq, out } = await run(rollupDefinition, { interval: '1h', field: 'priceEurPerMwh' }, input);
+    expect(dlq.map((r) => r.headers?.['error-code'])).toEqual(['OPTIBID_ERR_LATE', 'OPTIBID_ERR_RECORD']);
+    expect(dlq[1]!.headers?.reason).toMatch(/priceEurPerMwh.*not a finite number/);
+    expect(out.map((r) => (r.value as { count: number }).count)).toEqual([1, 1]);
+  });
+});
+
+describe('window-aggregate', () => {
+  it('hopping windows count each record in size/advance windows', async () => {
+    const input = [price(0, 1), price(30 * M, 2), price(60 * M, 3)];
+    const { out } = await run(windowAggregateDefinition, { window: { type: 'hopping', size: '1h', advance: '30m' }, field: 'priceEurPerMwh' }, input);
+    expect(out.map((r) => [(r.value as { windowStart: number }).windowStart / M, (r.value as { sum: number }).sum])).toEqual([
+      [-30, 1],
+      [0, 3],
+      [30, 5],
+      [60, 3],
+    ]);
+  });
+
+  it('session windows merge records closer than the gap and split on a longer silence', async () => {
+    const input = [price(0, 1), price(10 * M, 2), price(5 * M, 5, 'NO2'), price(25 * M, 3), price(2 * H, 4)];
+    const { out } = await run(windowAggregateDefinition, { window: { type: 'session', gap: '20m' }, field: 'priceEurPerMwh' }, input);
+    const sessions = out.map((r) => {
+      const v = r.value as { windowStart: number; windowEnd: number; count: number };
+      return [r.key, v.windowStart / M, v.windowEnd / M, v.count];
+    });
+    // NO2's session [5, 25) closes as soon as the 25-minute record moves the watermark to 25
+    expect(sessions).toEqual([
+      ['NO2', 5, 25, 1],
+      ['NO1', 0, 45, 3],
+      ['NO1', 120, 140, 1],
+    ]);
+  });
+
+  it('merges two sessions bridged by a late record', async () => {
+    const input = [price(0, 1), price(30 * M, 2), price(15 * M, 3)];
+    const { out } = await run(
+      windowAggregateDefinition,
+      { window: { type: 'session', gap: '20m' }, field: 'priceEurPerMwh', allowedLateness: '1h' },
+      input,
+    );
+    // 0 and 30 are separate sessions until 15 arrives (the first one had already closed at watermark 30)
+    expect(out.map((r) => [r.headers?.window, (r.value as { windowStart: number }).windowStart / M, (r.value as { count: number }).count])).toEqual([
+      ['final', 0, 1],
+      ['final', 0, 3],
+    ]);
+  });
+});
+
+describe('table-join', () => {
+  it('enriches stream records with the latest table value for their key', async () => {
+    const asset = (t: number, key: string, name: string | null): OutRecord => ({ topic: 'assets', key, value: name === null ? null : { name }, timestamp: t });
+    const reading = (t: number, key: string, kw: number): OutRecord => ({ topic: 'readings', key, value: { powerKw: kw }, timestamp: t });
+    const input = [asset(0, 'b1', 'Battery 1'), reading(1, 'b1', 5), reading(2, 'b2', 7), asset(3, 'b1', 'Battery One'), reading(4, 'b1', 6), asset(5, 'b1', null), reading(6, 'b1', 1)];
+    const { out } = await run(tableJoinDefinition, { table: 'assets', as: 'asset' }, input, { inputs: ['assets', 'readings'], outputs: ['out'] });
+    expect(out.map((r) => r.value)).toEqual([
+      { powerKw: 5, asset: { name: 'Battery 1' } },
+      { powerKw: 7, asset: null },
+      { powerKw: 6, asset: { name: 'Battery One' } },
+      { powerKw: 1, asset: null },
+    ]);
+  });
+});

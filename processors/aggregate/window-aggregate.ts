@@ -1,0 +1,208 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { OptiBidError, defineProcessor, type KeyValueStore, type ProcessContext, type Processor, type StreamRecord } from '@optibid/runtime';
+import { Duration, parseDuration } from './duration.js';
+import { numericField } from './field.js';
+import { accumulate, mergeAccumulators, windowResult, windowsFor, type Accumulator, type WindowSpec } from './window.js';
+
+export const WindowConfig = Type.Union(
+  [
+    Type.Object(
+      { type: Type.Literal('tumbling'), size: Duration, offset: Type.Optional(Duration) },
+      { additionalProperties: false, description: 'fixed, non-overlapping windows of `size`, aligned to the epoch (+ offset)' },
+    ),
+    Type.Object(
+      { type: Type.Literal('hopping'), size: Duration, advance: Duration, offset: Type.Optional(Duration) },
+      { additionalProperties: false, description: 'windows of `size` starting every `advance` (they overlap when advance < size)' },
+    ),
+    Type.Object(
+      { type: Type.Literal('session'), gap: Duration },
+      { additionalProperties: false, description: 'per key, records closer than `gap` in event time share a window' },
+    ),
+  ],
+  { description: 'the event-time window' },
+);
+
+export const WindowAggregateConfig = Type.Object(
+  {
+    window: WindowConfig,
+    field: Type.String({ description: 'dotted path of the numeric field to aggregate, e.g. priceEurPerMwh' }),
+    allowedLateness: Type.Optional(Duration),
+    lateTopic: Type.Optional(Type.String({ description: 'where records later than the allowed lateness go (default: the DLQ)' })),
+  },
+  { additionalProperties: false },
+);
+export type WindowAggregateConfig = Static<typeof WindowAggregateConfig>;
+
+/** Header on every window result: `final` when the watermark closed it, `update` for a late record within the allowed lateness. */
+export const windowHeader = 'window';
+
+interface FixedEntry {
+  k: string | null;
+  s: number;
+  e: number;
+  acc: Accumulator;
+  fired: boolean;
+}
+interface Session {
+  s: number;
+  e: number;
+  acc: Accumulator;
+  fired: boolean;
+}
+interface SessionEntry {
+  k: string | null;
+  sessions: Session[];
+}
+
+/** Converts the config's durations. */
+export function toWindowSpec(cfg: WindowAggregateConfig['window']): WindowSpec {
+  switch (cfg.type) {
+    case 'tumbling':
+      return { type: 'tumbling', sizeMs: parseDuration(cfg.size), offsetMs: cfg.offset === undefined ? 0 : parseDuration(cfg.offset) };
+    case 'hopping':
+      return {
+        type: 'hopping',
+        sizeMs: parseDuration(cfg.size),
+        advanceMs: parseDuration(cfg.advance),
+        offsetMs: cfg.offset === undefined ? 0 : parseDuration(cfg.offset),
+      };
+    case 'session':
+      return { type: 'session', gapMs: parseDuration(cfg.gap) };
+  }
+}
+
+/**
+ * Event-time windows over a numeric field, per key, in the processor's keyed state (so they survive
+ * restarts through the changelog). A window emits once when the watermark passes its end; a record
+ * arriving later but within `allowedLatenessMs` updates it and re-emits (header `window: update`);
+ * a record later than that goes to `lateTopic` (or the DLQ).
+ */
+export function windowAggregate(opts: { window: WindowSpec; field: string; allowedLatenessMs?: number; lateTopic?: string }): Processor {
+  const lateness = opts.allowedLatenessMs ?? 0;
+  const spec = opts.window;
+  if ((spec.type === 'session' ? spec.gapMs : spec.sizeMs) <= 0) throw new OptiBidError('OPTIBID_ERR_CONFIG', 'window size and gap must be positive');
+  if (spec.type === 'hopping' && spec.advanceMs <= 0) throw new OptiBidError('OPTIBID_ERR_CONFIG', 'hopping window advance must be positive');
+  // Earliest event time at which something in a store is due (fire or purge): lets most watermarks skip the scan.
+  const nextDue = new WeakMap<KeyValueStore, number>();
+  const due = (store: KeyValueStore, t: number) => {
+    const cur = nextDue.get(store);
+    if (cur !== undefined && t < cur) nextDue.set(store, t);
+  };
+
+  const late = (r: StreamRecord, ctx: ProcessContext, by: number) => {
+    if (!opts.lateTopic) {
+      throw new OptiBidError('OPTIBID_ERR_LATE', `record at ${new Date(r.timestamp).toISOString()} is ${by} ms past its window's allowed lateness`);
+    }
+    ctx.emit({ topic: opts.lateTopic, key: r.key, value: r.value, timestamp: r.timestamp, headers: { ...r.headers, 'late-by-ms': String(by) } });
+  };
+
+  const emitResult = (ctx: ProcessContext, k: string | null, s: number, e: number, acc: Accumulator, kind: 'final' | 'update') =>
+    ctx.emit({ key: k, value: windowResult(k, { start: s, end: e }, acc), timestamp: s, headers: { [windowHeader]: kind } });
+
+  const processFixed = (r: StreamRecord, ctx: ProcessContext, v: number, fixed: Exclude<WindowSpec, { type: 'session' }>) => {
+    const wm = ctx.watermark;
+    const windows = windowsFor(fixed, r.timestamp);
+    const live = windows.filter((w) => w.end + lateness > wm);
+    if (live.length === 0) return late(r, ctx, wm - (windows[windows.length - 1]!.end + lateness));
+    for (const w of live) {
+      const sk = `w\u0000${r.key ?? ''}\u0000${w.start}`;
+      const prev = ctx.state.get(sk) as FixedEntry | undefined;
+      const entry: FixedEntry = { k: r.key, s: w.start, e: w.end, acc: accumulate(prev?.acc, v, r.timestamp), fired: prev?.fired ?? false };
+      if (w.end <= wm) {
+        emitResult(ctx, r.key, w.start, w.end, entry.acc, entry.fired ? 'update' : 'final');
+        entry.fired = true;
+        due(ctx.state, w.end + lateness);
+      } else due(ctx.state, w.end);
+      ctx.state.put(sk, entry);
+    }
+  };
+
+  const processSession = (r: StreamRecord, ctx: ProcessContext, v: number, gap: number) => {
+    const wm = ctx.watermark;
+    const t = r.timestamp;
+    if (t + gap + lateness <= wm) return late(r, ctx, wm - (t + gap + lateness));
+    const sk = `s\u0000${r.key ?? ''}`;
+    const entry = (ctx.state.get(sk) as SessionEntry | undefined) ?? { k: r.key, sessions: [] };
+    let merged: Session = { s: t, e: t + gap, acc: accumulate(undefined, v, t), fired: false };
+    const rest: Session[] = [];
+    let wasFired = false;
+    for (const s of entry.sessions) {
+      if (s.s < merged.e && merged.s < s.e) {
+        merged = { s: Math.min(s.s, merged.s), e: Math.max(s.e, merged.e), acc: mergeAccumulators(s.acc, merged.acc), fired: false };
+        wasFired ||= s.fired;
+      } else rest.push(s);
+    }
+    if (merged.e <= wm) {
+      emitResult(ctx, r.key, merged.s, merged.e, merged.acc, wasFired ? 'update' : 'final');
+      merged.fired = true;
+      due(ctx.state, merged.e + lateness);
+    } else due(ctx.state, merged.e);
+    rest.push(merged);
+    rest.sort((a, b) => a.s - b.s);
+    ctx.state.put(sk, { k: r.key, sessions: rest });
+  };
+
+  return {
+    process(r, ctx) {
+      const v = numericField(r, opts.field);
+      if (spec.type === 'session') processSession(r, ctx, v, spec.gapMs);
+      else processFixed(r, ctx, v, spec);
+    },
+
+    onWatermark(wm, ctx) {
+      const store = ctx.state;
+      const known = nextDue.get(store);
+      if (known !== undefined && wm < known) return;
+      const results: Array<[string | null, number, number, Accumulator]> = [];
+      let next = Infinity;
+      for (const [sk, raw] of [...store.entries()]) {
+        if (sk.startsWith('w\u0000')) {
+          const entry = raw as FixedEntry;
+          if (!entry.fired && entry.e <= wm) {
+            results.push([entry.k, entry.s, entry.e, entry.acc]);
+            entry.fired = true;
+            if (entry.e + lateness > wm) store.put(sk, { ...entry });
+          }
+          if (entry.e + lateness <= wm) store.delete(sk);
+          else next = Math.min(next, entry.fired ? entry.e + lateness : entry.e);
+        } else if (sk.startsWith('s\u0000')) {
+          const entry = raw as SessionEntry;
+          let changed = false;
+          const keep: Session[] = [];
+          for (const s of entry.sessions) {
+            if (!s.fired && s.e <= wm) {
+              results.push([entry.k, s.s, s.e, s.acc]);
+              s.fired = true;
+              changed = true;
+            }
+            if (s.e + lateness <= wm) changed = true;
+            else {
+              keep.push(s);
+              next = Math.min(next, s.fired ? s.e + lateness : s.e);
+            }
+          }
+          if (keep.length === 0) store.delete(sk);
+          else if (changed) store.put(sk, { k: entry.k, sessions: keep });
+        }
+      }
+      nextDue.set(store, next);
+      results.sort((a, b) => a[1] - b[1] || String(a[0]).localeCompare(String(b[0])));
+      for (const [k, s, e, acc] of results) emitResult(ctx, k, s, e, acc, 'final');
+    },
+  };
+}
+
+/** `window-aggregate`: tumbling, hopping or session windows over a numeric field with OHLC, mean and count. */
+export const windowAggregateDefinition = defineProcessor({
+  name: 'window-aggregate',
+  status: 'beta',
+  summary: 'Event-time tumbling, hopping or session windows per key: count, sum, mean, min, max, open, close',
+  config: WindowAggregateConfig,
+  create: (cfg) =>
+    windowAggregate({
+      window: toWindowSpec(cfg.window),
+      field: cfg.field,
+      allowedLatenessMs: cfg.allowedLateness === undefined ? 0 : parseDuration(cfg.allowedLateness),
+      lateTopic: cfg.lateTopic,
+    }),
+});
