@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
 import { registerServices } from './services.js';
 import { registerBacktest } from './backtest.js';
+import { registerAlerts } from './alerts.js';
 
 /** Registers one top-level command (and its subcommands) on the program. */
 export type RegisterCommand = (program: Command) => void;
 
 /** Every top-level command, in the order `optibid --help` lists them. */
-export const commands: RegisterCommand[] = [registerServices, registerBacktest];
+export const commands: RegisterCommand[] = [registerServices, registerBacktest, registerAlerts];

@@ -1,0 +1,12 @@
+export * from './calendar.js';
+export * from './duration.js';
+export * from './engine.js';
+export * from './fields.js';
+export * from './processor.js';
+export * from './replay.js';
+export * from './routing.js';
+export * from './rules-file.js';
+export * from './rules-schema.js';
+export * from './silences.js';
+export * from './time-zone.js';
+export type { AlertIdentity, EvalContext, Observation, RuleEvaluator, SourceLink } from './rules/types.js';

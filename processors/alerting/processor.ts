@@ -1,0 +1,57 @@
+import { Type } from '@sinclair/typebox';
+import { defineProcessor, type ProcessContext, type StreamRecord } from '@optibid/runtime';
+import { AlertEngine, toAlertRecord, type AlertNotification } from './engine.js';
+import { loadRulesFile } from './rules-file.js';
+
+export const AlertingConfig = Type.Object(
+  {
+    rulesFile: Type.String({ description: 'Path of the YAML rules file (rules, markets, receivers, route, silences, maintenance).' }),
+    time: Type.Optional(
+      Type.Union([Type.Literal('event'), Type.Literal('clock')], {
+        default: 'event',
+        description:
+          'event: time advances with record event times and watermarks (replays, backfills). clock: time also follows the injected clock on every record and watermark, so absence and calendar rules fire while inputs are silent (live).',
+      }),
+    ),
+    outputTopic: Type.Optional(Type.String({ description: 'Topic for alert events; default: the processor\'s first output (alerts.events).' })),
+  },
+  { additionalProperties: false },
+);
+
+/**
+ * The `alerting` processor: evaluates a YAML rules file over its input topics and emits
+ * `alerts.events` records (FIRING, repeats, RESOLVED), keyed by alertId, with routing headers.
+ * The rules file is read and validated when the processor is created, so a bad file stops the
+ * pipeline at start with `FILE:LINE:COL message`.
+ */
+export const alertingProcessor = defineProcessor({
+  name: 'alerting',
+  status: 'beta',
+  summary: 'Alert rules from YAML (threshold, rate of change, anomaly, absence, market calendar, device limits) with Alertmanager-style lifecycle and routing',
+  config: AlertingConfig,
+  create(config, ctx) {
+    const rules = loadRulesFile(config.rulesFile);
+    const useClock = config.time === 'clock';
+    const engine = new AlertEngine(rules, { emittedAt: () => ctx.clock.now() });
+    const emit = (pctx: ProcessContext, notifications: AlertNotification[]) => {
+      for (const n of notifications) {
+        const rec = toAlertRecord(n);
+        pctx.emit({ ...rec, topic: config.outputTopic });
+      }
+    };
+    const catchUp = (pctx: ProcessContext) => {
+      if (useClock) emit(pctx, engine.advanceTo(Math.max(ctx.clock.now(), engine.now)));
+    };
+    ctx.logger.info({ rules: rules.rules.length, topics: engine.topics }, 'alert rules loaded');
+    return {
+      process(record: StreamRecord, pctx: ProcessContext) {
+        catchUp(pctx);
+        emit(pctx, engine.process(record));
+      },
+      onWatermark(watermark: number, pctx: ProcessContext) {
+        if (Number.isFinite(watermark)) emit(pctx, engine.advanceTo(watermark));
+        catchUp(pctx);
+      },
+    };
+  },
+});

@@ -1,0 +1,55 @@
+import type { StreamRecord } from '@optibid/runtime';
+import { formatDuration, parseDuration } from '../duration.js';
+import { keyLabels, matchesWhere } from '../fields.js';
+import type { AbsenceRuleSpec } from '../rules-schema.js';
+import { linkOf, resourceOf, type EvalContext, type RuleEvaluator, type SourceLink } from './types.js';
+
+/**
+ * Fires when a key (device, area, ...) has sent no record for `after` of event time;
+ * resolves when it reports again. Keys are learned from records, plus `expectedKeys` from the start.
+ */
+export class AbsenceEvaluator implements RuleEvaluator {
+  readonly topics: string[];
+  private readonly lastSeen = new Map<string, { at: number; source?: SourceLink }>();
+  private readonly afterMs: number;
+
+  constructor(readonly spec: AbsenceRuleSpec) {
+    this.topics = [spec.topic];
+    this.afterMs = parseDuration(spec.after) ?? 0;
+  }
+
+  start(at: number, ctx: EvalContext): void {
+    for (const labels of this.spec.expectedKeys ?? []) this.seen(labels, at, undefined, ctx);
+  }
+
+  onRecord(record: StreamRecord, at: number, ctx: EvalContext): void {
+    if (!matchesWhere(record, this.spec.where)) return;
+    const labels = keyLabels(record, this.spec.keyBy ?? []);
+    if (!labels) return;
+    const previous = this.lastSeen.get(JSON.stringify(labels));
+    if (previous && at <= previous.at) return;
+    const id = { labels, resource: resourceOf(labels, this.spec.topic) };
+    if (ctx.isActive(id)) ctx.clear(id, at, linkOf(record));
+    this.seen(labels, at, linkOf(record), ctx);
+  }
+
+  private seen(labels: Record<string, string>, at: number, source: SourceLink | undefined, ctx: EvalContext): void {
+    const k = JSON.stringify(labels);
+    this.lastSeen.set(k, { at, source });
+    ctx.schedule(at + this.afterMs, (now) => {
+      const last = this.lastSeen.get(k);
+      if (!last || last.at !== at) return; // a newer record re-armed the timer
+      const id = { labels, resource: resourceOf(labels, this.spec.topic) };
+      const silentFor = formatDuration(now - at);
+      ctx.raise(id, {
+        at: now,
+        value: (now - at) / 1000,
+        threshold: this.afterMs / 1000,
+        unit: 's',
+        source: last.source,
+        message: `${id.resource} has sent nothing on ${this.spec.topic} for ${silentFor} (last at ${new Date(at).toISOString()})`,
+        vars: { after: this.spec.after, lastSeen: new Date(at).toISOString(), silentFor },
+      });
+    });
+  }
+}

@@ -1,0 +1,70 @@
+import type { StreamRecord } from '@optibid/runtime';
+import { formatDuration, parseDuration } from '../duration.js';
+import { formatDate, formatLocal, type LocalDate } from '../time-zone.js';
+import { fieldOf, matchesWhere, timeAt } from '../fields.js';
+import type { GateClosureRuleSpec } from '../rules-schema.js';
+import { linkOf, type EvalContext, type RuleEvaluator } from './types.js';
+
+/**
+ * Fires `lead` before an area's day-ahead gate closure (market calendar, DST-aware) when no bid signal
+ * for that area and delivery day has been seen; resolves when one arrives, or at gate closure, when
+ * the message says the gate closed without bids.
+ */
+export class GateClosureEvaluator implements RuleEvaluator {
+  readonly topics: string[];
+  private readonly signalled = new Set<string>();
+  private readonly leadMs: number;
+
+  constructor(readonly spec: GateClosureRuleSpec) {
+    this.topics = [spec.signalTopic ?? 'bids.signals'];
+    this.leadMs = parseDuration(spec.lead) ?? 0;
+  }
+
+  start(at: number, ctx: EvalContext): void {
+    for (const area of this.spec.areas) this.scheduleNext(area, at, ctx, true);
+  }
+
+  onRecord(record: StreamRecord, at: number, ctx: EvalContext): void {
+    if (!matchesWhere(record, this.spec.where)) return;
+    const area = fieldOf(record, this.spec.areaField ?? 'area');
+    const delivery = timeAt(record, this.spec.deliveryField ?? 'deliveryStart');
+    if (typeof area !== 'string' || !this.spec.areas.includes(area) || delivery === undefined) return;
+    const market = ctx.calendar.marketOf(area)!;
+    const day = formatDate(ctx.calendar.deliveryDay(market, delivery));
+    this.signalled.add(`${area}|${day}`);
+    const id = this.identity(market, area, day);
+    if (ctx.isActive(id)) ctx.clear(id, at, linkOf(record));
+  }
+
+  private identity(market: string, area: string, day: string) {
+    return { labels: { market, area, deliveryDay: day }, resource: `${market}/${area}` };
+  }
+
+  /** Schedules the warning for the next gate closure after `after`; on the first call, a gate closing within `lead` warns at once. */
+  private scheduleNext(area: string, after: number, ctx: EvalContext, first = false): void {
+    const market = ctx.calendar.marketOf(area)!;
+    const { day, at: closure } = ctx.calendar.nextOccurrence(market, after, (d: LocalDate) => ctx.calendar.gateClosure(market, d));
+    const warnAt = first ? Math.max(after, closure - this.leadMs) : closure - this.leadMs;
+    const dayText = formatDate(day);
+    const key = `${area}|${dayText}`;
+    const id = this.identity(market, area, dayText);
+    ctx.schedule(warnAt, (now) => {
+      if (this.signalled.has(key)) return;
+      const tz = ctx.calendar.get(market)!.timeZone;
+      const local = formatLocal(tz, closure);
+      ctx.raise(id, {
+        at: now,
+        value: (closure - now) / 1000,
+        threshold: this.leadMs / 1000,
+        unit: 's',
+        message: `${market} ${area}: gate closure for delivery ${dayText} at ${local} in ${formatDuration(closure - now)} and no bid signal yet`,
+        vars: { deliveryDay: dayText, gateClosure: new Date(closure).toISOString(), lead: this.spec.lead },
+      });
+    });
+    ctx.schedule(closure, (now) => {
+      if (ctx.isActive(id)) ctx.clear(id, now, undefined, `${market} ${area}: gate closed for delivery ${dayText} without a bid signal`);
+      this.signalled.delete(key);
+      this.scheduleNext(area, closure, ctx);
+    });
+  }
+}

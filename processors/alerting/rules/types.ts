@@ -1,0 +1,65 @@
+import type { StreamRecord } from '@optibid/runtime';
+import type { MarketCalendar } from '../calendar.js';
+import type { RuleSpec } from '../rules-schema.js';
+
+/** Where the record that triggered (or cleared) an alert came from. */
+export interface SourceLink {
+  topic: string;
+  partition?: number;
+  offset?: string;
+}
+
+/** What an evaluator observed when a condition holds. */
+export interface Observation {
+  /** Event time at which the condition holds. */
+  at: number;
+  value?: number | null;
+  threshold?: number | null;
+  unit?: string | null;
+  /** Default message when the rule has no `summary` template. */
+  message: string;
+  source?: SourceLink;
+  /** Extra template variables for `summary`. */
+  vars?: Record<string, string | number>;
+}
+
+/** Identity of one alert of a rule: its key labels (also the fingerprint input) and what it is about. */
+export interface AlertIdentity {
+  labels: Record<string, string>;
+  resource: string;
+}
+
+/** What an evaluator can do. Time is event time in ms. */
+export interface EvalContext {
+  readonly calendar: MarketCalendar;
+  /** The condition holds for this alert (called again while it keeps holding, to refresh the value). */
+  raise(id: AlertIdentity, obs: Observation): void;
+  /** The condition no longer holds; resolves the alert if it was active (`message` replaces the resolved event's message). */
+  clear(id: AlertIdentity, at: number, source?: SourceLink, message?: string): void;
+  /** Whether the alert is currently pending or firing. */
+  isActive(id: AlertIdentity): boolean;
+  /** Runs `fire` once event time reaches `at`. */
+  schedule(at: number, fire: (at: number) => void): void;
+}
+
+/** Turns records and time into raise/clear calls for one rule. */
+export interface RuleEvaluator {
+  readonly spec: RuleSpec;
+  /** Topics the rule reads. */
+  readonly topics: string[];
+  /** Called once with the first event time the engine sees (calendar rules schedule from here). */
+  start?(at: number, ctx: EvalContext): void;
+  /** Handles one record of one of `topics`; `at` is the record's event time. */
+  onRecord(record: StreamRecord, at: number, ctx: EvalContext): void;
+}
+
+/** A source link for a record. */
+export function linkOf(record: StreamRecord): SourceLink {
+  return { topic: record.topic, partition: record.partition, offset: record.offset };
+}
+
+/** Default resource name: key label values joined by "/". */
+export function resourceOf(labels: Record<string, string>, fallback: string): string {
+  const values = Object.values(labels);
+  return values.length > 0 ? values.join('/') : fallback;
+}
