@@ -47,9 +47,17 @@ export function zoneOffsetMinutes(timeZone: string, ms: number): number {
 
 /** The UTC instant of local midnight starting `date` (YYYY-MM-DD) in `timeZone`. */
 export function localMidnight(date: string, timeZone: string): number {
-  const m = /^(\d{4})-(\d\d)-(\d\d)$/.exec(date);
-  if (!m) throw new OptiBidError('OPTIBID_ERR_USAGE', `"${date}" is not a date (YYYY-MM-DD)`);
-  const naive = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]));
+  return localToUtc(`${date}T00:00:00`, timeZone);
+}
+
+/**
+ * The UTC instant of a local wall-clock time `YYYY-MM-DDTHH:MM[:SS]` in `timeZone`. A time that does
+ * not exist (skipped by spring-forward) lands after the gap; an ambiguous one takes the first.
+ */
+export function localToUtc(wall: string, timeZone: string): number {
+  const m = /^(\d{4})-(\d\d)-(\d\d)(?:T(\d\d):(\d\d)(?::(\d\d))?)?$/.exec(wall);
+  if (!m) throw new OptiBidError('OPTIBID_ERR_USAGE', `"${wall}" is not a local date-time (YYYY-MM-DDTHH:MM:SS)`);
+  const naive = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4] ?? 0), Number(m[5] ?? 0), Number(m[6] ?? 0));
   // Two passes settle the offset even when midnight is near a DST switch.
   let guess = naive - zoneOffsetMinutes(timeZone, naive) * MINUTE_MS;
   guess = naive - zoneOffsetMinutes(timeZone, guess) * MINUTE_MS;
