@@ -1,1 +1,2 @@
-export {};
+export * from './timescale/index.js';
+export * from './clickhouse/index.js';

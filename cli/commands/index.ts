@@ -2,9 +2,10 @@ import type { Command } from 'commander';
 import { registerServices } from './services.js';
 import { registerBacktest } from './backtest.js';
 import { registerAlerts } from './alerts.js';
+import { registerDb } from './db.js';
 
 /** Registers one top-level command (and its subcommands) on the program. */
 export type RegisterCommand = (program: Command) => void;
 
 /** Every top-level command, in the order `optibid --help` lists them. */
-export const commands: RegisterCommand[] = [registerServices, registerBacktest, registerAlerts];
+export const commands: RegisterCommand[] = [registerServices, registerBacktest, registerAlerts, registerDb];
