@@ -1,2 +1,3 @@
 export * from './generated/index.js';
 export * from './keys.js';
+export * from './registry/index.js';
