@@ -13,6 +13,7 @@ export const dlqHeaders = {
 
 /** Why a record failed, as one line. */
 export function failureReason(err: unknown): string {
+  if (err instanceof OptiBidError) return err.message.split('\n')[0]!;
   if (err instanceof Error) return `${err.name === 'Error' ? '' : `${err.name}: `}${err.message}`.split('\n')[0]!;
   return String(err);
 }

@@ -1,0 +1,32 @@
+import { readdirSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { formatIssue, loadPipelineFile } from './loader.js';
+import { runPipelineTests } from './test-runner.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+/** Every pipeline file shipped in pipelines/ (examples users start from). */
+function pipelineFiles(dir = here): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    if (e.isDirectory()) return ['node_modules', 'dist', 'fixtures'].includes(e.name) ? [] : pipelineFiles(join(dir, e.name));
+    return /\.ya?ml$/.test(e.name) ? [join(dir, e.name)] : [];
+  });
+}
+
+describe('pipelines/*.yaml', () => {
+  const files = pipelineFiles();
+
+  it('finds the shipped pipeline files', () => {
+    expect(files.map((f) => f.slice(here.length + 1))).toContain('demo.yaml');
+  });
+
+  it.each(files.map((f) => [f.slice(here.length + 1), f]))('%s validates and its tests pass', async (_name, file) => {
+    const loaded = loadPipelineFile(file, { env: {} });
+    if (!loaded.ok) throw new Error(loaded.issues.map(formatIssue).join('\n'));
+    const outcomes = await runPipelineTests(loaded.pipeline);
+    const failed = outcomes.filter((o) => !o.passed).map((o) => `${o.name}: ${o.failures.join('; ')}`);
+    expect(failed).toEqual([]);
+    expect(outcomes.length).toBe(loaded.pipeline.tests.length);
+  });
+});
