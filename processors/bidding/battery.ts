@@ -1,5 +1,5 @@
 import { OptiBidError } from '@optibid/runtime';
-import { DenseSimplex, type LinearConstraint, type LpResult } from './lp.js';
+import { DenseSimplex, type LinearConstraint } from './lp.js';
 
 /**
  * A battery as the scheduler sees it. Power is measured at the grid connection: charging at
@@ -109,13 +109,7 @@ export function scheduleBattery(prices: ArrayLike<number> | SchedulePrices, batt
     }
   }
   if (!(intervalMinutes > 0)) throw new OptiBidError('OPTIBID_ERR_USAGE', `intervalMinutes must be positive, got ${intervalMinutes}`);
-  const b = resolveBattery(battery);
-  const model = buildModel(b, T, intervalMinutes / 60, sell, buy);
-  const best = branchAndBound(model, T, b);
-  if (!best) {
-    throw new OptiBidError('OPTIBID_ERR_CONFIG', `battery cannot reach final SoC ${b.finalSocMwh} MWh from ${b.initialSocMwh} MWh in ${T} intervals of ${intervalMinutes} min`);
-  }
-  return toSchedule(best.x, b, T, intervalMinutes, best.value);
+  return new BatteryOptimizer(battery, T, intervalMinutes).schedule(sell, buy);
 }
 
 /** Revenue of a schedule settled at `prices` (energy revenue minus degradation, price unit × MWh). */
@@ -169,6 +163,76 @@ export function scheduleHedged(q: PriceQuantiles, battery: Battery, riskAversion
   return { ...s, expectedRevenue: settle(s, q.q50, b.degradationCostPerMwh), riskAversion };
 }
 
+/**
+ * The exact scheduler for one battery and day length. The LP is built and made feasible once; each
+ * price vector re-optimises from the last basis. Where the LP would charge and discharge in the same
+ * interval (only worth it at negative prices), a depth-first branch and bound splits on that
+ * interval; a branch forbids charge or discharge through a prohibitive objective penalty, so every
+ * node is a warm re-optimisation too.
+ */
+export class BatteryOptimizer {
+  private readonly b: ResolvedBattery;
+  private readonly simplex: DenseSimplex;
+  private readonly h: number;
+  /** Nodes explored by the last `schedule` call (1 when the LP was already exact). */
+  lastNodes = 0;
+
+  constructor(battery: Battery, private readonly T: number, private readonly intervalMinutes = 60) {
+    this.b = resolveBattery(battery);
+    this.h = intervalMinutes / 60;
+    const zero = new Float64Array(T);
+    this.simplex = new DenseSimplex(buildModel(this.b, T, this.h, zero, zero));
+    if (this.simplex.solve().status !== 'optimal') {
+      throw new OptiBidError('OPTIBID_ERR_CONFIG', `battery cannot reach final SoC ${this.b.finalSocMwh} MWh from ${this.b.initialSocMwh} MWh in ${T} intervals of ${intervalMinutes} min`);
+    }
+  }
+
+  /** The exact revenue-maximising schedule for these prices. */
+  schedule(sell: ArrayLike<number>, buy: ArrayLike<number> = sell): BatterySchedule {
+    const T = this.T;
+    if (sell.length !== T || buy.length !== T) throw new OptiBidError('OPTIBID_ERR_USAGE', `expected ${T} prices, got ${sell.length} and ${buy.length}`);
+    const objective = objectiveOf(this.b, T, this.h, sell, buy);
+    let scale = 1;
+    for (const v of objective) scale = Math.max(scale, Math.abs(v));
+    const penalty = (1e3 * (scale + this.b.degradationCostPerMwh + 1)) / (this.b.chargeEfficiency * this.b.dischargeEfficiency);
+    const tol = 1e-7 * Math.max(1, this.b.powerMw);
+    let best: { x: Float64Array; value: number } | undefined;
+    const stack: number[][] = [[]];
+    this.lastNodes = 0;
+    while (stack.length > 0) {
+      const forbidden = stack.pop()!;
+      this.lastNodes++;
+      const obj = objective.slice();
+      for (const j of forbidden) obj[j] = -penalty;
+      const r = this.simplex.reoptimise(obj);
+      if (r.status !== 'optimal') continue;
+      if (forbidden.some((j) => r.x[j] > tol)) continue; // the branch is infeasible
+      let value = 0;
+      for (let j = 0; j < 2 * T; j++) value += objective[j] * r.x[j];
+      if (best && value <= best.value + 1e-9 * Math.max(1, Math.abs(best.value))) continue;
+      let split = -1;
+      let worst = tol;
+      for (let t = 0; t < T; t++) {
+        const both = Math.min(r.x[t], r.x[T + t]);
+        if (both > worst) {
+          worst = both;
+          split = t;
+        }
+      }
+      if (split < 0) {
+        best = { x: r.x, value };
+        continue;
+      }
+      // Explore "charge only" first: simultaneous operation happens at negative prices, where charging pays.
+      stack.push([...forbidden, split], [...forbidden, T + split]);
+    }
+    if (!best) {
+      throw new OptiBidError('OPTIBID_ERR_CONFIG', `battery cannot reach final SoC ${this.b.finalSocMwh} MWh from ${this.b.initialSocMwh} MWh in ${T} intervals of ${this.intervalMinutes} min without charging and discharging at once`);
+    }
+    return toSchedule(best.x, this.b, T, this.intervalMinutes, best.value);
+  }
+}
+
 /** The battery LP for `T` intervals; x = [charge_0..charge_{T-1}, discharge_0..discharge_{T-1}]. */
 export interface BatteryModel {
   objective: Float64Array;
@@ -179,11 +243,7 @@ export interface BatteryModel {
 /** Builds the LP (exported for tests and for the bid-curve price sweep). */
 export function buildModel(b: ResolvedBattery, T: number, h: number, sell: ArrayLike<number>, buy: ArrayLike<number>): BatteryModel {
   const n = 2 * T;
-  const objective = new Float64Array(n);
-  for (let t = 0; t < T; t++) {
-    objective[t] = -(buy[t] + b.degradationCostPerMwh) * h;
-    objective[T + t] = (sell[t] - b.degradationCostPerMwh) * h;
-  }
+  const objective = objectiveOf(b, T, h, sell, buy);
   const constraints: LinearConstraint[] = [];
   const cum = new Float64Array(n);
   for (let t = 0; t < T; t++) {
@@ -196,6 +256,14 @@ export function buildModel(b: ResolvedBattery, T: number, h: number, sell: Array
       constraints.push({ coefficients: cum.slice(), sense: '=', rhs: b.finalSocMwh - b.initialSocMwh });
     }
   }
+  // charge + discharge <= power: valid (one of them is zero) and it is the convex hull of the
+  // per-interval choice, which keeps the branch and bound small at negative prices.
+  for (let t = 0; t < T; t++) {
+    const both = new Float64Array(n);
+    both[t] = 1;
+    both[T + t] = 1;
+    constraints.push({ coefficients: both, sense: '<=', rhs: b.powerMw });
+  }
   if (Number.isFinite(b.maxCyclesPerDay)) {
     const out = new Float64Array(n);
     for (let t = 0; t < T; t++) out[T + t] = h / b.dischargeEfficiency;
@@ -204,35 +272,13 @@ export function buildModel(b: ResolvedBattery, T: number, h: number, sell: Array
   return { objective, constraints, upper: new Float64Array(n).fill(b.powerMw) };
 }
 
-function branchAndBound(model: BatteryModel, T: number, b: ResolvedBattery): { x: Float64Array; value: number } | undefined {
-  let best: { x: Float64Array; value: number } | undefined;
-  const tol = 1e-7 * Math.max(1, b.powerMw);
-  const stack: Float64Array[] = [model.upper];
-  while (stack.length > 0) {
-    const upper = stack.pop()!;
-    const r: LpResult = new DenseSimplex({ objective: model.objective, constraints: model.constraints, upper }).solve();
-    if (r.status !== 'optimal') continue;
-    if (best && r.value <= best.value + 1e-9 * Math.max(1, Math.abs(best.value))) continue;
-    let split = -1;
-    let worst = tol;
-    for (let t = 0; t < T; t++) {
-      const both = Math.min(r.x[t], r.x[T + t]);
-      if (both > worst) {
-        worst = both;
-        split = t;
-      }
-    }
-    if (split < 0) {
-      best = { x: r.x, value: r.value };
-      continue;
-    }
-    const noCharge = upper.slice();
-    noCharge[split] = 0;
-    const noDischarge = upper.slice();
-    noDischarge[T + split] = 0;
-    stack.push(noCharge, noDischarge);
+function objectiveOf(b: ResolvedBattery, T: number, h: number, sell: ArrayLike<number>, buy: ArrayLike<number>): Float64Array {
+  const objective = new Float64Array(2 * T);
+  for (let t = 0; t < T; t++) {
+    objective[t] = -(buy[t] + b.degradationCostPerMwh) * h;
+    objective[T + t] = (sell[t] - b.degradationCostPerMwh) * h;
   }
-  return best;
+  return objective;
 }
 
 /** Turns an LP solution into a schedule, snapping solver noise to the bounds. */

@@ -1,0 +1,192 @@
+import { OptiBidError } from '@optibid/runtime';
+import { BatteryOptimizer, type Battery, type BatterySchedule } from './battery.js';
+import { deliveryDay, marketRules, type MarketRules } from './markets.js';
+
+/**
+ * One point of an interval's bid curve, with step semantics: at a clearing price P the order
+ * executes the quantity of the first point whose price is ≥ P. Quantity is net purchase in MW:
+ * positive buys (charges), negative sells (discharges). Prices increase strictly along a curve and
+ * quantities never increase, as every exchange requires.
+ */
+export interface BidStep {
+  price: number;
+  quantityMw: number;
+}
+
+/** The curve of one delivery interval. */
+export interface IntervalBidCurve {
+  /** Interval index within the delivery day (0-based). */
+  index: number;
+  /** The point forecast the schedule used for this interval. */
+  forecastPrice: number;
+  /** Net purchase of the schedule at the forecast (MW, positive = buy). */
+  scheduledMw: number;
+  steps: BidStep[];
+}
+
+/** Exchange-ready curves for one delivery day. */
+export interface DayBidCurves {
+  market: string;
+  currency: string;
+  deliveryDate: string;
+  intervalMinutes: number;
+  curves: IntervalBidCurve[];
+  /** The schedule on the point forecast. */
+  schedule: BatterySchedule;
+  /** Revenue the schedule expects at the point forecast (price unit × MWh). */
+  expectedValue: number;
+}
+
+/** A curve that breaks one of the market's rules; `rule` names it. */
+export class MarketRuleError extends OptiBidError {
+  constructor(
+    readonly rule: string,
+    message: string,
+    context: Record<string, unknown> = {},
+  ) {
+    super('OPTIBID_ERR_MARKET_RULE', `bid curve breaks market rule ${rule}: ${message}`, { context: { rule, ...context } });
+  }
+}
+
+export interface BuildBidCurvesOptions {
+  market: MarketRules | string;
+  deliveryDate: string;
+  /** Point forecast per interval. */
+  forecast: ArrayLike<number>;
+  /** Forecast quantiles; they set the price range each curve spans. */
+  q10?: ArrayLike<number>;
+  q90?: ArrayLike<number>;
+  battery: Battery;
+  intervalMinutes?: number;
+  /** Price points evaluated inside each interval's uncertainty band (default 7). */
+  pricePoints?: number;
+}
+
+/**
+ * Turns a forecast and its uncertainty into price–quantity curves. For each interval the schedule
+ * is re-optimised with that interval's price set to each point of a grid spanning its 10–90 %
+ * band (plus the market's floor and cap), all other intervals at the forecast: the optimal net
+ * purchase at each price is the quantity the battery should bid there. Because an LP's optimal
+ * value of a variable is monotone in its own price, the curve falls as price rises; it is then
+ * snapped to the market's ticks and checked against every rule before it is returned.
+ */
+export function buildBidCurves(opts: BuildBidCurvesOptions): DayBidCurves {
+  const market = typeof opts.market === 'string' ? marketRules(opts.market) : opts.market;
+  const T = opts.forecast.length;
+  const intervalMinutes = opts.intervalMinutes ?? (24 * 60) / T;
+  const forecast = Float64Array.from(opts.forecast);
+  const optimizer = new BatteryOptimizer(opts.battery, T, intervalMinutes);
+  const schedule = optimizer.schedule(forecast);
+  const spread = fallbackBand(forecast);
+  const points = Math.max(2, opts.pricePoints ?? 7);
+  const curves: IntervalBidCurve[] = [];
+  const prices = forecast.slice();
+  for (let t = 0; t < T; t++) {
+    const f = forecast[t];
+    const lo = Math.min(f, opts.q10?.[t] ?? f - spread);
+    const hi = Math.max(f, opts.q90?.[t] ?? f + spread);
+    const grid = new Set<number>([market.priceMin, market.priceMax, snapPrice(f, market)]);
+    for (let k = 0; k < points; k++) grid.add(snapPrice(lo + ((hi - lo) * k) / (points - 1), market));
+    const sorted = [...grid].sort((a, b) => a - b);
+    const raw: BidStep[] = [];
+    for (const p of sorted) {
+      prices[t] = p;
+      const s = optimizer.schedule(prices);
+      raw.push({ price: p, quantityMw: s.chargeMw[t] - s.dischargeMw[t] });
+    }
+    prices[t] = f;
+    curves.push({ index: t, forecastPrice: f, scheduledMw: schedule.chargeMw[t] - schedule.dischargeMw[t], steps: toSteps(raw, market) });
+  }
+  const day: DayBidCurves = {
+    market: market.id,
+    currency: market.currency,
+    deliveryDate: opts.deliveryDate,
+    intervalMinutes,
+    curves,
+    schedule,
+    expectedValue: schedule.revenue,
+  };
+  validateBidCurves(day, market);
+  return day;
+}
+
+/** Checks every curve of a day against the market's rules; throws MarketRuleError naming the first rule broken. */
+export function validateBidCurves(day: DayBidCurves, rules?: MarketRules): void {
+  const market = rules ?? marketRules(day.market);
+  if (day.currency !== market.currency) throw new MarketRuleError('currency', `${market.id} trades in ${market.currency}, curve is in ${day.currency}`);
+  if (!market.intervalMinutes.includes(day.intervalMinutes)) {
+    throw new MarketRuleError('interval-length', `${market.id} trades ${market.intervalMinutes.join(' or ')}-minute intervals, curve has ${day.intervalMinutes}`);
+  }
+  const expected = /^\d{4}-\d{2}-\d{2}$/.test(day.deliveryDate) ? deliveryDay(market, day.deliveryDate).minutes / day.intervalMinutes : undefined;
+  if (expected !== undefined && day.curves.length !== expected) {
+    throw new MarketRuleError('interval-count', `${day.deliveryDate} has ${expected} intervals of ${day.intervalMinutes} min in ${market.timeZone}, got ${day.curves.length} curves`);
+  }
+  const onTick = (v: number, tick: number) => Math.abs(v / tick - Math.round(v / tick)) < 1e-6;
+  for (const c of day.curves) {
+    const where = { interval: c.index };
+    const at = `interval ${c.index}`;
+    if (c.steps.length < 1) throw new MarketRuleError('steps-min', `${at} has no price–quantity point`, where);
+    if (c.steps.length > market.maxSteps) throw new MarketRuleError('steps-max', `${at} has ${c.steps.length} points, ${market.id} allows ${market.maxSteps}`, where);
+    for (let i = 0; i < c.steps.length; i++) {
+      const { price, quantityMw } = c.steps[i];
+      if (!Number.isFinite(price) || !Number.isFinite(quantityMw)) throw new MarketRuleError('finite', `${at} point ${i} is (${price}, ${quantityMw})`, where);
+      if (price < market.priceMin || price > market.priceMax) {
+        throw new MarketRuleError('price-range', `${at} price ${price} is outside ${market.priceMin}…${market.priceMax} ${market.currency}/MWh`, where);
+      }
+      if (!onTick(price, market.priceTick)) throw new MarketRuleError('price-tick', `${at} price ${price} is not a multiple of ${market.priceTick}`, where);
+      if (!onTick(quantityMw, market.quantityTickMw)) {
+        throw new MarketRuleError('quantity-tick', `${at} quantity ${quantityMw} MW is not a multiple of ${market.quantityTickMw} MW`, where);
+      }
+      if (i > 0) {
+        const prev = c.steps[i - 1];
+        if (!(price > prev.price)) throw new MarketRuleError('price-order', `${at} prices must increase strictly: ${prev.price} then ${price}`, where);
+        if (quantityMw > prev.quantityMw) {
+          throw new MarketRuleError('quantity-order', `${at} quantity rises from ${prev.quantityMw} to ${quantityMw} MW as price rises from ${prev.price} to ${price}`, where);
+        }
+      }
+    }
+  }
+}
+
+/** The quantity a step curve executes at clearing price `price` (0 above the last point). */
+export function quantityAt(steps: BidStep[], price: number): number {
+  for (const s of steps) if (s.price >= price) return s.quantityMw;
+  return 0;
+}
+
+function toSteps(raw: BidStep[], market: MarketRules): BidStep[] {
+  const out: BidStep[] = [];
+  let cap = Infinity;
+  for (const r of raw) {
+    cap = Math.min(cap, r.quantityMw);
+    const q = snapQuantity(cap, market);
+    const last = out[out.length - 1];
+    if (last && last.quantityMw === q) last.price = r.price;
+    else out.push({ price: r.price, quantityMw: q });
+  }
+  return out;
+}
+
+/** Rounds a price to the market tick inside its bounds. */
+function snapPrice(p: number, m: MarketRules): number {
+  const v = Math.min(m.priceMax, Math.max(m.priceMin, Math.round(p / m.priceTick) * m.priceTick));
+  return Number(v.toFixed(decimals(m.priceTick)));
+}
+
+/** Rounds a quantity toward zero to the quantity tick, so a bid never exceeds the battery's power. */
+function snapQuantity(q: number, m: MarketRules): number {
+  const ticks = Math.trunc(q / m.quantityTickMw + (q >= 0 ? 1e-9 : -1e-9));
+  return Number((ticks * m.quantityTickMw).toFixed(decimals(m.quantityTickMw))) + 0;
+}
+
+function decimals(tick: number): number {
+  const s = String(tick);
+  return s.includes('.') ? s.length - s.indexOf('.') - 1 : 0;
+}
+
+/** Without quantiles, each curve spans ± the day's forecast standard deviation. */
+function fallbackBand(f: Float64Array): number {
+  const mean = f.reduce((a, v) => a + v, 0) / f.length;
+  const sd = Math.sqrt(f.reduce((a, v) => a + (v - mean) ** 2, 0) / f.length);
+  return Math.max(sd, 1);
+}
