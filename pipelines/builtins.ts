@@ -3,6 +3,7 @@ import type { ComponentDefinition } from '@optibid/runtime';
 import { rollupDefinition } from '@optibid/processors/aggregate/rollup.js';
 import { windowAggregateDefinition } from '@optibid/processors/aggregate/window-aggregate.js';
 import { tableJoinDefinition } from '@optibid/processors/aggregate/join.js';
+import { alertingProcessor } from '@optibid/processors/alerting/processor.js';
 import { epfReplayDefinition } from './demo/epf-replay.js';
 import { demoForecastDefinition } from './demo/forecast.js';
 
@@ -14,6 +15,7 @@ export const builtinDefinitions: ComponentDefinition[] = [
   rollupDefinition,
   windowAggregateDefinition,
   tableJoinDefinition,
+  alertingProcessor,
   epfReplayDefinition,
   demoForecastDefinition,
 ];

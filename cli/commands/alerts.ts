@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { CommanderError, type Command } from 'commander';
 import { OptiBidError } from '@optibid/runtime';
 import { loadRulesFile, readRecordsFile, replayRecords, RulesFileError } from '@optibid/processors/alerting/index.js';
 
@@ -8,15 +8,14 @@ function parseInstant(text: string, option: string): number {
   return t;
 }
 
-/** Loads a rules file, printing `FILE:LINE:COL message` lines and setting exit code 1 when it does not validate. */
-function loadOrReport(file: string) {
+/** Loads a rules file; when it does not validate, prints `FILE:LINE:COL message` lines on stderr and exits 1. */
+function loadOrExit(file: string) {
   try {
     return loadRulesFile(file);
   } catch (err) {
     if (err instanceof RulesFileError) {
       process.stderr.write(`${err.message}\n`);
-      process.exitCode = 1;
-      return undefined;
+      throw new CommanderError(1, 'optibid.alerts.invalidRules', err.message);
     }
     throw err;
   }
@@ -33,8 +32,7 @@ export function registerAlerts(program: Command): void {
     .description('Check a rules file; prints FILE:LINE:COL message for every problem and exits 1 when there is one')
     .argument('<rules>', 'YAML rules file (rules, markets, receivers, route, silences, maintenance)')
     .action((rulesPath: string) => {
-      const rules = loadOrReport(rulesPath);
-      if (!rules) return;
+      const rules = loadOrExit(rulesPath);
       process.stdout.write(`${rulesPath}: ${rules.rules.length} rules, ${rules.receivers.length} receivers, ${rules.silences.length} silences, ${rules.maintenance.length} maintenance windows: OK\n`);
     });
 
@@ -49,8 +47,7 @@ export function registerAlerts(program: Command): void {
     .option('--from <iso>', 'start of virtual time; earlier records are ignored')
     .option('--to <iso>', 'end of virtual time (timers up to here still fire); records at or after it are ignored')
     .action((rulesPath: string, opts: { input: string; from?: string; to?: string }) => {
-      const rules = loadOrReport(rulesPath);
-      if (!rules) return;
+      const rules = loadOrExit(rulesPath);
       const from = opts.from === undefined ? undefined : parseInstant(opts.from, '--from');
       const to = opts.to === undefined ? undefined : parseInstant(opts.to, '--to');
       const { records, rejected } = readRecordsFile(opts.input);

@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { defineProcessor, type ProcessContext, type StreamRecord } from '@optibid/runtime';
+import { OptiBidError, defineProcessor, type ProcessContext, type StreamRecord } from '@optibid/runtime';
 import { AlertEngine, toAlertRecord, type AlertNotification } from './engine.js';
 import { loadRulesFile } from './rules-file.js';
 
@@ -45,8 +45,13 @@ export const alertingProcessor = defineProcessor({
     ctx.logger.info({ rules: rules.rules.length, topics: engine.topics }, 'alert rules loaded');
     return {
       process(record: StreamRecord, pctx: ProcessContext) {
-        catchUp(pctx);
+        if (record.value === null || typeof record.value !== 'object' || Array.isArray(record.value)) {
+          throw new OptiBidError('OPTIBID_ERR_DECODE', `alerting: the value of a ${record.topic} record is not an object, so no rule can read its fields`, {
+            context: { topic: record.topic, partition: record.partition, offset: record.offset },
+          });
+        }
         emit(pctx, engine.process(record));
+        catchUp(pctx);
       },
       onWatermark(watermark: number, pctx: ProcessContext) {
         if (Number.isFinite(watermark)) emit(pctx, engine.advanceTo(watermark));
