@@ -16,3 +16,5 @@ export * from './core/sink.js';
 export * from './memory/broker.js';
 export * from './memory/transport.js';
 export * from './testing.js';
+export * from './logger.js';
+export * from './metrics.js';

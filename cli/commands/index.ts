@@ -3,9 +3,11 @@ import { registerServices } from './services.js';
 import { registerBacktest } from './backtest.js';
 import { registerAlerts } from './alerts.js';
 import { registerDb } from './db.js';
+import { registerPipeline } from './pipeline.js';
+import { registerDemo } from './demo.js';
 
 /** Registers one top-level command (and its subcommands) on the program. */
 export type RegisterCommand = (program: Command) => void;
 
 /** Every top-level command, in the order `optibid --help` lists them. */
-export const commands: RegisterCommand[] = [registerServices, registerBacktest, registerAlerts, registerDb];
+export const commands: RegisterCommand[] = [registerServices, registerBacktest, registerAlerts, registerDb, registerPipeline, registerDemo];

@@ -144,7 +144,9 @@ export class ProcessorCore {
     this.current = undefined;
     this.stats.recordsIn += records.length;
     this.stats.recordsOut += this.buffer.length;
-    this.stats.busyMs += performance.now() - started;
+    const ms = performance.now() - started;
+    this.stats.busyMs += ms;
+    this.stats.onBatch?.(records.length, ms);
     return { outputs: this.takeBuffer(), deadLetters, changes: this.drainChanges() };
   }
 

@@ -42,7 +42,9 @@ export class SinkCore {
         await this.sink.write(records);
         this.stats.recordsIn += records.length;
         this.stats.recordsOut += records.length;
-        this.stats.busyMs += performance.now() - started;
+        const ms = performance.now() - started;
+        this.stats.busyMs += ms;
+        this.stats.onBatch?.(records.length, ms);
         return [];
       } catch (err) {
         if (err instanceof NotConnected) {

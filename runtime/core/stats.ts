@@ -12,8 +12,10 @@ export interface ComponentStats {
   lag: number;
   /** Late records sent to a late-data topic are counted by the processor itself in recordsOut. */
   state: 'starting' | 'running' | 'done' | 'stopped' | 'failed';
-  /** Sum of batch processing time (ms), for the latency histogram. */
+  /** Sum of batch processing time (ms). */
   busyMs: number;
+  /** Called after each batch with its size and processing time (the metrics' latency histogram). */
+  onBatch?: (records: number, ms: number) => void;
 }
 
 export function newStats(name: string, kind: ComponentKind): ComponentStats {
