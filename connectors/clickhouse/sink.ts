@@ -49,18 +49,19 @@ const networkCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT'
 const transientServerCodes = new Set(['252', '242', '159', '209', '210', '241', '425', '202']);
 
 /** True when `err` means ClickHouse is unreachable or temporarily refusing writes (retrying helps). */
-export function isClickHouseUnavailable(err: unknown): boolean {
-  if (!(err instanceof Error)) return false;
-  const code = String((err as { code?: unknown }).code ?? '');
-  if (networkCodes.has(code) || transientServerCodes.has(code)) return true;
-  const cause = (err as { cause?: unknown }).cause;
-  if (cause && cause !== err && isClickHouseUnavailable(cause)) return true;
-  return /ECONNREFUSED|ECONNRESET|socket hang up|Timeout error|other side closed|EPIPE/i.test(err.message);
+export function isClickHouseUnavailable(err: unknown, depth = 0): boolean {
+  // duck-typed: errors raised by Node's net module may come from another realm (vm contexts, Jest)
+  if (typeof err !== 'object' || err === null || depth > 5) return false;
+  const { code, cause, errors, message } = err as { code?: unknown; cause?: unknown; errors?: unknown; message?: unknown };
+  if (networkCodes.has(String(code)) || transientServerCodes.has(String(code))) return true;
+  if (cause !== undefined && cause !== err && isClickHouseUnavailable(cause, depth + 1)) return true;
+  if (Array.isArray(errors) && errors.some((e) => isClickHouseUnavailable(e, depth + 1))) return true;
+  return typeof message === 'string' && /ECONNREFUSED|ECONNRESET|socket hang up|Timeout error|other side closed|EPIPE/i.test(message);
 }
 
 function classify(err: unknown, what: string): unknown {
   if (err instanceof NotConnected) return err;
-  return isClickHouseUnavailable(err) ? new NotConnected(`${what}: ClickHouse unavailable (${(err as Error).message})`, { cause: err }) : err;
+  return isClickHouseUnavailable(err) ? new NotConnected(`${what}: ClickHouse unavailable (${String((err as { message?: unknown }).message)})`, { cause: err }) : err;
 }
 
 /** Turns dataset rows into JSONEachRow objects keyed by ClickHouse column names. */
