@@ -8,6 +8,10 @@ import { run } from '../program.js';
 const examples = (name: string) => fileURLToPath(new URL(`../../processors/alerting/examples/${name}`, import.meta.url));
 
 async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  return optibid('alerts', ...args);
+}
+
+async function optibid(...args: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
   const stdout = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
@@ -22,7 +26,7 @@ async function cli(...args: string[]): Promise<{ code: number; out: string; err:
     err += a.join(' ') + '\n';
   });
   try {
-    const code = await run(['node', 'optibid', 'alerts', ...args]);
+    const code = await run(['node', 'optibid', ...args]);
     return { code, out, err };
   } finally {
     stdout.mockRestore();
@@ -94,5 +98,11 @@ describe('optibid alerts', () => {
     const { code, err } = await cli('test', examples('desk-alerts.yaml'), '--input', examples('desk-records.jsonl'), '--from', 'yesterday');
     expect(code).toBe(1);
     expect(err).toMatch(/--from "yesterday" is not an ISO 8601 instant/);
+  });
+
+  test('the example alerting pipeline passes its own tests block on the memory transport', async () => {
+    const { code, out } = await optibid('pipeline', 'test', examples('device-alerts-pipeline.yaml'));
+    expect(out).toMatch(/1 passed, 0 failed/);
+    expect(code).toBe(0);
   });
 });
