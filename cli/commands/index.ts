@@ -3,6 +3,7 @@ import { registerServices } from './services.js';
 import { registerBacktest } from './backtest.js';
 import { registerAlerts } from './alerts.js';
 import { registerDb } from './db.js';
+import { registerRegistry } from './registry.js';
 import { registerPipeline } from './pipeline.js';
 import { registerDemo } from './demo.js';
 
@@ -10,4 +11,4 @@ import { registerDemo } from './demo.js';
 export type RegisterCommand = (program: Command) => void;
 
 /** Every top-level command, in the order `optibid --help` lists them. */
-export const commands: RegisterCommand[] = [registerServices, registerBacktest, registerAlerts, registerDb, registerPipeline, registerDemo];
+export const commands: RegisterCommand[] = [registerServices, registerBacktest, registerAlerts, registerDb, registerRegistry, registerPipeline, registerDemo];
