@@ -72,6 +72,7 @@ export function refuseHtml(p: Payload, text: string): void {
 export function checkContentType(p: Payload, accepted: string[]): void {
   const ct = p.contentType?.toLowerCase();
   if (!ct) return;
+  if (ct.includes('text/html') && !accepted.some((a) => ct.includes(a))) refuseHtml(p, asText(p.body));
   if (!accepted.some((a) => ct.includes(a))) {
     throw new OptiBidError('OPTIBID_ERR_UPSTREAM', `${p.where}: unexpected content type "${p.contentType}" (expected ${accepted.join(' or ')})`, {
       context: { file: p.where },
