@@ -10,7 +10,7 @@ import { testContext } from '../common/testing.js';
 const be60 = readFileSync(join(import.meta.dirname, 'fixtures/BE_60M.xml'), 'utf8');
 
 test('ENTSO-E backfill stops half way, restarts and resumes from the offsets kept in Kafka', async () => {
-  const server = new FixtureServer((url) => ({ status: 200, headers: { 'content-type': 'text/xml' }, body: url.searchParams.get('periodStart') === '202410072200' ? be60 : be60.replaceAll('2024-10-0', '2024-10-1') }));
+  const server = new FixtureServer((url) => ({ status: 200, headers: { 'content-type': 'text/xml' }, body: url.searchParams.get('periodStart') === '202410072200' ? be60 : be60.replaceAll('2024-10-08T22:00Z', '2024-10-09T22:00Z').replaceAll('2024-10-07T22:00Z', '2024-10-08T22:00Z') }));
   const base = `${await server.start()}/api`;
   const topic = `_optibid.test-offsets-${process.pid}-${Date.now()}`;
   const cfg = { areas: ['BE'], baseUrl: base, live: false, backfill: { from: '2024-10-08', to: '2024-10-09' } };
