@@ -1,0 +1,143 @@
+import { VirtualClock, isOptiBidError, type KeyValueStore, type OutRecord, type ProcessContext, type Processor, type StreamRecord } from '@optibid/runtime';
+import type { BidSignal, PriceForecast } from '@optibid/schemas';
+import { scheduleBattery } from './battery.js';
+import { batteryBidderProcessor, type BatteryAsset } from './processor.js';
+import { deliveryDay, gateClosure, markets } from './markets.js';
+
+const asset: BatteryAsset = { assetId: 'bess-antwerp-1', market: 'EPEX', area: 'BE', powerMw: 1, energyMwh: 2, chargeEfficiency: 0.95, dischargeEfficiency: 0.95 };
+const date = '2024-01-15';
+const dayStart = deliveryDay(markets.EPEX, date).start;
+const gate = gateClosure(markets.EPEX, date);
+const shape = [52, 48, 45, 43, 44, 50, 62, 75, 80, 72, 65, 60, 58, 55, 57, 63, 78, 95, 102, 90, 80, 70, 62, 55];
+
+function forecastRecords(prices: number[], issuedAt: number, withQuantiles = true): StreamRecord<PriceForecast>[] {
+  return prices.map((price, t) => ({
+    topic: 'forecasts.prices',
+    key: 'EPEX|BE',
+    timestamp: issuedAt,
+    value: {
+      market: 'EPEX',
+      area: 'BE',
+      product: 'DAY_AHEAD',
+      deliveryStart: dayStart + t * 3_600_000,
+      intervalMinutes: 60,
+      issuedAt,
+      model: 'lear',
+      modelVersion: 'v3',
+      price,
+      currency: 'EUR',
+      energyUnit: 'MWH',
+      quantiles: withQuantiles ? [{ probability: 0.1, price: price - 8 }, { probability: 0.5, price }, { probability: 0.9, price: price + 8 }] : [],
+    },
+  }));
+}
+
+function harness(config: Parameters<typeof batteryBidderProcessor.create>[0], clock: VirtualClock) {
+  const warnings: unknown[] = [];
+  const logger = { debug() {}, info() {}, warn: (o: unknown) => void warnings.push(o), error() {} };
+  const processor: Processor = batteryBidderProcessor.create(config, { name: 'bidder', clock, logger, env: {}, signal: new AbortController().signal });
+  const out: OutRecord<BidSignal>[] = [];
+  const store = new Map<string, unknown>();
+  const state: KeyValueStore = {
+    get: (k) => store.get(k),
+    put: (k, v) => void store.set(k, v),
+    delete: (k) => void store.delete(k),
+    entries: () => store.entries(),
+  };
+  const ctx: ProcessContext = { emit: (r) => void out.push({ topic: 'bids.signals', ...r } as OutRecord<BidSignal>), state, clock, watermark: -Infinity };
+  const feed = async (records: StreamRecord[]) => {
+    for (const r of records) await processor.process(r, ctx);
+  };
+  return { out, feed, warnings };
+}
+
+describe('battery-bidder processor', () => {
+  it('emits one signal per interval with the exact schedule before gate closure', async () => {
+    const clock = new VirtualClock(gate - 3 * 3_600_000);
+    const { out, feed } = harness({ assets: [asset] }, clock);
+    const records = forecastRecords(shape, clock.now() - 60_000);
+    await feed(records.slice(0, 23));
+    expect(out).toHaveLength(0); // the day is not complete yet
+    await feed(records.slice(23));
+    expect(out).toHaveLength(24);
+    const expected = scheduleBattery(shape, asset);
+    out.forEach((r, t) => {
+      const s = r.value;
+      expect(r.key).toBe('EPEX|BE|bess-antwerp-1');
+      expect(s.deliveryStart).toBe(dayStart + t * 3_600_000);
+      expect(s.gateClosure).toBe(gate);
+      expect(s.createdAt).toBe(clock.now());
+      expect(s.createdAt).toBeLessThan(gate);
+      expect(s.forecastModel).toBe('lear');
+      expect(r.headers?.['optibid-forecast-model-version']).toBe('v3');
+      expect(r.headers?.['optibid-revision']).toBe('1');
+      const net = expected.netMw[t];
+      expect(s.side).toBe(net < 0 ? 'BUY' : net > 0 ? 'SELL' : 'HOLD');
+      expect(s.quantityMw).toBeCloseTo(Math.abs(net), 9);
+      const curve = JSON.parse(r.headers!['optibid-curve']) as { price: number; quantityMw: number }[];
+      expect(curve.length).toBeGreaterThan(0);
+      if (s.side === 'BUY') expect(s.limitPrice!).toBeGreaterThanOrEqual(shape[t] - 0.05);
+      if (s.side === 'SELL') expect(s.limitPrice!).toBeLessThanOrEqual(shape[t] + 0.05);
+      if (s.side === 'HOLD') expect(s.limitPrice).toBeNull();
+    });
+    const total = out.reduce((a, r) => a + (r.value.expectedValue ?? 0), 0);
+    expect(total).toBeCloseTo(expected.revenue, 6);
+  });
+
+  it('re-emits only when a newer forecast changes the schedule materially', async () => {
+    const clock = new VirtualClock(gate - 6 * 3_600_000);
+    const { out, feed } = harness({ assets: [asset] }, clock);
+    await feed(forecastRecords(shape, clock.now()));
+    expect(out).toHaveLength(24);
+    clock.advance(30 * 60_000);
+    await feed(forecastRecords(shape.map((p) => p + 0.5), clock.now())); // same shape, shifted: same schedule
+    expect(out).toHaveLength(24);
+    clock.advance(30 * 60_000);
+    const flipped = [...shape].reverse(); // cheap and dear hours swap
+    await feed(forecastRecords(flipped, clock.now()));
+    expect(out).toHaveLength(48);
+    expect(out[24].headers?.['optibid-revision']).toBe('2');
+    expect(out[24].value.signalId).toBe(out[0].value.signalId);
+    expect(out[24].value.createdAt).toBe(clock.now());
+    // A late-arriving older forecast never overrides the newer one.
+    await feed(forecastRecords(shape, clock.now() - 3 * 3_600_000));
+    expect(out).toHaveLength(48);
+  });
+
+  it('emits nothing once the gate is (about to be) closed', async () => {
+    const clock = new VirtualClock(gate - 2 * 60_000);
+    const { out, feed, warnings } = harness({ assets: [asset], gateMarginMinutes: 5 }, clock);
+    await feed(forecastRecords(shape, clock.now()));
+    expect(out).toHaveLength(0);
+    expect(warnings).toHaveLength(1);
+  });
+
+  it('learns assets from the registry topic and ignores other markets and models', async () => {
+    const clock = new VirtualClock(gate - 3_600_000);
+    const { out, feed } = harness({ assetTopic: 'assets.registry', model: 'lear' }, clock);
+    await feed(forecastRecords(shape, clock.now()));
+    expect(out).toHaveLength(0);
+    await feed([{ topic: 'assets.registry', key: asset.assetId, value: asset, timestamp: 0 }]);
+    await feed([{ topic: 'assets.registry', key: 'nl', value: { ...asset, assetId: 'bess-nl', area: 'NL' }, timestamp: 0 }]);
+    clock.advance(60_000);
+    await feed(forecastRecords(shape, clock.now()));
+    expect(new Set(out.map((r) => r.value.assetId))).toEqual(new Set(['bess-antwerp-1']));
+    const other = forecastRecords(shape, clock.now() + 1).map((r) => ({ ...r, value: { ...r.value, model: 'naive' } }));
+    await feed(other);
+    expect(out).toHaveLength(24);
+  });
+
+  it('rejects malformed records with OPTIBID_ERR_RECORD (they go to the DLQ)', async () => {
+    const clock = new VirtualClock(gate - 3_600_000);
+    const { feed } = harness({ assets: [asset] }, clock);
+    const bad = forecastRecords(shape, 0)[0];
+    await expect(feed([{ ...bad, value: { ...bad.value, price: 'high' } as unknown as PriceForecast }])).rejects.toThrow(/field price must be a finite number/);
+    await expect(feed([{ ...bad, value: { ...bad.value, market: 'NASDAQ' } }])).rejects.toThrow(/unknown market "NASDAQ"/);
+    try {
+      await feed([{ ...bad, value: { ...bad.value, intervalMinutes: 30 } }]);
+      throw new Error('expected a throw');
+    } catch (err) {
+      expect(isOptiBidError(err, 'OPTIBID_ERR_RECORD')).toBe(true);
+    }
+  });
+});
