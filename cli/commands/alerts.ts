@@ -4,7 +4,11 @@ import { loadRulesFile, readRecordsFile, replayRecords, RulesFileError } from '@
 
 function parseInstant(text: string, option: string): number {
   const t = Date.parse(text);
-  if (Number.isNaN(t)) throw new OptiBidError('OPTIBID_ERR_USAGE', `${option} "${text}" is not an ISO 8601 instant (e.g. 2026-03-29T00:00:00Z)`);
+  if (Number.isNaN(t))
+    throw new OptiBidError(
+      'OPTIBID_ERR_USAGE',
+      `${option} "${text}" is not an ISO 8601 instant (e.g. 2026-03-29T00:00:00Z)`,
+    );
   return t;
 }
 
@@ -33,7 +37,9 @@ export function registerAlerts(program: Command): void {
     .argument('<rules>', 'YAML rules file (rules, markets, receivers, route, silences, maintenance)')
     .action((rulesPath: string) => {
       const rules = loadOrExit(rulesPath);
-      process.stdout.write(`${rulesPath}: ${rules.rules.length} rules, ${rules.receivers.length} receivers, ${rules.silences.length} silences, ${rules.maintenance.length} maintenance windows: OK\n`);
+      process.stdout.write(
+        `${rulesPath}: ${rules.rules.length} rules, ${rules.receivers.length} receivers, ${rules.silences.length} silences, ${rules.maintenance.length} maintenance windows: OK\n`,
+      );
     });
 
   alerts
@@ -43,7 +49,10 @@ export function registerAlerts(program: Command): void {
         '(FIRING, repeats, RESOLVED) as a JSON line with its event time and receivers; unusable record lines are reported on stderr',
     )
     .argument('<rules>', 'YAML rules file')
-    .requiredOption('--input <records.jsonl>', 'JSON lines, one record each: {"topic", "timestamp" (ms or ISO), "value", optional "key", "partition", "offset"}')
+    .requiredOption(
+      '--input <records.jsonl>',
+      'JSON lines, one record each: {"topic", "timestamp" (ms or ISO), "value", optional "key", "partition", "offset"}',
+    )
     .option('--from <iso>', 'start of virtual time; earlier records are ignored')
     .option('--to <iso>', 'end of virtual time (timers up to here still fire); records at or after it are ignored')
     .action((rulesPath: string, opts: { input: string; from?: string; to?: string }) => {

@@ -43,7 +43,10 @@ describe('market calendar', () => {
     expect(cal.marketOf('BE')).toBe('EPEX');
     expect(cal.marketOf('NO1')).toBe('NORDPOOL');
     expect(cal.marketOf('XX')).toBeUndefined();
-    const custom = new MarketCalendar({ EPEX: { publicationDeadline: '12:55' }, AEMO: { timeZone: 'Australia/Brisbane', gateClosure: '12:30', areas: ['QLD1'] } });
+    const custom = new MarketCalendar({
+      EPEX: { publicationDeadline: '12:55' },
+      AEMO: { timeZone: 'Australia/Brisbane', gateClosure: '12:30', areas: ['QLD1'] },
+    });
     expect(custom.marketOf('QLD1')).toBe('AEMO');
     expect(custom.gateClosure('AEMO', day('2026-03-30'))).toBe(utc('2026-03-29T02:30:00Z'));
     expect(custom.publicationDeadline('EPEX', day('2026-03-30'))).toBe(utc('2026-03-29T10:55:00Z'));

@@ -137,7 +137,11 @@ export class MarketCalendar {
    * The first delivery day whose event (gate closure minus `leadMs`, or whatever `instantOf` yields)
    * happens strictly after `afterMs`, with that instant.
    */
-  nextOccurrence(market: string, afterMs: number, instantOf: (day: LocalDate) => number): { day: LocalDate; at: number } {
+  nextOccurrence(
+    market: string,
+    afterMs: number,
+    instantOf: (day: LocalDate) => number,
+  ): { day: LocalDate; at: number } {
     let day = addDays(localDate(this.entry(market).timeZone, afterMs), -Math.abs(this.entry(market).dayOffset) - 1);
     for (let i = 0; i < 10; i++) {
       const at = instantOf(day);

@@ -32,14 +32,18 @@ const temp = (iso: string, value: number, assetId = 'pv-1') =>
 describe('alert lifecycle', () => {
   test('fires once, repeats every repeatInterval while active, resolves once when the condition clears', () => {
     const engine = engineFor(threshold());
-    const out = run(engine, [
-      temp('2026-03-29T00:00:00Z', 70),
-      temp('2026-03-29T00:05:00Z', 85),
-      temp('2026-03-29T00:10:00Z', 90),
-      temp('2026-03-29T01:10:00Z', 88),
-      temp('2026-03-29T01:20:00Z', 60),
-      temp('2026-03-29T01:25:00Z', 61),
-    ], '2026-03-29T03:00:00Z');
+    const out = run(
+      engine,
+      [
+        temp('2026-03-29T00:00:00Z', 70),
+        temp('2026-03-29T00:05:00Z', 85),
+        temp('2026-03-29T00:10:00Z', 90),
+        temp('2026-03-29T01:10:00Z', 88),
+        temp('2026-03-29T01:20:00Z', 60),
+        temp('2026-03-29T01:25:00Z', 61),
+      ],
+      '2026-03-29T03:00:00Z',
+    );
     expect(summary(out)).toEqual([
       'FIRING hot-inverter pv-1 @2026-03-29T00:05',
       'FIRING#1 hot-inverter pv-1 @2026-03-29T00:35',
@@ -47,18 +51,40 @@ describe('alert lifecycle', () => {
       'RESOLVED hot-inverter pv-1 @2026-03-29T01:20',
     ]);
     const [first, , , resolved] = out;
-    expect(first.event).toMatchObject({ severity: 'CRITICAL', state: 'FIRING', value: 85, threshold: 80, unit: 'Cel', occurredAt: Date.parse('2026-03-29T00:05:00Z') });
-    expect(first.event.labels).toMatchObject({ team: 'field', assetId: 'pv-1', sourceTopic: 'telemetry.readings', sourcePartition: '0' });
+    expect(first.event).toMatchObject({
+      severity: 'CRITICAL',
+      state: 'FIRING',
+      value: 85,
+      threshold: 80,
+      unit: 'Cel',
+      occurredAt: Date.parse('2026-03-29T00:05:00Z'),
+    });
+    expect(first.event.labels).toMatchObject({
+      team: 'field',
+      assetId: 'pv-1',
+      sourceTopic: 'telemetry.readings',
+      sourcePartition: '0',
+    });
     expect(first.event.message).toBe('value of pv-1 is 85 Cel, above 80 Cel');
     // Same alert, same fingerprint; the resolution links to the record that cleared it.
-    expect(new Set(out.map((n) => n.event.alertId))).toEqual(new Set([fingerprint('hot-inverter', { assetId: 'pv-1' })]));
+    expect(new Set(out.map((n) => n.event.alertId))).toEqual(
+      new Set([fingerprint('hot-inverter', { assetId: 'pv-1' })]),
+    );
     expect(resolved.event.labels.sourceOffset).not.toBe(first.event.labels.sourceOffset);
     expect(engine.activeAlerts()).toEqual([]);
   });
 
   test('each key is its own alert with its own fingerprint', () => {
-    const out = run(engineFor(threshold()), [temp('2026-03-29T00:00:00Z', 85, 'pv-1'), temp('2026-03-29T00:00:00Z', 95, 'pv-2'), temp('2026-03-29T00:01:00Z', 50, 'pv-2')]);
-    expect(summary(out)).toEqual(['FIRING hot-inverter pv-1 @2026-03-29T00:00', 'FIRING hot-inverter pv-2 @2026-03-29T00:00', 'RESOLVED hot-inverter pv-2 @2026-03-29T00:01']);
+    const out = run(engineFor(threshold()), [
+      temp('2026-03-29T00:00:00Z', 85, 'pv-1'),
+      temp('2026-03-29T00:00:00Z', 95, 'pv-2'),
+      temp('2026-03-29T00:01:00Z', 50, 'pv-2'),
+    ]);
+    expect(summary(out)).toEqual([
+      'FIRING hot-inverter pv-1 @2026-03-29T00:00',
+      'FIRING hot-inverter pv-2 @2026-03-29T00:00',
+      'RESOLVED hot-inverter pv-2 @2026-03-29T00:01',
+    ]);
     expect(out[0].event.alertId).not.toBe(out[1].event.alertId);
   });
 
@@ -70,12 +96,16 @@ describe('alert lifecycle', () => {
 
   test('`for` holds the alert pending; a condition that clears in time never notifies', () => {
     const rules = threshold().replace('severity: critical', 'severity: critical\n    for: 10m');
-    const out = run(engineFor(rules), [
-      temp('2026-03-29T00:00:00Z', 85),
-      temp('2026-03-29T00:05:00Z', 70),
-      temp('2026-03-29T00:20:00Z', 90),
-      temp('2026-03-29T00:25:00Z', 91),
-    ], '2026-03-29T00:40:00Z');
+    const out = run(
+      engineFor(rules),
+      [
+        temp('2026-03-29T00:00:00Z', 85),
+        temp('2026-03-29T00:05:00Z', 70),
+        temp('2026-03-29T00:20:00Z', 90),
+        temp('2026-03-29T00:25:00Z', 91),
+      ],
+      '2026-03-29T00:40:00Z',
+    );
     expect(summary(out)).toEqual(['FIRING hot-inverter pv-1 @2026-03-29T00:30']);
     expect(out[0].event.occurredAt).toBe(Date.parse('2026-03-29T00:30:00Z'));
   });
@@ -88,7 +118,11 @@ describe('alert lifecycle', () => {
     ]);
     const record = toAlertRecord(n);
     expect(record).toMatchObject({ topic: 'alerts.events', key: n.event.alertId, timestamp: n.at });
-    expect(record.headers).toMatchObject({ 'optibid-receivers': 'chat,hook', 'optibid-channels': 'slack,webhook', 'optibid-alert-state': 'FIRING' });
+    expect(record.headers).toMatchObject({
+      'optibid-receivers': 'chat,hook',
+      'optibid-channels': 'slack,webhook',
+      'optibid-alert-state': 'FIRING',
+    });
   });
 
   test('a silence mutes notifications until it expires; the next repeat after expiry is sent, and a muted alert never sends RESOLVED', () => {
@@ -108,7 +142,10 @@ describe('alert lifecycle', () => {
       'RESOLVED hot-inverter pv-1 @2026-03-29T01:30',
     ]);
     expect(engine.stats.muted).toBe(2);
-    const muted = run(engineFor(threshold(silence)), [temp('2026-03-29T00:10:00Z', 85), temp('2026-03-29T00:20:00Z', 50)]);
+    const muted = run(engineFor(threshold(silence)), [
+      temp('2026-03-29T00:10:00Z', 85),
+      temp('2026-03-29T00:20:00Z', 50),
+    ]);
     expect(muted).toEqual([]);
   });
 

@@ -159,8 +159,20 @@ export class AlertEngine {
   }
 
   /** Alerts currently pending or firing. */
-  activeAlerts(): Array<{ alertId: string; rule: string; status: 'pending' | 'firing'; since: number; labels: Record<string, string> }> {
-    return [...this.active.values()].map((a) => ({ alertId: a.id, rule: a.rule.spec.name, status: a.status, since: a.since, labels: a.identity.labels }));
+  activeAlerts(): Array<{
+    alertId: string;
+    rule: string;
+    status: 'pending' | 'firing';
+    since: number;
+    labels: Record<string, string>;
+  }> {
+    return [...this.active.values()].map((a) => ({
+      alertId: a.id,
+      rule: a.rule.spec.name,
+      status: a.status,
+      since: a.since,
+      labels: a.identity.labels,
+    }));
   }
 
   /** Starts the clock at `at` if it has not started (calendar rules schedule their first occurrences from here). */
@@ -220,12 +232,24 @@ export class AlertEngine {
       existing.obs = obs;
       return;
     }
-    const alert: ActiveAlert = { id, rule, identity, status: 'pending', since: obs.at, obs, notified: false, repeats: 0, lastSentAt: obs.at, generation: 0 };
+    const alert: ActiveAlert = {
+      id,
+      rule,
+      identity,
+      status: 'pending',
+      since: obs.at,
+      obs,
+      notified: false,
+      repeats: 0,
+      lastSentAt: obs.at,
+      generation: 0,
+    };
     this.active.set(id, alert);
     if (rule.forMs > 0) {
       const generation = alert.generation;
       this.timers.schedule(obs.at + rule.forMs, (now) => {
-        if (this.active.get(id) === alert && alert.status === 'pending' && alert.generation === generation) this.fire(alert, now);
+        if (this.active.get(id) === alert && alert.status === 'pending' && alert.generation === generation)
+          this.fire(alert, now);
       });
     } else {
       this.fire(alert, obs.at);
@@ -261,7 +285,13 @@ export class AlertEngine {
     if (alert.notified) this.notify(alert, 'RESOLVED', at, 0, message);
   }
 
-  private notify(alert: ActiveAlert, state: 'FIRING' | 'RESOLVED', at: number, repeat: number, resolvedMessage?: string): void {
+  private notify(
+    alert: ActiveAlert,
+    state: 'FIRING' | 'RESOLVED',
+    at: number,
+    repeat: number,
+    resolvedMessage?: string,
+  ): void {
     const { rule, identity, obs } = alert;
     const labels: Record<string, string> = { ...rule.labels, ...identity.labels };
     const routingLabels = { ...labels, rule: rule.spec.name, severity: rule.severity };
@@ -275,7 +305,15 @@ export class AlertEngine {
       if (obs.source.partition !== undefined) labels.sourcePartition = String(obs.source.partition);
       if (obs.source.offset !== undefined) labels.sourceOffset = obs.source.offset;
     }
-    const vars = { ...labels, ...obs.vars, rule: rule.spec.name, resource: identity.resource, value: obs.value, threshold: obs.threshold, unit: obs.unit };
+    const vars = {
+      ...labels,
+      ...obs.vars,
+      rule: rule.spec.name,
+      resource: identity.resource,
+      value: obs.value,
+      threshold: obs.threshold,
+      unit: obs.unit,
+    };
     let message = rule.spec.summary ? renderTemplate(rule.spec.summary, vars) : obs.message;
     if (state === 'RESOLVED') message = resolvedMessage ?? `resolved: ${message}`;
     if (state === 'FIRING') {

@@ -77,6 +77,11 @@ export function formatNumber(n: number): string {
 
 /** Stable fingerprint of an alert: a hash of the rule name and its identifying labels, sorted by name. */
 export function fingerprint(rule: string, labels: Record<string, string>): string {
-  const canonical = JSON.stringify([rule, Object.keys(labels).sort().map((k) => [k, labels[k]])]);
+  const canonical = JSON.stringify([
+    rule,
+    Object.keys(labels)
+      .sort()
+      .map((k) => [k, labels[k]]),
+  ]);
   return createHash('sha256').update(canonical).digest('hex').slice(0, 16);
 }

@@ -31,15 +31,34 @@ const reading = (iso: string, assetId: string): OutRecord => ({
   topic: 'telemetry.readings',
   key: assetId,
   timestamp: Date.parse(iso),
-  value: { assetId, metric: 'active_power', value: 1, unit: 'MW', observedAt: Date.parse(iso), receivedAt: Date.parse(iso) },
+  value: {
+    assetId,
+    metric: 'active_power',
+    value: 1,
+    unit: 'MW',
+    observedAt: Date.parse(iso),
+    receivedAt: Date.parse(iso),
+  },
 });
 
-async function runPipeline(records: OutRecord[], config: Record<string, unknown>, clock = new VirtualClock(Date.parse('2026-03-29T00:00:00Z'))) {
+async function runPipeline(
+  records: OutRecord[],
+  config: Record<string, unknown>,
+  clock = new VirtualClock(Date.parse('2026-03-29T00:00:00Z')),
+) {
   const sink = collectingSink('alerts-out');
   const spec = makeSpec({
     name: 'alerting-test',
     sources: [{ name: 'src', definition: arraySource('src', records, { batchSize: 3 }) }],
-    processors: [{ name: 'alerts', definition: alertingProcessor, config, inputs: ['telemetry.readings'], outputs: ['alerts.events'] }],
+    processors: [
+      {
+        name: 'alerts',
+        definition: alertingProcessor,
+        config,
+        inputs: ['telemetry.readings'],
+        outputs: ['alerts.events'],
+      },
+    ],
     sinks: [{ name: 'alerts-out', definition: sink, inputs: ['alerts.events'] }],
   });
   const run = await new MemoryTransport().start(spec, { clock, untilIdle: true });
@@ -66,7 +85,11 @@ describe('alerting processor on the memory transport', () => {
     ]);
     expect(sink.records[0].key).toBe(events[0].alertId);
     expect(sink.records[0].headers).toMatchObject({ 'optibid-receivers': 'ops-hook', 'optibid-channels': 'webhook' });
-    expect(events[0]).toMatchObject({ rule: 'offline', severity: 'CRITICAL', labels: { assetId: 'bess-1', sourceTopic: 'telemetry.readings' } });
+    expect(events[0]).toMatchObject({
+      rule: 'offline',
+      severity: 'CRITICAL',
+      labels: { assetId: 'bess-1', sourceTopic: 'telemetry.readings' },
+    });
   });
 
   test('clock time: the injected clock drives absence even when the watermark lags', async () => {
@@ -75,13 +98,23 @@ describe('alerting processor on the memory transport', () => {
     const records = [reading('2026-03-29T00:00:00Z', 'bess-1'), reading('2026-03-29T00:00:30Z', 'bess-2')];
     const { sink } = await runPipeline(records, { rulesFile: rulesFile(), time: 'clock' }, clock);
     const events = sink.records.map((r) => r.value as AlertEvent);
-    expect(events.map((e) => `${e.state} ${e.resource} ${new Date(e.occurredAt).toISOString()}`)).toEqual(['FIRING bess-1 2026-03-29T00:05:00.000Z']);
+    expect(events.map((e) => `${e.state} ${e.resource} ${new Date(e.occurredAt).toISOString()}`)).toEqual([
+      'FIRING bess-1 2026-03-29T00:05:00.000Z',
+    ]);
     expect(events[0].emittedAt).toBe(clock.now());
   });
 
   test('a record whose value is not an object goes to the dead-letter topic and the pipeline keeps going', async () => {
-    const bad: OutRecord = { topic: 'telemetry.readings', key: 'x', timestamp: Date.parse('2026-03-29T00:00:10Z'), value: 'garbage' };
-    const { sink, stats } = await runPipeline([reading('2026-03-29T00:00:00Z', 'bess-1'), bad, reading('2026-03-29T00:20:00Z', 'bess-1')], { rulesFile: rulesFile() });
+    const bad: OutRecord = {
+      topic: 'telemetry.readings',
+      key: 'x',
+      timestamp: Date.parse('2026-03-29T00:00:10Z'),
+      value: 'garbage',
+    };
+    const { sink, stats } = await runPipeline(
+      [reading('2026-03-29T00:00:00Z', 'bess-1'), bad, reading('2026-03-29T00:20:00Z', 'bess-1')],
+      { rulesFile: rulesFile() },
+    );
     expect(stats.find((s) => s.name === 'alerts')).toMatchObject({ dlq: 1 });
     expect(sink.records.map((r) => (r.value as AlertEvent).state)).toEqual(['FIRING', 'RESOLVED']);
   });
@@ -90,7 +123,15 @@ describe('alerting processor on the memory transport', () => {
     const dir = mkdtempSync(join(tmpdir(), 'alerting-proc-'));
     const file = join(dir, 'bad.yaml');
     writeFileSync(file, 'rules:\n  - name: x\n    kind: absence\n    topic: t\n    after: soon\n');
-    const ctx = { name: 'alerts', clock: new VirtualClock(), logger: { debug() {}, info() {}, warn() {}, error() {} }, env: {}, signal: new AbortController().signal };
-    expect(() => alertingProcessor.create({ rulesFile: file }, ctx)).toThrow(`${file}:5:12 after: "soon" is not a duration (e.g. 30s, 5m, 1h)`);
+    const ctx = {
+      name: 'alerts',
+      clock: new VirtualClock(),
+      logger: { debug() {}, info() {}, warn() {}, error() {} },
+      env: {},
+      signal: new AbortController().signal,
+    };
+    expect(() => alertingProcessor.create({ rulesFile: file }, ctx)).toThrow(
+      `${file}:5:12 after: "soon" is not a duration (e.g. 30s, 5m, 1h)`,
+    );
   });
 });

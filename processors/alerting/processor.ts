@@ -5,7 +5,9 @@ import { loadRulesFile } from './rules-file.js';
 
 export const AlertingConfig = Type.Object(
   {
-    rulesFile: Type.String({ description: 'Path of the YAML rules file (rules, markets, receivers, route, silences, maintenance).' }),
+    rulesFile: Type.String({
+      description: 'Path of the YAML rules file (rules, markets, receivers, route, silences, maintenance).',
+    }),
     time: Type.Optional(
       Type.Union([Type.Literal('event'), Type.Literal('clock')], {
         default: 'event',
@@ -13,7 +15,9 @@ export const AlertingConfig = Type.Object(
           'event: time advances with record event times and watermarks (replays, backfills). clock: time also follows the injected clock on every record and watermark, so absence and calendar rules fire while inputs are silent (live).',
       }),
     ),
-    outputTopic: Type.Optional(Type.String({ description: 'Topic for alert events; default: the processor\'s first output (alerts.events).' })),
+    outputTopic: Type.Optional(
+      Type.String({ description: "Topic for alert events; default: the processor's first output (alerts.events)." }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -27,7 +31,8 @@ export const AlertingConfig = Type.Object(
 export const alertingProcessor = defineProcessor({
   name: 'alerting',
   status: 'beta',
-  summary: 'Alert rules from YAML (threshold, rate of change, anomaly, absence, market calendar, device limits) with Alertmanager-style lifecycle and routing',
+  summary:
+    'Alert rules from YAML (threshold, rate of change, anomaly, absence, market calendar, device limits) with Alertmanager-style lifecycle and routing',
   config: AlertingConfig,
   create(config, ctx) {
     const rules = loadRulesFile(config.rulesFile);
@@ -46,9 +51,13 @@ export const alertingProcessor = defineProcessor({
     return {
       process(record: StreamRecord, pctx: ProcessContext) {
         if (record.value === null || typeof record.value !== 'object' || Array.isArray(record.value)) {
-          throw new OptiBidError('OPTIBID_ERR_DECODE', `alerting: the value of a ${record.topic} record is not an object, so no rule can read its fields`, {
-            context: { topic: record.topic, partition: record.partition, offset: record.offset },
-          });
+          throw new OptiBidError(
+            'OPTIBID_ERR_DECODE',
+            `alerting: the value of a ${record.topic} record is not an object, so no rule can read its fields`,
+            {
+              context: { topic: record.topic, partition: record.partition, offset: record.offset },
+            },
+          );
         }
         emit(pctx, engine.process(record));
         catchUp(pctx);

@@ -15,7 +15,10 @@ export interface RejectedLine {
  * `timestamp` (ms since the epoch or an ISO 8601 string) and optionally `key`, `partition`, `offset`.
  * Blank lines and lines starting with `#` are skipped; bad lines are returned as rejected with a reason.
  */
-export function parseRecordLines(text: string, file = '<records>'): { records: StreamRecord[]; rejected: RejectedLine[] } {
+export function parseRecordLines(
+  text: string,
+  file = '<records>',
+): { records: StreamRecord[]; rejected: RejectedLine[] } {
   const records: StreamRecord[] = [];
   const rejected: RejectedLine[] = [];
   text.split(/\r?\n/).forEach((raw, i) => {
@@ -32,7 +35,12 @@ export function parseRecordLines(text: string, file = '<records>'): { records: S
     const r = obj as Record<string, unknown>;
     if (typeof r.topic !== 'string' || r.topic === '') return reject('missing "topic"');
     if (!('value' in r)) return reject('missing "value"');
-    const ts = typeof r.timestamp === 'number' ? r.timestamp : typeof r.timestamp === 'string' ? Date.parse(r.timestamp) : Number.NaN;
+    const ts =
+      typeof r.timestamp === 'number'
+        ? r.timestamp
+        : typeof r.timestamp === 'string'
+          ? Date.parse(r.timestamp)
+          : Number.NaN;
     if (!Number.isFinite(ts)) return reject('"timestamp" must be ms since the epoch or an ISO 8601 instant');
     records.push({
       topic: r.topic,
@@ -58,7 +66,11 @@ export interface ReplayOptions {
  * Replays records through the rules on virtual time, in event-time order (stable for equal times),
  * and returns every notification. Time ends at `to`, or at the last record.
  */
-export function replayRecords(rules: RulesFile, records: StreamRecord[], opts: ReplayOptions = {}): AlertNotification[] {
+export function replayRecords(
+  rules: RulesFile,
+  records: StreamRecord[],
+  opts: ReplayOptions = {},
+): AlertNotification[] {
   if (opts.from !== undefined && opts.to !== undefined && opts.to <= opts.from) {
     throw new OptiBidError('OPTIBID_ERR_USAGE', '--to must be after --from');
   }
@@ -66,7 +78,10 @@ export function replayRecords(rules: RulesFile, records: StreamRecord[], opts: R
   const engine = new AlertEngine(rules);
   const selected = records
     .map((r, i) => ({ r, i }))
-    .filter(({ r }) => (opts.from === undefined || r.timestamp >= opts.from) && (opts.to === undefined || r.timestamp < opts.to))
+    .filter(
+      ({ r }) =>
+        (opts.from === undefined || r.timestamp >= opts.from) && (opts.to === undefined || r.timestamp < opts.to),
+    )
     .sort((a, b) => a.r.timestamp - b.r.timestamp || a.i - b.i)
     .map(({ r }) => r);
   const out: AlertNotification[] = [];

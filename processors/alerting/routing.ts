@@ -9,7 +9,8 @@ export interface RouteResult {
 
 function matches(route: RouteSpec, labels: Record<string, string>): boolean {
   for (const [k, v] of Object.entries(route.match ?? {})) if (labels[k] !== v) return false;
-  for (const [k, re] of Object.entries(route.matchRe ?? {})) if (!new RegExp(`^(?:${re})$`).test(labels[k] ?? '')) return false;
+  for (const [k, re] of Object.entries(route.matchRe ?? {}))
+    if (!new RegExp(`^(?:${re})$`).test(labels[k] ?? '')) return false;
   return true;
 }
 
@@ -35,7 +36,14 @@ export class Router {
     return results;
   }
 
-  private walk(node: RouteSpec, labels: Record<string, string>, receiver: string | undefined, groupBy: string[], path: string, out: RouteResult[]): void {
+  private walk(
+    node: RouteSpec,
+    labels: Record<string, string>,
+    receiver: string | undefined,
+    groupBy: string[],
+    path: string,
+    out: RouteResult[],
+  ): void {
     let matchedChild = false;
     for (const [i, child] of (node.routes ?? []).entries()) {
       if (!matches(child, labels)) continue;

@@ -17,19 +17,40 @@ describe('rules file validation', () => {
   test('the example desk rules load with every rule kind', () => {
     const rules = loadRulesFile(new URL('./examples/desk-alerts.yaml', import.meta.url).pathname);
     expect(new Set(rules.rules.map((r) => r.kind))).toEqual(
-      new Set(['absence', 'device-limits', 'threshold', 'rate-of-change', 'anomaly', 'price-limits', 'publication-late', 'gate-closure', 'forecast-band']),
+      new Set([
+        'absence',
+        'device-limits',
+        'threshold',
+        'rate-of-change',
+        'anomaly',
+        'price-limits',
+        'publication-late',
+        'gate-closure',
+        'forecast-band',
+      ]),
     );
     expect(rules.receivers.map((r) => r.channel)).toEqual(['webhook', 'slack', 'mqtt-publish', 'kafka-alerts']);
   });
 
   test('an unknown key is reported at the key with line and column', () => {
-    const text = ['rules:', '  - name: hot', '    kind: threshold', '    topic: telemetry.readings', '    field: value', '    above: 10', '    abve: 12', ''].join('\n');
+    const text = [
+      'rules:',
+      '  - name: hot',
+      '    kind: threshold',
+      '    topic: telemetry.readings',
+      '    field: value',
+      '    above: 10',
+      '    abve: 12',
+      '',
+    ].join('\n');
     expect(problemsOf(text)).toEqual(['rules.yaml:7:5 unknown key "abve"']);
   });
 
   test('an unknown rule kind lists the valid kinds', () => {
     const [p] = problemsOf('rules:\n  - name: x\n    kind: treshold\n');
-    expect(p).toMatch(/^rules\.yaml:3:11 kind: unknown rule kind "treshold"; expected one of threshold, rate-of-change/);
+    expect(p).toMatch(
+      /^rules\.yaml:3:11 kind: unknown rule kind "treshold"; expected one of threshold, rate-of-change/,
+    );
   });
 
   test('a bad duration, a missing key and a literal out of its set are each located', () => {
@@ -76,7 +97,9 @@ describe('rules file validation', () => {
     const problems = problemsOf(text);
     expect(problems).toContain('rules.yaml:2:5 a threshold rule needs `above`, `below` or both');
     expect(problems).toContain('rules.yaml:3:13 name: rule "a" is already defined (rule 1)');
-    expect(problems).toContain('rules.yaml:3:48 areas: "XX" is not in the market calendar; add it under markets.<MARKET>.areas');
+    expect(problems).toContain(
+      'rules.yaml:3:48 areas: "XX" is not in the market calendar; add it under markets.<MARKET>.areas',
+    );
     expect(problems).toContain('rules.yaml:9:50 receiver: unknown receiver "pager" (receivers: hook)');
     expect(problems).toContain('rules.yaml:11:49 endsAt: must be after startsAt');
   });

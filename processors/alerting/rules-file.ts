@@ -6,7 +6,14 @@ import { OptiBidError } from '@optibid/runtime';
 import { MarketCalendar } from './calendar.js';
 import { parseDuration } from './duration.js';
 import { isValidTimeZone } from './time-zone.js';
-import { RulesFileShape, ruleSchemas, type RouteSpec, type RuleKind, type RuleSpec, type RulesFile } from './rules-schema.js';
+import {
+  RulesFileShape,
+  ruleSchemas,
+  type RouteSpec,
+  type RuleKind,
+  type RuleSpec,
+  type RulesFile,
+} from './rules-schema.js';
 
 /** One problem found in a rules file, with its position (1-based line and column). */
 export interface RulesProblem {
@@ -80,7 +87,8 @@ function pathOf(pointer: string): PathSegment[] {
 function describeError(e: { message: string; schema: TSchema; path: string }): string {
   const anyOf = (e.schema as { anyOf?: Array<{ const?: unknown }> }).anyOf;
   const key = String(pathOf(e.path).at(-1) ?? 'document');
-  if (anyOf && anyOf.every((s) => s.const !== undefined)) return `${key}: must be one of ${anyOf.map((s) => String(s.const)).join(', ')}`;
+  if (anyOf && anyOf.every((s) => s.const !== undefined))
+    return `${key}: must be one of ${anyOf.map((s) => String(s.const)).join(', ')}`;
   if (e.message === 'Unexpected property') return `unknown key "${key}"`;
   if (e.message === 'Expected required property') return `missing required key "${key}"`;
   return `${key}: ${e.message.charAt(0).toLowerCase()}${e.message.slice(1)}`;
@@ -130,8 +138,12 @@ export function parseRules(text: string, file = '<rules>'): RulesFile {
     }
     const kind = (rule as { kind?: unknown }).kind;
     if (typeof kind !== 'string' || !(kind in ruleSchemas)) {
-      const where = kind === undefined ? loc.at(['rules', i], 'missing required key "kind"') : loc.at(['rules', i, 'kind'], '');
-      where.message = kind === undefined ? where.message : `kind: unknown rule kind "${String(kind)}"; expected one of ${Object.keys(ruleSchemas).join(', ')}`;
+      const where =
+        kind === undefined ? loc.at(['rules', i], 'missing required key "kind"') : loc.at(['rules', i, 'kind'], '');
+      where.message =
+        kind === undefined
+          ? where.message
+          : `kind: unknown rule kind "${String(kind)}"; expected one of ${Object.keys(ruleSchemas).join(', ')}`;
       problems.push(where);
       return;
     }
@@ -140,31 +152,39 @@ export function parseRules(text: string, file = '<rules>'): RulesFile {
     if (ruleProblems.length > 0) return;
     const spec = rule as RuleSpec;
     const previous = names.get(spec.name);
-    if (previous !== undefined) problems.push(loc.at(['rules', i, 'name'], `name: rule "${spec.name}" is already defined (rule ${previous + 1})`));
+    if (previous !== undefined)
+      problems.push(
+        loc.at(['rules', i, 'name'], `name: rule "${spec.name}" is already defined (rule ${previous + 1})`),
+      );
     names.set(spec.name, i);
     checkRule(spec, i, loc, problems, calendar);
   });
   const defaults = file_.defaults ?? {};
   for (const key of ['repeatInterval', 'for'] as const) {
     const d = defaults[key];
-    if (d !== undefined && parseDuration(d) === undefined) problems.push(loc.at(['defaults', key], `${key}: "${d}" is not a duration (e.g. 30s, 5m, 1h)`));
+    if (d !== undefined && parseDuration(d) === undefined)
+      problems.push(loc.at(['defaults', key], `${key}: "${d}" is not a duration (e.g. 30s, 5m, 1h)`));
   }
   const receivers = new Set<string>();
   (file_.receivers ?? []).forEach((r, i) => {
-    if (receivers.has(r.name)) problems.push(loc.at(['receivers', i, 'name'], `name: receiver "${r.name}" is defined twice`));
+    if (receivers.has(r.name))
+      problems.push(loc.at(['receivers', i, 'name'], `name: receiver "${r.name}" is defined twice`));
     receivers.add(r.name);
   });
   if (file_.route) checkRoute(file_.route, ['route'], receivers, loc, problems, true);
   (file_.silences ?? []).forEach((s, i) => {
     const starts = Date.parse(s.startsAt);
     const ends = Date.parse(s.endsAt);
-    if (Number.isNaN(starts)) problems.push(loc.at(['silences', i, 'startsAt'], `startsAt: "${s.startsAt}" is not an ISO 8601 instant`));
-    if (Number.isNaN(ends)) problems.push(loc.at(['silences', i, 'endsAt'], `endsAt: "${s.endsAt}" is not an ISO 8601 instant`));
+    if (Number.isNaN(starts))
+      problems.push(loc.at(['silences', i, 'startsAt'], `startsAt: "${s.startsAt}" is not an ISO 8601 instant`));
+    if (Number.isNaN(ends))
+      problems.push(loc.at(['silences', i, 'endsAt'], `endsAt: "${s.endsAt}" is not an ISO 8601 instant`));
     else if (ends <= starts) problems.push(loc.at(['silences', i, 'endsAt'], 'endsAt: must be after startsAt'));
     checkRegexes(s.matchersRe, ['silences', i, 'matchersRe'], loc, problems);
   });
   (file_.maintenance ?? []).forEach((m, i) => {
-    if (!isValidTimeZone(m.timeZone)) problems.push(loc.at(['maintenance', i, 'timeZone'], `timeZone: unknown time zone "${m.timeZone}"`));
+    if (!isValidTimeZone(m.timeZone))
+      problems.push(loc.at(['maintenance', i, 'timeZone'], `timeZone: unknown time zone "${m.timeZone}"`));
     if (m.expiresAt !== undefined && Number.isNaN(Date.parse(m.expiresAt)))
       problems.push(loc.at(['maintenance', i, 'expiresAt'], `expiresAt: "${m.expiresAt}" is not an ISO 8601 instant`));
     if (m.start === m.end) problems.push(loc.at(['maintenance', i, 'end'], 'end: must differ from start'));
@@ -188,21 +208,31 @@ export function loadRulesFile(path: string): RulesFile {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new RulesFileError([{ file: path, line: 1, column: 1, message: `cannot read rules file: ${(err as Error).message}` }]);
+    throw new RulesFileError([
+      { file: path, line: 1, column: 1, message: `cannot read rules file: ${(err as Error).message}` },
+    ]);
   }
   return parseRules(text, path);
 }
 
 function checkMarkets(file: RulesFile, loc: Locator, problems: RulesProblem[]): MarketCalendar {
   for (const [name, m] of Object.entries(file.markets ?? {})) {
-    if (m.timeZone !== undefined && !isValidTimeZone(m.timeZone)) problems.push(loc.at(['markets', name, 'timeZone'], `timeZone: unknown time zone "${m.timeZone}"`));
+    if (m.timeZone !== undefined && !isValidTimeZone(m.timeZone))
+      problems.push(loc.at(['markets', name, 'timeZone'], `timeZone: unknown time zone "${m.timeZone}"`));
     if (m.timeZone === undefined && !['EPEX', 'NORDPOOL', 'IEX', 'PJM'].includes(name))
-      problems.push(loc.at(['markets', name], `market "${name}" is not built in, so it needs timeZone and gateClosure`));
+      problems.push(
+        loc.at(['markets', name], `market "${name}" is not built in, so it needs timeZone and gateClosure`),
+      );
   }
   return new MarketCalendar(problems.length === 0 ? (file.markets ?? {}) : {});
 }
 
-function checkRegexes(re: Record<string, string> | undefined, path: PathSegment[], loc: Locator, problems: RulesProblem[]): void {
+function checkRegexes(
+  re: Record<string, string> | undefined,
+  path: PathSegment[],
+  loc: Locator,
+  problems: RulesProblem[],
+): void {
   for (const [label, pattern] of Object.entries(re ?? {})) {
     try {
       new RegExp(pattern);
@@ -212,14 +242,26 @@ function checkRegexes(re: Record<string, string> | undefined, path: PathSegment[
   }
 }
 
-function checkRoute(route: RouteSpec, path: PathSegment[], receivers: Set<string>, loc: Locator, problems: RulesProblem[], root: boolean): void {
-  if (root && route.receiver === undefined) problems.push(loc.at(path, 'the root route needs a receiver (the default for unmatched alerts)'));
+function checkRoute(
+  route: RouteSpec,
+  path: PathSegment[],
+  receivers: Set<string>,
+  loc: Locator,
+  problems: RulesProblem[],
+  root: boolean,
+): void {
+  if (root && route.receiver === undefined)
+    problems.push(loc.at(path, 'the root route needs a receiver (the default for unmatched alerts)'));
   if (route.receiver !== undefined && !receivers.has(route.receiver)) {
     const known = [...receivers].join(', ') || 'none defined';
-    problems.push(loc.at([...path, 'receiver'], `receiver: unknown receiver "${route.receiver}" (receivers: ${known})`));
+    problems.push(
+      loc.at([...path, 'receiver'], `receiver: unknown receiver "${route.receiver}" (receivers: ${known})`),
+    );
   }
   checkRegexes(route.matchRe, [...path, 'matchRe'], loc, problems);
-  (route.routes ?? []).forEach((child, i) => checkRoute(child, [...path, 'routes', i], receivers, loc, problems, false));
+  (route.routes ?? []).forEach((child, i) =>
+    checkRoute(child, [...path, 'routes', i], receivers, loc, problems, false),
+  );
 }
 
 function checkRule(rule: RuleSpec, i: number, loc: Locator, problems: RulesProblem[], calendar: MarketCalendar): void {
@@ -230,7 +272,8 @@ function checkRule(rule: RuleSpec, i: number, loc: Locator, problems: RulesProbl
   }
   switch (rule.kind) {
     case 'threshold':
-      if (rule.above === undefined && rule.below === undefined) problems.push(loc.at(['rules', i], 'a threshold rule needs `above`, `below` or both'));
+      if (rule.above === undefined && rule.below === undefined)
+        problems.push(loc.at(['rules', i], 'a threshold rule needs `above`, `below` or both'));
       if (rule.above !== undefined && rule.below !== undefined && rule.below > rule.above)
         at('below', `${rule.below} is above \`above\` (${rule.above}); the rule could never be quiet`);
       break;
@@ -238,16 +281,23 @@ function checkRule(rule: RuleSpec, i: number, loc: Locator, problems: RulesProbl
     case 'gate-closure':
       rule.areas.forEach((area, j) => {
         if (calendar.marketOf(area) === undefined)
-          problems.push(loc.at(['rules', i, 'areas', j], `areas: "${area}" is not in the market calendar; add it under markets.<MARKET>.areas`));
+          problems.push(
+            loc.at(
+              ['rules', i, 'areas', j],
+              `areas: "${area}" is not in the market calendar; add it under markets.<MARKET>.areas`,
+            ),
+          );
       });
       break;
     case 'forecast-band':
       if ((rule.lower ?? 0.1) >= (rule.upper ?? 0.9)) at('lower', 'must be below `upper`');
       break;
     case 'device-limits':
-      if (!rule.soc && !rule.power) problems.push(loc.at(['rules', i], 'a device-limits rule needs `soc`, `power` or both'));
+      if (!rule.soc && !rule.power)
+        problems.push(loc.at(['rules', i], 'a device-limits rule needs `soc`, `power` or both'));
       if (rule.soc && rule.soc.min === undefined && rule.soc.max === undefined) at('soc', 'needs `min`, `max` or both');
-      if (rule.power && rule.power.rating === undefined && rule.power.ratings === undefined) at('power', 'needs `rating` or `ratings`');
+      if (rule.power && rule.power.rating === undefined && rule.power.ratings === undefined)
+        at('power', 'needs `rating` or `ratings`');
       break;
     default:
       break;

@@ -1,23 +1,36 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 
-const Name = Type.String({ pattern: '^[a-z0-9][a-z0-9._-]*$', description: 'Rule name: lower case, digits, dot, dash, underscore.' });
+const Name = Type.String({
+  pattern: '^[a-z0-9][a-z0-9._-]*$',
+  description: 'Rule name: lower case, digits, dot, dash, underscore.',
+});
 const Duration = Type.String({ description: 'Duration such as 30s, 5m, 1h30m, 2d.' });
 const ClockTime = Type.String({ pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]$', description: 'Wall-clock time HH:MM.' });
 const Severity = Type.Union([Type.Literal('info'), Type.Literal('warning'), Type.Literal('critical')], {
   description: 'info, warning or critical.',
 });
 const Scalar = Type.Union([Type.String(), Type.Number(), Type.Boolean()]);
-const Labels = Type.Record(Type.String(), Type.String(), { description: 'Static labels added to every alert of the rule.' });
+const Labels = Type.Record(Type.String(), Type.String(), {
+  description: 'Static labels added to every alert of the rule.',
+});
 
 /** Fields every rule kind accepts. */
 const common = {
   name: Name,
   severity: Type.Optional(Severity),
   labels: Type.Optional(Labels),
-  summary: Type.Optional(Type.String({ description: 'Message template; {{label}}, {{value}}, {{threshold}}, {{unit}} are replaced.' })),
-  for: Type.Optional(Type.Union([Duration], { description: 'The condition must hold this long (event time) before the alert fires.' })),
-  repeatInterval: Type.Optional(Type.Union([Duration], { description: 'Re-send a FIRING event this often while the alert stays active.' })),
-  resource: Type.Optional(Type.String({ description: 'Template for the alert resource; default: the key labels joined by "/".' })),
+  summary: Type.Optional(
+    Type.String({ description: 'Message template; {{label}}, {{value}}, {{threshold}}, {{unit}} are replaced.' }),
+  ),
+  for: Type.Optional(
+    Type.Union([Duration], { description: 'The condition must hold this long (event time) before the alert fires.' }),
+  ),
+  repeatInterval: Type.Optional(
+    Type.Union([Duration], { description: 'Re-send a FIRING event this often while the alert stays active.' }),
+  ),
+  resource: Type.Optional(
+    Type.String({ description: 'Template for the alert resource; default: the key labels joined by "/".' }),
+  ),
 };
 
 /** Fields of rules that read one topic's records. */
@@ -29,8 +42,14 @@ const recordRule = {
       description: 'Only records whose field (dot path) equals the value, or one of the listed values.',
     }),
   ),
-  keyBy: Type.Optional(Type.Array(Type.String(), { description: 'Field paths (or $key for the record key) whose values identify one alert; they become labels.' })),
-  unit: Type.Optional(Type.String({ description: 'Unit for messages; default: the record\'s `unit` field when it has one.' })),
+  keyBy: Type.Optional(
+    Type.Array(Type.String(), {
+      description: 'Field paths (or $key for the record key) whose values identify one alert; they become labels.',
+    }),
+  ),
+  unit: Type.Optional(
+    Type.String({ description: "Unit for messages; default: the record's `unit` field when it has one." }),
+  ),
 };
 
 const field = Type.String({ description: 'Dot path of the numeric field to watch, e.g. value, price.' });
@@ -51,9 +70,18 @@ export const RateOfChangeRule = Type.Object(
     ...recordRule,
     kind: Type.Literal('rate-of-change'),
     field,
-    maxChange: Type.Number({ exclusiveMinimum: 0, description: 'Largest allowed change between consecutive values, per `per` when set.' }),
-    per: Type.Optional(Type.Union([Duration], { description: 'Normalise the change to this span of event time (e.g. 1h); without it the raw step is compared.' })),
-    direction: Type.Optional(Type.Union([Type.Literal('up'), Type.Literal('down'), Type.Literal('both')], { default: 'both' })),
+    maxChange: Type.Number({
+      exclusiveMinimum: 0,
+      description: 'Largest allowed change between consecutive values, per `per` when set.',
+    }),
+    per: Type.Optional(
+      Type.Union([Duration], {
+        description: 'Normalise the change to this span of event time (e.g. 1h); without it the raw step is compared.',
+      }),
+    ),
+    direction: Type.Optional(
+      Type.Union([Type.Literal('up'), Type.Literal('down'), Type.Literal('both')], { default: 'both' }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -63,9 +91,15 @@ export const AnomalyRule = Type.Object(
     ...recordRule,
     kind: Type.Literal('anomaly'),
     field,
-    window: Type.Union([Duration], { description: 'Rolling window of event time the median and MAD are computed over.' }),
-    minSamples: Type.Optional(Type.Integer({ minimum: 3, default: 10, description: 'Samples needed in the window before scoring.' })),
-    threshold: Type.Optional(Type.Number({ exclusiveMinimum: 0, default: 3.5, description: 'Fire when |robust z| exceeds this.' })),
+    window: Type.Union([Duration], {
+      description: 'Rolling window of event time the median and MAD are computed over.',
+    }),
+    minSamples: Type.Optional(
+      Type.Integer({ minimum: 3, default: 10, description: 'Samples needed in the window before scoring.' }),
+    ),
+    threshold: Type.Optional(
+      Type.Number({ exclusiveMinimum: 0, default: 3.5, description: 'Fire when |robust z| exceeds this.' }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -77,7 +111,8 @@ export const AbsenceRule = Type.Object(
     after: Type.Union([Duration], { description: 'Fire when a key has sent nothing for this long.' }),
     expectedKeys: Type.Optional(
       Type.Array(Type.Record(Type.String(), Type.String()), {
-        description: 'Keys expected from the start, as label maps (matching keyBy), so a key that never reports also alerts.',
+        description:
+          'Keys expected from the start, as label maps (matching keyBy), so a key that never reports also alerts.',
       }),
     ),
   },
@@ -89,9 +124,14 @@ export const PublicationLateRule = Type.Object(
     ...common,
     kind: Type.Literal('publication-late'),
     topic: Type.String({ description: 'Topic the publication arrives on, e.g. market.prices.' }),
-    areas: Type.Array(Type.String(), { minItems: 1, description: 'Areas (bidding zones) whose day-ahead publication is expected; each maps to its market.' }),
+    areas: Type.Array(Type.String(), {
+      minItems: 1,
+      description: 'Areas (bidding zones) whose day-ahead publication is expected; each maps to its market.',
+    }),
     deadline: Type.Optional(ClockTime),
-    dayOffset: Type.Optional(Type.Integer({ description: 'Day of the deadline relative to delivery (default: the market\'s, −1).' })),
+    dayOffset: Type.Optional(
+      Type.Integer({ description: "Day of the deadline relative to delivery (default: the market's, −1)." }),
+    ),
     areaField: Type.Optional(Type.String({ default: 'area' })),
     deliveryField: Type.Optional(Type.String({ default: 'deliveryStart' })),
     where: recordRule.where,
@@ -103,7 +143,10 @@ export const GateClosureRule = Type.Object(
   {
     ...common,
     kind: Type.Literal('gate-closure'),
-    areas: Type.Array(Type.String(), { minItems: 1, description: 'Areas that must have a bid signal for each delivery day.' }),
+    areas: Type.Array(Type.String(), {
+      minItems: 1,
+      description: 'Areas that must have a bid signal for each delivery day.',
+    }),
     lead: Type.Union([Duration], { description: 'Fire this long before gate closure when no bid signal exists yet.' }),
     signalTopic: Type.Optional(Type.String({ default: 'bids.signals' })),
     areaField: Type.Optional(Type.String({ default: 'area' })),
@@ -119,7 +162,9 @@ export const PriceLimitsRule = Type.Object(
     kind: Type.Literal('price-limits'),
     field: Type.Optional(Type.String({ default: 'price' })),
     negative: Type.Optional(Type.Boolean({ default: true, description: 'Alert on prices below zero.' })),
-    capped: Type.Optional(Type.Boolean({ default: true, description: 'Alert on prices at the market cap or floor (from the calendar).' })),
+    capped: Type.Optional(
+      Type.Boolean({ default: true, description: 'Alert on prices at the market cap or floor (from the calendar).' }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -144,7 +189,11 @@ const Limit = Type.Object(
     min: Type.Optional(Type.Number()),
     max: Type.Optional(Type.Number()),
     rating: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'Fire when |value| exceeds this rating.' })),
-    ratings: Type.Optional(Type.Record(Type.String(), Type.Number({ exclusiveMinimum: 0 }), { description: 'Per-asset ratings by assetId.' })),
+    ratings: Type.Optional(
+      Type.Record(Type.String(), Type.Number({ exclusiveMinimum: 0 }), {
+        description: 'Per-asset ratings by assetId.',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -211,11 +260,17 @@ export const Route = Type.Recursive(
   (Self) =>
     Type.Object(
       {
-        receiver: Type.Optional(Type.String({ description: 'Receiver name (from `receivers`); inherited from the parent when absent.' })),
+        receiver: Type.Optional(
+          Type.String({ description: 'Receiver name (from `receivers`); inherited from the parent when absent.' }),
+        ),
         match: Type.Optional(Matchers),
         matchRe: Type.Optional(MatchersRe),
-        groupBy: Type.Optional(Type.Array(Type.String(), { description: 'Labels whose values group alerts into one notification group.' })),
-        continue: Type.Optional(Type.Boolean({ description: 'Keep matching later sibling routes after this one matched.' })),
+        groupBy: Type.Optional(
+          Type.Array(Type.String(), { description: 'Labels whose values group alerts into one notification group.' }),
+        ),
+        continue: Type.Optional(
+          Type.Boolean({ description: 'Keep matching later sibling routes after this one matched.' }),
+        ),
         routes: Type.Optional(Type.Array(Self)),
       },
       { additionalProperties: false },
@@ -232,7 +287,9 @@ export const Receiver = Type.Object(
       channelKinds.map((c) => Type.Literal(c)),
       { description: 'Delivery channel (connectors/alerts): webhook, slack, email, mqtt-publish, kafka-alerts.' },
     ),
-    target: Type.Optional(Type.String({ description: 'Name of the configured channel instance, when several of one kind exist.' })),
+    target: Type.Optional(
+      Type.String({ description: 'Name of the configured channel instance, when several of one kind exist.' }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -255,7 +312,7 @@ export const MaintenanceWindow = Type.Object(
     name: Type.String(),
     matchers: Type.Optional(Matchers),
     matchersRe: Type.Optional(MatchersRe),
-    timeZone: Type.String({ description: 'IANA zone the window\'s wall times are in.' }),
+    timeZone: Type.String({ description: "IANA zone the window's wall times are in." }),
     days: Type.Optional(
       Type.Array(Type.Union(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'].map((d) => Type.Literal(d))), {
         description: 'Weekdays the window recurs on (default: every day).',
@@ -263,7 +320,9 @@ export const MaintenanceWindow = Type.Object(
     ),
     start: ClockTime,
     end: ClockTime,
-    expiresAt: Type.Optional(Type.String({ description: 'ISO 8601 instant after which the window no longer applies.' })),
+    expiresAt: Type.Optional(
+      Type.String({ description: 'ISO 8601 instant after which the window no longer applies.' }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -288,7 +347,12 @@ export const RulesFileShape = Type.Object(
   {
     defaults: Type.Optional(
       Type.Object(
-        { severity: Type.Optional(Severity), repeatInterval: Type.Optional(Duration), for: Type.Optional(Duration), labels: Type.Optional(Labels) },
+        {
+          severity: Type.Optional(Severity),
+          repeatInterval: Type.Optional(Duration),
+          for: Type.Optional(Duration),
+          labels: Type.Optional(Labels),
+        },
         { additionalProperties: false },
       ),
     ),

@@ -4,7 +4,11 @@ import { localParts } from './time-zone.js';
 
 const weekdays = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'];
 
-function matchLabels(labels: Record<string, string>, eq?: Record<string, string>, re?: Record<string, string>): boolean {
+function matchLabels(
+  labels: Record<string, string>,
+  eq?: Record<string, string>,
+  re?: Record<string, string>,
+): boolean {
   for (const [k, v] of Object.entries(eq ?? {})) if (labels[k] !== v) return false;
   for (const [k, r] of Object.entries(re ?? {})) if (!new RegExp(`^(?:${r})$`).test(labels[k] ?? '')) return false;
   return true;
@@ -39,7 +43,8 @@ export class Silencer {
   /** What mutes an alert with these labels at `at` (`silence:<id>` or `maintenance:<name>`), or undefined. */
   mutedBy(labels: Record<string, string>, at: number): string | undefined {
     for (const [i, s] of this.silences.entries()) {
-      if (at >= s.from && at < s.until && matchLabels(labels, s.matchers, s.matchersRe)) return `silence:${s.id ?? i + 1}`;
+      if (at >= s.from && at < s.until && matchLabels(labels, s.matchers, s.matchersRe))
+        return `silence:${s.id ?? i + 1}`;
     }
     for (const w of this.windows) {
       if (matchLabels(labels, w.matchers, w.matchersRe) && inMaintenance(w, at)) return `maintenance:${w.name}`;

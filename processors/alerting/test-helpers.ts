@@ -10,13 +10,21 @@ export function engineFor(yaml: string): AlertEngine {
 let offset = 0;
 
 /** A record at ISO time `iso` (tests). */
-export function rec(topic: string, iso: string, value: Record<string, unknown>, key: string | null = null): StreamRecord {
+export function rec(
+  topic: string,
+  iso: string,
+  value: Record<string, unknown>,
+  key: string | null = null,
+): StreamRecord {
   return { topic, key, value, timestamp: Date.parse(iso), partition: 0, offset: String(offset++) };
 }
 
 /** A compact view of notifications: `state rule resource @ISO` (tests). */
 export function summary(ns: AlertNotification[]): string[] {
-  return ns.map((n) => `${n.event.state}${n.repeat ? `#${n.repeat}` : ''} ${n.event.rule} ${n.event.resource} @${new Date(n.at).toISOString().slice(0, 16)}`);
+  return ns.map(
+    (n) =>
+      `${n.event.state}${n.repeat ? `#${n.repeat}` : ''} ${n.event.rule} ${n.event.resource} @${new Date(n.at).toISOString().slice(0, 16)}`,
+  );
 }
 
 /** Feeds records in order and then lets time pass to `until`; returns every notification (tests). */

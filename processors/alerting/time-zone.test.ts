@@ -20,14 +20,26 @@ describe('time-zone arithmetic on Intl', () => {
   });
 
   test('wall time to UTC on DST days, including a time skipped by the spring gap and an ambiguous autumn one', () => {
-    expect(zonedTimeToUtc('Europe/Paris', { year: 2026, month: 3, day: 29 }, 12 * 60)).toBe(utc('2026-03-29T10:00:00Z'));
-    expect(zonedTimeToUtc('Europe/Paris', { year: 2026, month: 3, day: 28 }, 12 * 60)).toBe(utc('2026-03-28T11:00:00Z'));
+    expect(zonedTimeToUtc('Europe/Paris', { year: 2026, month: 3, day: 29 }, 12 * 60)).toBe(
+      utc('2026-03-29T10:00:00Z'),
+    );
+    expect(zonedTimeToUtc('Europe/Paris', { year: 2026, month: 3, day: 28 }, 12 * 60)).toBe(
+      utc('2026-03-28T11:00:00Z'),
+    );
     // 02:30 does not exist on 2026-03-29 in Paris: it maps to 03:30 CEST.
-    expect(zonedTimeToUtc('Europe/Paris', { year: 2026, month: 3, day: 29 }, 2 * 60 + 30)).toBe(utc('2026-03-29T01:30:00Z'));
+    expect(zonedTimeToUtc('Europe/Paris', { year: 2026, month: 3, day: 29 }, 2 * 60 + 30)).toBe(
+      utc('2026-03-29T01:30:00Z'),
+    );
     // 02:30 happens twice on 2026-10-25: the first (CEST) is chosen.
-    expect(zonedTimeToUtc('Europe/Paris', { year: 2026, month: 10, day: 25 }, 2 * 60 + 30)).toBe(utc('2026-10-25T00:30:00Z'));
-    expect(zonedTimeToUtc('America/New_York', { year: 2026, month: 3, day: 8 }, 10 * 60 + 30)).toBe(utc('2026-03-08T14:30:00Z'));
-    expect(zonedTimeToUtc('America/New_York', { year: 2026, month: 3, day: 7 }, 10 * 60 + 30)).toBe(utc('2026-03-07T15:30:00Z'));
+    expect(zonedTimeToUtc('Europe/Paris', { year: 2026, month: 10, day: 25 }, 2 * 60 + 30)).toBe(
+      utc('2026-10-25T00:30:00Z'),
+    );
+    expect(zonedTimeToUtc('America/New_York', { year: 2026, month: 3, day: 8 }, 10 * 60 + 30)).toBe(
+      utc('2026-03-08T14:30:00Z'),
+    );
+    expect(zonedTimeToUtc('America/New_York', { year: 2026, month: 3, day: 7 }, 10 * 60 + 30)).toBe(
+      utc('2026-03-07T15:30:00Z'),
+    );
     expect(zonedTimeToUtc('Asia/Kolkata', { year: 2026, month: 6, day: 1 }, 12 * 60)).toBe(utc('2026-06-01T06:30:00Z'));
   });
 

@@ -42,7 +42,10 @@ export function isValidTimeZone(timeZone: string): boolean {
 }
 
 /** The wall-clock fields of instant `utcMs` in `timeZone`. */
-export function localParts(timeZone: string, utcMs: number): LocalDate & { hour: number; minute: number; second: number; weekday: number } {
+export function localParts(
+  timeZone: string,
+  utcMs: number,
+): LocalDate & { hour: number; minute: number; second: number; weekday: number } {
   const out: Record<string, string> = {};
   for (const p of formatter(timeZone).formatToParts(new Date(utcMs))) out[p.type] = p.value;
   const weekdays = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];

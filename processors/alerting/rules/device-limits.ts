@@ -29,7 +29,15 @@ export class DeviceLimitsEvaluator implements RuleEvaluator {
     const u = unit ? ` ${unit}` : '';
     const check = (limit: string, holds: boolean, threshold: number, text: string) => {
       const id = { labels: { ...labels, limit }, resource };
-      if (holds) ctx.raise(id, { at, value, threshold, unit, source: linkOf(record), message: `${resource} ${text}: ${formatNumber(value)}${u} (limit ${formatNumber(threshold)}${u})` });
+      if (holds)
+        ctx.raise(id, {
+          at,
+          value,
+          threshold,
+          unit,
+          source: linkOf(record),
+          message: `${resource} ${text}: ${formatNumber(value)}${u} (limit ${formatNumber(threshold)}${u})`,
+        });
       else ctx.clear(id, at, linkOf(record));
     };
     const { soc, power } = this.spec;

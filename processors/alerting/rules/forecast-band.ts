@@ -16,7 +16,12 @@ const keepMs = 7 * 86_400_000;
 function quantile(record: StreamRecord, probability: number): number | undefined {
   const qs = fieldOf(record, 'quantiles');
   if (!Array.isArray(qs)) return undefined;
-  const q = qs.find((x) => typeof x === 'object' && x !== null && Math.abs(Number((x as { probability: unknown }).probability) - probability) < 1e-9);
+  const q = qs.find(
+    (x) =>
+      typeof x === 'object' &&
+      x !== null &&
+      Math.abs(Number((x as { probability: unknown }).probability) - probability) < 1e-9,
+  );
   const price = q ? Number((q as { price: unknown }).price) : Number.NaN;
   return Number.isFinite(price) ? price : undefined;
 }
@@ -57,7 +62,12 @@ export class ForecastBandEvaluator implements RuleEvaluator {
       const price = numberAt(record, 'price');
       if (price === undefined) return;
       const currency = fieldOf(record, 'currency');
-      this.realised.set(slot, { price, at, source: linkOf(record), unit: typeof currency === 'string' ? `${currency}/MWh` : null });
+      this.realised.set(slot, {
+        price,
+        at,
+        source: linkOf(record),
+        unit: typeof currency === 'string' ? `${currency}/MWh` : null,
+      });
     }
     const band = this.bands.get(slot);
     const real = this.realised.get(slot);

@@ -43,7 +43,9 @@ export class GateClosureEvaluator implements RuleEvaluator {
   /** Schedules the warning for the next gate closure after `after`; on the first call, a gate closing within `lead` warns at once. */
   private scheduleNext(area: string, after: number, ctx: EvalContext, first = false): void {
     const market = ctx.calendar.marketOf(area)!;
-    const { day, at: closure } = ctx.calendar.nextOccurrence(market, after, (d: LocalDate) => ctx.calendar.gateClosure(market, d));
+    const { day, at: closure } = ctx.calendar.nextOccurrence(market, after, (d: LocalDate) =>
+      ctx.calendar.gateClosure(market, d),
+    );
     const warnAt = first ? Math.max(after, closure - this.leadMs) : closure - this.leadMs;
     const dayText = formatDate(day);
     const key = `${area}|${dayText}`;
@@ -62,7 +64,8 @@ export class GateClosureEvaluator implements RuleEvaluator {
       });
     });
     ctx.schedule(closure, (now) => {
-      if (ctx.isActive(id)) ctx.clear(id, now, undefined, `${market} ${area}: gate closed for delivery ${dayText} without a bid signal`);
+      if (ctx.isActive(id))
+        ctx.clear(id, now, undefined, `${market} ${area}: gate closed for delivery ${dayText} without a bid signal`);
       this.signalled.delete(key);
       this.scheduleNext(area, closure, ctx);
     });

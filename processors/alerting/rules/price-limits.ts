@@ -24,17 +24,34 @@ export class PriceLimitsEvaluator implements RuleEvaluator {
     if (!labels || price === undefined) return;
     const area = fieldOf(record, 'area');
     const marketField = fieldOf(record, 'market');
-    const market = typeof marketField === 'string' && ctx.calendar.get(marketField) ? marketField : typeof area === 'string' ? ctx.calendar.marketOf(area) : undefined;
+    const market =
+      typeof marketField === 'string' && ctx.calendar.get(marketField)
+        ? marketField
+        : typeof area === 'string'
+          ? ctx.calendar.marketOf(area)
+          : undefined;
     const entry = market === undefined ? undefined : ctx.calendar.get(market);
     const currency = fieldOf(record, 'currency');
-    const unit = this.spec.unit ?? (typeof currency === 'string' ? `${currency}/MWh` : entry ? `${entry.currency}/MWh` : null);
+    const unit =
+      this.spec.unit ?? (typeof currency === 'string' ? `${currency}/MWh` : entry ? `${entry.currency}/MWh` : null);
     const delivery = timeAt(record, 'deliveryStart');
     const when = delivery === undefined ? '' : ` for delivery ${new Date(delivery).toISOString()}`;
     const checks: Array<{ condition: Condition; holds: boolean; threshold: number; text: string }> = [];
-    if (this.spec.negative ?? true) checks.push({ condition: 'negative', holds: price < 0, threshold: 0, text: 'negative' });
+    if (this.spec.negative ?? true)
+      checks.push({ condition: 'negative', holds: price < 0, threshold: 0, text: 'negative' });
     if ((this.spec.capped ?? true) && entry) {
-      checks.push({ condition: 'cap', holds: price >= entry.priceCap, threshold: entry.priceCap, text: `at the ${market} price cap` });
-      checks.push({ condition: 'floor', holds: price <= entry.priceFloor, threshold: entry.priceFloor, text: `at the ${market} price floor` });
+      checks.push({
+        condition: 'cap',
+        holds: price >= entry.priceCap,
+        threshold: entry.priceCap,
+        text: `at the ${market} price cap`,
+      });
+      checks.push({
+        condition: 'floor',
+        holds: price <= entry.priceFloor,
+        threshold: entry.priceFloor,
+        text: `at the ${market} price floor`,
+      });
     }
     for (const check of checks) {
       const idLabels = { ...labels, condition: check.condition };

@@ -36,7 +36,12 @@ export class PublicationLateEvaluator implements RuleEvaluator {
 
   private deadline(market: string, area: string, day: LocalDate, ctx: EvalContext): number {
     const entry = ctx.calendar.get(market)!;
-    return ctx.calendar.instantFor(market, day, this.spec.deadline ?? entry.publicationDeadline, this.spec.dayOffset ?? entry.dayOffset);
+    return ctx.calendar.instantFor(
+      market,
+      day,
+      this.spec.deadline ?? entry.publicationDeadline,
+      this.spec.dayOffset ?? entry.dayOffset,
+    );
   }
 
   private identity(market: string, area: string, day: string) {
@@ -65,7 +70,8 @@ export class PublicationLateEvaluator implements RuleEvaluator {
     ctx.schedule(dayEnd, (now) => {
       const dayText = formatDate(day);
       const id = this.identity(market, area, dayText);
-      if (ctx.isActive(id)) ctx.clear(id, now, undefined, `${market} ${area} delivery day ${dayText} ended without its day-ahead prices`);
+      if (ctx.isActive(id))
+        ctx.clear(id, now, undefined, `${market} ${area} delivery day ${dayText} ended without its day-ahead prices`);
       this.published.delete(`${area}|${dayText}`);
     });
   }

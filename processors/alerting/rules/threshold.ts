@@ -25,7 +25,12 @@ export class ThresholdEvaluator implements RuleEvaluator {
     const id = { labels, resource: resourceOf(labels, this.spec.topic) };
     const unit = unitOf(record, this.spec.unit);
     const { above, below } = this.spec;
-    const breach = above !== undefined && value > above ? { threshold: above, word: 'above' } : below !== undefined && value < below ? { threshold: below, word: 'below' } : undefined;
+    const breach =
+      above !== undefined && value > above
+        ? { threshold: above, word: 'above' }
+        : below !== undefined && value < below
+          ? { threshold: below, word: 'below' }
+          : undefined;
     if (breach) {
       const u = unit ? ` ${unit}` : '';
       ctx.raise(id, {
