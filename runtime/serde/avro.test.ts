@@ -1,0 +1,164 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { AvroDeserializer, AvroSerializer, MockClient, SerdeType } from '@confluentinc/schemaregistry';
+import { isOptiBidError, type OptiBidError } from '../errors.js';
+import { AvroSerde } from './avro.js';
+import type { RegistrySchema, SchemaLookup } from './registry-client.js';
+
+// The real topic schemas from schemas/avro (runtime cannot depend on @optibid/schemas: it is the other way round).
+const avsc = (subject: string) => JSON.parse(readFileSync(fileURLToPath(new URL(`../../schemas/avro/${subject}.avsc`, import.meta.url)), 'utf8')) as object;
+const schemas = { 'market.prices-value': avsc('market.prices-value'), 'telemetry.readings-value': avsc('telemetry.readings-value') };
+
+const price = {
+  market: 'EPEX',
+  area: 'BE',
+  product: 'DAY_AHEAD',
+  deliveryStart: Date.UTC(2024, 2, 31, 0, 0),
+  intervalMinutes: 60,
+  price: -12.5,
+  currency: 'EUR',
+  energyUnit: 'MWH',
+  volumeMwh: null,
+  publishedAt: Date.UTC(2024, 2, 30, 11, 42),
+  ingestedAt: Date.UTC(2024, 2, 30, 11, 43, 7),
+  source: 'replay:epf/BE.csv',
+};
+const reading = {
+  assetId: 'bess-antwerp-1',
+  siteId: 'antwerp',
+  metric: 'state_of_charge',
+  value: 61.25,
+  unit: '%',
+  quality: 'GOOD',
+  observedAt: 1_700_000_000_123,
+  receivedAt: 1_700_000_000_456,
+  origin: 'sites/antwerp/bess-1/telemetry',
+};
+
+/** Wraps a lookup and counts the calls that would go to the registry. */
+function counting(inner: SchemaLookup) {
+  const calls = { register: 0, byId: 0 };
+  const lookup: SchemaLookup = {
+    register: (s, schema) => (calls.register++, inner.register(s, schema)),
+    getBySubjectAndId: (s, id) => (calls.byId++, inner.getBySubjectAndId(s, id)),
+  };
+  return { lookup, calls };
+}
+
+describe('AvroSerde (Confluent wire format)', () => {
+  it('is byte-identical to @confluentinc/schemaregistry AvroSerializer, and each reads the other', async () => {
+    const client = new MockClient({ baseURLs: ['mock://'] } as never);
+    const ours = new AvroSerde({ registry: client as unknown as SchemaLookup, schemas });
+    for (const [topic, value] of [
+      ['market.prices', price],
+      ['telemetry.readings', reading],
+    ] as const) {
+      const mine = await ours.serialize(topic, value);
+      const theirs = await new AvroSerializer(client, SerdeType.VALUE, { useLatestVersion: true }).serialize(topic, value);
+      expect(mine.equals(theirs)).toBe(true);
+      expect(mine[0]).toBe(0);
+      expect(mine.readInt32BE(1)).toBe(await client.getId(`${topic}-value`, { schemaType: 'AVRO', schema: JSON.stringify(schemas[`${topic}-value`]) }));
+      expect(await ours.deserialize(theirs, { topic })).toEqual(value);
+      expect(await new AvroDeserializer(client, SerdeType.VALUE, {}).deserialize(topic, mine)).toEqual(value);
+    }
+  });
+
+  it('makes no registry call in the steady state', async () => {
+    const { lookup, calls } = counting(new MockClient({ baseURLs: ['mock://'] } as never) as unknown as SchemaLookup);
+    const serde = new AvroSerde({ registry: lookup, schemas });
+    const reader = new AvroSerde({ registry: lookup, schemas });
+    for (let i = 0; i < 50; i++) {
+      const bytes = await serde.serialize('market.prices', { ...price, price: i });
+      expect(((await reader.deserialize(bytes, { topic: 'market.prices' })) as { price: number }).price).toBe(i);
+    }
+    expect(calls).toEqual({ register: 1, byId: 1 });
+  });
+
+  it('uses the schema of the topic a prefixed test topic starts with', async () => {
+    const client = new MockClient({ baseURLs: ['mock://'] } as never);
+    const serde = new AvroSerde({ registry: client as unknown as SchemaLookup, schemas });
+    const bytes = await serde.serialize('market.prices.run42', price);
+    expect(await serde.deserialize(bytes, { topic: 'market.prices.run42' })).toEqual(price);
+    expect(await client.getAllSubjects()).toEqual(['market.prices.run42-value']);
+    await expect(serde.serialize('market.pricesX', price)).rejects.toMatchObject({ code: 'OPTIBID_ERR_CONFIG' });
+  });
+
+  it('reads old records into the new local schema (Avro resolution)', async () => {
+    const client = new MockClient({ baseURLs: ['mock://'] } as never);
+    const old = { type: 'record', name: 'TelemetryReading', namespace: 'energy.optibid', fields: [{ name: 'assetId', type: 'string' }, { name: 'value', type: 'double' }] };
+    const writer = new AvroSerde({ registry: client as unknown as SchemaLookup, schemas: { 'telemetry.readings-value': old } });
+    const bytes = await writer.serialize('telemetry.readings', { assetId: 'a', value: 1.5 });
+    const evolved = {
+      ...old,
+      fields: [...old.fields, { name: 'unit', type: 'string', default: 'kW' }, { name: 'quality', type: { type: 'enum', name: 'Q', symbols: ['UNKNOWN', 'GOOD'], default: 'UNKNOWN' }, default: 'UNKNOWN' }],
+    };
+    const reader = new AvroSerde({ registry: client as unknown as SchemaLookup, schemas: { 'telemetry.readings-value': evolved } });
+    expect(await reader.deserialize(bytes, { topic: 'telemetry.readings' })).toEqual({ assetId: 'a', value: 1.5, unit: 'kW', quality: 'UNKNOWN' });
+  });
+
+  describe('typed decode errors naming topic, partition and offset', () => {
+    const client = new MockClient({ baseURLs: ['mock://'] } as never);
+    const serde = new AvroSerde({ registry: client as unknown as SchemaLookup, schemas });
+    const origin = { topic: 'market.prices', partition: 2, offset: '1234' };
+    const failure = async (bytes: Buffer): Promise<OptiBidError> => {
+      try {
+        await serde.deserialize(bytes, origin);
+      } catch (err) {
+        if (isOptiBidError(err, 'OPTIBID_ERR_DECODE')) return err;
+        throw err;
+      }
+      throw new Error('decoded bad bytes without an error');
+    };
+
+    it('wrong magic byte', async () => {
+      const good = await serde.serialize('market.prices', price);
+      const bad = Buffer.from(good);
+      bad[0] = 1;
+      const err = await failure(bad);
+      expect(err.message).toMatch(/topic market\.prices partition 2 offset 1234: wrong magic byte 1/);
+      expect(err.context).toMatchObject(origin);
+      expect((await failure(Buffer.from('{"price":1}'))).message).toContain('wrong magic byte 123');
+    });
+
+    it('unknown schema id', async () => {
+      const bytes = Buffer.from([0, 0, 0, 0x30, 0x39, 2, 0x41]);
+      const err = await failure(bytes);
+      expect(err.message).toContain('unknown schema id 12345');
+      expect(err.context).toMatchObject({ ...origin, schemaId: 12345 });
+    });
+
+    it('truncated header and truncated body', async () => {
+      expect((await failure(Buffer.from([0, 0, 0]))).message).toContain('shorter than the 5-byte header');
+      const good = await serde.serialize('market.prices', price);
+      const err = await failure(good.subarray(0, good.length - 3));
+      expect(err.message).toMatch(/truncated Avro body/);
+      expect(err.context.offset).toBe('1234');
+    });
+
+    it('trailing bytes', async () => {
+      const good = await serde.serialize('market.prices', price);
+      expect((await failure(Buffer.concat([good, Buffer.from([7])]))).message).toContain('trailing bytes');
+    });
+  });
+
+  it('refuses to serialize a value that does not match the schema, naming the field', async () => {
+    const serde = new AvroSerde({ registry: new MockClient({ baseURLs: ['mock://'] } as never) as unknown as SchemaLookup, schemas });
+    await expect(serde.serialize('market.prices', { ...price, price: 'cheap' })).rejects.toMatchObject({
+      code: 'OPTIBID_ERR_RECORD',
+      message: expect.stringContaining('price = "cheap"'),
+    });
+    await expect(serde.serialize('market.prices', { ...price, product: 'WEEKLY' })).rejects.toMatchObject({ message: expect.stringContaining('product = "WEEKLY"') });
+  });
+
+  it('passes registry outages through as retriable errors, not decode errors', async () => {
+    const down: SchemaLookup = {
+      register: async () => 1,
+      getBySubjectAndId: async (): Promise<RegistrySchema> => {
+        const { OptiBidError } = await import('../errors.js');
+        throw new OptiBidError('OPTIBID_ERR_NETWORK', 'connection refused', { retriable: true });
+      },
+    };
+    const serde = new AvroSerde({ registry: down, schemas });
+    await expect(serde.deserialize(Buffer.from([0, 0, 0, 0, 9, 0]), { topic: 'market.prices' })).rejects.toMatchObject({ code: 'OPTIBID_ERR_NETWORK', retriable: true });
+  });
+});

@@ -1,0 +1,211 @@
+import avro from 'avsc';
+import { OptiBidError, isOptiBidError } from '../errors.js';
+import { HttpRegistryClient, RegistryHttpError, type SchemaLookup } from './registry-client.js';
+import type { RecordOrigin, Serde } from './serde.js';
+
+/** First byte of every Confluent-framed record. */
+export const MAGIC_BYTE = 0;
+/** Magic byte + 4-byte big-endian schema id. */
+export const HEADER_BYTES = 5;
+
+export interface AvroSerdeOptions {
+  /** Registry base URL (e.g. endpointsFromEnv().registryUrl) or a client with the same two calls. */
+  registry: string | SchemaLookup;
+  /**
+   * Avro schemas by registry subject (`<topic>-value`), e.g. `subjectSchemas` from @optibid/schemas.
+   * A topic without an exact entry uses the longest known topic that prefixes it followed by `.`, `-`
+   * or `_` (so `market.prices.run42` is written with the `market.prices` schema).
+   */
+  schemas?: Readonly<Record<string, object>>;
+  /** Overrides the schema lookup above; return undefined when the topic has none. */
+  schemaFor?: (topic: string) => object | undefined;
+  /** Subject of a topic (default: TopicNameStrategy, `<topic>-value`, or `<topic>-key` with `isKey`). */
+  subjectFor?: (topic: string) => string;
+  isKey?: boolean;
+  /** Register the schema when serializing (default true); false only looks its id up. */
+  autoRegister?: boolean;
+}
+
+interface WriterEntry {
+  id: number;
+  type: avro.Type;
+}
+
+/**
+ * Avro with Confluent framing: magic byte 0, the schema's 4-byte big-endian registry id, then the
+ * Avro binary body. Byte-identical to `@confluentinc/schemaregistry`'s AvroSerializer (tested).
+ *
+ * Schemas are cached per topic (serialize) and per id (deserialize), so after the first record of a
+ * topic and the first record of each writer schema no call reaches the registry. Records are decoded
+ * into the local schema of the topic when there is one (Avro schema resolution: new readers see
+ * defaults for fields old writers lacked), else into the writer's schema.
+ */
+export class AvroSerde implements Serde {
+  private readonly lookup: SchemaLookup;
+  private readonly writers = new Map<string, Promise<WriterEntry>>();
+  private readonly byId = new Map<number, Promise<avro.Type>>();
+  private readonly readers = new Map<string, { type: avro.Type; resolver?: avro.Resolver }>();
+  private readonly localTypes = new Map<string, avro.Type | null>();
+  private scratch = Buffer.allocUnsafe(16 * 1024);
+
+  constructor(private readonly opts: AvroSerdeOptions) {
+    this.lookup = typeof opts.registry === 'string' ? new HttpRegistryClient(opts.registry) : opts.registry;
+  }
+
+  /** The subject a topic's records are registered under. */
+  subject(topic: string): string {
+    return this.opts.subjectFor?.(topic) ?? `${topic}-${this.opts.isKey ? 'key' : 'value'}`;
+  }
+
+  /** The local schema for a topic, if any. */
+  schemaOf(topic: string): object | undefined {
+    if (this.opts.schemaFor) return this.opts.schemaFor(topic);
+    const schemas = this.opts.schemas ?? {};
+    const suffix = this.opts.isKey ? '-key' : '-value';
+    const exact = schemas[`${topic}${suffix}`];
+    if (exact) return exact;
+    let best: string | undefined;
+    for (const subject of Object.keys(schemas)) {
+      if (!subject.endsWith(suffix)) continue;
+      const base = subject.slice(0, -suffix.length);
+      if (topic.length > base.length && topic.startsWith(base) && '.-_'.includes(topic[base.length]!) && (!best || base.length > best.length)) best = base;
+    }
+    return best ? schemas[`${best}${suffix}`] : undefined;
+  }
+
+  private localType(topic: string): avro.Type | undefined {
+    let t = this.localTypes.get(topic);
+    if (t === undefined) {
+      const schema = this.schemaOf(topic);
+      t = schema ? avro.Type.forSchema(schema as avro.Schema, { registry: {} }) : null;
+      this.localTypes.set(topic, t);
+    }
+    return t ?? undefined;
+  }
+
+  private writer(topic: string): Promise<WriterEntry> {
+    let entry = this.writers.get(topic);
+    if (!entry) {
+      entry = (async () => {
+        const type = this.localType(topic);
+        if (!type) {
+          throw new OptiBidError('OPTIBID_ERR_CONFIG', `no Avro schema for topic ${topic} (subject ${this.subject(topic)}); add schemas/avro/${this.subject(topic)}.avsc or pass schemaFor`, {
+            context: { topic },
+          });
+        }
+        const schema = { schemaType: 'AVRO', schema: JSON.stringify(this.schemaOf(topic)) };
+        const subject = this.subject(topic);
+        const id =
+          this.opts.autoRegister === false && this.lookup instanceof HttpRegistryClient ? await this.lookup.lookup(subject, schema) : await this.lookup.register(subject, schema);
+        return { id, type };
+      })();
+      entry.catch(() => this.writers.delete(topic));
+      this.writers.set(topic, entry);
+    }
+    return entry;
+  }
+
+  async serialize(topic: string, value: unknown): Promise<Buffer> {
+    const { id, type } = await this.writer(topic);
+    const problems: string[] = [];
+    if (!type.isValid(value, { errorHook: (path, v) => problems.push(`${path.join('.') || '(value)'} = ${describeValue(v)}`) })) {
+      throw new OptiBidError('OPTIBID_ERR_RECORD', `record for topic ${topic} does not match schema ${this.subject(topic)} (id ${id}): ${problems.join('; ')}`, {
+        context: { topic, schemaId: id },
+      });
+    }
+    for (;;) {
+      const buf = this.scratch;
+      buf[0] = MAGIC_BYTE;
+      buf.writeInt32BE(id, 1);
+      const end = type.encode(value, buf, HEADER_BYTES);
+      if (end >= 0) {
+        const out = Buffer.allocUnsafe(end);
+        buf.copy(out, 0, 0, end);
+        return out;
+      }
+      this.scratch = Buffer.allocUnsafe(Math.max(buf.length * 2, buf.length - end));
+    }
+  }
+
+  private writerById(id: number, origin: RecordOrigin): Promise<avro.Type> {
+    let t = this.byId.get(id);
+    if (!t) {
+      t = (async () => {
+        try {
+          const info = await this.lookup.getBySubjectAndId(origin.topic ? this.subject(origin.topic) : undefined, id);
+          if (info.schemaType && info.schemaType !== 'AVRO') throw decodeError(origin, `schema id ${id} is a ${info.schemaType} schema, not Avro`, id);
+          return avro.Type.forSchema(JSON.parse(info.schema) as avro.Schema, { registry: {} });
+        } catch (err) {
+          if (isOptiBidError(err, 'OPTIBID_ERR_DECODE')) throw err;
+          const notFound = (err instanceof RegistryHttpError && err.status === 404) || /40403|not found/i.test((err as Error).message);
+          if (notFound) throw decodeError(origin, `unknown schema id ${id}: the registry has no such schema`, id, err);
+          throw err; // network and registry outages stay retriable, the record is not at fault
+        }
+      })();
+      t.catch(() => this.byId.delete(id));
+      this.byId.set(id, t);
+    }
+    return t;
+  }
+
+  private async reader(id: number, origin: RecordOrigin): Promise<{ type: avro.Type; resolver?: avro.Resolver }> {
+    const cacheKey = `${id}\u0000${origin.topic}`;
+    const cached = this.readers.get(cacheKey);
+    if (cached) return cached;
+    const writer = await this.writerById(id, origin);
+    const local = origin.topic ? this.localType(origin.topic) : undefined;
+    let entry: { type: avro.Type; resolver?: avro.Resolver };
+    if (!local || local.equals(writer)) entry = { type: writer };
+    else {
+      try {
+        entry = { type: local, resolver: local.createResolver(writer) };
+      } catch (err) {
+        throw decodeError(origin, `writer schema ${id} cannot be read with the local schema of ${origin.topic}: ${(err as Error).message}`, id, err);
+      }
+    }
+    this.readers.set(cacheKey, entry);
+    return entry;
+  }
+
+  /** Returns null for an empty payload (as the Confluent deserializer does); throws OPTIBID_ERR_DECODE on bad bytes. */
+  async deserialize(bytes: Buffer, origin: RecordOrigin): Promise<unknown> {
+    if (bytes.length === 0) return null;
+    if (bytes[0] !== MAGIC_BYTE) {
+      throw decodeError(origin, `wrong magic byte ${bytes[0]} (expected 0): not a Confluent-framed Avro record`);
+    }
+    if (bytes.length < HEADER_BYTES) throw decodeError(origin, `truncated record: ${bytes.length} bytes, shorter than the 5-byte header`);
+    const id = bytes.readInt32BE(1);
+    const { type, resolver } = await this.reader(id, origin);
+    let decoded: { value: unknown; offset: number };
+    try {
+      decoded = type.decode(bytes, HEADER_BYTES, resolver);
+    } catch (err) {
+      throw decodeError(origin, `corrupt Avro body for schema id ${id}: ${(err as Error).message}`, id, err);
+    }
+    if (decoded.offset < 0) throw decodeError(origin, `truncated Avro body for schema id ${id}: ${bytes.length - HEADER_BYTES} body bytes are not a whole record`, id);
+    if (decoded.offset !== bytes.length) {
+      throw decodeError(origin, `trailing bytes after the Avro body for schema id ${id}: ${bytes.length - decoded.offset} of ${bytes.length}`, id);
+    }
+    return decoded.value;
+  }
+}
+
+function describeValue(v: unknown): string {
+  if (v === undefined) return 'missing';
+  const text = JSON.stringify(v);
+  return text === undefined ? String(v) : text.length > 60 ? `${text.slice(0, 60)}...` : text;
+}
+
+/** OPTIBID_ERR_DECODE naming topic, partition and offset. */
+export function decodeError(origin: RecordOrigin, reason: string, schemaId?: number, cause?: unknown): OptiBidError {
+  const where = `topic ${origin.topic}${origin.partition !== undefined ? ` partition ${origin.partition}` : ''}${origin.offset !== undefined ? ` offset ${origin.offset}` : ''}`;
+  return new OptiBidError('OPTIBID_ERR_DECODE', `cannot decode record at ${where}: ${reason}`, {
+    cause,
+    context: { topic: origin.topic, partition: origin.partition, offset: origin.offset, ...(schemaId !== undefined ? { schemaId } : {}) },
+  });
+}
+
+/** An Avro serde with Confluent framing (see AvroSerde). */
+export function createAvroSerde(opts: AvroSerdeOptions): AvroSerde {
+  return new AvroSerde(opts);
+}
