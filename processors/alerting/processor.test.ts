@@ -134,4 +134,69 @@ describe('alerting processor on the memory transport', () => {
       `${file}:5:12 after: "soon" is not a duration (e.g. 30s, 5m, 1h)`,
     );
   });
+
+  test('receiverTopics fans each event out to the topics of the receivers the routing tree picked', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'alerting-proc-'));
+    const file = join(dir, 'rules.yaml');
+    writeFileSync(
+      file,
+      [
+        'rules:',
+        '  - { name: offline, kind: absence, topic: telemetry.readings, keyBy: [assetId], after: 5m }',
+        'receivers:',
+        '  - { name: ops-hook, channel: webhook }',
+        '  - { name: field-chat, channel: slack }',
+        'route:',
+        '  receiver: ops-hook',
+        '  routes:',
+        '    - { match: { assetId: bess-2 }, receiver: field-chat }',
+        '',
+      ].join('\n'),
+    );
+    const hook = collectingSink('hook');
+    const chat = collectingSink('chat');
+    const spec = makeSpec({
+      name: 'alerting-fanout',
+      sources: [
+        {
+          name: 'src',
+          definition: arraySource('src', [
+            reading('2026-03-29T00:00:00Z', 'bess-1'),
+            reading('2026-03-29T00:00:00Z', 'bess-2'),
+            reading('2026-03-29T00:10:00Z', 'bess-3'),
+          ]),
+        },
+      ],
+      processors: [
+        {
+          name: 'alerts',
+          definition: alertingProcessor,
+          config: {
+            rulesFile: file,
+            receiverTopics: { 'ops-hook': 'alerts.ops-hook', 'field-chat': 'alerts.field-chat' },
+          },
+          inputs: ['telemetry.readings'],
+          outputs: ['alerts.events', 'alerts.ops-hook', 'alerts.field-chat'],
+        },
+      ],
+      sinks: [
+        { name: 'hook', definition: hook, inputs: ['alerts.ops-hook'] },
+        { name: 'chat', definition: chat, inputs: ['alerts.field-chat'] },
+      ],
+    });
+    const run = await new MemoryTransport().start(spec, { clock: new VirtualClock(), untilIdle: true });
+    await run.done;
+    expect(hook.records.map((r) => (r.value as AlertEvent).resource)).toEqual(['bess-1']);
+    expect(chat.records.map((r) => (r.value as AlertEvent).resource)).toEqual(['bess-2']);
+    const ctx = {
+      name: 'alerts',
+      clock: new VirtualClock(),
+      logger: { debug() {}, info() {}, warn() {}, error() {} },
+      env: {},
+      signal: new AbortController().signal,
+    };
+    expect(() => alertingProcessor.create({ rulesFile: file, receiverTopics: { pager: 'alerts.pager' } }, ctx)).toThrow(
+      /receiverTopics names "pager"/,
+    );
+  });
 });

@@ -18,6 +18,12 @@ export const AlertingConfig = Type.Object(
     outputTopic: Type.Optional(
       Type.String({ description: "Topic for alert events; default: the processor's first output (alerts.events)." }),
     ),
+    receiverTopics: Type.Optional(
+      Type.Record(Type.String(), Type.String(), {
+        description:
+          'Receiver name → topic: each event routed to that receiver is also emitted there (list the topics in outputs), so a channel sink reading that topic delivers exactly what the routing tree sends it.',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -36,12 +42,26 @@ export const alertingProcessor = defineProcessor({
   config: AlertingConfig,
   create(config, ctx) {
     const rules = loadRulesFile(config.rulesFile);
+    const known = new Set(rules.receivers.map((r) => r.name));
+    for (const name of Object.keys(config.receiverTopics ?? {})) {
+      if (!known.has(name)) {
+        throw new OptiBidError(
+          'OPTIBID_ERR_CONFIG',
+          `alerting: receiverTopics names "${name}", which ${config.rulesFile} does not define (receivers: ${[...known].join(', ') || 'none'})`,
+          {
+            context: { file: config.rulesFile },
+          },
+        );
+      }
+    }
     const useClock = config.time === 'clock';
     const engine = new AlertEngine(rules, { emittedAt: () => ctx.clock.now() });
     const emit = (pctx: ProcessContext, notifications: AlertNotification[]) => {
       for (const n of notifications) {
         const rec = toAlertRecord(n);
         pctx.emit({ ...rec, topic: config.outputTopic });
+        const extra = new Set(n.routes.flatMap((r) => r.receivers).map((r) => config.receiverTopics?.[r.name]));
+        for (const topic of extra) if (topic !== undefined) pctx.emit({ ...rec, topic });
       }
     };
     const catchUp = (pctx: ProcessContext) => {
