@@ -1,2 +1,3 @@
 export * from './timescale/index.js';
 export * from './clickhouse/index.js';
+export * from './alerts/index.js';

@@ -6,6 +6,18 @@ import { tableJoinDefinition } from '@optibid/processors/aggregate/join.js';
 import { alertingProcessor } from '@optibid/processors/alerting/processor.js';
 import { epfReplayDefinition } from './demo/epf-replay.js';
 import { demoForecastDefinition } from './demo/forecast.js';
+import { entsoeSource } from '@optibid/connectors/entsoe/source.js';
+import { nordpoolSource } from '@optibid/connectors/nordpool/source.js';
+import { iexSource } from '@optibid/connectors/iex/source.js';
+import { caisoSource } from '@optibid/connectors/caiso/source.js';
+
+import { timescaleSink } from '@optibid/connectors/timescale/sink.js';
+import { clickhouseSink } from '@optibid/connectors/clickhouse/sink.js';
+import { webhookSink } from '@optibid/connectors/alerts/webhook.js';
+import { slackSink } from '@optibid/connectors/alerts/slack.js';
+import { emailSink } from '@optibid/connectors/alerts/email.js';
+import { mqttPublishSink } from '@optibid/connectors/alerts/mqtt.js';
+import { kafkaAlertsSink } from '@optibid/connectors/alerts/kafka.js';
 
 /**
  * Every built-in source, processor and sink, listed explicitly (no discovery magic).
@@ -18,6 +30,17 @@ export const builtinDefinitions: ComponentDefinition[] = [
   alertingProcessor,
   epfReplayDefinition,
   demoForecastDefinition,
+  entsoeSource,
+  nordpoolSource,
+  iexSource,
+  caisoSource,
+  timescaleSink,
+  clickhouseSink,
+  webhookSink,
+  slackSink,
+  emailSink,
+  mqttPublishSink,
+  kafkaAlertsSink,
 ];
 
 /** A registry holding the built-in components. */

@@ -1,0 +1,10 @@
+export { AlertSink, deliveryOptions } from './channel.js';
+export type { AlertChannel, DeliveryConfig, DeliveryDeps, DeliveryStats } from './channel.js';
+export { webhookSink, WebhookChannel, signPayload, verifySignature, webhookHeaders } from './webhook.js';
+export type { WebhookPayload } from './webhook.js';
+export { slackSink, SlackChannel, slackMessage } from './slack.js';
+export { emailSink, EmailChannel } from './email.js';
+export { mqttPublishSink, MqttPublishChannel, alertTopic } from './mqtt.js';
+export { kafkaAlertsSink, KafkaAlertsChannel } from './kafka.js';
+export { backoffDelay, withRetries, DeliveryError } from './retry.js';
+export { DedupWindow, RateLimiter } from './guard.js';
