@@ -1,4 +1,66 @@
 import type { Command } from 'commander';
+import { OptiBidError } from '@optibid/runtime';
+import {
+  backtestReport,
+  forecastModels,
+  defaultModel,
+  formatReport,
+  readPriceCsv,
+  rollingForecast,
+  writePredictionsCsv,
+} from '@optibid/processors/forecast/index.js';
 
-/** Registers `optibid backtest forecast` (being built; see the issue). */
-export function registerBacktestForecast(_backtest: Command): void {}
+interface Options {
+  csv: string;
+  priceColumn: string;
+  model: string;
+  evalFrom: string;
+  evalTo?: string;
+  compare?: string;
+  json?: boolean;
+  predictionsOut?: string;
+}
+
+const datePattern = /^\d{4}-\d{2}-\d{2}$/;
+
+/** Registers `optibid backtest forecast`: a rolling day-ahead backtest of one model on a price CSV. */
+export function registerBacktestForecast(backtest: Command): void {
+  backtest
+    .command('forecast')
+    .description(
+      'Forecast every day from --eval-from to --eval-to using only earlier rows, then report MAE, rMAE ' +
+        '(MAE / weekly-naive MAE on the same hours) and sMAPE, also for --compare columns of the CSV',
+    )
+    .requiredOption('--csv <file>', 'hourly CSV: a timestamp column (YYYY-MM-DD HH:MM:SS) then numeric columns, 24 rows per day')
+    .requiredOption('--price-column <name>', 'column holding the realised price to forecast, e.g. "Real price"')
+    .option('--model <name>', `model: ${forecastModels.join(', ')} (default = ${defaultModel}), or column:NAME to replay a CSV column`, 'default')
+    .requiredOption('--eval-from <date>', 'first delivery day to forecast, YYYY-MM-DD')
+    .option('--eval-to <date>', 'last delivery day to forecast, inclusive (default: the last day of the file)')
+    .option('--compare <columns>', 'comma-separated CSV columns holding other forecasts to score on the same hours')
+    .option('--json', 'print one JSON object: mae, rmae, smape of the model, and a compare object per column')
+    .option('--predictions-out <file>', 'write timestamp,forecast,q10,q50,q90 of every forecast interval to this CSV')
+    .action(async (opts: Options) => {
+      for (const [flag, v] of [['--eval-from', opts.evalFrom], ['--eval-to', opts.evalTo]] as const) {
+        if (v !== undefined && !datePattern.test(v)) throw new OptiBidError('OPTIBID_ERR_USAGE', `${flag} must be YYYY-MM-DD, got "${v}"`);
+      }
+      const table = readPriceCsv(opts.csv, opts.priceColumn);
+      const compare = (opts.compare ?? '').split(',').map((c) => c.trim()).filter(Boolean);
+      const started = Date.now();
+      let lastShown = 0;
+      const days = await rollingForecast({
+        table,
+        model: opts.model,
+        evalFrom: opts.evalFrom,
+        evalTo: opts.evalTo,
+        onProgress: (done, total) => {
+          const now = Date.now();
+          if (total < 8 || (now - lastShown < 2000 && done < total)) return;
+          lastShown = now;
+          process.stderr.write(`forecast ${opts.model}: ${done}/${total} days (${((now - started) / 1000).toFixed(0)} s)\n`);
+        },
+      });
+      const report = { ...backtestReport(table, opts.model, days, compare), seconds: (Date.now() - started) / 1000 };
+      if (opts.predictionsOut) writePredictionsCsv(opts.predictionsOut, days);
+      console.log(opts.json ? JSON.stringify(report, null, 2) : formatReport(report));
+    });
+}

@@ -1,13 +1,15 @@
 import { OptiBidError } from '@optibid/runtime';
 import type { DayAheadModel } from './model.js';
+import { learModel } from './lear.js';
 import { naiveModel } from './naive.js';
 
 /** The model `default` stands for. */
-export const defaultModel = 'naive-weekly';
+export const defaultModel = 'lear';
 
 const factories: Record<string, () => DayAheadModel> = {
   'naive-daily': () => naiveModel(1),
   'naive-weekly': () => naiveModel(7),
+  lear: () => learModel(),
 };
 
 /** Model names accepted by `createModel` and `rollingForecast` (plus `column:NAME`, a column of the CSV). */

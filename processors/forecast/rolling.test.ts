@@ -63,8 +63,8 @@ describe('rollingForecast', () => {
     'no look-ahead (%s): changing every price after day D leaves forecasts up to D bit-identical',
     async (model) => {
       const D = '2017-02-10';
-      const clean = await rollingForecast({ table, model, evalFrom: '2017-02-06', evalTo: D });
-      const dirty = await rollingForecast({ table: corruptAfter(table, D), model, evalFrom: '2017-02-06', evalTo: D });
+      const clean = await rollingForecast({ table, model, evalFrom: '2017-02-08', evalTo: D, calibrationDays: 3 });
+      const dirty = await rollingForecast({ table: corruptAfter(table, D), model, evalFrom: '2017-02-08', evalTo: D, calibrationDays: 3 });
       expect(dirty.map((d) => d.forecast)).toEqual(clean.map((d) => d.forecast));
       expect(dirty.map((d) => d.q90)).toEqual(clean.map((d) => d.q90));
     },
