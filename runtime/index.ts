@@ -18,3 +18,6 @@ export * from './memory/transport.js';
 export * from './testing.js';
 export * from './logger.js';
 export * from './metrics.js';
+export * from './kafka/json-serde.js';
+export * from './kafka/codec.js';
+export * from './kafka/transport.js';

@@ -1,0 +1,429 @@
+import { randomUUID } from 'node:crypto';
+import kafkajs, { type Admin, type Consumer, type EachBatchPayload, type Kafka as KafkaClient, type Message, type Producer } from 'kafkajs';
+import { systemClock } from '../clock.js';
+import { EndOfInput, NotConnected, type Logger, type Source } from '../component.js';
+import { ProcessorCore } from '../core/processor.js';
+import { SinkCore, retryConnect, sleep } from '../core/sink.js';
+import { newStats, type ComponentStats } from '../core/stats.js';
+import { toDeadLetter } from '../dlq.js';
+import { endpointsFromEnv } from '../endpoints.js';
+import { OptiBidError } from '../errors.js';
+import { componentContext, selected, silentLogger, type RunOptions, type RunningPipeline, type Transport } from '../pipeline.js';
+import type { OutRecord } from '../record.js';
+import type { Serde } from '../serde/serde.js';
+import { dlqTopic, type PipelineSpec, type ProcessorNode, type SinkNode, type SourceNode } from '../spec.js';
+import { decodeBatch, encodeRecords, rawDeadLetters } from './codec.js';
+import { createJsonSerde } from './json-serde.js';
+
+const { Kafka, logLevel } = kafkajs;
+
+export interface KafkaTransportOptions {
+  brokers?: string[];
+  clientId?: string;
+  /** Value serde (default JSON; the Avro serde with registry framing plugs in here). */
+  serde?: Serde;
+  /**
+   * Names this worker's transactional producers (`<pipeline>.<component>.<instanceId>`). Keep it stable
+   * across restarts of the same worker so a restart fences its dead predecessor's open transaction at
+   * once; give every concurrently running worker its own.
+   */
+  instanceId?: string;
+  /** Transaction timeout (ms): how long a crashed worker's open transaction can block read-committed readers. */
+  transactionTimeoutMs?: number;
+  /** How long (ms) nothing must arrive before `untilIdle` counts inputs as drained. */
+  idleMs?: number;
+  /** Test hook: runs inside each processor transaction just before commit; throwing aborts it. */
+  beforeCommit?: (info: { component: string; topic: string; partition: number; lastOffset: string }) => Promise<void> | void;
+}
+
+/** The compacted changelog topic of a processor's keyed state. */
+export function changelogTopic(pipeline: string, processor: string): string {
+  return `${pipeline}.${processor}-changelog`;
+}
+
+/**
+ * The Kafka transport (kafkajs). Processors run consume–transform–produce in Kafka transactions:
+ * outputs, dead letters, state changelog records and the consumed offsets commit atomically, and
+ * consumers read committed, so Kafka→Kafka is exactly-once. Sinks commit offsets after a write
+ * (at-least-once; sinks write idempotently). Keyed state is restored from the changelog for every
+ * partition a worker is assigned, after start and after each rebalance.
+ */
+export class KafkaTransport implements Transport {
+  readonly name = 'kafka';
+  constructor(private readonly options: KafkaTransportOptions = {}) {}
+
+  async start(spec: PipelineSpec, opts: RunOptions = {}): Promise<RunningPipeline> {
+    const run = new KafkaRun(spec, this.options, opts);
+    try {
+      await run.start();
+    } catch (err) {
+      await run.stop().catch(() => {});
+      throw err;
+    }
+    return run;
+  }
+}
+
+interface Task {
+  stats: ComponentStats;
+  stop(): Promise<void>;
+  /** True when this task has nothing left to do for `untilIdle`. */
+  idle(now: number): boolean;
+}
+
+class KafkaRun implements RunningPipeline {
+  readonly done: Promise<void>;
+  private resolveDone!: () => void;
+  private rejectDone!: (err: unknown) => void;
+  private readonly kafka: KafkaClient;
+  private readonly admin: Admin;
+  private readonly serde: Serde;
+  private readonly logger: Logger;
+  private readonly abort = new AbortController();
+  private readonly tasks: Task[] = [];
+  private stopped = false;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private readonly dlq: string;
+  private readonly instanceId: string;
+
+  constructor(
+    private readonly spec: PipelineSpec,
+    private readonly options: KafkaTransportOptions,
+    private readonly opts: RunOptions,
+  ) {
+    this.done = new Promise((resolve, reject) => {
+      this.resolveDone = resolve;
+      this.rejectDone = reject;
+    });
+    this.done.catch(() => {});
+    this.logger = opts.logger ?? silentLogger;
+    const logger = this.logger;
+    this.kafka = new Kafka({
+      clientId: options.clientId ?? `optibid-${spec.name}`,
+      brokers: options.brokers ?? endpointsFromEnv(opts.env).kafkaBrokers,
+      logLevel: logLevel.WARN,
+      logCreator: () => (entry) => {
+        const msg = { component: 'kafkajs', ...entry.log };
+        if (entry.level <= logLevel.ERROR) logger.error(msg, entry.log.message);
+        else logger.warn(msg, entry.log.message);
+      },
+    });
+    this.admin = this.kafka.admin();
+    this.serde = options.serde ?? createJsonSerde();
+    this.dlq = dlqTopic(spec.name);
+    this.instanceId = options.instanceId ?? 'default';
+  }
+
+  private group(component: string): string {
+    return `${this.spec.name}.${component}`;
+  }
+
+  async start(): Promise<void> {
+    await this.admin.connect();
+    await this.ensureTopics();
+    const { spec, opts } = this;
+    const clock = opts.clock ?? systemClock;
+    const ctx = (name: string) => componentContext(name, opts, clock, this.abort.signal);
+    for (const node of spec.sources.filter((s) => selected(s.name, opts.only))) this.tasks.push(await this.startSource(node, ctx(node.name)));
+    for (const node of spec.processors.filter((p) => selected(p.name, opts.only))) this.tasks.push(await this.startProcessor(node, ctx(node.name), clock));
+    for (const node of spec.sinks.filter((s) => selected(s.name, opts.only))) this.tasks.push(await this.startSink(node, ctx(node.name)));
+    if (opts.untilIdle) {
+      this.idleTimer = setInterval(() => {
+        const now = Date.now();
+        if (this.tasks.every((t) => t.idle(now))) void this.stop();
+      }, 250);
+    }
+  }
+
+  private partitionsOf(topics: string[]): number {
+    return Math.max(1, ...topics.map((t) => this.spec.topics.get(t)?.partitions ?? 1));
+  }
+
+  private async ensureTopics(): Promise<void> {
+    const existing = new Set(await this.admin.listTopics());
+    const wanted: Array<{ topic: string; numPartitions: number; configEntries?: Array<{ name: string; value: string }> }> = [];
+    for (const t of this.spec.topics.values()) if (!existing.has(t.name)) wanted.push({ topic: t.name, numPartitions: t.partitions });
+    if (!existing.has(this.dlq) && !this.spec.topics.has(this.dlq)) wanted.push({ topic: this.dlq, numPartitions: 1 });
+    for (const p of this.spec.processors) {
+      const name = changelogTopic(this.spec.name, p.name);
+      if (!existing.has(name)) {
+        wanted.push({ topic: name, numPartitions: this.partitionsOf(p.inputs), configEntries: [{ name: 'cleanup.policy', value: 'compact' }] });
+      }
+    }
+    if (wanted.length) {
+      try {
+        await this.admin.createTopics({ topics: wanted, waitForLeaders: true });
+      } catch (err) {
+        // another worker may have created them a moment ago
+        const now = new Set(await this.admin.listTopics());
+        if (!wanted.every((w) => now.has(w.topic))) throw err;
+      }
+    }
+  }
+
+  private async startSource(node: SourceNode, ctx: ReturnType<typeof componentContext>): Promise<Task> {
+    const stats = newStats(node.name, 'source');
+    const source: Source = node.definition.create(node.config as never, ctx);
+    const producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    const outputs = new Set(node.outputs);
+    const signal = this.abort.signal;
+    const loop = (async () => {
+      await retryConnect(() => source.connect(), node.name, { logger: this.logger, signal });
+      stats.state = 'running';
+      while (!this.stopped) {
+        let batch;
+        try {
+          batch = await source.read();
+        } catch (err) {
+          if (err instanceof EndOfInput) break;
+          if (err instanceof NotConnected && !this.stopped) {
+            await sleep(100, signal);
+            await retryConnect(() => source.connect(), node.name, { logger: this.logger, signal });
+            continue;
+          }
+          throw err;
+        }
+        const good: OutRecord[] = [];
+        const bad: OutRecord[] = [];
+        for (const r of batch.records) {
+          if (outputs.has(r.topic)) good.push(r);
+          else bad.push(toDeadLetter(this.dlq, r, node.name, new OptiBidError('OPTIBID_ERR_CONFIG', `source "${node.name}" wrote to undeclared topic "${r.topic}"`)));
+        }
+        const { byTopic, failed } = await encodeRecords(good, this.serde, this.dlq, node.name);
+        if (bad.length) {
+          const list = byTopic.get(this.dlq) ?? [];
+          list.push(...rawDeadLetters(bad, new Map()));
+          byTopic.set(this.dlq, list);
+        }
+        const topicMessages = [...byTopic].map(([topic, messages]) => ({ topic, messages }));
+        try {
+          if (topicMessages.length) await producer.sendBatch({ topicMessages, acks: -1 });
+          await batch.ack();
+        } catch (err) {
+          await batch.ack(err as Error);
+          throw err;
+        }
+        stats.recordsOut += good.length - failed;
+        stats.failed += failed + bad.length;
+        stats.dlq += failed + bad.length;
+      }
+      stats.state = this.stopped ? 'stopped' : 'done';
+    })().catch((err) => this.fail(stats, err));
+    return {
+      stats,
+      idle: () => stats.state === 'done',
+      stop: async () => {
+        await loop;
+        await source.close().catch(() => {});
+        await producer.disconnect();
+      },
+    };
+  }
+
+  private async startProcessor(node: ProcessorNode, ctx: ReturnType<typeof componentContext>, clock: typeof systemClock): Promise<Task> {
+    const group = this.group(node.name);
+    const changelog = changelogTopic(this.spec.name, node.name);
+    const core = ProcessorCore.create(node, ctx, {
+      dlqTopic: this.dlq,
+      clock,
+      maxOutOfOrdernessMs: this.spec.settings.maxOutOfOrdernessMs,
+      trackChanges: true,
+      logger: this.logger,
+    });
+    const consumer = this.kafka.consumer({ groupId: group, readUncommitted: false, sessionTimeout: 10_000, heartbeatInterval: 1000, rebalanceTimeout: 20_000 });
+    const producer = this.kafka.producer({
+      transactionalId: `${group}.${this.instanceId}`,
+      idempotent: true,
+      maxInFlightRequests: 1,
+      transactionTimeout: this.options.transactionTimeoutMs ?? 10_000,
+    });
+    await producer.connect();
+    // Initialises the transactional id: fences (and aborts) a crashed predecessor's open transaction.
+    await (await producer.transaction()).abort();
+    const restored = new Set<number>();
+    const lag = new Map<string, number>();
+    let lastActivity = Date.now();
+    consumer.on(consumer.events.GROUP_JOIN, (e) => {
+      // Assignment changed: state of every partition is re-read from the changelog before its next batch.
+      this.logger.info({ component: node.name, assignment: e.payload.memberAssignment }, 'partitions assigned');
+      core.discardAll();
+      restored.clear();
+      lag.clear();
+    });
+    consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
+      lag.set(`${e.payload.topic}/${e.payload.partition}`, Number(e.payload.offsetLag));
+      lastActivity = Date.now();
+    });
+    await consumer.connect();
+    await consumer.subscribe({ topics: node.inputs, fromBeginning: true });
+
+    const eachBatch = async ({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload) => {
+      if (!isRunning() || isStale() || batch.messages.length === 0) return;
+      lastActivity = Date.now();
+      if (!restored.has(batch.partition)) {
+        await this.restoreState(core, changelog, group, batch.partition);
+        restored.add(batch.partition);
+      }
+      const decoded = await decodeBatch(batch.topic, batch.partition, batch.messages, this.serde, this.dlq, node.name);
+      const result = await core.run(decoded.records);
+      const { byTopic, failed } = await encodeRecords(result.outputs, this.serde, this.dlq, node.name);
+      const dead = [...decoded.deadLetters, ...rawDeadLetters(result.deadLetters, decoded.raw)];
+      if (dead.length) byTopic.set(this.dlq, [...(byTopic.get(this.dlq) ?? []), ...dead]);
+      const changes: Message[] = [];
+      for (const { partition, changes: list } of result.changes) {
+        for (const c of list) changes.push({ key: c.key, value: c.value === undefined ? null : JSON.stringify(c.value), partition });
+      }
+      if (changes.length) byTopic.set(changelog, changes);
+      const tx = await producer.transaction();
+      try {
+        const topicMessages = [...byTopic].map(([topic, messages]) => ({ topic, messages }));
+        if (topicMessages.length) await tx.sendBatch({ topicMessages });
+        const next = (BigInt(batch.lastOffset()) + 1n).toString();
+        await tx.sendOffsets({ consumerGroupId: group, topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: next }] }] });
+        await this.options.beforeCommit?.({ component: node.name, topic: batch.topic, partition: batch.partition, lastOffset: batch.lastOffset() });
+        await tx.commit();
+      } catch (err) {
+        await tx.abort().catch(() => {});
+        // The batch will be fetched again; rebuild state from the changelog rather than trust memory.
+        core.discardAll();
+        restored.clear();
+        throw err;
+      }
+      core.stats.dlq += decoded.deadLetters.length + failed;
+      core.stats.failed += decoded.deadLetters.length + failed;
+      resolveOffset(batch.lastOffset());
+      await heartbeat();
+    };
+    await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: 1, eachBatch });
+    core.stats.state = 'running';
+    consumer.on(consumer.events.CRASH, (e) => {
+      if (!e.payload.restart) this.fail(core.stats, e.payload.error);
+    });
+    return {
+      stats: Object.defineProperty(core.stats, 'lag', { get: () => [...lag.values()].reduce((a, b) => a + Math.max(0, b), 0), set: () => {}, configurable: true }),
+      idle: (now) => now - lastActivity > (this.options.idleMs ?? 1500) && [...lag.values()].every((l) => l <= 0),
+      stop: async () => {
+        await consumer.disconnect();
+        await producer.disconnect();
+        await core.close();
+        core.stats.state = 'stopped';
+      },
+    };
+  }
+
+  /** Loads a partition's keyed state from the changelog (read committed, up to its end). */
+  private async restoreState(core: ProcessorCore, changelog: string, group: string, partition: number): Promise<void> {
+    const store = core.store(partition);
+    store.clear();
+    const offsets = await this.admin.fetchTopicOffsets(changelog);
+    const o = offsets.find((x) => x.partition === partition);
+    if (!o || BigInt(o.high) <= BigInt(o.low)) return;
+    const started = Date.now();
+    const restoreGroup = `${group}.restore.${randomUUID()}`;
+    const reader = this.kafka.consumer({ groupId: restoreGroup, readUncommitted: false });
+    let entries = 0;
+    try {
+      await reader.connect();
+      await reader.subscribe({ topic: changelog, fromBeginning: true });
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new OptiBidError('OPTIBID_ERR_TIMEOUT', `restoring ${changelog}[${partition}] took over 60 s`)), 60_000);
+        reader.on(reader.events.END_BATCH_PROCESS, (e) => {
+          if (e.payload.partition === partition && Number(e.payload.offsetLag) <= 0) {
+            clearTimeout(timer);
+            resolve();
+          }
+        });
+        reader
+          .run({
+            eachBatch: async ({ batch }) => {
+              if (batch.partition !== partition) return;
+              for (const m of batch.messages) {
+                if (m.key === null) continue;
+                store.restore(m.key.toString('utf8'), m.value === null ? undefined : JSON.parse(m.value.toString('utf8')));
+                entries++;
+              }
+            },
+          })
+          .catch(reject);
+      });
+    } finally {
+      store.discardChanges();
+      await reader.disconnect().catch(() => {});
+      await this.admin.deleteGroups([restoreGroup]).catch(() => {});
+    }
+    this.logger.info({ component: core.node.name, partition, entries, ms: Date.now() - started }, 'state restored from changelog');
+  }
+
+  private async startSink(node: SinkNode, ctx: ReturnType<typeof componentContext>): Promise<Task> {
+    const group = this.group(node.name);
+    const sink = new SinkCore(node.name, node.definition.create(node.config as never, ctx), { dlqTopic: this.dlq, logger: this.logger, signal: this.abort.signal });
+    await sink.connect();
+    const producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    const consumer = this.kafka.consumer({ groupId: group, readUncommitted: false });
+    const lag = new Map<string, number>();
+    let lastActivity = Date.now();
+    consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
+      lag.set(`${e.payload.topic}/${e.payload.partition}`, Number(e.payload.offsetLag));
+      lastActivity = Date.now();
+    });
+    await consumer.connect();
+    await consumer.subscribe({ topics: node.inputs, fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      eachBatch: async ({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }) => {
+        if (!isRunning() || isStale() || batch.messages.length === 0) return;
+        lastActivity = Date.now();
+        const decoded = await decodeBatch(batch.topic, batch.partition, batch.messages, this.serde, this.dlq, node.name);
+        const dead = [...decoded.deadLetters, ...rawDeadLetters(await sink.write(decoded.records), decoded.raw)];
+        if (dead.length) await producer.send({ topic: this.dlq, messages: dead, acks: -1 });
+        sink.stats.dlq += decoded.deadLetters.length;
+        // Offsets only after the write is acknowledged: at-least-once, idempotent sinks make it exactly-once.
+        resolveOffset(batch.lastOffset());
+        await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(batch.lastOffset()) + 1n).toString() }]);
+        await commitOffsetsIfNecessary();
+        await heartbeat();
+      },
+    });
+    sink.stats.state = 'running';
+    return {
+      stats: Object.defineProperty(sink.stats, 'lag', { get: () => [...lag.values()].reduce((a, b) => a + Math.max(0, b), 0), set: () => {}, configurable: true }),
+      idle: (now) => now - lastActivity > (this.options.idleMs ?? 1500) && [...lag.values()].every((l) => l <= 0),
+      stop: async () => {
+        await consumer.disconnect();
+        await producer.disconnect();
+        await sink.close();
+        sink.stats.state = 'stopped';
+      },
+    };
+  }
+
+  private fail(stats: ComponentStats, err: unknown): void {
+    stats.state = 'failed';
+    this.logger.error({ component: stats.name, err: (err as Error)?.message }, 'component failed');
+    if (this.stopped) return;
+    void this.shutdown().then(() => this.rejectDone(err));
+  }
+
+  stats(): ComponentStats[] {
+    return this.tasks.map((t) => t.stats);
+  }
+
+  private async shutdown(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.idleTimer) clearInterval(this.idleTimer);
+    this.abort.abort();
+    for (const r of await Promise.allSettled(this.tasks.map((t) => t.stop()))) {
+      if (r.status === 'rejected') this.logger.warn({ err: (r.reason as Error).message }, 'stop failed');
+    }
+    await this.admin.disconnect().catch(() => {});
+  }
+
+  async stop(): Promise<void> {
+    await this.shutdown();
+    this.resolveDone();
+  }
+}
