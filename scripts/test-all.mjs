@@ -67,5 +67,8 @@ process.exit(exit);
 
 /** Whole-repo checks that count as one test each. */
 function extraChecks() {
-  return [];
+  return [
+    ['schemas: generated types are current', ['schemas/gen-types.mjs', '--check']],
+    ['schemas: compatible with the registry', ['cli/bin/optibid.js', 'schemas', 'check', '--registry', 'http://127.0.0.1:8081']],
+  ];
 }

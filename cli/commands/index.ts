@@ -4,6 +4,7 @@ import { registerBacktest } from './backtest.js';
 import { registerAlerts } from './alerts.js';
 import { registerDb } from './db.js';
 import { registerRegistry } from './registry.js';
+import { registerSchemasCommand } from './schemas.js';
 import { registerPipeline } from './pipeline.js';
 import { registerDemo } from './demo.js';
 
@@ -11,4 +12,4 @@ import { registerDemo } from './demo.js';
 export type RegisterCommand = (program: Command) => void;
 
 /** Every top-level command, in the order `optibid --help` lists them. */
-export const commands: RegisterCommand[] = [registerServices, registerBacktest, registerAlerts, registerDb, registerRegistry, registerPipeline, registerDemo];
+export const commands: RegisterCommand[] = [registerServices, registerBacktest, registerAlerts, registerDb, registerRegistry, registerSchemasCommand, registerPipeline, registerDemo];
