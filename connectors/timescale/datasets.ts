@@ -228,21 +228,28 @@ export function toRows(ds: Dataset, records: StreamRecord[]): { rows: Cell[][]; 
   const byKey = new Map<string, Cell[]>();
   const rejected: RejectedRecord[] = [];
   const keyIdx = ds.columns.flatMap((c, i) => (c.key ? [i] : []));
+  const cols = ds.columns;
+  const timeIdx = cols.length - 1; // record_time is last
   for (const record of records) {
-    const value = record.value;
+    const value = record.value as Record<string, unknown> | null;
     if (value === null || typeof value !== 'object') {
       rejected.push({ record, reason: `${ds.topic}: record value must be an object, got ${value === null ? 'null' : typeof value}` });
       continue;
     }
-    const row: Cell[] = [];
+    const row: Cell[] = new Array(cols.length);
     let reason: string | undefined;
-    for (const col of ds.columns) {
+    for (let i = 0; i < cols.length; i++) {
+      const col = cols[i]!;
       let raw: unknown;
       for (const field of col.from) {
-        raw = field === '$timestamp' ? record.timestamp : (value as Record<string, unknown>)[field];
+        raw = field === '$timestamp' ? record.timestamp : value[field];
         if (raw !== undefined && raw !== null) break;
       }
-      const c = cell(col, raw);
+      // fast paths for the common, already well-typed values
+      let c: Cell | Error;
+      if (col.type === 'text' && typeof raw === 'string') c = raw;
+      else if ((col.type === 'double' || col.type === 'timestamp') && typeof raw === 'number' && Number.isFinite(raw)) c = col.type === 'timestamp' ? Math.trunc(raw) : raw;
+      else c = cell(col, raw);
       if (c instanceof Error) {
         reason = c.message;
         break;
@@ -251,16 +258,17 @@ export function toRows(ds: Dataset, records: StreamRecord[]): { rows: Cell[][]; 
         reason = `${col.from.filter((f) => f !== '$timestamp').join(' or ') || 'timestamp'} is required`;
         break;
       }
-      row.push(c);
+      row[i] = c;
     }
     if (reason !== undefined) {
       rejected.push({ record, reason: `${ds.topic}: ${reason}` });
       continue;
     }
-    const key = keyIdx.map((i) => row[i]).join('\u0000');
+    let key = '';
+    for (const i of keyIdx) key += `${row[i]}\u0000`;
     const previous = byKey.get(key);
-    const timeIdx = ds.columns.length - 1; // record_time is last
-    if (previous === undefined || (previous[timeIdx] as number) <= (row[timeIdx] as number)) {
+    if (previous === undefined) byKey.set(key, row);
+    else if ((previous[timeIdx] as number) <= (row[timeIdx] as number)) {
       byKey.delete(key);
       byKey.set(key, row);
     }

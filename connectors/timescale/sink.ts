@@ -56,9 +56,9 @@ export async function applyRetention(client: pg.ClientBase, schema: string, tabl
 }
 
 /**
- * Stores records of one dataset in PostgreSQL/TimescaleDB: each batch is COPYed into a temporary
- * staging table and upserted into the target on its natural key in one transaction, so replays never
- * duplicate and `write` resolves only after COMMIT.
+ * Stores records of one dataset in PostgreSQL/TimescaleDB in one transaction per batch: a COPY straight
+ * into the table when the batch's keys are new, else a COPY into a temporary staging table and an upsert
+ * on the natural key, so replays never duplicate and `write` resolves only after COMMIT.
  */
 export class TimescaleSink implements Sink {
   private pool: pg.Pool | undefined;
@@ -73,6 +73,10 @@ export class TimescaleSink implements Sink {
   private lastRetention = -Infinity;
   private readonly upsertSql: string;
   private readonly copySql: string;
+  private readonly directCopySql: string;
+  /** Batches left to write through staging + upsert before the direct COPY is tried again. */
+  private skipDirect = 0;
+  private directBackoff = 1;
 
   constructor(
     private readonly cfg: TimescaleConfig,
@@ -91,6 +95,7 @@ export class TimescaleSink implements Sink {
     const rest = ds.columns.filter((c) => !c.key).map((c) => ident(c.name));
     const target = `${ident(this.schema)}.${ident(this.table)}`;
     this.copySql = `COPY ${ident(this.staging)} (${cols}) FROM STDIN`;
+    this.directCopySql = `COPY ${target} (${cols}) FROM STDIN`;
     // A replay of an older record never overwrites a newer one; identical rows are not rewritten.
     this.upsertSql =
       `INSERT INTO ${target} AS t (${cols}) SELECT ${cols} FROM ${ident(this.staging)} ` +
@@ -183,17 +188,48 @@ export class TimescaleSink implements Sink {
         this.staged.add(client);
       }
       if (this.mode === 'native') await this.ensurePartitions(client, rows);
+      const text = copyText(this.ds.columns, rows);
       await client.query('BEGIN');
       inTx = true;
-      await pipeline(Readable.from([copyText(this.ds.columns, rows)]), client.query(pgCopy.from(this.copySql)));
-      await client.query(this.upsertSql);
-      await client.query('COMMIT');
+      if (await this.tryDirectCopy(client, text)) {
+        await client.query('COMMIT');
+      } else {
+        await pipeline(Readable.from([text]), client.query(pgCopy.from(this.copySql)));
+        await client.query(this.upsertSql);
+        await client.query('COMMIT');
+      }
       inTx = false;
       client.release();
     } catch (err) {
       if (inTx) await client.query('ROLLBACK').catch(() => undefined);
       client.release(err instanceof Error ? err : true);
       throw classifyPgError(err, `timescale ${this.schema}.${this.table}`);
+    }
+  }
+
+  /**
+   * The fast path: when none of the batch's keys exist yet (new data, the common case), a plain COPY
+   * into the table is the whole write. A unique violation rolls back to a savepoint and the batch takes
+   * the staging + upsert path; after conflicts (a replay) the fast path is skipped for a growing
+   * number of batches, so replays do not pay for failed COPYs.
+   */
+  private async tryDirectCopy(client: pg.PoolClient, text: string): Promise<boolean> {
+    if (this.skipDirect > 0) {
+      this.skipDirect--;
+      return false;
+    }
+    await client.query('SAVEPOINT optibid_direct');
+    try {
+      await pipeline(Readable.from([text]), client.query(pgCopy.from(this.directCopySql)));
+      await client.query('RELEASE SAVEPOINT optibid_direct');
+      this.directBackoff = 1;
+      return true;
+    } catch (err) {
+      if ((err as { code?: string }).code !== '23505') throw err;
+      await client.query('ROLLBACK TO SAVEPOINT optibid_direct');
+      this.skipDirect = this.directBackoff;
+      this.directBackoff = Math.min(this.directBackoff * 2, 64);
+      return false;
     }
   }
 
