@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { EndOfInput, defineSink, defineSource, type SinkDefinition, type SourceDefinition } from './component.js';
+import { EndOfInput, defineProcessor, defineSink, defineSource, type SinkDefinition, type SourceDefinition } from './component.js';
 import type { OutRecord, StreamRecord } from './record.js';
 
 /**
@@ -55,3 +55,24 @@ export function collectingSink(name: string, opts: { failWhen?: (r: StreamRecord
   });
   return Object.assign(def, { records });
 }
+
+/**
+ * A stateful processor for tests: a running count per key in keyed state; emits
+ * `{ count, input }` (input = the record's value) per record. With exactly-once processing and state
+ * restored correctly, each key's counts are 1, 2, 3, ... with no gap and no repeat.
+ */
+export const countingProcessor = defineProcessor({
+  name: 'count-by-key',
+  status: 'experimental',
+  summary: 'running count per key (tests)',
+  config: Type.Object({ delayMs: Type.Optional(Type.Integer({ minimum: 0, description: 'real-time pause per record (to slow a worker down)' })) }),
+  create: (cfg) => ({
+    async process(r, ctx) {
+      if (cfg.delayMs) await new Promise((res) => setTimeout(res, cfg.delayMs));
+      const key = r.key ?? '';
+      const count = ((ctx.state.get(key) as number | undefined) ?? 0) + 1;
+      ctx.state.put(key, count);
+      ctx.emit({ key: r.key, value: { count, input: r.value }, timestamp: r.timestamp });
+    },
+  }),
+});
