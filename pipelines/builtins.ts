@@ -10,6 +10,7 @@ import { entsoeSource } from '@optibid/connectors/entsoe/source.js';
 import { nordpoolSource } from '@optibid/connectors/nordpool/source.js';
 import { iexSource } from '@optibid/connectors/iex/source.js';
 import { caisoSource } from '@optibid/connectors/caiso/source.js';
+import { mqttSource } from '@optibid/connectors/mqtt/source.js';
 
 import { timescaleSink } from '@optibid/connectors/timescale/sink.js';
 import { clickhouseSink } from '@optibid/connectors/clickhouse/sink.js';
@@ -34,6 +35,7 @@ export const builtinDefinitions: ComponentDefinition[] = [
   nordpoolSource,
   iexSource,
   caisoSource,
+  mqttSource,
   timescaleSink,
   clickhouseSink,
   webhookSink,

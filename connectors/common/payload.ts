@@ -117,6 +117,13 @@ export function parseXmlSafe(p: Payload, limits: PayloadLimits = defaultLimits):
   const valid = XMLValidator.validate(text);
   if (valid !== true) {
     const { line, col, msg } = valid.err;
+    const unclosed = /^Invalid '\[(.*)\]' found/s.exec(msg);
+    if (unclosed) {
+      // The validator reports unclosed elements at 1:1; the problem is at the end of the text.
+      const end = lineCol(text, text.trimEnd().length);
+      const tags = unclosed[1].replace(/["\s]/g, '').split(',').reverse().map((t) => `<${t}>`);
+      throw decodeError(`${p.where}:${end.line}:${end.col}`, `XML ends before closing ${tags.join(', ')} (truncated document?)`);
+    }
     throw decodeError(`${p.where}:${line}:${col}`, `malformed XML (${msg})`);
   }
   try {

@@ -1,0 +1,63 @@
+import { OptiBidError } from '@optibid/runtime';
+import type { Payload } from './common/payload.js';
+import type { NormalizedRecord } from './common/records.js';
+import { parseEntsoe } from './entsoe/parse.js';
+import { parseNordpool } from './nordpool/parse.js';
+import { parseIex } from './iex/parse.js';
+import { parseCaiso } from './caiso/parse.js';
+import { makeDecoder, MalformedPayload } from './mqtt/decoders/index.js';
+
+/** What `optibid connector decode` gets back: the records and notes for stderr (no data, warnings). */
+export interface DecodeOutput {
+  records: NormalizedRecord[];
+  notes: string[];
+}
+
+/** Runs only a connector's parser on one recorded response or payload. `config` is the connector's config (as JSON). */
+export type DecodeFn = (payload: Payload, config: Record<string, unknown>, now: number) => Promise<DecodeOutput>;
+
+function str(config: Record<string, unknown>, key: string): string | undefined {
+  const v = config[key];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string') throw new OptiBidError('OPTIBID_ERR_USAGE', `--config: "${key}" must be text`);
+  return v;
+}
+
+/** The parsers behind `optibid connector decode`, by connector name. Other modules add theirs with `registerDecode`. */
+export const connectorDecoders: Record<string, DecodeFn> = {
+  entsoe: async (p, cfg, now) => {
+    const r = parseEntsoe(p, { now, market: str(cfg, 'market') });
+    return { records: r.records, notes: [...(r.status === 'no-data' ? [`no data: ${r.reason}`] : []), ...r.warnings] };
+  },
+  nordpool: async (p, _cfg, now) => {
+    const r = parseNordpool(p, { now });
+    return { records: r.records, notes: [...(r.status === 'not-published' ? [`not yet published (delivery ${r.deliveryDate ?? '?'}, version ${r.version ?? '?'})`] : []), ...r.warnings] };
+  },
+  iex: async (p, cfg, now) => {
+    const r = parseIex(p, { now, segment: str(cfg, 'segment'), areas: cfg.areas === undefined ? undefined : Boolean(cfg.areas) });
+    return { records: r.records, notes: [`blocks per day: ${JSON.stringify(r.blocks)}`, ...r.warnings] };
+  },
+  caiso: async (p, _cfg, now) => {
+    const r = parseCaiso(p, { now });
+    return { records: r.records, notes: [...(r.status === 'no-data' ? [`no data: ${r.reason}`] : []), ...r.warnings] };
+  },
+  mqtt: async (p, cfg, now) => {
+    const decoderName = str(cfg, 'decoder');
+    const topic = str(cfg, 'topic');
+    if (!decoderName || !topic) throw new OptiBidError('OPTIBID_ERR_USAGE', 'mqtt decode needs --config \'{"decoder": "shelly|tasmota|victron|sparkplug|json", "topic": "<the MQTT topic>"}\'');
+    const decoder = makeDecoder(decoderName, { mapping: str(cfg, 'mapping'), timeZone: str(cfg, 'timeZone') });
+    const bytes = typeof p.body === 'string' ? Buffer.from(p.body) : p.body;
+    try {
+      const r = await decoder.decode({ topic, payload: bytes, receivedAt: now });
+      return { records: r.readings.map((value) => ({ topic: 'telemetry.readings', value })), notes: r.events ?? [] };
+    } catch (err) {
+      if (err instanceof MalformedPayload) throw new OptiBidError('OPTIBID_ERR_DECODE', `${p.where}: ${err.message}`);
+      throw err;
+    }
+  },
+};
+
+/** Adds the decode function of a connector (used by connectors defined outside this file). */
+export function registerDecode(name: string, fn: DecodeFn): void {
+  connectorDecoders[name] = fn;
+}
