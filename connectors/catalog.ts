@@ -6,6 +6,11 @@ import { parseNordpool } from './nordpool/parse.js';
 import { parseIex } from './iex/parse.js';
 import { parseCaiso } from './caiso/parse.js';
 import { makeDecoder, MalformedPayload } from './mqtt/decoders/index.js';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { EndOfInput, VirtualClock } from '@optibid/runtime';
+import { ReplaySource, type ReplayConfig } from './replay/source.js';
 
 /** What `optibid connector decode` gets back: the records and notes for stderr (no data, warnings). */
 export interface DecodeOutput {
@@ -54,6 +59,33 @@ export const connectorDecoders: Record<string, DecodeFn> = {
       if (err instanceof MalformedPayload) throw new OptiBidError('OPTIBID_ERR_DECODE', `${p.where}: ${err.message}`);
       throw err;
     }
+  },
+  replay: async (p, cfg, now) => {
+    const topic = str(cfg, 'topic');
+    if (!topic) throw new OptiBidError('OPTIBID_ERR_USAGE', 'replay decode needs --config \'{"topic": "market.prices", "mapping": "<JSONata, optional>"}\'');
+    const dir = mkdtempSync(join(tmpdir(), 'optibid-replay-'));
+    const file = join(dir, p.where);
+    writeFileSync(file, typeof p.body === 'string' ? p.body : Buffer.from(p.body));
+    const noop = (): void => {};
+    const src = new ReplaySource({ ...(cfg as Partial<ReplayConfig>), file, topic } as ReplayConfig, { name: 'decode', clock: new VirtualClock(now), env: process.env, signal: new AbortController().signal, logger: { debug: noop, info: noop, warn: noop, error: noop } });
+    const records: NormalizedRecord[] = [];
+    const notes: string[] = [];
+    try {
+      await src.connect();
+      for (;;) {
+        const batch = await src.read();
+        for (const r of batch.records) {
+          if (r.topic.startsWith('dlq.')) throw new OptiBidError('OPTIBID_ERR_DECODE', r.headers?.reason ?? 'bad row');
+          records.push({ topic: r.topic, value: r.value } as NormalizedRecord);
+        }
+      }
+    } catch (err) {
+      if (!(err instanceof EndOfInput)) throw err;
+    } finally {
+      await src.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+    return { records, notes };
   },
 };
 

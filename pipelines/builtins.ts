@@ -11,6 +11,7 @@ import { nordpoolSource } from '@optibid/connectors/nordpool/source.js';
 import { iexSource } from '@optibid/connectors/iex/source.js';
 import { caisoSource } from '@optibid/connectors/caiso/source.js';
 import { mqttSource } from '@optibid/connectors/mqtt/source.js';
+import { replaySource } from '@optibid/connectors/replay/source.js';
 
 import { timescaleSink } from '@optibid/connectors/timescale/sink.js';
 import { clickhouseSink } from '@optibid/connectors/clickhouse/sink.js';
@@ -36,6 +37,7 @@ export const builtinDefinitions: ComponentDefinition[] = [
   iexSource,
   caisoSource,
   mqttSource,
+  replaySource,
   timescaleSink,
   clickhouseSink,
   webhookSink,

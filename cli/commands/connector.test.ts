@@ -36,7 +36,7 @@ describe('optibid connector', () => {
     const { code, out } = await cli('list', '--json');
     expect(code).toBe(0);
     const rows = JSON.parse(out) as { name: string; kind: string; status: string; summary: string }[];
-    for (const name of ['entsoe', 'nordpool', 'iex', 'caiso', 'mqtt']) {
+    for (const name of ['entsoe', 'nordpool', 'iex', 'caiso', 'mqtt', 'replay']) {
       expect(rows.find((r) => r.name === name)).toMatchObject({ kind: 'source', summary: expect.any(String) });
     }
     const table = (await cli('list')).out.split('\n');
@@ -70,6 +70,15 @@ describe('optibid connector', () => {
     const first = JSON.parse(out.split('\n')[0]);
     const avsc = JSON.parse(readFileSync(fileURLToPath(new URL('../../schemas/avro/telemetry.readings-value.avsc', import.meta.url)), 'utf8')) as { fields: { name: string }[] };
     expect(Object.keys(first).sort()).toEqual(avsc.fields.map((f) => f.name).sort());
+  });
+
+  test('decode of a replay file with a JSONata mapping', async () => {
+    const mapping = '{"market": "EPEX", "area": "BE", "product": "DAY_AHEAD", "deliveryStart": $instant(timestamp, "Europe/Brussels"), "intervalMinutes": 60, "price": `Real price`, "currency": "EUR", "source": "replay"}';
+    const { code, out } = await cli('decode', 'replay', '--file', fixture('replay/fixtures/epf-be-2015-01-04.csv'), '--config', JSON.stringify({ topic: 'market.prices', mapping }));
+    expect(code).toBe(0);
+    const lines = out.trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines).toHaveLength(48);
+    expect(lines[0]).toMatchObject({ area: 'BE', price: 36.26, deliveryStart: Date.parse('2015-01-03T23:00:00Z') });
   });
 
   test('malformed input exits 1 saying what and where', async () => {
