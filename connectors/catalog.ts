@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EndOfInput, VirtualClock } from '@optibid/runtime';
 import { ReplaySource, type ReplayConfig } from './replay/source.js';
+import { loadFeed, runFeed } from './http/feed.js';
 
 /** What `optibid connector decode` gets back: the records and notes for stderr (no data, warnings). */
 export interface DecodeOutput {
@@ -59,6 +60,12 @@ export const connectorDecoders: Record<string, DecodeFn> = {
       if (err instanceof MalformedPayload) throw new OptiBidError('OPTIBID_ERR_DECODE', `${p.where}: ${err.message}`);
       throw err;
     }
+  },
+  http: async (p, cfg, now) => {
+    const feed = str(cfg, 'feed');
+    if (!feed) throw new OptiBidError('OPTIBID_ERR_USAGE', 'http decode needs --config \'{"feed": "<feed YAML file>"}\'');
+    const r = await runFeed(loadFeed(feed), p, now, str(cfg, 'date'));
+    return { records: r.records, notes: r.status === 'ok' ? [] : [r.status] };
   },
   replay: async (p, cfg, now) => {
     const topic = str(cfg, 'topic');

@@ -12,6 +12,7 @@ import { iexSource } from '@optibid/connectors/iex/source.js';
 import { caisoSource } from '@optibid/connectors/caiso/source.js';
 import { mqttSource } from '@optibid/connectors/mqtt/source.js';
 import { replaySource } from '@optibid/connectors/replay/source.js';
+import { httpSource } from '@optibid/connectors/http/source.js';
 
 import { timescaleSink } from '@optibid/connectors/timescale/sink.js';
 import { clickhouseSink } from '@optibid/connectors/clickhouse/sink.js';
@@ -38,6 +39,7 @@ export const builtinDefinitions: ComponentDefinition[] = [
   caisoSource,
   mqttSource,
   replaySource,
+  httpSource,
   timescaleSink,
   clickhouseSink,
   webhookSink,

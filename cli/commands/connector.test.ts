@@ -36,7 +36,7 @@ describe('optibid connector', () => {
     const { code, out } = await cli('list', '--json');
     expect(code).toBe(0);
     const rows = JSON.parse(out) as { name: string; kind: string; status: string; summary: string }[];
-    for (const name of ['entsoe', 'nordpool', 'iex', 'caiso', 'mqtt', 'replay']) {
+    for (const name of ['entsoe', 'nordpool', 'iex', 'caiso', 'http', 'replay', 'mqtt']) {
       expect(rows.find((r) => r.name === name)).toMatchObject({ kind: 'source', summary: expect.any(String) });
     }
     const table = (await cli('list')).out.split('\n');
@@ -70,6 +70,15 @@ describe('optibid connector', () => {
     const first = JSON.parse(out.split('\n')[0]);
     const avsc = JSON.parse(readFileSync(fileURLToPath(new URL('../../schemas/avro/telemetry.readings-value.avsc', import.meta.url)), 'utf8')) as { fields: { name: string }[] };
     expect(Object.keys(first).sort()).toEqual(avsc.fields.map((f) => f.name).sort());
+  });
+
+  test('decode through a declarative YAML feed gives the same lines as the TypeScript connector', async () => {
+    const file = fixture('nordpool/fixtures/single_area_15min.yaml');
+    const a = await cli('decode', 'http', '--file', file, '--config', JSON.stringify({ feed: fixture('http/feeds/nordpool-dayahead.yaml') }), '--now', '2026-01-01T00:00:00Z');
+    const b = await cli('decode', 'nordpool', '--file', file, '--now', '2026-01-01T00:00:00Z');
+    expect(a.code).toBe(0);
+    expect(a.out.trim().split('\n')).toHaveLength(96);
+    expect(a.out).toBe(b.out);
   });
 
   test('decode of a replay file with a JSONata mapping', async () => {

@@ -32,6 +32,8 @@ export interface PollingFeed {
   timeZone: string;
   windows(date: string): FeedWindow[];
   parse(p: Payload, now: number): ParsedWindow;
+  /** Asynchronous parser (declarative feeds evaluate JSONata); used instead of `parse` when present. */
+  parseAsync?(p: Payload, now: number, date: string): Promise<ParsedWindow>;
 }
 
 /** Config fields every polled feed shares (scheduling, pacing, backfill, offsets). */
@@ -154,7 +156,7 @@ export class PollingSource implements Source {
     let parsed: ParsedWindow;
     try {
       const payload = await this.fetcher.get(w.request);
-      parsed = this.feed.parse(payload, this.ctx.clock.now());
+      parsed = this.feed.parseAsync ? await this.feed.parseAsync(payload, this.ctx.clock.now(), w.date) : this.feed.parse(payload, this.ctx.clock.now());
     } catch (err) {
       if (!(err instanceof OptiBidError)) throw err;
       this.stats.failed++;
