@@ -43,6 +43,9 @@ interface WriterEntry {
 export class AvroSerde implements Serde {
   private readonly lookup: SchemaLookup;
   private readonly writers = new Map<string, Promise<WriterEntry>>();
+  /** Resolved writers and readers: the steady state runs synchronously from these (no awaits). */
+  private readonly readyWriters = new Map<string, WriterEntry>();
+  private readonly readyReaders = new Map<number, Map<string, { type: avro.Type; resolver?: avro.Resolver }>>();
   private readonly byId = new Map<number, Promise<avro.Type>>();
   private readonly readers = new Map<string, { type: avro.Type; resolver?: avro.Resolver }>();
   private readonly localTypes = new Map<string, avro.Type | null>();
@@ -97,7 +100,9 @@ export class AvroSerde implements Serde {
         const subject = this.subject(topic);
         const id =
           this.opts.autoRegister === false && this.lookup instanceof HttpRegistryClient ? await this.lookup.lookup(subject, schema) : await this.lookup.register(subject, schema);
-        return { id, type };
+        const ready = { id, type };
+        this.readyWriters.set(topic, ready);
+        return ready;
       })();
       entry.catch(() => this.writers.delete(topic));
       this.writers.set(topic, entry);
@@ -105,10 +110,22 @@ export class AvroSerde implements Serde {
     return entry;
   }
 
-  async serialize(topic: string, value: unknown): Promise<Buffer> {
-    const { id, type } = await this.writer(topic);
-    const problems: string[] = [];
-    if (!type.isValid(value, { errorHook: (path, v) => problems.push(`${path.join('.') || '(value)'} = ${describeValue(v)}`) })) {
+  serialize(topic: string, value: unknown): Promise<Buffer> {
+    const ready = this.readyWriters.get(topic);
+    if (ready) {
+      try {
+        return Promise.resolve(this.encode(topic, ready, value));
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    }
+    return this.writer(topic).then((entry) => this.encode(topic, entry, value));
+  }
+
+  private encode(topic: string, { id, type }: WriterEntry, value: unknown): Buffer {
+    if (!type.isValid(value)) {
+      const problems: string[] = [];
+      type.isValid(value, { errorHook: (path, v) => problems.push(`${path.join('.') || '(value)'} = ${describeValue(v)}`) });
       throw new OptiBidError('OPTIBID_ERR_RECORD', `record for topic ${topic} does not match schema ${this.subject(topic)} (id ${id}): ${problems.join('; ')}`, {
         context: { topic, schemaId: id },
       });
@@ -164,18 +181,30 @@ export class AvroSerde implements Serde {
       }
     }
     this.readers.set(cacheKey, entry);
+    let perTopic = this.readyReaders.get(id);
+    if (!perTopic) this.readyReaders.set(id, (perTopic = new Map()));
+    perTopic.set(origin.topic, entry);
     return entry;
   }
 
   /** Returns null for an empty payload (as the Confluent deserializer does); throws OPTIBID_ERR_DECODE on bad bytes. */
-  async deserialize(bytes: Buffer, origin: RecordOrigin): Promise<unknown> {
-    if (bytes.length === 0) return null;
-    if (bytes[0] !== MAGIC_BYTE) {
-      throw decodeError(origin, `wrong magic byte ${bytes[0]} (expected 0): not a Confluent-framed Avro record`);
+  deserialize(bytes: Buffer, origin: RecordOrigin): Promise<unknown> {
+    try {
+      if (bytes.length === 0) return Promise.resolve(null);
+      if (bytes[0] !== MAGIC_BYTE) {
+        throw decodeError(origin, `wrong magic byte ${bytes[0]} (expected 0): not a Confluent-framed Avro record`);
+      }
+      if (bytes.length < HEADER_BYTES) throw decodeError(origin, `truncated record: ${bytes.length} bytes, shorter than the 5-byte header`);
+      const id = bytes.readInt32BE(1);
+      const ready = this.readyReaders.get(id)?.get(origin.topic);
+      if (ready) return Promise.resolve(this.decode(bytes, id, ready, origin));
+      return this.reader(id, origin).then((entry) => this.decode(bytes, id, entry, origin));
+    } catch (err) {
+      return Promise.reject(err);
     }
-    if (bytes.length < HEADER_BYTES) throw decodeError(origin, `truncated record: ${bytes.length} bytes, shorter than the 5-byte header`);
-    const id = bytes.readInt32BE(1);
-    const { type, resolver } = await this.reader(id, origin);
+  }
+
+  private decode(bytes: Buffer, id: number, { type, resolver }: { type: avro.Type; resolver?: avro.Resolver }, origin: RecordOrigin): unknown {
     let decoded: { value: unknown; offset: number };
     try {
       decoded = type.decode(bytes, HEADER_BYTES, resolver);
