@@ -34,7 +34,7 @@ export const demoForecastDefinition = defineProcessor({
   config: Type.Object(
     {
       model: Type.String({ default: 'default', description: `forecast model: ${forecastModels.join(', ')}` }),
-      historyDays: Type.Integer({ minimum: 1, default: 28, description: 'whole days kept in state per key' }),
+      historyDays: Type.Integer({ minimum: 1, default: 28, description: 'whole days kept in state per key (at least what the model needs)' }),
     },
     { additionalProperties: false },
   ),
@@ -65,11 +65,11 @@ export const demoForecastDefinition = defineProcessor({
           h.days.push(date);
           h.prices.push(h.current.values as number[]);
           h.current = null;
-          if (h.days.length > cfg.historyDays) {
+          const model = modelFor(key);
+          if (h.days.length > Math.max(cfg.historyDays, model.minHistoryDays)) {
             h.days.shift();
             h.prices.shift();
           }
-          const model = modelFor(key);
           if (h.days.length >= model.minHistoryDays) {
             const target = dayStart + DAY;
             const forecast = await model.forecastDay({

@@ -1,0 +1,88 @@
+import type { Command } from 'commander';
+import {
+  KafkaTransport,
+  MemoryTransport,
+  OptiBidError,
+  createLogger,
+  formatStatusLine,
+  pipelineMetrics,
+  serveMetrics,
+  systemClock,
+  type Transport,
+} from '@optibid/runtime';
+import { loadPipelineOrThrow } from '@optibid/pipelines';
+
+interface RunOptions {
+  transport: string;
+  component: string[];
+  untilIdle?: boolean;
+  metricsPort?: string;
+  statusInterval: string;
+  instanceId?: string;
+  logLevel: string;
+}
+
+function transportFor(name: string, opts: RunOptions): Transport {
+  switch (name) {
+    case 'memory':
+      return new MemoryTransport({ retention: 'consumed' });
+    case 'kafka':
+      return new KafkaTransport({ instanceId: opts.instanceId ?? process.env.OPTIBID_INSTANCE_ID });
+    case 'rdkafka':
+      throw new OptiBidError(
+        'OPTIBID_ERR_USAGE',
+        'the rdkafka transport is not built in this installation (node-rdkafka needs its install script and a C++ toolchain; see runtime/README.md). Use --transport kafka.',
+      );
+    default:
+      throw new OptiBidError('OPTIBID_ERR_USAGE', `unknown transport "${name}" (memory, kafka, rdkafka)`);
+  }
+}
+
+/** `optibid run FILE`: runs a pipeline, or some of its components, on a transport. */
+export function registerRun(program: Command): void {
+  program
+    .command('run')
+    .description(
+      'Run a pipeline file (or only some of its components, to scale out: every process running a component joins its consumer group and shares its partitions). Prints a status line per component at an interval; SIGTERM/SIGINT finish the in-flight batch, commit and close.',
+    )
+    .argument('<file>', 'pipeline YAML file')
+    .option('--transport <name>', 'memory (in-process), kafka (kafkajs, exactly-once transactions) or rdkafka', 'memory')
+    .option('--component <name>', 'run only this component (repeat for several)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--until-idle', 'exit once the inputs are drained (sources ended, consumer lag 0); the memory transport also closes open windows')
+    .option('--metrics-port <port>', 'serve Prometheus metrics on http://0.0.0.0:PORT/metrics')
+    .option('--status-interval <seconds>', 'seconds between status lines', '10')
+    .option('--instance-id <id>', 'kafka: this worker\'s stable id (transactional ids derive from it; default: OPTIBID_INSTANCE_ID or "default")')
+    .option('--log-level <level>', 'pino log level on stderr (debug, info, warn, error)', 'info')
+    .action(async (file: string, opts: RunOptions) => {
+      const pipeline = loadPipelineOrThrow(file);
+      const names = new Set([...pipeline.spec.sources, ...pipeline.spec.processors, ...pipeline.spec.sinks].map((c) => c.name));
+      for (const c of opts.component) {
+        if (!names.has(c)) throw new OptiBidError('OPTIBID_ERR_USAGE', `no component "${c}" in ${file} (components: ${[...names].join(', ')})`);
+      }
+      const logger = createLogger({ level: opts.logLevel, name: pipeline.spec.name });
+      const transport = transportFor(opts.transport, opts);
+      const run = await transport.start(pipeline.spec, { untilIdle: opts.untilIdle, only: opts.component, logger, clock: systemClock });
+      const server = opts.metricsPort ? await serveMetrics(pipelineMetrics(pipeline.spec.name, run), Number(opts.metricsPort)) : undefined;
+      const printStatus = () => {
+        for (const s of run.stats()) console.log(formatStatusLine(s));
+      };
+      const timer = setInterval(printStatus, Math.max(0.2, Number(opts.statusInterval)) * 1000);
+      let signals = 0;
+      const onSignal = (sig: string) => {
+        if (signals++ > 0) process.exit(130); // a second signal: stop waiting
+        logger.info({ signal: sig }, 'stopping: finishing the in-flight batch');
+        void run.stop();
+      };
+      process.on('SIGTERM', onSignal);
+      process.on('SIGINT', onSignal);
+      try {
+        await run.done;
+      } finally {
+        clearInterval(timer);
+        process.off('SIGTERM', onSignal);
+        process.off('SIGINT', onSignal);
+        server?.close();
+        printStatus();
+      }
+    });
+}
