@@ -7,3 +7,7 @@ export { ConformalQuantiles } from './conformal.js';
 export { backtestReport, formatReport, writePredictionsCsv, type BacktestReport, type ForecastMetrics } from './report.js';
 export { learModel, learForecast, type LearOptions } from './lear.js';
 export { lassoDesign, lassoFit, lassoPredict, type LassoFit, type LassoOptions } from './lasso.js';
+export { dnnModel, type DnnOptions } from './dnn.js';
+export { ensembleModel } from './ensemble.js';
+export { priceForecastProcessor, createPriceForecaster, PriceForecastConfig, type ForecastIssue } from './processor.js';
+export { ModelRegistry, type ModelVersion } from './registry.js';

@@ -1,5 +1,6 @@
 import { lassoDesign, lassoFit, type Criterion, type LassoOptions } from './lasso.js';
 import type { DayAheadModel, DayInput } from './model.js';
+import { asinhScale, columnStats, lagMatrix, medianMad } from './features.js';
 import { dayOfWeek } from './table.js';
 
 /** LEAR settings. */
@@ -10,21 +11,6 @@ export interface LearOptions {
   lags?: number[];
   criterion?: Criterion;
   lasso?: LassoOptions;
-}
-
-/** Robust location/scale per column: median and normal-consistent MAD. */
-function medianMad(values: Float64Array): [number, number] {
-  const sorted = Float64Array.from(values).sort();
-  const med = medianOfSorted(sorted);
-  for (let i = 0; i < sorted.length; i++) sorted[i] = Math.abs(sorted[i] - med);
-  sorted.sort();
-  const mad = 1.4826 * medianOfSorted(sorted);
-  return [med, mad > 1e-9 ? mad : 1];
-}
-
-function medianOfSorted(s: Float64Array): number {
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 /**
@@ -42,25 +28,13 @@ export function learForecast(input: DayInput, window: number, opts: LearOptions 
   const nPrice = lags.length * perDay;
   const p = nPrice + 7;
 
-  // Raw lag features for training rows (days first..t-1) and the target row (day t).
-  const raw = new Float64Array((n + 1) * nPrice);
-  for (let r = 0; r <= n; r++) {
-    const day = first + r;
-    let k = r * nPrice;
-    for (const lag of lags) {
-      const from = (day - lag) * perDay;
-      for (let h = 0; h < perDay; h++) raw[k++] = history[from + h];
-    }
-  }
+  // Raw lag features for training rows (days first..t-1) and the target row (day t), then asinh(median/MAD).
+  const raw = lagMatrix(history, perDay, first, t + 1, lags);
+  const { med, mad } = columnStats(raw.subarray(0, n * nPrice), n, nPrice);
   const x = new Float64Array(n * p);
   const xt = new Float64Array(p);
-  const col = new Float64Array(n);
-  for (let j = 0; j < nPrice; j++) {
-    for (let r = 0; r < n; r++) col[r] = raw[r * nPrice + j];
-    const [med, mad] = medianMad(col);
-    for (let r = 0; r < n; r++) x[r * p + j] = Math.asinh((col[r] - med) / mad);
-    xt[j] = Math.asinh((raw[n * nPrice + j] - med) / mad);
-  }
+  for (let r = 0; r < n; r++) for (let j = 0; j < nPrice; j++) x[r * p + j] = asinhScale(raw[r * nPrice + j], med[j], mad[j]);
+  for (let j = 0; j < nPrice; j++) xt[j] = asinhScale(raw[n * nPrice + j], med[j], mad[j]);
   for (let r = 0; r < n; r++) x[r * p + nPrice + dayOfWeek(historyDays[first + r])] = 1;
   xt[nPrice + dayOfWeek(targetDate)] = 1;
 

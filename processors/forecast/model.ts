@@ -17,4 +17,6 @@ export interface DayAheadModel {
   readonly minHistoryDays: number;
   /** Forecasts every interval of `input.targetDate`. */
   forecastDay(input: DayInput): number[] | Promise<number[]>;
+  /** For combinations: the member forecasts behind the last `forecastDay` result, by member name. */
+  memberForecasts?(): Record<string, number[]>;
 }

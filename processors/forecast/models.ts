@@ -1,5 +1,7 @@
 import { OptiBidError } from '@optibid/runtime';
 import type { DayAheadModel } from './model.js';
+import { dnnModel } from './dnn.js';
+import { ensembleModel } from './ensemble.js';
 import { learModel } from './lear.js';
 import { naiveModel } from './naive.js';
 
@@ -10,6 +12,8 @@ const factories: Record<string, () => DayAheadModel> = {
   'naive-daily': () => naiveModel(1),
   'naive-weekly': () => naiveModel(7),
   lear: () => learModel(),
+  dnn: () => dnnModel(),
+  ensemble: () => ensembleModel([learModel(), dnnModel()]),
 };
 
 /** Model names accepted by `createModel` and `rollingForecast` (plus `column:NAME`, a column of the CSV). */

@@ -16,6 +16,8 @@ export interface DayForecast {
   q10?: number[];
   q50?: number[];
   q90?: number[];
+  /** For combination models: each member's point forecast. */
+  members?: Record<string, number[]>;
 }
 
 export interface RollingForecastOptions {
@@ -75,7 +77,8 @@ export async function rollingForecast(opts: RollingForecastOptions): Promise<Day
     }
     if (d >= first) {
       const q = conformal.quantiles(forecast);
-      out.push({ date: days[d], timestamps: table.timestamps.slice(lo, hi), actual, forecast, ...(q ?? {}) });
+      const members = model?.memberForecasts?.();
+      out.push({ date: days[d], timestamps: table.timestamps.slice(lo, hi), actual, forecast, ...(q ?? {}), ...(members ? { members } : {}) });
       opts.onProgress?.(d - first + 1, total);
     }
     conformal.observe(actual, forecast);

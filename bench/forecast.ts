@@ -1,0 +1,50 @@
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { defaultModel, mae, readPriceCsv, rollingForecast } from '@optibid/processors/forecast/index.js';
+
+const dataDir = process.env.OPTIBID_EPF_DIR ?? '/work/shared/data/epf';
+
+/**
+ * EPF benchmark: on the second year of NP, PJM and BE (first timestamp + 365 days to the end), the MAE of
+ * `default` (and of its members) divided by the MAE of the published `LEAR Ensemble` on the same hours,
+ * using only the prices in the file, with the wall time of one market-year on one core.
+ * Markets: OPTIBID_BENCH_MARKETS (default NP,PJM,BE).
+ */
+export async function run(): Promise<void> {
+  const markets = (process.env.OPTIBID_BENCH_MARKETS ?? 'NP,PJM,BE').split(',');
+  console.log(`forecast benchmark: default = ${defaultModel}; ratios = MAE / MAE(LEAR Ensemble) on the second year`);
+  for (const market of markets) {
+    const table = readPriceCsv(`${dataDir}/${market}.csv`, 'Real price');
+    const evalFrom = table.days[365];
+    const started = performance.now();
+    const days = await rollingForecast({ table, model: 'default', evalFrom });
+    const seconds = (performance.now() - started) / 1000;
+    const actual = days.flatMap((d) => d.actual);
+    const rows = days.flatMap((d) => {
+      const first = table.days.indexOf(d.date) * table.perDay;
+      return d.actual.map((_, h) => first + h);
+    });
+    const ref = (col: string) => mae(actual, rows.map((r) => table.columns[col][r]));
+    const learMae = ref('LEAR Ensemble');
+    const naiveMae = mae(actual, rows.map((r) => table.prices[r - 7 * table.perDay]));
+    const line = (name: string, m: number) => `  ${name.padEnd(16)} MAE ${m.toFixed(3).padStart(7)}  /LEAR-Ens ${(m / learMae).toFixed(3)}  rMAE ${(m / naiveMae).toFixed(3)}`;
+    console.log(`${market}: ${evalFrom} .. ${days[days.length - 1].date} (${days.length} days), wall ${seconds.toFixed(1)} s`);
+    console.log(line('default', mae(actual, days.flatMap((d) => d.forecast))));
+    for (const member of Object.keys(days[0].members ?? {})) console.log(line(member, mae(actual, days.flatMap((d) => d.members![member]))));
+    console.log(line('naive-weekly', naiveMae));
+    console.log(line('LEAR Ensemble', learMae));
+    console.log(line('DNN Ensemble', ref('DNN Ensemble')));
+    let inside = 0;
+    let n = 0;
+    for (const d of days) {
+      if (!d.q10 || !d.q90) continue;
+      d.actual.forEach((a, h) => {
+        n++;
+        if (a >= d.q10![h] && a <= d.q90![h]) inside++;
+      });
+    }
+    console.log(`  q10..q90 coverage ${(100 * inside / n).toFixed(1)}% (nominal 80%)`);
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) await run();

@@ -1,0 +1,50 @@
+import { lassoDesign, lassoFit, lassoPredict } from './lasso.js';
+
+/** Deterministic pseudo-random numbers for synthetic designs. */
+function lcg(seed: number): () => number {
+  let s = seed;
+  return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32) * 2 - 1;
+}
+
+describe('coordinate-descent LASSO', () => {
+  const n = 200;
+  const p = 30;
+  const rand = lcg(7);
+  const x = new Float64Array(n * p).map(() => rand());
+  const truth = new Float64Array(p);
+  truth[2] = 3;
+  truth[11] = -2;
+  truth[25] = 1.5;
+  const y = Array.from({ length: n }, (_, i) => 4 + truth.reduce((s, b, j) => s + b * x[i * p + j], 0) + 0.05 * rand());
+
+  it('recovers a sparse linear model and its intercept, choosing the penalty by BIC', () => {
+    const fit = lassoFit(lassoDesign(x, n, p), y);
+    expect(fit.df).toBeLessThanOrEqual(6);
+    expect(fit.coef[2]).toBeCloseTo(3, 1);
+    expect(fit.coef[11]).toBeCloseTo(-2, 1);
+    expect(fit.coef[25]).toBeCloseTo(1.5, 1);
+    expect(fit.intercept).toBeCloseTo(4, 1);
+    const row = x.subarray(5 * p, 6 * p);
+    expect(lassoPredict(fit, row)).toBeCloseTo(y[5], 0);
+  });
+
+  it('satisfies the LASSO optimality (KKT) conditions at the chosen lambda', () => {
+    const design = lassoDesign(x, n, p);
+    const fit = lassoFit(design, y, { tolerance: 1e-9 });
+    const resid = y.map((yi, i) => yi - lassoPredict(fit, x.subarray(i * p, (i + 1) * p)));
+    for (let j = 0; j < p; j++) {
+      let g = 0;
+      for (let i = 0; i < n; i++) g += design.z[i * p + j] * resid[i];
+      g /= n;
+      const b = fit.coef[j] * design.scale[j];
+      if (b !== 0) expect(g).toBeCloseTo(Math.sign(b) * fit.lambda, 4);
+      else expect(Math.abs(g)).toBeLessThanOrEqual(fit.lambda + 1e-6);
+    }
+  });
+
+  it('shrinks everything to zero when y does not depend on x (BIC prefers the empty model)', () => {
+    const noise = Array.from({ length: n }, () => rand());
+    const fit = lassoFit(lassoDesign(x, n, p), noise);
+    expect(fit.df).toBeLessThanOrEqual(1);
+  });
+});

@@ -1,0 +1,169 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { defineProcessor, type Logger, type ProcessContext, type StreamRecord } from '@optibid/runtime';
+import { ConformalQuantiles } from './conformal.js';
+import type { DayAheadModel } from './model.js';
+import { createModel, defaultModel } from './models.js';
+import { addDays } from './table.js';
+
+export const PriceForecastConfig = Type.Object(
+  {
+    market: Type.String({ description: 'Market of the prices to forecast, as in MarketPrice.market (e.g. NORDPOOL).' }),
+    area: Type.String({ description: 'Bidding zone, as in MarketPrice.area (e.g. SYS).' }),
+    model: Type.Optional(Type.String({ default: 'default', description: 'Forecast model: naive-daily, naive-weekly, lear, dnn, ensemble or default.' })),
+    outputTopic: Type.Optional(Type.String({ default: 'forecasts.prices', description: 'Topic of the PriceForecast records.' })),
+    intervalMinutes: Type.Optional(Type.Integer({ default: 60, description: 'Delivery interval length: 60 (24 per day) or 15 (96 per day).' })),
+    utcOffsetMinutes: Type.Optional(Type.Integer({ default: 60, description: 'Offset of the local delivery day from UTC (60 = CET).' })),
+    gateClosure: Type.Optional(Type.String({ default: '12:00', pattern: '^\\d{2}:\\d{2}$', description: 'Local gate closure on day d-1 of the day-ahead auction for day d, HH:MM.' })),
+    leadMinutes: Type.Optional(Type.Integer({ minimum: 0, default: 60, description: 'Recalibrate and issue this many minutes before gate closure.' })),
+    maxHistoryDays: Type.Optional(Type.Integer({ minimum: 8, default: 400, description: 'Days of prices kept in state and handed to the model.' })),
+    currency: Type.Optional(Type.String({ default: 'EUR', description: 'ISO 4217 currency of the prices.' })),
+  },
+  { additionalProperties: false },
+);
+export type PriceForecastConfig = Static<typeof PriceForecastConfig>;
+
+/** What the processor reports after each recalibration (the model registry records it). */
+export interface ForecastIssue {
+  market: string;
+  area: string;
+  model: string;
+  modelVersion: string;
+  targetDate: string;
+  issuedAt: number;
+  trainingFrom: string;
+  trainingTo: string;
+}
+
+const DAY = 86_400_000;
+
+/**
+ * Builds the streaming forecaster: keeps day-ahead prices of one market/area in state, and once per
+ * delivery day, `leadMinutes` before gate closure on d-1 (by the injected clock), recalibrates the model
+ * on the complete days up to d-1 and emits one PriceForecast per interval of day d with conformal
+ * 10/50/90% quantiles from its own past errors. `onIssue` sees every new model version.
+ */
+export function createPriceForecaster(cfg: PriceForecastConfig, deps: { logger?: Logger; onIssue?: (issue: ForecastIssue) => void | Promise<void> } = {}) {
+  const interval = cfg.intervalMinutes ?? 60;
+  const perDay = 1440 / interval;
+  const offset = (cfg.utcOffsetMinutes ?? 60) * 60_000;
+  const [gh, gm] = (cfg.gateClosure ?? '12:00').split(':').map(Number);
+  const issueOffset = (gh * 60 + gm - (cfg.leadMinutes ?? 60)) * 60_000 - DAY; // from local midnight of day d
+  const maxHistory = cfg.maxHistoryDays ?? 400;
+  const modelName = cfg.model ?? 'default';
+  const model: DayAheadModel = createModel(modelName);
+  const resolvedModel = modelName === 'default' ? defaultModel : modelName;
+  const conformal = new ConformalQuantiles(perDay);
+  const outputTopic = cfg.outputTopic ?? 'forecasts.prices';
+
+  const localDate = (ms: number) => new Date(ms + offset).toISOString().slice(0, 10);
+  const dayStart = (date: string) => Date.parse(`${date}T00:00:00Z`) - offset;
+  const dayPrices = (state: ProcessContext['state'], date: string): number[] | undefined => {
+    const start = dayStart(date);
+    const out: number[] = [];
+    for (let i = 0; i < perDay; i++) {
+      const v = state.get(`price:${start + i * interval * 60_000}`);
+      if (typeof v !== 'number') return undefined;
+      out.push(v);
+    }
+    return out;
+  };
+
+  async function maybeIssue(ctx: ProcessContext): Promise<void> {
+    const now = ctx.clock.now();
+    // The next delivery day whose issue time has passed but whose gate has not closed yet.
+    const target = localDate(now + DAY);
+    const issueAt = dayStart(target) + issueOffset;
+    const gate = issueAt + (cfg.leadMinutes ?? 60) * 60_000;
+    if (now < issueAt || now >= gate || ctx.state.get(`issued:${target}`) !== undefined) return;
+    const days: string[] = [];
+    const rows: number[][] = [];
+    for (let d = addDays(target, -1); days.length < maxHistory; d = addDays(d, -1)) {
+      const p = dayPrices(ctx.state, d);
+      if (!p) break;
+      days.unshift(d);
+      rows.unshift(p);
+    }
+    if (days.length < model.minHistoryDays) {
+      deps.logger?.warn({ target, days: days.length, needed: model.minHistoryDays }, 'not enough complete price days before the target day; no forecast');
+      ctx.state.put(`issued:${target}`, { skipped: true });
+      return;
+    }
+    const history = Float64Array.from(rows.flat());
+    const forecast = await model.forecastDay({ history, historyDays: days, targetDate: target, perDay });
+    const modelVersion = `${resolvedModel}@${days[days.length - 1]}`;
+    const q = conformal.quantiles(forecast);
+    ctx.state.put(`issued:${target}`, { forecast, modelVersion });
+    const start = dayStart(target);
+    for (let i = 0; i < perDay; i++) {
+      ctx.emit({
+        topic: outputTopic,
+        key: `${cfg.market}|${cfg.area}`,
+        timestamp: now,
+        value: {
+          market: cfg.market,
+          area: cfg.area,
+          product: 'DAY_AHEAD',
+          deliveryStart: start + i * interval * 60_000,
+          intervalMinutes: interval,
+          issuedAt: now,
+          model: resolvedModel,
+          modelVersion,
+          price: forecast[i],
+          currency: cfg.currency ?? 'EUR',
+          energyUnit: 'MWH',
+          quantiles: q
+            ? [
+                { probability: 0.1, price: Math.min(q.q10[i], q.q50[i]) },
+                { probability: 0.5, price: q.q50[i] },
+                { probability: 0.9, price: Math.max(q.q90[i], q.q50[i]) },
+              ]
+            : [],
+        },
+      });
+    }
+    await deps.onIssue?.({ market: cfg.market, area: cfg.area, model: resolvedModel, modelVersion, targetDate: target, issuedAt: now, trainingFrom: days[0], trainingTo: days[days.length - 1] });
+  }
+
+  /** Once all prices of an issued day are in, its errors calibrate later quantiles; old state is pruned. */
+  function settle(ctx: ProcessContext, date: string): void {
+    const issued = ctx.state.get(`issued:${date}`) as { forecast?: number[] } | undefined;
+    if (!issued?.forecast || ctx.state.get(`settled:${date}`) !== undefined) return;
+    const actual = dayPrices(ctx.state, date);
+    if (!actual) return;
+    conformal.observe(actual, issued.forecast);
+    ctx.state.put(`settled:${date}`, true);
+    const horizon = dayStart(addDays(date, -maxHistory - 1));
+    for (const [key] of [...ctx.state.entries()]) {
+      const [kind, rest] = key.split(':', 2);
+      if (kind === 'price' && Number(rest) < horizon) ctx.state.delete(key);
+      if ((kind === 'issued' || kind === 'settled') && rest < addDays(date, -7)) ctx.state.delete(key);
+    }
+  }
+
+  return {
+    async process(record: StreamRecord, ctx: ProcessContext): Promise<void> {
+      const v = record.value as { market?: string; area?: string; product?: string; deliveryStart?: number; intervalMinutes?: number; price?: number };
+      if (v.market === cfg.market && v.area === cfg.area && (v.product ?? 'DAY_AHEAD') === 'DAY_AHEAD') {
+        if (typeof v.deliveryStart !== 'number' || typeof v.price !== 'number' || !Number.isFinite(v.price)) {
+          throw new Error('market.prices record without a numeric deliveryStart and price');
+        }
+        if (v.intervalMinutes !== interval) throw new Error(`intervalMinutes ${v.intervalMinutes} does not match the configured ${interval}`);
+        ctx.state.put(`price:${v.deliveryStart}`, v.price);
+        settle(ctx, localDate(v.deliveryStart));
+      }
+      await maybeIssue(ctx);
+    },
+    async onWatermark(_watermark: number, ctx: ProcessContext): Promise<void> {
+      await maybeIssue(ctx);
+    },
+  };
+}
+
+/** `price-forecast`: day-ahead price forecasts from market.prices to forecasts.prices on the gate-closure schedule. */
+export const priceForecastProcessor = defineProcessor({
+  name: 'price-forecast',
+  status: 'beta',
+  summary: 'Day-ahead price forecasts (LEAR/DNN/ensemble with conformal quantiles) from market.prices, issued before gate closure',
+  config: PriceForecastConfig,
+  create: (cfg, ctx) => createPriceForecaster(cfg, { logger: ctx.logger }),
+});
