@@ -1,7 +1,9 @@
 import { NotConnected } from '@optibid/runtime';
 import { datasets } from '../timescale/datasets.js';
 import { schemaStatements, tableDdl } from './schema.js';
-import { isClickHouseUnavailable, rowObjects } from './sink.js';
+import { isClickHouseUnavailable } from './sink.js';
+import { recordsToTsv } from './tsv.js';
+import { alertRecord } from '../alerts/test-alerts.js';
 
 test('tables are ReplacingMergeTree on the natural key, versioned by record time, with no DateTime64', () => {
   const ddl = tableDdl(datasets['telemetry.readings']!, 'optibid');
@@ -21,11 +23,17 @@ test('identifiers are checked, not interpolated blindly', () => {
   expect(() => schemaStatements('optibid; DROP TABLE x')).toThrow(/not a valid identifier/);
 });
 
-test('rows become JSONEachRow objects with _ms timestamp columns', () => {
+test('records become TabSeparated lines in column order: ms timestamps, \\N for null, escaped text, JSON maps', () => {
   const ds = datasets['alerts.events']!;
-  const row = ds.columns.map((c) => (c.type === 'timestamp' ? 1000 : c.type === 'double' ? 1.5 : c.type === 'json' ? '{}' : 'x'));
-  const [o] = rowObjects(ds, [row]);
-  expect(o).toMatchObject({ alert_id: 'x', occurred_at_ms: 1000, record_time_ms: 1000, value: 1.5, labels: '{}' });
+  const record = alertRecord({ message: 'line one\nline\ttwo', unit: null }, '3');
+  const { lines, rejected } = recordsToTsv(ds, [record, { ...record, value: { ...record.value, occurredAt: 'soon' } }]);
+  expect(ds.columns.map((c) => c.name)).toEqual([
+    'alert_id', 'state', 'occurred_at', 'rule', 'severity', 'resource', 'message', 'value', 'threshold', 'unit', 'emitted_at', 'labels', 'record_time',
+  ]);
+  expect(lines).toEqual([
+    'price-spike-be:EPEX/BE\tFIRING\t1717408800000\tprice-spike-be\tCRITICAL\tEPEX/BE\tline one\\nline\\ttwo\t412.5\t300\t\\N\t1717408801000\t{"market":"EPEX","area":"BE"}\t1717408800000\n',
+  ]);
+  expect(rejected.map((r) => r.reason)).toEqual(['alerts.events: occurredAt must be a timestamp (epoch ms or ISO-8601)']);
 });
 
 test('network failures and transient server errors count as unavailable', () => {

@@ -1,14 +1,16 @@
+import { Readable } from 'node:stream';
 import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { Type } from '@sinclair/typebox';
 import { NotConnected, OptiBidError, defineSink, endpointsFromEnv } from '@optibid/runtime';
 import type { Logger, Sink, StreamRecord } from '@optibid/runtime';
-import { datasetIds, datasets, toRows } from '../timescale/datasets.js';
-import type { Cell, Dataset } from '../timescale/datasets.js';
+import { datasetIds, datasets } from '../timescale/datasets.js';
+import type { Dataset } from '../timescale/datasets.js';
 import { RejectedRecordsError } from '../timescale/rejected.js';
 import { Batcher } from './batcher.js';
 import type { SetTimer } from './batcher.js';
 import { applySchema, chColumn, q } from './schema.js';
+import { recordsToTsv } from './tsv.js';
 
 export const clickhouseConfig = Type.Object(
   {
@@ -64,19 +66,9 @@ function classify(err: unknown, what: string): unknown {
   return isClickHouseUnavailable(err) ? new NotConnected(`${what}: ClickHouse unavailable (${String((err as { message?: unknown }).message)})`, { cause: err }) : err;
 }
 
-/** Turns dataset rows into JSONEachRow objects keyed by ClickHouse column names. */
-export function rowObjects(ds: Dataset, rows: Cell[][]): Record<string, Cell>[] {
-  const names = ds.columns.map(chColumn);
-  return rows.map((row) => {
-    const o: Record<string, Cell> = {};
-    for (let i = 0; i < names.length; i++) o[names[i]!] = row[i]!;
-    return o;
-  });
-}
-
 /**
  * Stores records of one dataset in a ClickHouse ReplacingMergeTree keyed by the natural key (query with
- * FINAL, or the rollup views, for one row per key). Inserts are JSONEachRow, batched by size and time;
+ * FINAL, or the rollup views, for one row per key). Inserts are TabSeparated, batched by size and time;
  * `write` resolves once the insert carrying its rows was acknowledged.
  */
 export class ClickHouseSink implements Sink {
@@ -84,7 +76,8 @@ export class ClickHouseSink implements Sink {
   private readonly ds: Dataset;
   private readonly table: string;
   private readonly database: string;
-  private readonly batcher: Batcher<Record<string, Cell>>;
+  private readonly batcher: Batcher<string>;
+  private readonly columns: string[];
   private schemaReady = false;
 
   constructor(
@@ -100,6 +93,7 @@ export class ClickHouseSink implements Sink {
     this.database = cfg.database ?? 'optibid';
     q(this.table);
     q(this.database);
+    this.columns = ds.columns.map(chColumn);
     this.batcher = new Batcher({
       maxRows: cfg.maxBatchRows ?? 100_000,
       lingerMs: cfg.lingerMs ?? 0,
@@ -130,19 +124,25 @@ export class ClickHouseSink implements Sink {
     }
   }
 
-  private async insert(values: Record<string, Cell>[]): Promise<void> {
+  private async insert(lines: string[]): Promise<void> {
     if (!this.client) throw new OptiBidError('OPTIBID_ERR_USAGE', 'clickhouse: write before connect');
     try {
-      await this.client.insert({ table: `${q(this.database)}.${q(this.table)}`, values, format: 'JSONEachRow' });
+      await this.client.insert({
+        table: `${q(this.database)}.${q(this.table)}`,
+        values: Readable.from([lines.join('')], { objectMode: false }),
+        format: 'TabSeparated',
+        columns: this.columns as [string, ...string[]],
+      });
     } catch (err) {
       throw classify(err, `clickhouse ${this.database}.${this.table}`);
     }
   }
 
   async write(records: StreamRecord[]): Promise<void> {
-    const { rows, rejected } = toRows(this.ds, records);
-    await this.batcher.add(rowObjects(this.ds, rows));
-    if (rejected.length > 0) throw new RejectedRecordsError(rejected, rows.length, `clickhouse ${this.database}.${this.table}`);
+    // ReplacingMergeTree collapses duplicate keys itself: the batch is not deduplicated in JS
+    const { lines, rejected } = recordsToTsv(this.ds, records);
+    await this.batcher.add(lines);
+    if (rejected.length > 0) throw new RejectedRecordsError(rejected, lines.length, `clickhouse ${this.database}.${this.table}`);
   }
 
   async close(): Promise<void> {

@@ -221,10 +221,33 @@ function cell(col: ColumnSpec, raw: unknown): Cell | Error {
 }
 
 /**
- * Maps records to rows (one array of cells per record, in column order) and keeps the last record
- * per natural key, so a batch never upserts the same key twice. Records that do not fit are rejected with a reason.
+ * The value of one column for one record (`value` is the record's value, already checked to be an
+ * object), or an Error naming the field when it is missing or of the wrong type.
  */
-export function toRows(ds: Dataset, records: StreamRecord[]): { rows: Cell[][]; rejected: RejectedRecord[] } {
+export function resolveCell(col: ColumnSpec, record: StreamRecord, value: Record<string, unknown>): Cell | Error {
+  let raw: unknown;
+  for (const field of col.from) {
+    raw = field === '$timestamp' ? record.timestamp : value[field];
+    if (raw !== undefined && raw !== null) break;
+  }
+  // fast paths for the common, already well-typed values
+  let c: Cell | Error;
+  if (col.type === 'text' && typeof raw === 'string') return raw;
+  if (col.type === 'double' && typeof raw === 'number' && Number.isFinite(raw)) return raw;
+  if (col.type === 'timestamp' && typeof raw === 'number' && Number.isFinite(raw)) return Math.trunc(raw);
+  c = cell(col, raw);
+  if (c === null && (col.key || col.required)) return new Error(`${col.from.filter((f) => f !== '$timestamp').join(' or ') || 'timestamp'} is required`);
+  return c;
+}
+
+/**
+ * Maps records to rows (one array of cells per record, in column order) and, unless `dedupe` is false,
+ * keeps only the newest record per natural key, so a batch never upserts the same key twice.
+ * Records that do not fit are rejected with a reason.
+ */
+export function toRows(ds: Dataset, records: StreamRecord[], opts: { dedupe?: boolean } = {}): { rows: Cell[][]; rejected: RejectedRecord[] } {
+  const dedupe = opts.dedupe ?? true;
+  const plain: Cell[][] = [];
   const byKey = new Map<string, Cell[]>();
   const rejected: RejectedRecord[] = [];
   const keyIdx = ds.columns.flatMap((c, i) => (c.key ? [i] : []));
@@ -239,29 +262,19 @@ export function toRows(ds: Dataset, records: StreamRecord[]): { rows: Cell[][]; 
     const row: Cell[] = new Array(cols.length);
     let reason: string | undefined;
     for (let i = 0; i < cols.length; i++) {
-      const col = cols[i]!;
-      let raw: unknown;
-      for (const field of col.from) {
-        raw = field === '$timestamp' ? record.timestamp : value[field];
-        if (raw !== undefined && raw !== null) break;
-      }
-      // fast paths for the common, already well-typed values
-      let c: Cell | Error;
-      if (col.type === 'text' && typeof raw === 'string') c = raw;
-      else if ((col.type === 'double' || col.type === 'timestamp') && typeof raw === 'number' && Number.isFinite(raw)) c = col.type === 'timestamp' ? Math.trunc(raw) : raw;
-      else c = cell(col, raw);
+      const c = resolveCell(cols[i]!, record, value);
       if (c instanceof Error) {
         reason = c.message;
-        break;
-      }
-      if (c === null && (col.key || col.required)) {
-        reason = `${col.from.filter((f) => f !== '$timestamp').join(' or ') || 'timestamp'} is required`;
         break;
       }
       row[i] = c;
     }
     if (reason !== undefined) {
       rejected.push({ record, reason: `${ds.topic}: ${reason}` });
+      continue;
+    }
+    if (!dedupe) {
+      plain.push(row);
       continue;
     }
     let key = '';
@@ -273,5 +286,5 @@ export function toRows(ds: Dataset, records: StreamRecord[]): { rows: Cell[][]; 
       byKey.set(key, row);
     }
   }
-  return { rows: [...byKey.values()], rejected };
+  return { rows: dedupe ? [...byKey.values()] : plain, rejected };
 }
