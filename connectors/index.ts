@@ -1,3 +1,22 @@
 export * from './timescale/index.js';
 export * from './clickhouse/index.js';
 export * from './alerts/index.js';
+// Sources (issue 5): definitions, parsers and the shared polling machinery.
+export { entsoeSource } from './entsoe/source.js';
+export { parseEntsoe } from './entsoe/parse.js';
+export { nordpoolSource } from './nordpool/source.js';
+export { parseNordpool } from './nordpool/parse.js';
+export { iexSource } from './iex/source.js';
+export { parseIex } from './iex/parse.js';
+export { caisoSource } from './caiso/source.js';
+export { parseCaiso } from './caiso/parse.js';
+export { httpSource } from './http/source.js';
+export { loadFeed, runFeed } from './http/feed.js';
+export { replaySource, ReplaySource } from './replay/source.js';
+export { mqttSource, MqttSource } from './mqtt/source.js';
+export { makeDecoder, decoderNames } from './mqtt/decoders/index.js';
+export { PollingSource, pollingConfig, type PollingFeed, type FeedWindow, type ParsedWindow } from './common/poller.js';
+export { HttpFetcher } from './common/http.js';
+export { MemoryOffsetStore, type OffsetStore, type WindowOffset } from './common/offsets.js';
+export { KafkaOffsetStore } from './common/offsets-kafka.js';
+export { connectorDecoders } from './catalog.js';
