@@ -8,7 +8,7 @@ import { AlertSink } from './channel.js';
 import type { AlertChannel } from './channel.js';
 import { DedupWindow, RateLimiter } from './guard.js';
 import { alertTopic } from './mqtt.js';
-import { backoffDelay, DeliveryError, withRetries } from './retry.js';
+import { abortableSleep, backoffDelay, DeliveryError, withRetries } from './retry.js';
 import { slackMessage } from './slack.js';
 import { signPayload, verifySignature } from './webhook.js';
 import { alertRecord } from './test-alerts.js';
@@ -161,5 +161,17 @@ describe('formats', () => {
     expect(verifySignature('other', '{"a":1}', ts, sig, { now: 1717408800_000 })).toBe(false);
     expect(verifySignature('s3cret', '{"a":2}', ts, sig, { now: 1717408800_000 })).toBe(false);
     expect(verifySignature('s3cret', '{"a":1}', ts, sig, { now: 1717408800_000 + 600_000 })).toBe(false);
+  });
+});
+
+describe('shutdown', () => {
+  test('an abort during a retry wait leaves the batch unacknowledged (NotConnected), not dead-lettered', async () => {
+    const controller = new AbortController();
+    const channel = new ScriptedChannel([new DeliveryError('503', true)]);
+    const sink = new AlertSink(channel, { backoffMs: 60_000 }, memoryLogger(), { sleep: abortableSleep(controller.signal) });
+    const pending = sink.write([alertRecord()]);
+    controller.abort();
+    await expect(pending).rejects.toBeInstanceOf(NotConnected);
+    expect(sink.stats.deadLettered).toBe(0);
   });
 });

@@ -128,6 +128,7 @@ export class AlertSink implements Sink {
         this.stats.delivered++;
         sent++;
       } catch (err) {
+        if (err instanceof NotConnected) throw err; // shutting down: the batch is not acknowledged
         const reason = `${this.channel.describe}: ${String((err as { message?: unknown }).message ?? err)} (after ${(err as { attempts?: number }).attempts ?? 1} attempt(s))`;
         if (this.channel.whenExhausted === 'pause') throw new NotConnected(reason, { cause: err });
         this.stats.deadLettered++;

@@ -6,7 +6,7 @@ import type { AlertEvent } from '@optibid/schemas';
 import { alertText, alertTitle, deliveryId } from './alert.js';
 import { AlertSink, deliveryOptions } from './channel.js';
 import type { AlertChannel, DeliveryConfig } from './channel.js';
-import { DeliveryError } from './retry.js';
+import { DeliveryError, abortableSleep } from './retry.js';
 
 export interface EmailConfig extends DeliveryConfig {
   host: string;
@@ -85,5 +85,5 @@ export const emailSink = defineSink({
   status: 'beta',
   summary: 'Sends alerts as email over SMTP, with retries, rate limit and dedup',
   config: emailConfig,
-  create: (config, ctx) => new AlertSink(new EmailChannel(config), config, ctx.logger, { clock: ctx.clock }),
+  create: (config, ctx) => new AlertSink(new EmailChannel(config), config, ctx.logger, { clock: ctx.clock, sleep: abortableSleep(ctx.signal) }),
 });

@@ -7,7 +7,7 @@ import type { AlertEvent } from '@optibid/schemas';
 import { deliveryId } from './alert.js';
 import { AlertSink, deliveryOptions } from './channel.js';
 import type { AlertChannel, DeliveryConfig } from './channel.js';
-import { DeliveryError } from './retry.js';
+import { DeliveryError, abortableSleep } from './retry.js';
 
 /** Fills `{severity}`, `{state}`, `{rule}`, `{alertId}`, `{resource}` in a topic; values lose MQTT wildcards and slashes. */
 export function alertTopic(template: string, a: AlertEvent): string {
@@ -105,5 +105,5 @@ export const mqttPublishSink = defineSink({
   status: 'beta',
   summary: 'Publishes alerts as JSON to an MQTT topic (per severity/rule), with retries, rate limit and dedup',
   config: mqttPublishConfig,
-  create: (config, ctx) => new AlertSink(new MqttPublishChannel(config, ctx.env), config, ctx.logger, { clock: ctx.clock }),
+  create: (config, ctx) => new AlertSink(new MqttPublishChannel(config, ctx.env), config, ctx.logger, { clock: ctx.clock, sleep: abortableSleep(ctx.signal) }),
 });

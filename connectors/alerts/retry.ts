@@ -1,7 +1,26 @@
+import { NotConnected } from '@optibid/runtime';
+
 /** Waits `ms`; injected so tests run retries without waiting in real time. */
 export type Sleep = (ms: number) => Promise<void>;
 
 export const realSleep: Sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Real waiting that stops at shutdown: rejects with `NotConnected` when `signal` aborts, so the batch is retried after a restart. */
+export function abortableSleep(signal: AbortSignal): Sleep {
+  return (ms) =>
+    new Promise<void>((resolve, reject) => {
+      if (signal.aborted) return reject(new NotConnected('shutting down'));
+      const onAbort = () => {
+        clearTimeout(timer);
+        reject(new NotConnected('shutting down'));
+      };
+      const timer = setTimeout(() => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      }, ms);
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+}
 
 export interface BackoffOptions {
   /** Delay before the first retry. */

@@ -3,6 +3,7 @@ import { defineSink } from '@optibid/runtime';
 import type { AlertEvent } from '@optibid/schemas';
 import { alertText, alertTitle } from './alert.js';
 import { AlertSink, deliveryOptions } from './channel.js';
+import { abortableSleep } from './retry.js';
 import type { AlertChannel, DeliveryConfig } from './channel.js';
 import { postJson } from './http.js';
 
@@ -46,7 +47,7 @@ export class SlackChannel implements AlertChannel {
 
 export const slackConfig = Type.Object(
   {
-    url: Type.String({ format: 'uri', description: 'Incoming-webhook URL (it is the credential: keep it secret)', secret: true }),
+    url: Type.String({ pattern: '^https?://', description: 'Incoming-webhook URL (it is the credential: keep it secret)', secret: true }),
     channel: Type.Optional(Type.String({ description: 'Channel override, where the service allows it' })),
     username: Type.Optional(Type.String({ description: 'Sender name override, where the service allows it' })),
     timeoutMs: Type.Integer({ minimum: 1, default: 10_000, description: 'Per-request timeout' }),
@@ -61,5 +62,5 @@ export const slackSink = defineSink({
   status: 'beta',
   summary: 'Posts alerts to a Slack-compatible incoming webhook, with retries, rate limit and dedup',
   config: slackConfig,
-  create: (config, ctx) => new AlertSink(new SlackChannel(config), config, ctx.logger, { clock: ctx.clock }),
+  create: (config, ctx) => new AlertSink(new SlackChannel(config), config, ctx.logger, { clock: ctx.clock, sleep: abortableSleep(ctx.signal) }),
 });

@@ -5,6 +5,7 @@ import type { Clock, StreamRecord } from '@optibid/runtime';
 import type { AlertEvent } from '@optibid/schemas';
 import { deliveryId } from './alert.js';
 import { AlertSink, deliveryOptions } from './channel.js';
+import { abortableSleep } from './retry.js';
 import type { AlertChannel, DeliveryConfig } from './channel.js';
 import { postJson } from './http.js';
 
@@ -82,7 +83,7 @@ export class WebhookChannel implements AlertChannel {
 
 export const webhookConfig = Type.Object(
   {
-    url: Type.String({ format: 'uri', description: 'Receiver URL (http or https)' }),
+    url: Type.String({ pattern: '^https?://', description: 'Receiver URL (http or https)' }),
     secret: Type.Optional(Type.String({ description: 'HMAC-SHA256 key; the signature goes in X-OptiBid-Signature', secret: true })),
     headers: Type.Optional(Type.Record(Type.String(), Type.String(), { description: 'Extra request headers (e.g. Authorization)' })),
     timeoutMs: Type.Integer({ minimum: 1, default: 10_000, description: 'Per-request timeout' }),
@@ -97,5 +98,5 @@ export const webhookSink = defineSink({
   status: 'beta',
   summary: 'Sends alerts as signed JSON (HMAC-SHA256) to an HTTP endpoint, with retries, rate limit and dedup',
   config: webhookConfig,
-  create: (config, ctx) => new AlertSink(new WebhookChannel(config, ctx.clock), config, ctx.logger, { clock: ctx.clock }),
+  create: (config, ctx) => new AlertSink(new WebhookChannel(config, ctx.clock), config, ctx.logger, { clock: ctx.clock, sleep: abortableSleep(ctx.signal) }),
 });

@@ -3,7 +3,7 @@ import { resolveCell } from '../timescale/datasets.js';
 import type { Dataset, RejectedRecord } from '../timescale/datasets.js';
 
 /**
- * Escapes a string for ClickHouse's TabSeparated format (`\\N` is null; timestamps stay epoch-ms
+ * Escapes a string for ClickHouse's TabSeparated format (`\N` is null; timestamps stay epoch-ms
  * integers): cheaper to build than JSON objects and cheaper for the server to parse, on 18.16 and current releases.
  */
 function escape(s: string): string {
