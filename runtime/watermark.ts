@@ -25,6 +25,7 @@ export class WatermarkTracker {
     if (this.maxByPartition.size === 0) return undefined;
     let min = Infinity;
     for (const t of this.maxByPartition.values()) if (t < min) min = t;
+    if (min === -Infinity) return undefined;
     const candidate = min - this.maxOutOfOrdernessMs;
     if (candidate > this.current) {
       this.current = candidate;

@@ -119,6 +119,9 @@ export class ProcessorCore {
     const deadLetters: OutRecord[] = [];
     this.buffer = [];
     const processor = this.processor;
+    let lastTopic: string | undefined;
+    let lastPartition = -1;
+    let wmKey = '';
     for (let i = 0; i < records.length; i++) {
       const rec = records[i]!;
       const partition = rec.partition ?? 0;
@@ -134,7 +137,12 @@ export class ProcessorCore {
         this.stats.dlq++;
         deadLetters.push(toDeadLetter(this.opts.dlqTopic, rec, this.node.name, err));
       }
-      this.watermark.observe(`${rec.topic}/${partition}`, rec.timestamp);
+      if (rec.topic !== lastTopic || partition !== lastPartition) {
+        lastTopic = rec.topic;
+        lastPartition = partition;
+        wmKey = `${rec.topic}/${partition}`;
+      }
+      this.watermark.observe(wmKey, rec.timestamp);
       const advanced = this.watermark.advance();
       if (advanced !== undefined && processor.onWatermark) {
         this.current = undefined;

@@ -55,11 +55,21 @@ export function fetchMerged(broker: MemoryBroker, group: string, topics: string[
   return out;
 }
 
-/** Commits, per partition, the offset after the last record of `records`. */
+/** Commits, per partition, the offset after the last record of `records` (scanning from the end). */
 function commitConsumed(broker: MemoryBroker, group: string, records: StreamRecord[]): void {
-  const next = new Map<string, [string, number, number]>();
-  for (const r of records) next.set(`${r.topic}/${r.partition}`, [r.topic, r.partition ?? 0, Number(r.offset) + 1]);
-  for (const [topic, partition, offset] of next.values()) broker.commit(group, topic, partition, offset);
+  const done = new Set<string>();
+  let lastTopic: string | undefined;
+  let lastPartition: number | undefined;
+  for (let i = records.length - 1; i >= 0; i--) {
+    const r = records[i]!;
+    if (r.topic === lastTopic && r.partition === lastPartition) continue;
+    lastTopic = r.topic;
+    lastPartition = r.partition;
+    const id = `${r.topic}/${r.partition}`;
+    if (done.has(id)) continue;
+    done.add(id);
+    broker.commit(group, r.topic, r.partition ?? 0, Number(r.offset) + 1);
+  }
 }
 
 class MemoryRun implements RunningPipeline {
