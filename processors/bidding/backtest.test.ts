@@ -1,0 +1,39 @@
+import { fileURLToPath } from 'node:url';
+import { readPriceCsv, type DayForecast } from '../forecast/index.js';
+import { backtestBattery, backtestDays } from './backtest.js';
+import { defaultBattery, scheduleBattery, settle } from './battery.js';
+
+const table = readPriceCsv(fileURLToPath(new URL('./fixtures/be-2016-02.csv', import.meta.url)), 'Real price');
+
+describe('battery backtest', () => {
+  it('schedules each day on its forecast and settles at the real prices (protocol check by hand)', async () => {
+    const r = await backtestBattery({ table, model: 'column:LEAR Ensemble', evalFrom: '2016-02-10', evalTo: '2016-02-14', battery: defaultBattery });
+    expect(r.days).toBe(5);
+    let pf = 0;
+    let realized = 0;
+    for (let d = table.days.indexOf('2016-02-10'); d <= table.days.indexOf('2016-02-14'); d++) {
+      const actual = table.prices.subarray(d * 24, (d + 1) * 24);
+      const forecast = table.columns['LEAR Ensemble'].subarray(d * 24, (d + 1) * 24);
+      pf += scheduleBattery(actual, defaultBattery).revenue;
+      realized += settle(scheduleBattery(forecast, defaultBattery), actual);
+    }
+    expect(r.perfect_foresight).toBeCloseTo(pf, 6);
+    expect(r.realized).toBeCloseTo(realized, 6);
+    expect(r.capture).toBeCloseTo(realized / pf, 9);
+    for (const d of r.daily) expect(d.realized).toBeLessThanOrEqual(d.perfectForesight + 1e-9);
+  });
+
+  it('the hedged variant trades no more energy than the point schedule', () => {
+    const days: DayForecast[] = [0, 1, 2, 3].map((d) => {
+      const actual = Array.from(table.prices.subarray(d * 24, (d + 1) * 24));
+      const forecast = Array.from(table.columns['DNN Ensemble'].subarray(d * 24, (d + 1) * 24));
+      return { date: table.days[d], timestamps: [], actual, forecast, q10: forecast.map((v) => v - 10), q50: forecast, q90: forecast.map((v) => v + 10) };
+    });
+    const point = backtestDays(days, defaultBattery);
+    const hedged = backtestDays(days, defaultBattery, { hedge: { riskAversion: 1 } });
+    const volume = (r: typeof point) => r.daily.reduce((s, d) => s + d.chargedMwh, 0);
+    expect(volume(hedged)).toBeLessThan(volume(point));
+    expect(hedged.perfect_foresight).toBeCloseTo(point.perfect_foresight, 9);
+    expect(() => backtestDays([], defaultBattery)).toThrow(/no days/);
+  });
+});
