@@ -37,10 +37,22 @@ export const connectorDecoders: Record<string, DecodeFn> = {
   },
   nordpool: async (p, _cfg, now) => {
     const r = parseNordpool(p, { now });
-    return { records: r.records, notes: [...(r.status === 'not-published' ? [`not yet published (delivery ${r.deliveryDate ?? '?'}, version ${r.version ?? '?'})`] : []), ...r.warnings] };
+    return {
+      records: r.records,
+      notes: [
+        ...(r.status === 'not-published'
+          ? [`not yet published (delivery ${r.deliveryDate ?? '?'}, version ${r.version ?? '?'})`]
+          : []),
+        ...r.warnings,
+      ],
+    };
   },
   iex: async (p, cfg, now) => {
-    const r = parseIex(p, { now, segment: str(cfg, 'segment'), areas: cfg.areas === undefined ? undefined : Boolean(cfg.areas) });
+    const r = parseIex(p, {
+      now,
+      segment: str(cfg, 'segment'),
+      areas: cfg.areas === undefined ? undefined : Boolean(cfg.areas),
+    });
     return { records: r.records, notes: [`blocks per day: ${JSON.stringify(r.blocks)}`, ...r.warnings] };
   },
   caiso: async (p, _cfg, now) => {
@@ -50,7 +62,11 @@ export const connectorDecoders: Record<string, DecodeFn> = {
   mqtt: async (p, cfg, now) => {
     const decoderName = str(cfg, 'decoder');
     const topic = str(cfg, 'topic');
-    if (!decoderName || !topic) throw new OptiBidError('OPTIBID_ERR_USAGE', 'mqtt decode needs --config \'{"decoder": "shelly|tasmota|victron|sparkplug|json", "topic": "<the MQTT topic>"}\'');
+    if (!decoderName || !topic)
+      throw new OptiBidError(
+        'OPTIBID_ERR_USAGE',
+        'mqtt decode needs --config \'{"decoder": "shelly|tasmota|victron|sparkplug|json", "topic": "<the MQTT topic>"}\'',
+      );
     const decoder = makeDecoder(decoderName, { mapping: str(cfg, 'mapping'), timeZone: str(cfg, 'timeZone') });
     const bytes = typeof p.body === 'string' ? Buffer.from(p.body) : p.body;
     try {
@@ -63,18 +79,29 @@ export const connectorDecoders: Record<string, DecodeFn> = {
   },
   http: async (p, cfg, now) => {
     const feed = str(cfg, 'feed');
-    if (!feed) throw new OptiBidError('OPTIBID_ERR_USAGE', 'http decode needs --config \'{"feed": "<feed YAML file>"}\'');
+    if (!feed)
+      throw new OptiBidError('OPTIBID_ERR_USAGE', 'http decode needs --config \'{"feed": "<feed YAML file>"}\'');
     const r = await runFeed(loadFeed(feed), p, now, str(cfg, 'date'));
     return { records: r.records, notes: r.status === 'ok' ? [] : [r.status] };
   },
   replay: async (p, cfg, now) => {
     const topic = str(cfg, 'topic');
-    if (!topic) throw new OptiBidError('OPTIBID_ERR_USAGE', 'replay decode needs --config \'{"topic": "market.prices", "mapping": "<JSONata, optional>"}\'');
+    if (!topic)
+      throw new OptiBidError(
+        'OPTIBID_ERR_USAGE',
+        'replay decode needs --config \'{"topic": "market.prices", "mapping": "<JSONata, optional>"}\'',
+      );
     const dir = mkdtempSync(join(tmpdir(), 'optibid-replay-'));
     const file = join(dir, p.where);
     writeFileSync(file, typeof p.body === 'string' ? p.body : Buffer.from(p.body));
     const noop = (): void => {};
-    const src = new ReplaySource({ ...(cfg as Partial<ReplayConfig>), file, topic } as ReplayConfig, { name: 'decode', clock: new VirtualClock(now), env: process.env, signal: new AbortController().signal, logger: { debug: noop, info: noop, warn: noop, error: noop } });
+    const src = new ReplaySource({ ...(cfg as Partial<ReplayConfig>), file, topic } as ReplayConfig, {
+      name: 'decode',
+      clock: new VirtualClock(now),
+      env: process.env,
+      signal: new AbortController().signal,
+      logger: { debug: noop, info: noop, warn: noop, error: noop },
+    });
     const records: NormalizedRecord[] = [];
     const notes: string[] = [];
     try {

@@ -52,11 +52,23 @@ describe('optibid connector', () => {
   });
 
   test('decode prints one JSON line per record with the Avro field names', async () => {
-    const { code, out } = await cli('decode', 'entsoe', '--file', fixture('entsoe/fixtures/BE_60M.xml'), '--now', '2026-01-01T00:00:00Z');
+    const { code, out } = await cli(
+      'decode',
+      'entsoe',
+      '--file',
+      fixture('entsoe/fixtures/BE_60M.xml'),
+      '--now',
+      '2026-01-01T00:00:00Z',
+    );
     expect(code).toBe(0);
-    const lines = out.trim().split('\n').map((l) => JSON.parse(l));
+    const lines = out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines).toHaveLength(24);
-    const avsc = JSON.parse(readFileSync(fileURLToPath(new URL('../../schemas/avro/market.prices-value.avsc', import.meta.url)), 'utf8')) as { fields: { name: string }[] };
+    const avsc = JSON.parse(
+      readFileSync(fileURLToPath(new URL('../../schemas/avro/market.prices-value.avsc', import.meta.url)), 'utf8'),
+    ) as { fields: { name: string }[] };
     expect(Object.keys(lines[0])).toEqual(avsc.fields.map((f) => f.name));
     expect(lines[0]).toMatchObject({ area: 'BE', price: 64.98, ingestedAt: Date.parse('2026-01-01T00:00:00Z') });
   });
@@ -65,16 +77,34 @@ describe('optibid connector', () => {
     const dir = mkdtempSync(join(tmpdir(), 'optibid-decode-'));
     const em = JSON.parse(readFileSync(fixture('mqtt/fixtures/pro_3em.json'), 'utf8')).status['em:0'];
     writeFileSync(join(dir, 'em.json'), JSON.stringify(em));
-    const { code, out } = await cli('decode', 'mqtt', '--file', join(dir, 'em.json'), '--config', '{"decoder":"shelly","topic":"shellypro3em-1/status/em:0"}');
+    const { code, out } = await cli(
+      'decode',
+      'mqtt',
+      '--file',
+      join(dir, 'em.json'),
+      '--config',
+      '{"decoder":"shelly","topic":"shellypro3em-1/status/em:0"}',
+    );
     expect(code).toBe(0);
     const first = JSON.parse(out.split('\n')[0]);
-    const avsc = JSON.parse(readFileSync(fileURLToPath(new URL('../../schemas/avro/telemetry.readings-value.avsc', import.meta.url)), 'utf8')) as { fields: { name: string }[] };
+    const avsc = JSON.parse(
+      readFileSync(fileURLToPath(new URL('../../schemas/avro/telemetry.readings-value.avsc', import.meta.url)), 'utf8'),
+    ) as { fields: { name: string }[] };
     expect(Object.keys(first).sort()).toEqual(avsc.fields.map((f) => f.name).sort());
   });
 
   test('decode through a declarative YAML feed gives the same lines as the TypeScript connector', async () => {
     const file = fixture('nordpool/fixtures/single_area_15min.yaml');
-    const a = await cli('decode', 'http', '--file', file, '--config', JSON.stringify({ feed: fixture('http/feeds/nordpool-dayahead.yaml') }), '--now', '2026-01-01T00:00:00Z');
+    const a = await cli(
+      'decode',
+      'http',
+      '--file',
+      file,
+      '--config',
+      JSON.stringify({ feed: fixture('http/feeds/nordpool-dayahead.yaml') }),
+      '--now',
+      '2026-01-01T00:00:00Z',
+    );
     const b = await cli('decode', 'nordpool', '--file', file, '--now', '2026-01-01T00:00:00Z');
     expect(a.code).toBe(0);
     expect(a.out.trim().split('\n')).toHaveLength(96);
@@ -82,10 +112,21 @@ describe('optibid connector', () => {
   });
 
   test('decode of a replay file with a JSONata mapping', async () => {
-    const mapping = '{"market": "EPEX", "area": "BE", "product": "DAY_AHEAD", "deliveryStart": $instant(timestamp, "Europe/Brussels"), "intervalMinutes": 60, "price": `Real price`, "currency": "EUR", "source": "replay"}';
-    const { code, out } = await cli('decode', 'replay', '--file', fixture('replay/fixtures/epf-be-2015-01-04.csv'), '--config', JSON.stringify({ topic: 'market.prices', mapping }));
+    const mapping =
+      '{"market": "EPEX", "area": "BE", "product": "DAY_AHEAD", "deliveryStart": $instant(timestamp, "Europe/Brussels"), "intervalMinutes": 60, "price": `Real price`, "currency": "EUR", "source": "replay"}';
+    const { code, out } = await cli(
+      'decode',
+      'replay',
+      '--file',
+      fixture('replay/fixtures/epf-be-2015-01-04.csv'),
+      '--config',
+      JSON.stringify({ topic: 'market.prices', mapping }),
+    );
     expect(code).toBe(0);
-    const lines = out.trim().split('\n').map((l) => JSON.parse(l));
+    const lines = out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines).toHaveLength(48);
     expect(lines[0]).toMatchObject({ area: 'BE', price: 36.26, deliveryStart: Date.parse('2015-01-03T23:00:00Z') });
   });
@@ -98,7 +139,10 @@ describe('optibid connector', () => {
     expect(r.code).toBe(1);
     expect(r.out).toBe('');
     expect(r.err).toMatch(/cut\.xml:\d+:\d+: XML ends before closing/);
-    writeFileSync(join(dir, 'bad.json'), '{"multiIndexEntries": [ {"deliveryStart": "2025-05-06T22:00:00Z", "deliveryEnd": "2025-05-06T23:00:00Z", "entryPerArea": {"SE1": nan}}]}');
+    writeFileSync(
+      join(dir, 'bad.json'),
+      '{"multiIndexEntries": [ {"deliveryStart": "2025-05-06T22:00:00Z", "deliveryEnd": "2025-05-06T23:00:00Z", "entryPerArea": {"SE1": nan}}]}',
+    );
     const j = await cli('decode', 'nordpool', '--file', join(dir, 'bad.json'));
     expect(j.code).toBe(1);
     expect(j.err).toMatch(/bad\.json:1:\d+: malformed JSON/);
@@ -108,7 +152,8 @@ describe('optibid connector', () => {
     const dir = mkdtempSync(join(tmpdir(), 'optibid-new-'));
     const { code } = await cli('new', 'energi-data', '--dir', dir);
     expect(code).toBe(0);
-    for (const f of ['parse.ts', 'parse.test.ts', 'source.ts', 'README.md', 'fixtures/sample.json']) expect(existsSync(join(dir, 'energi-data', f))).toBe(true);
+    for (const f of ['parse.ts', 'parse.test.ts', 'source.ts', 'README.md', 'fixtures/sample.json'])
+      expect(existsSync(join(dir, 'energi-data', f))).toBe(true);
     expect(readFileSync(join(dir, 'energi-data', 'source.ts'), 'utf8')).toMatch(/name: 'energi-data'/);
     expect((await cli('new', 'Bad_Name', '--dir', dir)).code).toBe(1);
     expect((await cli('new', 'energi-data', '--dir', dir)).code).toBe(1);

@@ -17,7 +17,13 @@ function connectors(): ComponentDefinition[] {
 
 function find(name: string): ComponentDefinition {
   const def = connectors().find((d) => d.name === name);
-  if (!def) throw new OptiBidError('OPTIBID_ERR_USAGE', `unknown connector "${name}"; known: ${connectors().map((d) => d.name).join(', ')}`);
+  if (!def)
+    throw new OptiBidError(
+      'OPTIBID_ERR_USAGE',
+      `unknown connector "${name}"; known: ${connectors()
+        .map((d) => d.name)
+        .join(', ')}`,
+    );
   return def;
 }
 
@@ -34,7 +40,11 @@ function parseConfig(text: string | undefined): Record<string, unknown> {
 
 /** `optibid connector list|describe|decode|new`: the connectors' catalogue, docs, parsers and scaffolding. */
 export function registerConnector(program: Command): void {
-  const cmd = program.command('connector').description('Source and sink connectors: list them, show their config, run a parser on a recorded payload, scaffold a new one');
+  const cmd = program
+    .command('connector')
+    .description(
+      'Source and sink connectors: list them, show their config, run a parser on a recorded payload, scaffold a new one',
+    );
 
   cmd
     .command('list')
@@ -47,13 +57,18 @@ export function registerConnector(program: Command): void {
         return;
       }
       const w = (k: 'name' | 'kind' | 'status'): number => Math.max(k.length, ...rows.map((r) => r[k].length));
-      const line = (r: { name: string; kind: string; status: string; summary: string }): string => `${r.name.padEnd(w('name'))}  ${r.kind.padEnd(w('kind'))}  ${r.status.padEnd(w('status'))}  ${r.summary}`;
-      process.stdout.write(`${[line({ name: 'NAME', kind: 'KIND', status: 'STATUS', summary: 'SUMMARY' }), ...rows.map(line)].join('\n')}\n`);
+      const line = (r: { name: string; kind: string; status: string; summary: string }): string =>
+        `${r.name.padEnd(w('name'))}  ${r.kind.padEnd(w('kind'))}  ${r.status.padEnd(w('status'))}  ${r.summary}`;
+      process.stdout.write(
+        `${[line({ name: 'NAME', kind: 'KIND', status: 'STATUS', summary: 'SUMMARY' }), ...rows.map(line)].join('\n')}\n`,
+      );
     });
 
   cmd
     .command('describe')
-    .description('Show a connector’s summary, outputs and config schema with every field’s type, default and documentation')
+    .description(
+      'Show a connector’s summary, outputs and config schema with every field’s type, default and documentation',
+    )
     .argument('<name>', 'connector name, e.g. entsoe, mqtt, http')
     .option('--json', 'print the JSON Schema of the config instead')
     .action((name: string, opts: { json?: boolean }) => {
@@ -70,14 +85,26 @@ export function registerConnector(program: Command): void {
 
   cmd
     .command('decode')
-    .description('Run only a connector’s parser on a recorded response or payload and print the normalized records as JSON lines (Avro field names); malformed input exits 1 saying what and where')
+    .description(
+      'Run only a connector’s parser on a recorded response or payload and print the normalized records as JSON lines (Avro field names); malformed input exits 1 saying what and where',
+    )
     .argument('<name>', 'connector name: entsoe, nordpool, iex, caiso, http, replay, mqtt')
-    .requiredOption('-f, --file <file>', 'recorded response body, payload file, or HTTP cassette (.yml: its first response is used)')
-    .option('-c, --config <json>', 'connector config as JSON, e.g. \'{"decoder":"shelly","topic":"dev/status/em:0"}\' for mqtt')
+    .requiredOption(
+      '-f, --file <file>',
+      'recorded response body, payload file, or HTTP cassette (.yml: its first response is used)',
+    )
+    .option(
+      '-c, --config <json>',
+      'connector config as JSON, e.g. \'{"decoder":"shelly","topic":"dev/status/em:0"}\' for mqtt',
+    )
     .option('--now <iso>', 'processing time stamped on records (ingestedAt/receivedAt); default: now')
     .action(async (name: string, opts: { file: string; config?: string; now?: string }) => {
       const fn = connectorDecoders[name];
-      if (!fn) throw new OptiBidError('OPTIBID_ERR_USAGE', `connector "${name}" has no decoder; decodable: ${Object.keys(connectorDecoders).sort().join(', ')}`);
+      if (!fn)
+        throw new OptiBidError(
+          'OPTIBID_ERR_USAGE',
+          `connector "${name}" has no decoder; decodable: ${Object.keys(connectorDecoders).sort().join(', ')}`,
+        );
       if (!existsSync(opts.file)) throw new OptiBidError('OPTIBID_ERR_USAGE', `${opts.file}: no such file`);
       const now = opts.now ? Date.parse(opts.now) : Date.now();
       if (Number.isNaN(now)) throw new OptiBidError('OPTIBID_ERR_USAGE', `--now "${opts.now}" is not a date`);
@@ -88,7 +115,9 @@ export function registerConnector(program: Command): void {
 
   cmd
     .command('new')
-    .description('Scaffold a TypeScript polled-HTTP source connector (parser, source definition, test, README) under connectors/<name>/')
+    .description(
+      'Scaffold a TypeScript polled-HTTP source connector (parser, source definition, test, README) under connectors/<name>/',
+    )
     .argument('<name>', 'connector name, lower-case kebab-case, e.g. energi-data')
     .option('--dir <dir>', 'connectors folder to create it in', 'connectors')
     .action((name: string, opts: { dir: string }) => {
@@ -99,6 +128,12 @@ export function registerConnector(program: Command): void {
         mkdirSync(join(target, file, '..'), { recursive: true });
         writeFileSync(join(target, file), text as string);
       }
-      process.stdout.write(`created ${Object.keys(files).map((f) => join(opts.dir, name, f)).join(', ')}\nnext: add the definition to pipelines/builtins.ts and its parser to connectors/catalog.ts, then run its test\n`);
+      process.stdout.write(
+        `created ${Object.keys(files)
+          .map((f) => join(opts.dir, name, f))
+          .join(
+            ', ',
+          )}\nnext: add the definition to pipelines/builtins.ts and its parser to connectors/catalog.ts, then run its test\n`,
+      );
     });
 }

@@ -1,6 +1,16 @@
 import { OptiBidError } from '@optibid/runtime';
 import type { FundamentalBasis, MarketProduct } from '@optibid/schemas';
-import { asText, checkContentType, csvObjects, finiteNumber, parseXmlSafe, unzipSafe, type Payload, type PayloadLimits, defaultLimits } from '../common/payload.js';
+import {
+  asText,
+  checkContentType,
+  csvObjects,
+  finiteNumber,
+  parseXmlSafe,
+  unzipSafe,
+  type Payload,
+  type PayloadLimits,
+  defaultLimits,
+} from '../common/payload.js';
 import { refuseErrorStatus } from '../common/status.js';
 import { MINUTE_MS } from '../common/time.js';
 import { fundamental, price, type NormalizedRecord, type ParseOptions } from '../common/records.js';
@@ -37,20 +47,35 @@ export interface CaisoParseOptions extends ParseOptions {
 /** OASIS timestamps look like 2023-08-13T01:00:00-00:00. */
 function oasisTime(v: string, where: string): number {
   const ms = Date.parse(v);
-  if (!/^\d{4}-\d\d-\d\dT\d\d:\d\d/.test(v) || Number.isNaN(ms)) throw new OptiBidError('OPTIBID_ERR_DECODE', `${where}: "${v}" is not an OASIS timestamp`);
+  if (!/^\d{4}-\d\d-\d\dT\d\d:\d\d/.test(v) || Number.isNaN(ms))
+    throw new OptiBidError('OPTIBID_ERR_DECODE', `${where}: "${v}" is not an OASIS timestamp`);
   return ms;
 }
 
-function parseCsvReport(name: string, text: string, opts: CaisoParseOptions, records: NormalizedRecord[], skipped: Map<string, number>): void {
+function parseCsvReport(
+  name: string,
+  text: string,
+  opts: CaisoParseOptions,
+  records: NormalizedRecord[],
+  skipped: Map<string, number>,
+): void {
   const rows = csvObjects(text, name);
   if (rows.length === 0) return;
   const cols = Object.keys(rows[0].row);
   for (const need of ['INTERVALSTARTTIME_GMT', 'INTERVALENDTIME_GMT', 'MARKET_RUN_ID', 'MW']) {
-    if (!cols.includes(need)) throw new OptiBidError('OPTIBID_ERR_DECODE', `${name}:1: CSV lacks the ${need} column (not an OASIS report this connector reads)`);
+    if (!cols.includes(need))
+      throw new OptiBidError(
+        'OPTIBID_ERR_DECODE',
+        `${name}:1: CSV lacks the ${need} column (not an OASIS report this connector reads)`,
+      );
   }
   const isLoad = cols.includes('TAC_AREA_NAME');
   const isPrice = cols.includes('LMP_TYPE') && cols.includes('NODE');
-  if (!isLoad && !isPrice) throw new OptiBidError('OPTIBID_ERR_DECODE', `${name}:1: neither a load (TAC_AREA_NAME) nor a price (NODE, LMP_TYPE) report`);
+  if (!isLoad && !isPrice)
+    throw new OptiBidError(
+      'OPTIBID_ERR_DECODE',
+      `${name}:1: neither a load (TAC_AREA_NAME) nor a price (NODE, LMP_TYPE) report`,
+    );
   const skip = (why: string): void => void skipped.set(why, (skipped.get(why) ?? 0) + 1);
   for (const { line, row } of rows) {
     const where = `${name}:${line}`;
@@ -68,7 +93,19 @@ function parseCsvReport(name: string, text: string, opts: CaisoParseOptions, rec
         skip(`MARKET_RUN_ID ${run} has no basis on market.fundamentals`);
         continue;
       }
-      records.push(fundamental({ area: row.TAC_AREA_NAME, kind: 'LOAD', basis, deliveryStart: start, intervalMinutes: minutes, valueMw: value, publishedAt: null, ingestedAt: opts.now, source: 'caiso' }));
+      records.push(
+        fundamental({
+          area: row.TAC_AREA_NAME,
+          kind: 'LOAD',
+          basis,
+          deliveryStart: start,
+          intervalMinutes: minutes,
+          valueMw: value,
+          publishedAt: null,
+          ingestedAt: opts.now,
+          source: 'caiso',
+        }),
+      );
     } else {
       if (row.LMP_TYPE !== 'LMP') {
         skip(`LMP_TYPE ${row.LMP_TYPE} (only the full LMP is a price)`);
@@ -109,15 +146,25 @@ export function parseCaiso(p: Payload, opts: CaisoParseOptions): CaisoParseResul
   for (const e of entries) {
     const name = `${p.where}!${e.name}`;
     if (/\.xml$/i.test(e.name)) {
-      const doc = parseXmlSafe({ body: e.data, where: name }, limits) as Record<string, Record<string, Record<string, Record<string, unknown>>>>;
+      const doc = parseXmlSafe({ body: e.data, where: name }, limits) as Record<
+        string,
+        Record<string, Record<string, Record<string, unknown>>>
+      >;
       const err = doc.OASISReport?.MessagePayload?.RTO?.ERROR as Record<string, string> | undefined;
-      if (!err) throw new OptiBidError('OPTIBID_ERR_DECODE', `${name}: XML report without an ERROR element (only CSV reports are read)`);
+      if (!err)
+        throw new OptiBidError(
+          'OPTIBID_ERR_DECODE',
+          `${name}: XML report without an ERROR element (only CSV reports are read)`,
+        );
       const reason = `${err.ERR_CODE} ${err.ERR_DESC}`;
       if (String(err.ERR_CODE) === '1000') return { status: 'no-data', records: [], warnings: [], reason };
-      throw new OptiBidError('OPTIBID_ERR_UPSTREAM', `${name}: OASIS error ${reason}`, { retriable: String(err.ERR_CODE) === '1015' });
+      throw new OptiBidError('OPTIBID_ERR_UPSTREAM', `${name}: OASIS error ${reason}`, {
+        retriable: String(err.ERR_CODE) === '1015',
+      });
     }
     if (/\.csv$/i.test(e.name)) parseCsvReport(name, asText(e.data), opts, records, skipped);
-    else throw new OptiBidError('OPTIBID_ERR_DECODE', `${name}: unexpected file in the OASIS zip (expected .csv or .xml)`);
+    else
+      throw new OptiBidError('OPTIBID_ERR_DECODE', `${name}: unexpected file in the OASIS zip (expected .csv or .xml)`);
   }
   const warnings = [...skipped].map(([why, n]) => `${p.where}: ${n} row(s) skipped: ${why}`);
   return { status: 'ok', records, warnings };

@@ -13,19 +13,37 @@ test('OASIS zips served over HTTP: the load report is read, the error zip is a d
   const server = new FixtureServer((url) => ({
     status: 200,
     headers: { 'content-type': 'application/x-zip-compressed' },
-    body: url.searchParams.get('startdatetime') === '20230812T07:00-0000' ? zip('caiso_daily_load_sample1.zip') : zip('caiso_daily_load_sample2.zip'),
+    body:
+      url.searchParams.get('startdatetime') === '20230812T07:00-0000'
+        ? zip('caiso_daily_load_sample1.zip')
+        : zip('caiso_daily_load_sample2.zip'),
   }));
   const base = await server.start();
   try {
     const ctx = testContext();
     const offsets = new MemoryOffsetStore();
-    const src = createCaisoSource({ baseUrl: `${base}/oasisapi/SingleZip`, marketRunIds: ['DAM'], live: false, backfill: { from: '2023-08-12', to: '2023-08-13' } }, ctx, { offsets, sleeper: new VirtualSleeper(ctx.clock) });
+    const src = createCaisoSource(
+      {
+        baseUrl: `${base}/oasisapi/SingleZip`,
+        marketRunIds: ['DAM'],
+        live: false,
+        backfill: { from: '2023-08-12', to: '2023-08-13' },
+      },
+      ctx,
+      { offsets, sleeper: new VirtualSleeper(ctx.clock) },
+    );
     await src.connect();
     const batch = await src.read();
     expect(batch.records.length).toBeGreaterThan(1000);
     await batch.ack();
     await expect(src.read()).rejects.toBeInstanceOf(EndOfInput);
-    expect(server.requests.map((u) => [u.searchParams.get('queryname'), u.searchParams.get('startdatetime'), u.searchParams.get('enddatetime')])).toEqual([
+    expect(
+      server.requests.map((u) => [
+        u.searchParams.get('queryname'),
+        u.searchParams.get('startdatetime'),
+        u.searchParams.get('enddatetime'),
+      ]),
+    ).toEqual([
       ['SLD_FCST', '20230812T07:00-0000', '20230813T07:00-0000'],
       ['SLD_FCST', '20230813T07:00-0000', '20230814T07:00-0000'],
     ]);

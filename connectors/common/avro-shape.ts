@@ -16,7 +16,10 @@ export type ShapeableTopic = (typeof shapeableTopics)[number];
 function fieldsOf(topic: string): AvroField[] {
   const schema = subjectSchemas[`${topic}-value`] as { fields: AvroField[] } | undefined;
   if (!schema || !(shapeableTopics as readonly string[]).includes(topic)) {
-    throw new OptiBidError('OPTIBID_ERR_CONFIG', `topic "${topic}" is not one a source can write (${shapeableTopics.join(', ')})`);
+    throw new OptiBidError(
+      'OPTIBID_ERR_CONFIG',
+      `topic "${topic}" is not one a source can write (${shapeableTopics.join(', ')})`,
+    );
   }
   return schema.fields;
 }
@@ -36,7 +39,8 @@ function coerce(type: AvroType, v: unknown, what: string): unknown {
   if (t === 'enum') {
     const symbols = (type as { symbols: string[] }).symbols;
     const s = String(v).toUpperCase();
-    if (!symbols.includes(s)) throw new OptiBidError('OPTIBID_ERR_DECODE', `${what} ${JSON.stringify(v)} is not one of ${symbols.join(', ')}`);
+    if (!symbols.includes(s))
+      throw new OptiBidError('OPTIBID_ERR_DECODE', `${what} ${JSON.stringify(v)} is not one of ${symbols.join(', ')}`);
     return s;
   }
   if (t === 'string') {
@@ -54,8 +58,10 @@ function coerce(type: AvroType, v: unknown, what: string): unknown {
   }
   if (t === 'double' || t === 'float' || t === 'int' || t === 'long') {
     const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
-    if (!Number.isFinite(n)) throw new OptiBidError('OPTIBID_ERR_DECODE', `${what} ${JSON.stringify(v)} is not a finite number`);
-    if ((t === 'int' || t === 'long') && !Number.isInteger(n)) throw new OptiBidError('OPTIBID_ERR_DECODE', `${what} ${n} is not an integer`);
+    if (!Number.isFinite(n))
+      throw new OptiBidError('OPTIBID_ERR_DECODE', `${what} ${JSON.stringify(v)} is not a finite number`);
+    if ((t === 'int' || t === 'long') && !Number.isInteger(n))
+      throw new OptiBidError('OPTIBID_ERR_DECODE', `${what} ${n} is not an integer`);
     return n;
   }
   if (t === 'boolean') return Boolean(v);
@@ -72,7 +78,11 @@ export function shapeRecord(topic: string, obj: Record<string, unknown>, where: 
   const fields = fieldsOf(topic);
   const known = new Set(fields.map((f) => f.name));
   const extra = Object.keys(obj).filter((k) => !known.has(k) && obj[k] !== undefined);
-  if (extra.length) throw new OptiBidError('OPTIBID_ERR_DECODE', `${where}: field(s) ${extra.join(', ')} are not in the ${topic} schema (${[...known].join(', ')})`);
+  if (extra.length)
+    throw new OptiBidError(
+      'OPTIBID_ERR_DECODE',
+      `${where}: field(s) ${extra.join(', ')} are not in the ${topic} schema (${[...known].join(', ')})`,
+    );
   const value: Record<string, unknown> = {};
   for (const f of fields) {
     const v = obj[f.name];
@@ -81,7 +91,9 @@ export function shapeRecord(topic: string, obj: Record<string, unknown>, where: 
       try {
         value[f.name] = coerce(f.type, v === '' ? null : v, `${where}: ${f.name}`);
       } catch (err) {
-        throw err instanceof OptiBidError ? new OptiBidError('OPTIBID_ERR_DECODE', err.message, { context: { file: where } }) : err;
+        throw err instanceof OptiBidError
+          ? new OptiBidError('OPTIBID_ERR_DECODE', err.message, { context: { file: where } })
+          : err;
       }
     }
   }

@@ -13,7 +13,9 @@ describe('HTTP fetcher', () => {
   });
 
   test('secrets in query strings are redacted from messages', () => {
-    expect(redactUrl('https://x/api?securityToken=abc&documentType=A44')).toBe('https://x/api?securityToken=***&documentType=A44');
+    expect(redactUrl('https://x/api?securityToken=abc&documentType=A44')).toBe(
+      'https://x/api?securityToken=***&documentType=A44',
+    );
   });
 
   test('a server that never answers times out, retried, then a timeout error', async () => {
@@ -44,7 +46,9 @@ describe('HTTP fetcher', () => {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const clock = new VirtualClock(0);
     const f = new HttpFetcher(clock, new VirtualSleeper(clock), { maxBytes: 1000 });
-    await expect(f.get({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, label: 'big' })).rejects.toThrow(/big: response of 5000 bytes exceeds the 1000-byte limit/);
+    await expect(
+      f.get({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, label: 'big' }),
+    ).rejects.toThrow(/big: response of 5000 bytes exceeds the 1000-byte limit/);
     server.close();
   });
 });

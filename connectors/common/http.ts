@@ -18,7 +18,14 @@ export interface FetchPolicy {
   maxBytes: number;
 }
 
-export const defaultFetchPolicy: FetchPolicy = { requestsPerMinute: 30, maxRetries: 4, backoffMs: 2000, maxBackoffMs: 120_000, timeoutMs: 30_000, maxBytes: 20 * 1024 * 1024 };
+export const defaultFetchPolicy: FetchPolicy = {
+  requestsPerMinute: 30,
+  maxRetries: 4,
+  backoffMs: 2000,
+  maxBackoffMs: 120_000,
+  timeoutMs: 30_000,
+  maxBytes: 20 * 1024 * 1024,
+};
 
 /** A request the fetcher makes. The URL may carry secrets: it is never logged with its query. */
 export interface HttpRequest {
@@ -40,7 +47,8 @@ export function retryAfterMs(value: string | null, now: number): number | undefi
 export function redactUrl(url: string): string {
   try {
     const u = new URL(url);
-    for (const k of [...u.searchParams.keys()]) if (/token|key|secret|password|auth/i.test(k)) u.searchParams.set(k, '***');
+    for (const k of [...u.searchParams.keys()])
+      if (/token|key|secret|password|auth/i.test(k)) u.searchParams.set(k, '***');
     return u.toString();
   } catch {
     return url;
@@ -49,7 +57,11 @@ export function redactUrl(url: string): string {
 
 async function readCapped(res: Response, max: number, label: string): Promise<Uint8Array> {
   const declared = Number(res.headers.get('content-length') ?? NaN);
-  if (declared > max) throw new OptiBidError('OPTIBID_ERR_UPSTREAM', `${label}: response of ${declared} bytes exceeds the ${max}-byte limit`);
+  if (declared > max)
+    throw new OptiBidError(
+      'OPTIBID_ERR_UPSTREAM',
+      `${label}: response of ${declared} bytes exceeds the ${max}-byte limit`,
+    );
   if (!res.body) return new Uint8Array();
   const chunks: Uint8Array[] = [];
   let total = 0;
@@ -99,16 +111,32 @@ export class HttpFetcher {
       let wait: number | undefined;
       try {
         this.requests++;
-        const res = await fetch(req.url, { headers: req.headers, signal: AbortSignal.timeout(this.policy.timeoutMs), redirect: 'follow' });
+        const res = await fetch(req.url, {
+          headers: req.headers,
+          signal: AbortSignal.timeout(this.policy.timeoutMs),
+          redirect: 'follow',
+        });
         const body = await readCapped(res, this.policy.maxBytes, req.label);
-        const payload: Payload = { body, status: res.status, contentType: res.headers.get('content-type') ?? undefined, where: req.label };
+        const payload: Payload = {
+          body,
+          status: res.status,
+          contentType: res.headers.get('content-type') ?? undefined,
+          where: req.label,
+        };
         if (!retriableStatus(res.status)) return payload;
-        lastError = new OptiBidError('OPTIBID_ERR_UPSTREAM', `${req.label}: HTTP ${res.status}`, { retriable: true, context: { status: res.status } });
+        lastError = new OptiBidError('OPTIBID_ERR_UPSTREAM', `${req.label}: HTTP ${res.status}`, {
+          retriable: true,
+          context: { status: res.status },
+        });
         wait = retryAfterMs(res.headers.get('retry-after'), this.clock.now());
       } catch (err) {
         if (err instanceof OptiBidError && !err.retriable) throw err;
         const timeout = (err as Error).name === 'TimeoutError';
-        lastError = new OptiBidError(timeout ? 'OPTIBID_ERR_TIMEOUT' : 'OPTIBID_ERR_NETWORK', `${req.label}: ${timeout ? `no response within ${this.policy.timeoutMs} ms` : `request failed (${(err as Error).message})`}`, { retriable: true, cause: err });
+        lastError = new OptiBidError(
+          timeout ? 'OPTIBID_ERR_TIMEOUT' : 'OPTIBID_ERR_NETWORK',
+          `${req.label}: ${timeout ? `no response within ${this.policy.timeoutMs} ms` : `request failed (${(err as Error).message})`}`,
+          { retriable: true, cause: err },
+        );
       }
       if (attempt === this.policy.maxRetries) break;
       const backoff = Math.min(this.policy.maxBackoffMs, this.policy.backoffMs * 2 ** attempt);
@@ -116,6 +144,10 @@ export class HttpFetcher {
       this.logger?.warn({ request: req.label, attempt: attempt + 1, delayMs: delay }, lastError!.message);
       await this.sleeper.sleep(delay, this.signal);
     }
-    throw new OptiBidError(lastError!.code, `${lastError!.message} (gave up after ${this.policy.maxRetries + 1} attempts)`, { retriable: true, cause: lastError });
+    throw new OptiBidError(
+      lastError!.code,
+      `${lastError!.message} (gave up after ${this.policy.maxRetries + 1} attempts)`,
+      { retriable: true, cause: lastError },
+    );
   }
 }

@@ -25,7 +25,11 @@ export function compileJsonata(expr: string, where: string): jsonata.Expression 
     compiled = jsonata(expr);
   } catch (err) {
     const e = err as { message: string; position?: number };
-    throw new OptiBidError('OPTIBID_ERR_CONFIG', `${where}: JSONata expression does not parse at character ${e.position ?? '?'}: ${e.message}`, { context: { file: where } });
+    throw new OptiBidError(
+      'OPTIBID_ERR_CONFIG',
+      `${where}: JSONata expression does not parse at character ${e.position ?? '?'}: ${e.message}`,
+      { context: { file: where } },
+    );
   }
   compiled.registerFunction('instant', instant, '<(sn)s?:n>');
   return compiled;

@@ -35,7 +35,14 @@ export class KafkaOffsetStore implements OffsetStore {
     if (!existing.includes(this.topic)) {
       await this.admin.createTopics({
         waitForLeaders: true,
-        topics: [{ topic: this.topic, numPartitions: 1, replicationFactor: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }],
+        topics: [
+          {
+            topic: this.topic,
+            numPartitions: 1,
+            replicationFactor: 1,
+            configEntries: [{ name: 'cleanup.policy', value: 'compact' }],
+          },
+        ],
       });
     }
   }
@@ -45,14 +52,26 @@ export class KafkaOffsetStore implements OffsetStore {
     try {
       await this.ensureTopic();
       const ends = await this.admin!.fetchTopicOffsets(this.topic);
-      const pending = new Map(ends.filter((e) => Number(e.high) > Number(e.low)).map((e) => [e.partition, Number(e.high)]));
+      const pending = new Map(
+        ends.filter((e) => Number(e.high) > Number(e.low)).map((e) => [e.partition, Number(e.high)]),
+      );
       if (pending.size === 0) return out;
       const consumer = this.kafka.consumer({ groupId: `optibid-offsets-reader-${process.pid}-${Date.now()}` });
       await consumer.connect();
       try {
         await consumer.subscribe({ topic: this.topic, fromBeginning: true });
         await new Promise<void>((resolve, reject) => {
-          const timer = setTimeout(() => reject(new OptiBidError('OPTIBID_ERR_TIMEOUT', `reading source offsets from ${this.topic} took over ${this.opts.loadTimeoutMs ?? 30000} ms`, { retriable: true })), this.opts.loadTimeoutMs ?? 30000);
+          const timer = setTimeout(
+            () =>
+              reject(
+                new OptiBidError(
+                  'OPTIBID_ERR_TIMEOUT',
+                  `reading source offsets from ${this.topic} took over ${this.opts.loadTimeoutMs ?? 30000} ms`,
+                  { retriable: true },
+                ),
+              ),
+            this.opts.loadTimeoutMs ?? 30000,
+          );
           consumer
             .run({
               eachMessage: async ({ partition, message }) => {
@@ -78,7 +97,11 @@ export class KafkaOffsetStore implements OffsetStore {
       return out;
     } catch (err) {
       if (err instanceof OptiBidError) throw err;
-      throw new OptiBidError('OPTIBID_ERR_NETWORK', `cannot read source offsets from Kafka topic ${this.topic}: ${(err as Error).message}`, { retriable: true, cause: err });
+      throw new OptiBidError(
+        'OPTIBID_ERR_NETWORK',
+        `cannot read source offsets from Kafka topic ${this.topic}: ${(err as Error).message}`,
+        { retriable: true, cause: err },
+      );
     }
   }
 
@@ -87,7 +110,11 @@ export class KafkaOffsetStore implements OffsetStore {
       this.producer = this.kafka.producer({ allowAutoTopicCreation: false, idempotent: true, maxInFlightRequests: 1 });
       await this.producer.connect();
     }
-    await this.producer.send({ topic: this.topic, acks: -1, messages: [{ key: `${source}\u0000${window}`, value: JSON.stringify(offset) }] });
+    await this.producer.send({
+      topic: this.topic,
+      acks: -1,
+      messages: [{ key: `${source}\u0000${window}`, value: JSON.stringify(offset) }],
+    });
   }
 
   async close(): Promise<void> {

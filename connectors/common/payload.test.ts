@@ -2,7 +2,16 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { zipSync, strToU8 } from 'fflate';
 import { isOptiBidError } from '@optibid/runtime';
-import { parseXmlSafe, parseJsonSafe, unzipSafe, parseCsv, csvObjects, finiteNumber, checkContentType, looksLikeHtml } from './payload.js';
+import {
+  parseXmlSafe,
+  parseJsonSafe,
+  unzipSafe,
+  parseCsv,
+  csvObjects,
+  finiteNumber,
+  checkContentType,
+  looksLikeHtml,
+} from './payload.js';
 
 const entsoe = readFileSync(join(import.meta.dirname, '../entsoe/fixtures/BE_60M.xml'), 'utf8');
 
@@ -23,7 +32,9 @@ describe('safe XML', () => {
       Array.from({ length: 9 }, (_, i) => `<!ENTITY lol${i + 1} "${`&lol${i === 0 ? '' : i};`.repeat(10)}">`).join('') +
       ']><lolz>&lol9;</lolz>';
     const t0 = performance.now();
-    expect(codeOf(() => parseXmlSafe({ body: laughs, where: 'laughs.xml' }))).toMatch(/OPTIBID_ERR_DECODE laughs\.xml:1:22: XML with a DOCTYPE/);
+    expect(codeOf(() => parseXmlSafe({ body: laughs, where: 'laughs.xml' }))).toMatch(
+      /OPTIBID_ERR_DECODE laughs\.xml:1:22: XML with a DOCTYPE/,
+    );
     expect(performance.now() - t0).toBeLessThan(200);
   });
 
@@ -35,18 +46,32 @@ describe('safe XML', () => {
   test('a truncated real document is refused with the place of the error', () => {
     const cut = entsoe.slice(0, Math.floor(entsoe.length / 2));
     const lines = cut.trimEnd().split('\n').length;
-    expect(codeOf(() => parseXmlSafe({ body: cut, where: 'BE_60M.xml' }))).toMatch(new RegExp(`OPTIBID_ERR_DECODE BE_60M\\.xml:${lines}:\\d+: XML ends before closing .*<Period>, <TimeSeries>, <Publication_MarketDocument> \\(truncated`));
+    expect(codeOf(() => parseXmlSafe({ body: cut, where: 'BE_60M.xml' }))).toMatch(
+      new RegExp(
+        `OPTIBID_ERR_DECODE BE_60M\\.xml:${lines}:\\d+: XML ends before closing .*<Period>, <TimeSeries>, <Publication_MarketDocument> \\(truncated`,
+      ),
+    );
     expect(codeOf(() => parseXmlSafe({ body: '<a><b></a>', where: 'x.xml' }))).toMatch(/x\.xml:1:\d+: malformed XML/);
   });
 
   test('an HTML error page with HTTP 200 is an upstream error naming its title', () => {
-    const html = '<!DOCTYPE html><html><head><title>503 Service Temporarily Unavailable</title></head><body>nginx</body></html>';
+    const html =
+      '<!DOCTYPE html><html><head><title>503 Service Temporarily Unavailable</title></head><body>nginx</body></html>';
     expect(looksLikeHtml(html)).toBe(true);
-    expect(codeOf(() => parseXmlSafe({ body: html, status: 200, where: 'api' }))).toMatch(/OPTIBID_ERR_UPSTREAM api: received an HTML page with HTTP 200 .*503 Service Temporarily Unavailable/);
+    expect(codeOf(() => parseXmlSafe({ body: html, status: 200, where: 'api' }))).toMatch(
+      /OPTIBID_ERR_UPSTREAM api: received an HTML page with HTTP 200 .*503 Service Temporarily Unavailable/,
+    );
   });
 
   test('a body over the size limit is refused before parsing', () => {
-    expect(codeOf(() => parseXmlSafe({ body: entsoe, where: 'big' }, { maxBytes: 1000, maxUnzippedBytes: 1, maxZipRatio: 1, maxZipEntries: 1 }))).toMatch(/exceeds the 1000-byte limit/);
+    expect(
+      codeOf(() =>
+        parseXmlSafe(
+          { body: entsoe, where: 'big' },
+          { maxBytes: 1000, maxUnzippedBytes: 1, maxZipRatio: 1, maxZipEntries: 1 },
+        ),
+      ),
+    ).toMatch(/exceeds the 1000-byte limit/);
   });
 
   test('the real document parses', () => {
@@ -57,12 +82,18 @@ describe('safe XML', () => {
 
 describe('content type and JSON', () => {
   test('a wrong content type is refused', () => {
-    expect(codeOf(() => checkContentType({ body: '', contentType: 'image/png', where: 'x' }, ['xml']))).toMatch(/unexpected content type "image\/png"/);
-    expect(codeOf(() => checkContentType({ body: '', contentType: 'text/xml; charset=utf-8', where: 'x' }, ['xml']))).toBe('no error');
+    expect(codeOf(() => checkContentType({ body: '', contentType: 'image/png', where: 'x' }, ['xml']))).toMatch(
+      /unexpected content type "image\/png"/,
+    );
+    expect(
+      codeOf(() => checkContentType({ body: '', contentType: 'text/xml; charset=utf-8', where: 'x' }, ['xml'])),
+    ).toBe('no error');
   });
 
   test('malformed JSON names line and column', () => {
-    expect(codeOf(() => parseJsonSafe({ body: '{\n  "a": 1,\n  "b": nan\n}', where: 'f.json' }))).toMatch(/f\.json:3:\d+: malformed JSON/);
+    expect(codeOf(() => parseJsonSafe({ body: '{\n  "a": 1,\n  "b": nan\n}', where: 'f.json' }))).toMatch(
+      /f\.json:3:\d+: malformed JSON/,
+    );
     expect(codeOf(() => parseJsonSafe({ body: '', where: 'f.json' }))).toMatch(/empty body/);
   });
 });
@@ -79,7 +110,9 @@ describe('safe unzip', () => {
   });
 
   test('bytes that are not a zip are refused; a good zip gives its files', () => {
-    expect(codeOf(() => unzipSafe({ body: new Uint8Array([1, 2, 3, 4, 5]), where: 'x.zip' }))).toMatch(/not a zip archive/);
+    expect(codeOf(() => unzipSafe({ body: new Uint8Array([1, 2, 3, 4, 5]), where: 'x.zip' }))).toMatch(
+      /not a zip archive/,
+    );
     const ok = zipSync({ 'a.csv': strToU8('x,y\n1,2\n'), '__MACOSX/._a.csv': strToU8('meta') });
     expect(unzipSafe({ body: ok, where: 'ok.zip' }).map((e) => e.name)).toEqual(['a.csv']);
   });
@@ -97,7 +130,8 @@ describe('CSV and numbers', () => {
 
   test('non-finite numbers are refused', () => {
     expect(finiteNumber('12.5', 'v')).toBe(12.5);
-    for (const bad of ['nan', 'NaN', '', 'Infinity', null, {}, '12abc']) expect(codeOf(() => finiteNumber(bad, 'v'))).toMatch(/is not a finite number/);
+    for (const bad of ['nan', 'NaN', '', 'Infinity', null, {}, '12abc'])
+      expect(codeOf(() => finiteNumber(bad, 'v'))).toMatch(/is not a finite number/);
   });
 });
 

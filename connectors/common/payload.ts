@@ -51,7 +51,12 @@ export function checkSize(p: Payload, limits: PayloadLimits = defaultLimits): vo
 /** True when a text looks like an HTML page (a proxy error, a login page, a maintenance notice). */
 export function looksLikeHtml(text: string): boolean {
   const head = text.slice(0, 512).trimStart().toLowerCase();
-  return head.startsWith('<!doctype html') || head.startsWith('<html') || /^<\?xml[^>]*>\s*<!doctype html/.test(head) || /^<head[\s>]/.test(head);
+  return (
+    head.startsWith('<!doctype html') ||
+    head.startsWith('<html') ||
+    /^<\?xml[^>]*>\s*<!doctype html/.test(head) ||
+    /^<head[\s>]/.test(head)
+  );
 }
 
 function htmlTitle(text: string): string {
@@ -62,9 +67,13 @@ function htmlTitle(text: string): string {
 /** Refuses an HTML page where data was expected, whatever the HTTP status. */
 export function refuseHtml(p: Payload, text: string): void {
   if (looksLikeHtml(text) || /text\/html/i.test(p.contentType ?? '')) {
-    throw new OptiBidError('OPTIBID_ERR_UPSTREAM', `${p.where}: received an HTML page${p.status ? ` with HTTP ${p.status}` : ''} where data was expected ("${htmlTitle(text)}")`, {
-      context: { file: p.where },
-    });
+    throw new OptiBidError(
+      'OPTIBID_ERR_UPSTREAM',
+      `${p.where}: received an HTML page${p.status ? ` with HTTP ${p.status}` : ''} where data was expected ("${htmlTitle(text)}")`,
+      {
+        context: { file: p.where },
+      },
+    );
   }
 }
 
@@ -74,9 +83,13 @@ export function checkContentType(p: Payload, accepted: string[]): void {
   if (!ct) return;
   if (ct.includes('text/html') && !accepted.some((a) => ct.includes(a))) refuseHtml(p, asText(p.body));
   if (!accepted.some((a) => ct.includes(a))) {
-    throw new OptiBidError('OPTIBID_ERR_UPSTREAM', `${p.where}: unexpected content type "${p.contentType}" (expected ${accepted.join(' or ')})`, {
-      context: { file: p.where },
-    });
+    throw new OptiBidError(
+      'OPTIBID_ERR_UPSTREAM',
+      `${p.where}: unexpected content type "${p.contentType}" (expected ${accepted.join(' or ')})`,
+      {
+        context: { file: p.where },
+      },
+    );
   }
 }
 
@@ -111,9 +124,13 @@ export function parseXmlSafe(p: Payload, limits: PayloadLimits = defaultLimits):
   const doctype = /<!DOCTYPE|<!ENTITY/i.exec(text);
   if (doctype) {
     const { line, col } = lineCol(text, doctype.index);
-    throw decodeError(`${p.where}:${line}:${col}`, 'XML with a DOCTYPE or entity declaration is refused (entity expansion and external entities are not allowed)');
+    throw decodeError(
+      `${p.where}:${line}:${col}`,
+      'XML with a DOCTYPE or entity declaration is refused (entity expansion and external entities are not allowed)',
+    );
   }
-  if (!text.trimStart().startsWith('<')) throw decodeError(p.where, `not XML: starts with "${text.trimStart().slice(0, 40)}"`);
+  if (!text.trimStart().startsWith('<'))
+    throw decodeError(p.where, `not XML: starts with "${text.trimStart().slice(0, 40)}"`);
   const valid = XMLValidator.validate(text);
   if (valid !== true) {
     const { line, col, msg } = valid.err;
@@ -121,8 +138,15 @@ export function parseXmlSafe(p: Payload, limits: PayloadLimits = defaultLimits):
     if (unclosed) {
       // The validator reports unclosed elements at 1:1; the problem is at the end of the text.
       const end = lineCol(text, text.trimEnd().length);
-      const tags = unclosed[1].replace(/["\s]/g, '').split(',').reverse().map((t) => `<${t}>`);
-      throw decodeError(`${p.where}:${end.line}:${end.col}`, `XML ends before closing ${tags.join(', ')} (truncated document?)`);
+      const tags = unclosed[1]
+        .replace(/["\s]/g, '')
+        .split(',')
+        .reverse()
+        .map((t) => `<${t}>`);
+      throw decodeError(
+        `${p.where}:${end.line}:${end.col}`,
+        `XML ends before closing ${tags.join(', ')} (truncated document?)`,
+      );
     }
     throw decodeError(`${p.where}:${line}:${col}`, `malformed XML (${msg})`);
   }
@@ -174,12 +198,17 @@ export function unzipSafe(p: Payload, limits: PayloadLimits = defaultLimits): Zi
     files = unzipSync(bytes, {
       filter: (f) => {
         count += 1;
-        if (count > limits.maxZipEntries) throw decodeError(p.where, `zip holds more than ${limits.maxZipEntries} entries`);
+        if (count > limits.maxZipEntries)
+          throw decodeError(p.where, `zip holds more than ${limits.maxZipEntries} entries`);
         if (f.name.startsWith('__MACOSX/') || f.name.endsWith('/') || /(^|\/)\.DS_Store$/.test(f.name)) return false;
         total += f.originalSize;
-        if (total > limits.maxUnzippedBytes) throw decodeError(p.where, `zip expands beyond ${limits.maxUnzippedBytes} bytes`);
+        if (total > limits.maxUnzippedBytes)
+          throw decodeError(p.where, `zip expands beyond ${limits.maxUnzippedBytes} bytes`);
         if (f.size > 0 && f.originalSize / f.size > limits.maxZipRatio) {
-          throw decodeError(p.where, `zip entry ${f.name} has a compression ratio of ${Math.round(f.originalSize / f.size)} (limit ${limits.maxZipRatio}): refused as a zip bomb`);
+          throw decodeError(
+            p.where,
+            `zip entry ${f.name} has a compression ratio of ${Math.round(f.originalSize / f.size)} (limit ${limits.maxZipRatio}): refused as a zip bomb`,
+          );
         }
         return true;
       },
@@ -192,7 +221,8 @@ export function unzipSafe(p: Payload, limits: PayloadLimits = defaultLimits): Zi
     .filter(([, data]) => data.length > 0)
     .map(([name, data]) => ({ name, data }));
   const actual = entries.reduce((n, e) => n + e.data.length, 0);
-  if (actual > limits.maxUnzippedBytes) throw decodeError(p.where, `zip expands beyond ${limits.maxUnzippedBytes} bytes`);
+  if (actual > limits.maxUnzippedBytes)
+    throw decodeError(p.where, `zip expands beyond ${limits.maxUnzippedBytes} bytes`);
   if (entries.length === 0) throw decodeError(p.where, 'zip holds no usable file (only empty files or metadata)');
   return entries;
 }
@@ -250,7 +280,8 @@ export function csvObjects(text: string, where: string): { line: number; row: Re
   if (rows.length === 0) throw decodeError(where, 'empty CSV');
   const header = rows[0].map((h) => h.trim());
   return rows.slice(1).map((r, i) => {
-    if (r.length !== header.length) throw decodeError(`${where}:${i + 2}`, `CSV row has ${r.length} fields, header has ${header.length}`);
+    if (r.length !== header.length)
+      throw decodeError(`${where}:${i + 2}`, `CSV row has ${r.length} fields, header has ${header.length}`);
     return { line: i + 2, row: Object.fromEntries(header.map((h, j) => [h, r[j]])) };
   });
 }
@@ -258,6 +289,7 @@ export function csvObjects(text: string, where: string): { line: number; row: Re
 /** A finite number from a text or number; throws naming `what` otherwise (NaN, "nan", "", Infinity are refused). */
 export function finiteNumber(v: unknown, what: string): number {
   const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
-  if (!Number.isFinite(n)) throw new OptiBidError('OPTIBID_ERR_DECODE', `${what}: ${JSON.stringify(v)} is not a finite number`);
+  if (!Number.isFinite(n))
+    throw new OptiBidError('OPTIBID_ERR_DECODE', `${what}: ${JSON.stringify(v)} is not a finite number`);
   return n;
 }

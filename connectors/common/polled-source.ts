@@ -9,6 +9,11 @@ export function secretFromEnv(ctx: ComponentContext, variable: string | undefine
 }
 
 /** Builds the polling source of a feed; `deps` lets tests inject offsets and a sleeper. */
-export function pollingSource(feed: PollingFeed, cfg: PollingConfig, ctx: ComponentContext, deps?: PollingDeps): PollingSource {
+export function pollingSource(
+  feed: PollingFeed,
+  cfg: PollingConfig,
+  ctx: ComponentContext,
+  deps?: PollingDeps,
+): PollingSource {
   return new PollingSource(feed, cfg, ctx, deps);
 }

@@ -1,5 +1,12 @@
 import { createHash } from 'node:crypto';
-import { EndOfInput, OptiBidError, VirtualClock, type ComponentContext, type Source, type SourceBatch } from '@optibid/runtime';
+import {
+  EndOfInput,
+  OptiBidError,
+  VirtualClock,
+  type ComponentContext,
+  type Source,
+  type SourceBatch,
+} from '@optibid/runtime';
 import { Type, type Static } from '@sinclair/typebox';
 import { HttpFetcher, type HttpRequest } from './http.js';
 import { MemoryOffsetStore, type OffsetStore, type WindowOffset } from './offsets.js';
@@ -38,25 +45,62 @@ export interface PollingFeed {
 
 /** Config fields every polled feed shares (scheduling, pacing, backfill, offsets). */
 export const pollingConfig = {
-  live: Type.Optional(Type.Boolean({ default: true, description: 'Poll today and the next `lookaheadDays` delivery days on a schedule. false: run the backfill only, then end.' })),
+  live: Type.Optional(
+    Type.Boolean({
+      default: true,
+      description:
+        'Poll today and the next `lookaheadDays` delivery days on a schedule. false: run the backfill only, then end.',
+    }),
+  ),
   pollEveryMinutes: Type.Optional(Type.Number({ minimum: 1, default: 15, description: 'Minutes between live polls.' })),
-  lookaheadDays: Type.Optional(Type.Integer({ minimum: 0, maximum: 7, default: 1, description: 'Delivery days after today that live polling fetches (day-ahead results appear the day before).' })),
+  lookaheadDays: Type.Optional(
+    Type.Integer({
+      minimum: 0,
+      maximum: 7,
+      default: 1,
+      description: 'Delivery days after today that live polling fetches (day-ahead results appear the day before).',
+    }),
+  ),
   backfill: Type.Optional(
     Type.Object(
       {
         from: Type.String({ pattern: '^\\d{4}-\\d\\d-\\d\\d$', description: 'First delivery date, YYYY-MM-DD.' }),
-        to: Type.String({ pattern: '^\\d{4}-\\d\\d-\\d\\d$', description: 'Last delivery date, YYYY-MM-DD (inclusive).' }),
+        to: Type.String({
+          pattern: '^\\d{4}-\\d\\d-\\d\\d$',
+          description: 'Last delivery date, YYYY-MM-DD (inclusive).',
+        }),
       },
-      { additionalProperties: false, description: 'Delivery dates to fetch once; dates already fetched (per the stored offsets) are skipped, so a restarted backfill resumes.' },
+      {
+        additionalProperties: false,
+        description:
+          'Delivery dates to fetch once; dates already fetched (per the stored offsets) are skipped, so a restarted backfill resumes.',
+      },
     ),
   ),
-  requestsPerMinute: Type.Optional(Type.Number({ minimum: 0.1, default: 30, description: 'Rate limit towards the upstream API.' })),
-  maxRetries: Type.Optional(Type.Integer({ minimum: 0, default: 4, description: 'Retries on network errors, timeouts, 429 and 5xx, with exponential back-off or the Retry-After header.' })),
+  requestsPerMinute: Type.Optional(
+    Type.Number({ minimum: 0.1, default: 30, description: 'Rate limit towards the upstream API.' }),
+  ),
+  maxRetries: Type.Optional(
+    Type.Integer({
+      minimum: 0,
+      default: 4,
+      description:
+        'Retries on network errors, timeouts, 429 and 5xx, with exponential back-off or the Retry-After header.',
+    }),
+  ),
   timeoutMs: Type.Optional(Type.Integer({ minimum: 100, default: 30000, description: 'Per-request timeout.' })),
-  offsets: Type.Optional(Type.Union([Type.Literal('kafka'), Type.Literal('memory')], { default: 'kafka', description: 'Where fetched windows are remembered: kafka (compacted topic, survives restarts) or memory.' })),
-  offsetsTopic: Type.Optional(Type.String({ default: '_optibid.source-offsets', description: 'Compacted Kafka topic holding source offsets.' })),
+  offsets: Type.Optional(
+    Type.Union([Type.Literal('kafka'), Type.Literal('memory')], {
+      default: 'kafka',
+      description: 'Where fetched windows are remembered: kafka (compacted topic, survives restarts) or memory.',
+    }),
+  ),
+  offsetsTopic: Type.Optional(
+    Type.String({ default: '_optibid.source-offsets', description: 'Compacted Kafka topic holding source offsets.' }),
+  ),
 };
-const pollingSchema = Type.Object(pollingConfig);
+/** The polling fields as a schema (for the config type). */
+export const pollingSchema = Type.Object(pollingConfig);
 export type PollingConfig = Static<typeof pollingSchema>;
 
 /** Things tests inject; production takes them from the component context. */
@@ -96,8 +140,18 @@ export class PollingSource implements Source {
     deps: PollingDeps = {},
   ) {
     this.sleeper = deps.sleeper ?? (ctx.clock instanceof VirtualClock ? new VirtualSleeper(ctx.clock) : realSleeper);
-    this.fetcher = new HttpFetcher(ctx.clock, this.sleeper, { requestsPerMinute: cfg.requestsPerMinute, maxRetries: cfg.maxRetries, timeoutMs: cfg.timeoutMs }, ctx.logger, ctx.signal);
-    this.store = deps.offsets ?? (cfg.offsets === 'memory' ? new MemoryOffsetStore() : new KafkaOffsetStore({ env: ctx.env, topic: cfg.offsetsTopic }));
+    this.fetcher = new HttpFetcher(
+      ctx.clock,
+      this.sleeper,
+      { requestsPerMinute: cfg.requestsPerMinute, maxRetries: cfg.maxRetries, timeoutMs: cfg.timeoutMs },
+      ctx.logger,
+      ctx.signal,
+    );
+    this.store =
+      deps.offsets ??
+      (cfg.offsets === 'memory'
+        ? new MemoryOffsetStore()
+        : new KafkaOffsetStore({ env: ctx.env, topic: cfg.offsetsTopic }));
     this.namespace = `${feed.name}/${ctx.name}`;
   }
 
@@ -136,7 +190,11 @@ export class PollingSource implements Source {
       if (!w) {
         if (this.cfg.live === false) {
           if (this.failed.size) {
-            throw new OptiBidError('OPTIBID_ERR_UPSTREAM', `backfill finished with ${this.failed.size} window(s) failing: ${[...this.failed].map(([id, why]) => `${id}: ${why}`).join('; ')}`, { retriable: true });
+            throw new OptiBidError(
+              'OPTIBID_ERR_UPSTREAM',
+              `backfill finished with ${this.failed.size} window(s) failing: ${[...this.failed].map(([id, why]) => `${id}: ${why}`).join('; ')}`,
+              { retriable: true },
+            );
           }
           throw new EndOfInput();
         }
@@ -156,7 +214,9 @@ export class PollingSource implements Source {
     let parsed: ParsedWindow;
     try {
       const payload = await this.fetcher.get(w.request);
-      parsed = this.feed.parseAsync ? await this.feed.parseAsync(payload, this.ctx.clock.now(), w.date) : this.feed.parse(payload, this.ctx.clock.now());
+      parsed = this.feed.parseAsync
+        ? await this.feed.parseAsync(payload, this.ctx.clock.now(), w.date)
+        : this.feed.parse(payload, this.ctx.clock.now());
     } catch (err) {
       if (!(err instanceof OptiBidError)) throw err;
       this.stats.failed++;

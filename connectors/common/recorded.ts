@@ -41,7 +41,13 @@ export function readCassette(file: string): RecordedExchange[] {
   if (Array.isArray(doc.responses)) {
     return (doc.responses as Obj[]).map((r) => {
       const req = (r.request ?? {}) as Obj;
-      return { method: String(req.method ?? 'GET'), target: pathOf(String(req.target ?? '/')), status: Number(r.status), headers: flattenHeaders(r.headers), body: String(r.body ?? '') };
+      return {
+        method: String(req.method ?? 'GET'),
+        target: pathOf(String(req.target ?? '/')),
+        status: Number(r.status),
+        headers: flattenHeaders(r.headers),
+        body: String(r.body ?? ''),
+      };
     });
   }
   if (Array.isArray(doc.interactions)) {
@@ -59,7 +65,10 @@ export function readCassette(file: string): RecordedExchange[] {
       };
     });
   }
-  throw new OptiBidError('OPTIBID_ERR_DECODE', `${file}: not a recorded HTTP cassette (no responses: or interactions:)`);
+  throw new OptiBidError(
+    'OPTIBID_ERR_DECODE',
+    `${file}: not a recorded HTTP cassette (no responses: or interactions:)`,
+  );
 }
 
 /**
@@ -72,7 +81,12 @@ export function readPayloadFile(file: string): Payload {
     if (/^(responses|interactions):/m.test(head)) {
       const [first] = readCassette(file);
       if (!first) throw new OptiBidError('OPTIBID_ERR_DECODE', `${file}: the cassette holds no response`);
-      return { body: first.body, status: first.status, contentType: first.headers['content-type'], where: basename(file) };
+      return {
+        body: first.body,
+        status: first.status,
+        contentType: first.headers['content-type'],
+        where: basename(file),
+      };
     }
   }
   return { body: new Uint8Array(readFileSync(file)), where: basename(file) };

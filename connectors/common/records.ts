@@ -76,7 +76,13 @@ export function eventTime(rec: NormalizedRecord): number {
 
 /** A normalized record as a stream record (key per the key schema, timestamp = event time). */
 export function toOutRecord(rec: NormalizedRecord, headers?: Record<string, string>): OutRecord {
-  return { topic: rec.topic, key: partitionKey(rec), value: rec.value, timestamp: eventTime(rec), ...(headers ? { headers } : {}) };
+  return {
+    topic: rec.topic,
+    key: partitionKey(rec),
+    value: rec.value,
+    timestamp: eventTime(rec),
+    ...(headers ? { headers } : {}),
+  };
 }
 
 /** JSON line of a record's value for `optibid connector decode`: exactly the Avro field names. */

@@ -9,7 +9,11 @@ function camel(name: string): string {
  * recorded payload, a source definition on the shared polling machinery, and a README.
  */
 export function scaffoldConnector(name: string): Record<string, string> {
-  if (!/^[a-z][a-z0-9-]*$/.test(name)) throw new OptiBidError('OPTIBID_ERR_USAGE', `connector name "${name}" must be lower-case kebab-case (e.g. energi-data)`);
+  if (!/^[a-z][a-z0-9-]*$/.test(name))
+    throw new OptiBidError(
+      'OPTIBID_ERR_USAGE',
+      `connector name "${name}" must be lower-case kebab-case (e.g. energi-data)`,
+    );
   const id = camel(name);
   const Id = id[0].toUpperCase() + id.slice(1);
   return {

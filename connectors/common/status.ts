@@ -10,7 +10,11 @@ export function retriableStatus(status: number): boolean {
 export function refuseErrorStatus(p: Payload, detail?: string): void {
   if (p.status === undefined || p.status < 400) return;
   const text = asText(p.body);
-  const snippet = detail ?? (looksLikeHtml(text) ? (/<title[^>]*>([^<]*)</i.exec(text)?.[1] ?? 'HTML page') : text.trim().slice(0, 200) || 'empty body');
+  const snippet =
+    detail ??
+    (looksLikeHtml(text)
+      ? (/<title[^>]*>([^<]*)</i.exec(text)?.[1] ?? 'HTML page')
+      : text.trim().slice(0, 200) || 'empty body');
   throw new OptiBidError('OPTIBID_ERR_UPSTREAM', `${p.where}: HTTP ${p.status}: ${snippet}`, {
     retriable: retriableStatus(p.status),
     context: { file: p.where, status: p.status },

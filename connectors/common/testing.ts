@@ -8,6 +8,14 @@ export function memoryLogger(): Logger & { lines: { level: string; obj: unknown;
 }
 
 /** A component context on virtual time for connector tests. */
-export function testContext(opts: { name?: string; now?: number; env?: NodeJS.ProcessEnv } = {}): ComponentContext & { clock: VirtualClock; logger: ReturnType<typeof memoryLogger> } {
-  return { name: opts.name ?? 'test', clock: new VirtualClock(opts.now ?? 0), logger: memoryLogger(), env: opts.env ?? {}, signal: new AbortController().signal };
+export function testContext(
+  opts: { name?: string; now?: number; env?: NodeJS.ProcessEnv } = {},
+): ComponentContext & { clock: VirtualClock; logger: ReturnType<typeof memoryLogger> } {
+  return {
+    name: opts.name ?? 'test',
+    clock: new VirtualClock(opts.now ?? 0),
+    logger: memoryLogger(),
+    env: opts.env ?? {},
+    signal: new AbortController().signal,
+  };
 }

@@ -2,7 +2,13 @@ import { isoDurationMinutes, localDay, localToUtc, localDate, dateRange, compact
 
 describe('time helpers', () => {
   test('ISO durations', () => {
-    expect([isoDurationMinutes('PT15M'), isoDurationMinutes('PT30M'), isoDurationMinutes('PT60M'), isoDurationMinutes('PT1H'), isoDurationMinutes('P1D')]).toEqual([15, 30, 60, 60, 1440]);
+    expect([
+      isoDurationMinutes('PT15M'),
+      isoDurationMinutes('PT30M'),
+      isoDurationMinutes('PT60M'),
+      isoDurationMinutes('PT1H'),
+      isoDurationMinutes('P1D'),
+    ]).toEqual([15, 30, 60, 60, 1440]);
     expect(() => isoDurationMinutes('P1M')).toThrow(/unsupported resolution/);
     expect(() => isoDurationMinutes('PT')).toThrow(/unsupported resolution/);
   });

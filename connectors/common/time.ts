@@ -11,7 +11,10 @@ export const DAY_MS = 24 * HOUR_MS;
 export function isoDurationMinutes(text: string): number {
   const m = /^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?)?$/.exec(text.trim());
   if (!m || text.trim() === 'P' || text.trim().endsWith('T')) {
-    throw new OptiBidError('OPTIBID_ERR_DECODE', `unsupported resolution "${text}" (expected a fixed ISO 8601 duration such as PT15M)`);
+    throw new OptiBidError(
+      'OPTIBID_ERR_DECODE',
+      `unsupported resolution "${text}" (expected a fixed ISO 8601 duration such as PT15M)`,
+    );
   }
   const minutes = Number(m[1] ?? 0) * 1440 + Number(m[2] ?? 0) * 60 + Number(m[3] ?? 0);
   if (minutes <= 0) throw new OptiBidError('OPTIBID_ERR_DECODE', `resolution "${text}" is zero`);
@@ -57,7 +60,14 @@ export function localMidnight(date: string, timeZone: string): number {
 export function localToUtc(wall: string, timeZone: string): number {
   const m = /^(\d{4})-(\d\d)-(\d\d)(?:T(\d\d):(\d\d)(?::(\d\d))?)?$/.exec(wall);
   if (!m) throw new OptiBidError('OPTIBID_ERR_USAGE', `"${wall}" is not a local date-time (YYYY-MM-DDTHH:MM:SS)`);
-  const naive = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4] ?? 0), Number(m[5] ?? 0), Number(m[6] ?? 0));
+  const naive = Date.UTC(
+    Number(m[1]),
+    Number(m[2]) - 1,
+    Number(m[3]),
+    Number(m[4] ?? 0),
+    Number(m[5] ?? 0),
+    Number(m[6] ?? 0),
+  );
   // Two passes settle the offset even when midnight is near a DST switch.
   let guess = naive - zoneOffsetMinutes(timeZone, naive) * MINUTE_MS;
   guess = naive - zoneOffsetMinutes(timeZone, guess) * MINUTE_MS;

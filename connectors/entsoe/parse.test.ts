@@ -9,14 +9,19 @@ const dir = join(import.meta.dirname, 'fixtures');
 const xml = (name: string): string => readFileSync(join(dir, name), 'utf8');
 const cassette = (name: string) => readCassette(join(dir, name))[0];
 const NOW = Date.parse('2026-01-01T00:00:00Z');
-const prices = (body: string, where = 'test.xml'): MarketPrice[] => parseEntsoe({ body, where }, { now: NOW }, { now: NOW }).records.map((r) => r.value as MarketPrice);
-const funds = (body: string, where = 'test.xml'): MarketFundamental[] => parseEntsoe({ body, where }, { now: NOW }, { now: NOW }).records.map((r) => r.value as MarketFundamental);
+const prices = (body: string, where = 'test.xml'): MarketPrice[] =>
+  parseEntsoe({ body, where }, { now: NOW }, { now: NOW }).records.map((r) => r.value as MarketPrice);
+const funds = (body: string, where = 'test.xml'): MarketFundamental[] =>
+  parseEntsoe({ body, where }, { now: NOW }, { now: NOW }).records.map((r) => r.value as MarketFundamental);
 
 /** Points of the first Period as the XML lists them: independent of the parser under test. */
 function rawPoints(body: string, tag: string): Map<number, number> {
   const out = new Map<number, number>();
   const period = /<Period>([\s\S]*?)<\/Period>/.exec(body)![1];
-  for (const m of period.matchAll(new RegExp(`<position>(\\d+)</position>\\s*<${tag.replace('.', '\\.')}>([^<]+)<`, 'g'))) out.set(Number(m[1]), Number(m[2]));
+  for (const m of period.matchAll(
+    new RegExp(`<position>(\\d+)</position>\\s*<${tag.replace('.', '\\.')}>([^<]+)<`, 'g'),
+  ))
+    out.set(Number(m[1]), Number(m[2]));
   return out;
 }
 
@@ -33,7 +38,20 @@ describe('ENTSO-E A44 prices', () => {
     const raw = rawPoints(body, 'price.amount');
     const start = Date.parse('2024-10-07T22:00Z');
     recs.forEach((r, i) => {
-      expect(r).toEqual({ market: 'ENTSOE', area: 'BE', product: 'DAY_AHEAD', deliveryStart: r.deliveryStart, intervalMinutes: 60, price: r.price, currency: 'EUR', energyUnit: 'MWH', volumeMwh: null, publishedAt: Date.parse('2024-10-07T14:34:54Z'), ingestedAt: NOW, source: 'entsoe' });
+      expect(r).toEqual({
+        market: 'ENTSOE',
+        area: 'BE',
+        product: 'DAY_AHEAD',
+        deliveryStart: r.deliveryStart,
+        intervalMinutes: 60,
+        price: r.price,
+        currency: 'EUR',
+        energyUnit: 'MWH',
+        volumeMwh: null,
+        publishedAt: Date.parse('2024-10-07T14:34:54Z'),
+        ingestedAt: NOW,
+        source: 'entsoe',
+      });
       expect(r.deliveryStart).toBe(start + i * HOUR);
       expect(r.price).toBe(raw.get(i + 1));
     });
@@ -48,7 +66,9 @@ describe('ENTSO-E A44 prices', () => {
     // 22:00-03:00 at 15 minutes is 20 intervals; 03:00-05:00 at 60 minutes is 2.
     expect(q).toHaveLength(20);
     expect(h).toHaveLength(2);
-    expect(q.map((r) => r.deliveryStart)).toEqual(Array.from({ length: 20 }, (_, i) => Date.parse('2024-10-05T22:00Z') + i * 900_000));
+    expect(q.map((r) => r.deliveryStart)).toEqual(
+      Array.from({ length: 20 }, (_, i) => Date.parse('2024-10-05T22:00Z') + i * 900_000),
+    );
     expect(q.slice(0, 5).map((r) => r.price)).toEqual([55.35, 40.32, 31.86, 28.71, 44.22]);
     expect(q.slice(5, 10).every((r) => r.price === 44.22)).toBe(true); // positions 6-10 omitted
     expect(q[10].price).toBe(28.37);
@@ -59,10 +79,17 @@ describe('ENTSO-E A44 prices', () => {
 
   test('recorded NL day-ahead exchange parses to 24 hourly prices', () => {
     const ex = cassette('market_121d_day_ahead_prices_NL.yml');
-    const res = parseEntsoe({ body: ex.body, status: ex.status, contentType: ex.headers['content-type'], where: 'NL' }, { now: NOW });
+    const res = parseEntsoe(
+      { body: ex.body, status: ex.status, contentType: ex.headers['content-type'], where: 'NL' },
+      { now: NOW },
+    );
     const recs = res.records.map((r) => r.value as MarketPrice);
     expect(recs).toHaveLength(24);
-    expect(recs[0]).toMatchObject({ area: 'NL', deliveryStart: Date.parse('2024-09-01T22:00Z'), price: rawPoints(ex.body, 'price.amount').get(1) });
+    expect(recs[0]).toMatchObject({
+      area: 'NL',
+      deliveryStart: Date.parse('2024-09-01T22:00Z'),
+      price: rawPoints(ex.body, 'price.amount').get(1),
+    });
     expect(recs[23].price).toBe(104);
   });
 
@@ -70,7 +97,10 @@ describe('ENTSO-E A44 prices', () => {
     const base = xml('BE_60M.xml');
     const ts = /<TimeSeries>[\s\S]*<\/TimeSeries>/.exec(base)![0];
     const second = ts
-      .replace('<curveType>', '<classificationSequence_AttributeInstanceComponent.position>2</classificationSequence_AttributeInstanceComponent.position><curveType>')
+      .replace(
+        '<curveType>',
+        '<classificationSequence_AttributeInstanceComponent.position>2</classificationSequence_AttributeInstanceComponent.position><curveType>',
+      )
       .replace(/<price\.amount>([\d.]+)</g, (_, v) => `<price.amount>${Number(v) + 1}<`);
     const res = parseEntsoe({ body: base.replace(ts, ts + second), where: 'two-series.xml' }, { now: NOW });
     const sources = new Set(res.records.map((r) => (r.value as MarketPrice).source));
@@ -80,7 +110,8 @@ describe('ENTSO-E A44 prices', () => {
 
   test('DST days: 25 and 23 hourly intervals in UTC', () => {
     const base = xml('BE_60M.xml');
-    const point = (pos: number, v: number): string => `<Point><position>${pos}</position><price.amount>${v}</price.amount></Point>`;
+    const point = (pos: number, v: number): string =>
+      `<Point><position>${pos}</position><price.amount>${v}</price.amount></Point>`;
     const long = base
       .replaceAll('2024-10-07T22:00Z', '2024-10-26T22:00Z')
       .replaceAll('2024-10-08T22:00Z', '2024-10-27T23:00Z')
@@ -98,7 +129,12 @@ describe('ENTSO-E A44 prices', () => {
   });
 
   test('30-minute resolution', () => {
-    const body = xml('BE_60M.xml').replace('PT60M', 'PT30M').replace('2024-10-08T22:00Z</end>\n            </timeInterval>', '2024-10-08T10:00Z</end>\n            </timeInterval>');
+    const body = xml('BE_60M.xml')
+      .replace('PT60M', 'PT30M')
+      .replace(
+        '2024-10-08T22:00Z</end>\n            </timeInterval>',
+        '2024-10-08T10:00Z</end>\n            </timeInterval>',
+      );
     const recs = prices(body);
     expect(recs.every((r) => r.intervalMinutes === 30)).toBe(true);
     expect(recs[1].deliveryStart - recs[0].deliveryStart).toBe(1_800_000);
@@ -109,12 +145,22 @@ describe('ENTSO-E fundamentals', () => {
   test('A65 single point with curve A01: one realised load value', () => {
     const recs = funds(xml('gl.load.singlepoint.xml'));
     expect(recs).toEqual([
-      expect.objectContaining({ area: 'CZ', kind: 'LOAD', basis: 'ACTUAL', valueMw: 6288, intervalMinutes: 60, deliveryStart: Date.parse('2015-12-31T23:00Z') }),
+      expect.objectContaining({
+        area: 'CZ',
+        kind: 'LOAD',
+        basis: 'ACTUAL',
+        valueMw: 6288,
+        intervalMinutes: 60,
+        deliveryStart: Date.parse('2015-12-31T23:00Z'),
+      }),
     ]);
   });
 
   test('A01 curve leaves a missing position as a gap', () => {
-    const body = xml('gl.load.singlepoint.xml').replace('</Point>', '</Point><Point><position>3</position><quantity>7000</quantity></Point>');
+    const body = xml('gl.load.singlepoint.xml').replace(
+      '</Point>',
+      '</Point><Point><position>3</position><quantity>7000</quantity></Point>',
+    );
     const recs = funds(body);
     expect(recs.map((r) => r.deliveryStart - recs[0].deliveryStart)).toEqual([0, 2 * HOUR]);
   });
@@ -134,13 +180,22 @@ describe('ENTSO-E fundamentals', () => {
     expect(res.warnings.join()).toMatch(/96 value\(s\) skipped: psrType B01/);
     const wind = funds(ex.body.replace('<psrType>B01<', '<psrType>B19<'));
     expect(wind).toHaveLength(96);
-    expect(wind[0]).toMatchObject({ kind: 'WIND_ONSHORE', basis: 'ACTUAL', intervalMinutes: 15, valueMw: 3903, area: 'DE' });
+    expect(wind[0]).toMatchObject({
+      kind: 'WIND_ONSHORE',
+      basis: 'ACTUAL',
+      intervalMinutes: 15,
+      valueMw: 3903,
+      area: 'DE',
+    });
   });
 
   test('A75 hydro production types add up to one HYDRO value per interval', () => {
     const ex = cassette('generation161_b_c_actual_generation_per_production_type.yml').body;
     const ts = /<TimeSeries>[\s\S]*<\/TimeSeries>/.exec(ex)![0];
-    const body = ex.replace(ts, ts.replace('<psrType>B01<', '<psrType>B11<') + ts.replace('<psrType>B01<', '<psrType>B12<'));
+    const body = ex.replace(
+      ts,
+      ts.replace('<psrType>B01<', '<psrType>B11<') + ts.replace('<psrType>B01<', '<psrType>B12<'),
+    );
     const recs = funds(body);
     expect(recs).toHaveLength(96);
     expect(recs[0]).toMatchObject({ kind: 'HYDRO', valueMw: 2 * 3903 });
@@ -154,7 +209,10 @@ describe('ENTSO-E fundamentals', () => {
 
   test('A69 wind and solar forecast maps psrType to the quantity', () => {
     const a75 = cassette('generation161_b_c_actual_generation_per_production_type.yml').body;
-    const a69 = a75.replace('<type>A75</type>', '<type>A69</type>').replace('<process.processType>A16<', '<process.processType>A01<').replace('<psrType>B01<', '<psrType>B16<');
+    const a69 = a75
+      .replace('<type>A75</type>', '<type>A69</type>')
+      .replace('<process.processType>A16<', '<process.processType>A01<')
+      .replace('<psrType>B01<', '<psrType>B16<');
     const recs = funds(a69);
     expect(recs).toHaveLength(96);
     expect(recs.every((r) => r.kind === 'SOLAR' && r.basis === 'DAY_AHEAD_FORECAST')).toBe(true);
@@ -163,16 +221,24 @@ describe('ENTSO-E fundamentals', () => {
 
 describe('ENTSO-E acknowledgements and errors', () => {
   test('Acknowledgement "No matching data" means no data, even with HTTP 200', () => {
-    expect(parseEntsoe({ body: xml('acknowledgement.invalidrequest.xml'), where: 'ack.xml' }, { now: NOW })).toMatchObject({ status: 'no-data', records: [] });
+    expect(
+      parseEntsoe({ body: xml('acknowledgement.invalidrequest.xml'), where: 'ack.xml' }, { now: NOW }),
+    ).toMatchObject({ status: 'no-data', records: [] });
     const ex = cassette('market_121d_intraday_prices_DE_LU.yml');
     expect(ex.status).toBe(200);
-    const res = parseEntsoe({ body: ex.body, status: ex.status, contentType: ex.headers['content-type'], where: 'DE_LU' }, { now: NOW });
+    const res = parseEntsoe(
+      { body: ex.body, status: ex.status, contentType: ex.headers['content-type'], where: 'DE_LU' },
+      { now: NOW },
+    );
     expect(res.status).toBe('no-data');
     expect(res.reason).toMatch(/ENERGY_PRICES/);
   });
 
   test('another Acknowledgement reason is an upstream error quoting it', () => {
-    const body = xml('acknowledgement.invalidrequest.xml').replace('No matching data found', 'The amount of requested data exceeds allowed limit');
+    const body = xml('acknowledgement.invalidrequest.xml').replace(
+      'No matching data found',
+      'The amount of requested data exceeds allowed limit',
+    );
     expect(() => parseEntsoe({ body, where: 'ack.xml' }, { now: NOW })).toThrow(/exceeds allowed limit/);
   });
 

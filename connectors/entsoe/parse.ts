@@ -1,9 +1,24 @@
 import { OptiBidError } from '@optibid/runtime';
-import { parseXmlSafe, finiteNumber, unzipSafe, checkContentType, asText, type Payload, type PayloadLimits, defaultLimits } from '../common/payload.js';
+import {
+  parseXmlSafe,
+  finiteNumber,
+  unzipSafe,
+  checkContentType,
+  asText,
+  type Payload,
+  type PayloadLimits,
+  defaultLimits,
+} from '../common/payload.js';
 import { refuseErrorStatus } from '../common/status.js';
 import { isoDurationMinutes, parseInstant, MINUTE_MS } from '../common/time.js';
 import type { FundamentalBasis, FundamentalKind } from '@optibid/schemas';
-import { fundamental, price, type MarketFundamental, type NormalizedRecord, type ParseOptions } from '../common/records.js';
+import {
+  fundamental,
+  price,
+  type MarketFundamental,
+  type NormalizedRecord,
+  type ParseOptions,
+} from '../common/records.js';
 import { contractProducts, processBasis, psrKinds, zoneName } from './codes.js';
 
 /** What parsing one ENTSO-E response gave. */
@@ -49,7 +64,13 @@ export interface IntervalValue {
  * a missing position is a gap. Curve A03 (variable blocks): an omitted position repeats the previous
  * value until the next point or the end of the period. Points past the period's end are dropped with a warning.
  */
-export function expandPeriod(period: Node, curveType: string, valueTag: string, where: string, warnings: string[]): IntervalValue[] {
+export function expandPeriod(
+  period: Node,
+  curveType: string,
+  valueTag: string,
+  where: string,
+  warnings: string[],
+): IntervalValue[] {
   const ti = period.timeInterval as Node | undefined;
   if (!ti) throw new OptiBidError('OPTIBID_ERR_DECODE', `${where}: Period without <timeInterval>`);
   const start = parseInstant(text(ti.start), `${where} timeInterval.start`);
@@ -58,19 +79,24 @@ export function expandPeriod(period: Node, curveType: string, valueTag: string, 
   const minutes = isoDurationMinutes(required(period, 'resolution', where));
   const slots = Math.round((end - start) / (minutes * MINUTE_MS));
   if (slots * minutes * MINUTE_MS !== end - start) {
-    throw new OptiBidError('OPTIBID_ERR_DECODE', `${where}: timeInterval is not a whole number of ${minutes}-minute intervals`);
+    throw new OptiBidError(
+      'OPTIBID_ERR_DECODE',
+      `${where}: timeInterval is not a whole number of ${minutes}-minute intervals`,
+    );
   }
   const byPosition = new Map<number, number>();
   for (const point of arr(period.Point)) {
     const posText = text(point.position);
     const pos = Number(posText);
-    if (!Number.isInteger(pos) || pos < 1) throw new OptiBidError('OPTIBID_ERR_DECODE', `${where}: Point position "${posText}" is not a positive integer`);
+    if (!Number.isInteger(pos) || pos < 1)
+      throw new OptiBidError('OPTIBID_ERR_DECODE', `${where}: Point position "${posText}" is not a positive integer`);
     const value = finiteNumber(text(point[valueTag]), `${where} Point ${pos} <${valueTag}>`);
     if (pos > slots) {
       warnings.push(`${where}: Point position ${pos} lies past the period end (${slots} intervals); dropped`);
       continue;
     }
-    if (byPosition.has(pos)) throw new OptiBidError('OPTIBID_ERR_DECODE', `${where}: Point position ${pos} appears twice`);
+    if (byPosition.has(pos))
+      throw new OptiBidError('OPTIBID_ERR_DECODE', `${where}: Point position ${pos} appears twice`);
     byPosition.set(pos, value);
   }
   const out: IntervalValue[] = [];
@@ -91,7 +117,10 @@ export function expandPeriod(period: Node, curveType: string, valueTag: string, 
       out.push({ start: start + (pos - 1) * minutes * MINUTE_MS, minutes, value: byPosition.get(pos)! });
     }
   } else {
-    throw new OptiBidError('OPTIBID_ERR_DECODE', `${where}: unsupported curveType "${curveType}" (A01 and A03 are supported)`);
+    throw new OptiBidError(
+      'OPTIBID_ERR_DECODE',
+      `${where}: unsupported curveType "${curveType}" (A01 and A03 are supported)`,
+    );
   }
   return out;
 }
@@ -99,7 +128,10 @@ export function expandPeriod(period: Node, curveType: string, valueTag: string, 
 function documentRoot(parsed: Node, where: string): [string, Node] {
   const names = Object.keys(parsed).filter((k) => k !== '?xml');
   if (names.length !== 1 || typeof parsed[names[0]] !== 'object') {
-    throw new OptiBidError('OPTIBID_ERR_DECODE', `${where}: expected one root element, found ${names.join(', ') || 'none'}`);
+    throw new OptiBidError(
+      'OPTIBID_ERR_DECODE',
+      `${where}: expected one root element, found ${names.join(', ') || 'none'}`,
+    );
   }
   return [names[0], parsed[names[0]] as Node];
 }
@@ -146,7 +178,9 @@ export function parseEntsoe(p: Payload, opts: EntsoeParseOptions): EntsoeParseRe
     if (noDataPattern.test(reason)) {
       return { status: 'no-data', records: [], document: null, warnings, reason };
     }
-    throw new OptiBidError('OPTIBID_ERR_UPSTREAM', `${p.where}: ENTSO-E refused the request: ${reason}`, { context: { file: p.where } });
+    throw new OptiBidError('OPTIBID_ERR_UPSTREAM', `${p.where}: ENTSO-E refused the request: ${reason}`, {
+      context: { file: p.where },
+    });
   }
   if (rootName !== 'Publication_MarketDocument' && rootName !== 'GL_MarketDocument') {
     throw new OptiBidError('OPTIBID_ERR_DECODE', `${p.where}: unsupported ENTSO-E document <${rootName}>`);
@@ -205,11 +239,16 @@ export function parseEntsoe(p: Payload, opts: EntsoeParseOptions): EntsoeParseRe
       const inArea = text(ts['inBiddingZone_Domain.mRID']);
       const outArea = text(ts['outBiddingZone_Domain.mRID']);
       const eic = inArea ?? outArea;
-      if (!eic) throw new OptiBidError('OPTIBID_ERR_DECODE', `${where}: no bidding zone (inBiddingZone_Domain or outBiddingZone_Domain)`);
+      if (!eic)
+        throw new OptiBidError(
+          'OPTIBID_ERR_DECODE',
+          `${where}: no bidding zone (inBiddingZone_Domain or outBiddingZone_Domain)`,
+        );
       const psr = text((ts.MktPSRType as Node | undefined)?.psrType);
       let kind: FundamentalKind | undefined;
       if (type === 'A65') kind = 'LOAD';
-      else if (type !== 'A65' && !inArea && outArea) return skip('consumption series (outBiddingZone only)', values.length);
+      else if (type !== 'A65' && !inArea && outArea)
+        return skip('consumption series (outBiddingZone only)', values.length);
       else if (psr) kind = psrKinds[psr];
       else kind = 'GENERATION';
       if (!kind) return skip(`psrType ${psr} has no kind on market.fundamentals`, values.length);

@@ -16,7 +16,9 @@ const xml = (body: string): CannedResponse => ({ status: 200, headers: { 'conten
 const noData: CannedResponse = xml(ack200.body);
 const env = { ENTSOE_TOKEN: 'test-token-123' };
 
-async function drain(source: { read(): Promise<{ records: { value: unknown }[]; ack(err?: Error): Promise<void> }> }): Promise<MarketPrice[]> {
+async function drain(source: {
+  read(): Promise<{ records: { value: unknown }[]; ack(err?: Error): Promise<void> }>;
+}): Promise<MarketPrice[]> {
   const out: MarketPrice[] = [];
   for (;;) {
     try {
@@ -51,8 +53,20 @@ describe('ENTSO-E polling source against recorded responses on a local server', 
     await first.connect();
     const recs = await drain(first);
     expect(recs).toHaveLength(24);
-    expect(recs[0]).toMatchObject({ area: 'BE', deliveryStart: Date.parse('2024-10-07T22:00Z'), price: 64.98, ingestedAt: ctx.clock.now() - 2000 });
-    expect(server.requests.map((u) => [u.searchParams.get('periodStart'), u.searchParams.get('periodEnd'), u.searchParams.get('in_Domain'), u.searchParams.get('securityToken')])).toEqual([
+    expect(recs[0]).toMatchObject({
+      area: 'BE',
+      deliveryStart: Date.parse('2024-10-07T22:00Z'),
+      price: 64.98,
+      ingestedAt: ctx.clock.now() - 2000,
+    });
+    expect(
+      server.requests.map((u) => [
+        u.searchParams.get('periodStart'),
+        u.searchParams.get('periodEnd'),
+        u.searchParams.get('in_Domain'),
+        u.searchParams.get('securityToken'),
+      ]),
+    ).toEqual([
       ['202410072200', '202410082200', '10YBE----------2', 'test-token-123'],
       ['202410082200', '202410092200', '10YBE----------2', 'test-token-123'],
     ]);
@@ -66,10 +80,18 @@ describe('ENTSO-E polling source against recorded responses on a local server', 
   });
 
   test('429 with Retry-After and 503 are retried with the advertised and the exponential delay', async () => {
-    responses['202410072200'] = [{ status: 429, headers: { 'retry-after': '7' }, body: 'slow down' }, { status: 503, body: '' }, xml(be60)];
+    responses['202410072200'] = [
+      { status: 429, headers: { 'retry-after': '7' }, body: 'slow down' },
+      { status: 503, body: '' },
+      xml(be60),
+    ];
     const ctx = testContext({ env });
     const sleeper = new VirtualSleeper(ctx.clock);
-    const src = createEntsoeSource({ areas: ['BE'], baseUrl: base, live: false, backfill: { from: '2024-10-08', to: '2024-10-08' } }, ctx, { offsets: new MemoryOffsetStore(), sleeper });
+    const src = createEntsoeSource(
+      { areas: ['BE'], baseUrl: base, live: false, backfill: { from: '2024-10-08', to: '2024-10-08' } },
+      ctx,
+      { offsets: new MemoryOffsetStore(), sleeper },
+    );
     await src.connect();
     expect(await drain(src)).toHaveLength(24);
     expect(server.requests).toHaveLength(3);
@@ -79,7 +101,17 @@ describe('ENTSO-E polling source against recorded responses on a local server', 
   test('rate limit spaces requests evenly in virtual time', async () => {
     const ctx = testContext({ env });
     const sleeper = new VirtualSleeper(ctx.clock);
-    const src = createEntsoeSource({ areas: ['BE', 'NL'], baseUrl: base, live: false, requestsPerMinute: 6, backfill: { from: '2024-10-08', to: '2024-10-09' } }, ctx, { offsets: new MemoryOffsetStore(), sleeper });
+    const src = createEntsoeSource(
+      {
+        areas: ['BE', 'NL'],
+        baseUrl: base,
+        live: false,
+        requestsPerMinute: 6,
+        backfill: { from: '2024-10-08', to: '2024-10-09' },
+      },
+      ctx,
+      { offsets: new MemoryOffsetStore(), sleeper },
+    );
     await src.connect();
     await drain(src);
     expect(server.requests).toHaveLength(4);
@@ -88,10 +120,15 @@ describe('ENTSO-E polling source against recorded responses on a local server', 
   });
 
   test('live polling: a re-published identical document emits nothing, a revision emits only the changed prices', async () => {
-    const revised = be60.replace('<price.amount>64.98</price.amount>', '<price.amount>70.01</price.amount>').replace('<price.amount>100</price.amount>', '<price.amount>101.5</price.amount>');
+    const revised = be60
+      .replace('<price.amount>64.98</price.amount>', '<price.amount>70.01</price.amount>')
+      .replace('<price.amount>100</price.amount>', '<price.amount>101.5</price.amount>');
     responses['202410072200'] = [xml(be60), xml(be60), xml(revised)];
     const ctx = testContext({ env, now: Date.parse('2024-10-07T12:00:00Z') });
-    const src = createEntsoeSource({ areas: ['BE'], baseUrl: base, pollEveryMinutes: 15 }, ctx, { offsets: new MemoryOffsetStore(), sleeper: new VirtualSleeper(ctx.clock) });
+    const src = createEntsoeSource({ areas: ['BE'], baseUrl: base, pollEveryMinutes: 15 }, ctx, {
+      offsets: new MemoryOffsetStore(),
+      sleeper: new VirtualSleeper(ctx.clock),
+    });
     await src.connect();
     const b1 = await src.read();
     expect(b1.records).toHaveLength(24);
@@ -106,12 +143,22 @@ describe('ENTSO-E polling source against recorded responses on a local server', 
   });
 
   test('an HTML page with HTTP 200 and an unexpected content type fail their windows; the backfill ends naming them', async () => {
-    responses['202410072200'] = { status: 200, headers: { 'content-type': 'text/html' }, body: '<!DOCTYPE html><html><head><title>Maintenance</title></head></html>' };
+    responses['202410072200'] = {
+      status: 200,
+      headers: { 'content-type': 'text/html' },
+      body: '<!DOCTYPE html><html><head><title>Maintenance</title></head></html>',
+    };
     responses['202410082200'] = { status: 200, headers: { 'content-type': 'application/json' }, body: '{}' };
     const ctx = testContext({ env });
-    const src = createEntsoeSource({ areas: ['BE'], baseUrl: base, live: false, backfill: { from: '2024-10-08', to: '2024-10-09' } }, ctx, { offsets: new MemoryOffsetStore(), sleeper: new VirtualSleeper(ctx.clock) });
+    const src = createEntsoeSource(
+      { areas: ['BE'], baseUrl: base, live: false, backfill: { from: '2024-10-08', to: '2024-10-09' } },
+      ctx,
+      { offsets: new MemoryOffsetStore(), sleeper: new VirtualSleeper(ctx.clock) },
+    );
     await src.connect();
-    await expect(src.read()).rejects.toThrow(/2 window\(s\) failing: A44\|BE\|2024-10-08: .*HTML page with HTTP 200.*Maintenance.*A44\|BE\|2024-10-09: .*unexpected content type "application\/json"/);
+    await expect(src.read()).rejects.toThrow(
+      /2 window\(s\) failing: A44\|BE\|2024-10-08: .*HTML page with HTTP 200.*Maintenance.*A44\|BE\|2024-10-09: .*unexpected content type "application\/json"/,
+    );
   });
 
   test('the token must come from the environment', () => {

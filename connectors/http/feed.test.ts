@@ -17,10 +17,12 @@ const np = (f: string): string => join(import.meta.dirname, '../nordpool/fixture
 const NOW = Date.parse('2026-01-01T00:00:00Z');
 
 const payloads: [string, Payload][] = [
-  ...['single_area_15min.yaml', 'multiple_area_hourly.yaml', 'prices_not_available.yaml'].map((f): [string, Payload] => {
-    const ex = readCassette(np(f))[0];
-    return [f, { body: ex.body, status: ex.status, contentType: ex.headers['content-type'], where: f }];
-  }),
+  ...['single_area_15min.yaml', 'multiple_area_hourly.yaml', 'prices_not_available.yaml'].map(
+    (f): [string, Payload] => {
+      const ex = readCassette(np(f))[0];
+      return [f, { body: ex.body, status: ex.status, contentType: ex.headers['content-type'], where: f }];
+    },
+  ),
   ['delivery_period.json', { body: readFileSync(np('delivery_period.json'), 'utf8'), where: 'delivery_period.json' }],
 ];
 
@@ -35,15 +37,26 @@ describe('declarative HTTP feed re-implementing Nord Pool in YAML', () => {
   });
 
   test('URL template: date placeholders and params', () => {
-    expect(feedUrl(feed, '2025-05-07', {})).toBe('https://dataportal-api.nordpoolgroup.com/api/DayAheadPriceIndices?date=2025-05-07&market=DayAhead&indexNames=SE1,SE2,SE3,SE4&currency=EUR&resolutionInMinutes=60');
+    expect(feedUrl(feed, '2025-05-07', {})).toBe(
+      'https://dataportal-api.nordpoolgroup.com/api/DayAheadPriceIndices?date=2025-05-07&market=DayAhead&indexNames=SE1,SE2,SE3,SE4&currency=EUR&resolutionInMinutes=60',
+    );
   });
 
   test('polled through a local server, the YAML source and the TypeScript source emit the same records', async () => {
     const ex = readCassette(np('multiple_area_hourly.yaml'))[0];
-    const server = new FixtureServer(() => ({ status: 200, headers: { 'content-type': 'application/json; charset=utf-8' }, body: ex.body }));
+    const server = new FixtureServer(() => ({
+      status: 200,
+      headers: { 'content-type': 'application/json; charset=utf-8' },
+      body: ex.body,
+    }));
     const base = await server.start();
     try {
-      const run = async (make: (ctx: ReturnType<typeof testContext>) => { connect(): Promise<void>; read(): Promise<{ records: { value: unknown }[]; ack(): Promise<void> }> }) => {
+      const run = async (
+        make: (ctx: ReturnType<typeof testContext>) => {
+          connect(): Promise<void>;
+          read(): Promise<{ records: { value: unknown }[]; ack(): Promise<void> }>;
+        },
+      ) => {
         const ctx = testContext({ now: NOW });
         const src = make(ctx);
         await src.connect();
@@ -65,8 +78,19 @@ describe('declarative HTTP feed re-implementing Nord Pool in YAML', () => {
       const { writeFileSync, rmSync } = await import('node:fs');
       writeFileSync(tmpFeed, yamlText);
       try {
-        const fromYaml = await run((ctx) => createHttpSource({ feed: tmpFeed, ...poll }, ctx, { offsets: new MemoryOffsetStore(), sleeper: new VirtualSleeper(ctx.clock) }));
-        const fromTs = await run((ctx) => createNordpoolSource({ areas: ['SE1', 'SE2', 'SE3', 'SE4'], baseUrl: `${base}/api/DayAheadPriceIndices`, ...poll }, ctx, { offsets: new MemoryOffsetStore(), sleeper: new VirtualSleeper(ctx.clock) }));
+        const fromYaml = await run((ctx) =>
+          createHttpSource({ feed: tmpFeed, ...poll }, ctx, {
+            offsets: new MemoryOffsetStore(),
+            sleeper: new VirtualSleeper(ctx.clock),
+          }),
+        );
+        const fromTs = await run((ctx) =>
+          createNordpoolSource(
+            { areas: ['SE1', 'SE2', 'SE3', 'SE4'], baseUrl: `${base}/api/DayAheadPriceIndices`, ...poll },
+            ctx,
+            { offsets: new MemoryOffsetStore(), sleeper: new VirtualSleeper(ctx.clock) },
+          ),
+        );
         expect(fromYaml).toHaveLength(96);
         expect(fromYaml).toEqual(fromTs);
         const params = (u: URL): [string, string][] => [...u.searchParams.entries()].sort();
@@ -93,9 +117,15 @@ describe('feed validation names file:line:col', () => {
 
   test('unknown key, unknown field, missing required field, bad JSONata, bad format', () => {
     expect(err(base.replace('format: json', 'formt: json'))).toMatch(/^feed\.yaml:\d+:1: unknown key "formt"/);
-    expect(err(base.replace('  price: price', '  prise: price'))).toMatch(/^feed\.yaml:\d+:3: "prise" is not a field of market\.prices/);
-    expect(err(base.replace("  market: \"'NORDPOOL'\"\n", ''))).toMatch(/^feed\.yaml:\d+:\d+: no mapping for required field\(s\) market/);
-    expect(err(base.replace('  area: area', '  area: area[')).replace(/\n.*/s, '')).toMatch(/^feed\.yaml:\d+:9: JSONata expression does not parse/);
+    expect(err(base.replace('  price: price', '  prise: price'))).toMatch(
+      /^feed\.yaml:\d+:3: "prise" is not a field of market\.prices/,
+    );
+    expect(err(base.replace('  market: "\'NORDPOOL\'"\n', ''))).toMatch(
+      /^feed\.yaml:\d+:\d+: no mapping for required field\(s\) market/,
+    );
+    expect(err(base.replace('  area: area', '  area: area[')).replace(/\n.*/s, '')).toMatch(
+      /^feed\.yaml:\d+:9: JSONata expression does not parse/,
+    );
     expect(err(base.replace('format: json', 'format: pdf'))).toMatch(/format "pdf" is not one of json, xml, csv, zip/);
     expect(err('topic: [')).toMatch(/^feed\.yaml:1:\d+: invalid YAML/);
   });
@@ -107,7 +137,12 @@ describe('feed validation names file:line:col', () => {
   });
 
   test('secrets come from the environment', () => {
-    const f = loadFeed('feed.yaml', base.replace('Accept: application/json', 'Authorization: "Bearer ${NP_TOKEN}"').replace('date={date}', 'date={date}&key=${NP_KEY}'));
+    const f = loadFeed(
+      'feed.yaml',
+      base
+        .replace('Accept: application/json', 'Authorization: "Bearer ${NP_TOKEN}"')
+        .replace('date={date}', 'date={date}&key=${NP_KEY}'),
+    );
     expect(() => feedUrl(f, '2025-05-07', {})).toThrow(/environment variable NP_KEY is not set/);
     expect(feedUrl(f, '2025-05-07', { NP_KEY: 'k1' })).toContain('&key=k1');
   });

@@ -5,7 +5,15 @@ import type jsonata from 'jsonata';
 import { OptiBidError } from '@optibid/runtime';
 import { compileJsonata } from '../common/jsonata-env.js';
 import { fieldNames, shapeableTopics, shapeRecord } from '../common/avro-shape.js';
-import { asText, checkContentType, csvObjects, parseJsonSafe, parseXmlSafe, unzipSafe, type Payload } from '../common/payload.js';
+import {
+  asText,
+  checkContentType,
+  csvObjects,
+  parseJsonSafe,
+  parseXmlSafe,
+  unzipSafe,
+  type Payload,
+} from '../common/payload.js';
 import { refuseErrorStatus } from '../common/status.js';
 import { compactUtc, isoUtc, localDay } from '../common/time.js';
 import type { NormalizedRecord } from '../common/records.js';
@@ -45,7 +53,11 @@ class YamlErrors {
     const first = this.doc.errors[0];
     if (first) {
       const { line, col } = this.lc.linePos(first.pos[0]);
-      throw new OptiBidError('OPTIBID_ERR_CONFIG', `${file}:${line}:${col}: invalid YAML: ${first.message.split('\n')[0]}`, { context: { file, line, column: col } });
+      throw new OptiBidError(
+        'OPTIBID_ERR_CONFIG',
+        `${file}:${line}:${col}: invalid YAML: ${first.message.split('\n')[0]}`,
+        { context: { file, line, column: col } },
+      );
     }
   }
   /** file:line:col of the node at `path` (or of its parent key when absent). */
@@ -73,7 +85,9 @@ class YamlErrors {
   }
   fail(where: string, msg: string): never {
     const m = /:(\d+):(\d+)$/.exec(where);
-    throw new OptiBidError('OPTIBID_ERR_CONFIG', `${where}: ${msg}`, { context: { file: this.file, line: m ? Number(m[1]) : undefined, column: m ? Number(m[2]) : undefined } });
+    throw new OptiBidError('OPTIBID_ERR_CONFIG', `${where}: ${msg}`, {
+      context: { file: this.file, line: m ? Number(m[1]) : undefined, column: m ? Number(m[2]) : undefined },
+    });
   }
 }
 
@@ -90,8 +104,10 @@ function requiredFields(topic: string): string[] {
 export function loadFeed(file: string, text = readFileSync(file, 'utf8')): DeclarativeFeed {
   const y: YamlErrors = new YamlErrors(file, text);
   const root = y.doc.toJS() as Record<string, unknown> | null;
-  if (!root || typeof root !== 'object' || Array.isArray(root)) y.fail(y.where([]), 'a feed is a YAML mapping (name, topic, request, format, records, fields)');
-  for (const k of Object.keys(root)) if (!topKeys.includes(k)) y.fail(y.keyWhere([], k), `unknown key "${k}" (known: ${topKeys.join(', ')})`);
+  if (!root || typeof root !== 'object' || Array.isArray(root))
+    y.fail(y.where([]), 'a feed is a YAML mapping (name, topic, request, format, records, fields)');
+  for (const k of Object.keys(root))
+    if (!topKeys.includes(k)) y.fail(y.keyWhere([], k), `unknown key "${k}" (known: ${topKeys.join(', ')})`);
   const str = (path: string[], required: boolean): string | undefined => {
     const v = y.doc.getIn(path);
     if (v === undefined || v === null) {
@@ -102,28 +118,36 @@ export function loadFeed(file: string, text = readFileSync(file, 'utf8')): Decla
     return String(v);
   };
   const topic = str(['topic'], true)!;
-  if (!(shapeableTopics as readonly string[]).includes(topic)) y.fail(y.where(['topic']), `topic "${topic}" is not one a source writes (${shapeableTopics.join(', ')})`);
+  if (!(shapeableTopics as readonly string[]).includes(topic))
+    y.fail(y.where(['topic']), `topic "${topic}" is not one a source writes (${shapeableTopics.join(', ')})`);
   const request = root.request as Record<string, unknown> | undefined;
   if (!request || typeof request !== 'object') y.fail(y.where(['request']), 'missing request (url, headers, params)');
-  for (const k of Object.keys(request)) if (!requestKeys.includes(k)) y.fail(y.keyWhere(['request'], k), `unknown key "request.${k}" (known: ${requestKeys.join(', ')})`);
+  for (const k of Object.keys(request))
+    if (!requestKeys.includes(k))
+      y.fail(y.keyWhere(['request'], k), `unknown key "request.${k}" (known: ${requestKeys.join(', ')})`);
   const url = str(['request', 'url'], true)!;
   const mapOf = (path: string[]): Record<string, string> => {
     const v = y.doc.getIn(path) as unknown;
     if (v === undefined) return {};
     const js = (y.doc.getIn(path, true) as YamlNode & { toJSON(): unknown }).toJSON() as Record<string, unknown>;
-    if (!js || typeof js !== 'object' || Array.isArray(js)) y.fail(y.where(path), `${path.join('.')} must be a mapping`);
+    if (!js || typeof js !== 'object' || Array.isArray(js))
+      y.fail(y.where(path), `${path.join('.')} must be a mapping`);
     return Object.fromEntries(Object.entries(js).map(([k, val]) => [k, String(val)]));
   };
   const format = (str(['format'], false) ?? 'json') as FeedFormat;
-  if (!feedFormats.includes(format)) y.fail(y.where(['format']), `format "${format}" is not one of ${feedFormats.join(', ')}`);
+  if (!feedFormats.includes(format))
+    y.fail(y.where(['format']), `format "${format}" is not one of ${feedFormats.join(', ')}`);
   const expr = (path: string[]): jsonata.Expression | undefined => {
     const t = str(path, false);
     return t === undefined ? undefined : compileJsonata(t, y.where(path));
   };
   const fieldsNode = root.fields as Record<string, unknown> | undefined;
-  if (!fieldsNode || typeof fieldsNode !== 'object' || Array.isArray(fieldsNode)) y.fail(y.where(['fields']), 'missing fields: one JSONata expression per Avro field of the topic');
+  if (!fieldsNode || typeof fieldsNode !== 'object' || Array.isArray(fieldsNode))
+    y.fail(y.where(['fields']), 'missing fields: one JSONata expression per Avro field of the topic');
   const names = fieldNames(topic);
-  for (const k of Object.keys(fieldsNode)) if (!names.includes(k)) y.fail(y.keyWhere(['fields'], k), `"${k}" is not a field of ${topic} (${names.join(', ')})`);
+  for (const k of Object.keys(fieldsNode))
+    if (!names.includes(k))
+      y.fail(y.keyWhere(['fields'], k), `"${k}" is not a field of ${topic} (${names.join(', ')})`);
   const processing = topic === 'telemetry.readings' ? 'receivedAt' : 'ingestedAt';
   const missing = requiredFields(topic).filter((f) => !(f in fieldsNode) && f !== processing);
   if (missing.length) y.fail(y.where(['fields']), `no mapping for required field(s) ${missing.join(', ')} of ${topic}`);
@@ -148,7 +172,8 @@ export function loadFeed(file: string, text = readFileSync(file, 'utf8')): Decla
 export function expandEnv(text: string, env: NodeJS.ProcessEnv, where: string): string {
   return text.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => {
     const v = env[name];
-    if (v === undefined || v === '') throw new OptiBidError('OPTIBID_ERR_CONFIG', `${where}: environment variable ${name} is not set`);
+    if (v === undefined || v === '')
+      throw new OptiBidError('OPTIBID_ERR_CONFIG', `${where}: environment variable ${name} is not set`);
     return v;
   });
 }
@@ -168,9 +193,15 @@ export function feedUrl(feed: DeclarativeFeed, date: string, env: NodeJS.Process
     startCompact: compactUtc(start),
     endCompact: compactUtc(end),
   };
-  const filled = feed.url.replace(/\{([A-Za-z]+)\}/g, (m, name: string) => (name in vars ? encodeURIComponent(vars[name]).replaceAll('%2C', ',') : m));
+  const filled = feed.url.replace(/\{([A-Za-z]+)\}/g, (m, name: string) =>
+    name in vars ? encodeURIComponent(vars[name]).replaceAll('%2C', ',') : m,
+  );
   const unknown = /\{([A-Za-z]+)\}/.exec(filled);
-  if (unknown) throw new OptiBidError('OPTIBID_ERR_CONFIG', `${feed.file}: request.url uses {${unknown[1]}}, which is neither a date placeholder nor in request.params`);
+  if (unknown)
+    throw new OptiBidError(
+      'OPTIBID_ERR_CONFIG',
+      `${feed.file}: request.url uses {${unknown[1]}}, which is neither a date placeholder nor in request.params`,
+    );
   return expandEnv(filled, env, `${feed.file}: request.url`);
 }
 
@@ -211,13 +242,19 @@ export async function runFeed(feed: DeclarativeFeed, p: Payload, now: number, da
     try {
       return await e.evaluate(input, bindings);
     } catch (err) {
-      throw new OptiBidError('OPTIBID_ERR_DECODE', `${p.where}: ${what}: ${(err as Error).message}`, { context: { file: p.where } });
+      throw new OptiBidError('OPTIBID_ERR_DECODE', `${p.where}: ${what}: ${(err as Error).message}`, {
+        context: { file: p.where },
+      });
     }
   };
   let status: ParsedWindow['status'] = 'ok';
   if (feed.status) {
     const s = await evaluate(feed.status, doc, 'status');
-    if (s !== 'ok' && s !== 'no-data' && s !== 'not-published') throw new OptiBidError('OPTIBID_ERR_DECODE', `${p.where}: status gave ${JSON.stringify(s)} (expected ok, no-data or not-published)`);
+    if (s !== 'ok' && s !== 'no-data' && s !== 'not-published')
+      throw new OptiBidError(
+        'OPTIBID_ERR_DECODE',
+        `${p.where}: status gave ${JSON.stringify(s)} (expected ok, no-data or not-published)`,
+      );
     status = s;
   }
   if (status !== 'ok') return { status, records: [], warnings: [] };

@@ -33,7 +33,10 @@ describe('IEX India day-ahead', () => {
     expect(all[95].deliveryStart).toBe(Date.parse('2022-10-18T18:15:00Z'));
     expect(all[96].deliveryStart).toBe(Date.parse('2022-10-18T18:30:00Z'));
     const w2 = recs.find((r) => r.area === 'W2' && r.deliveryStart === all[50].deliveryStart)!;
-    expect(w2.price).toBe(raw.Delivery_Date_Details[0].Token_Wise[50].Area_Details.find((a: { Area_code: string }) => a.Area_code === 'W2').Area_Codes.Area_Price);
+    expect(w2.price).toBe(
+      raw.Delivery_Date_Details[0].Token_Wise[50].Area_Details.find((a: { Area_code: string }) => a.Area_code === 'W2')
+        .Area_Codes.Area_Price,
+    );
   });
 
   test('a partial day (real-time market during the day) gives only the blocks cleared so far', () => {
@@ -50,11 +53,17 @@ describe('IEX India day-ahead', () => {
   test('bad blocks and values are refused naming the date and block', () => {
     const bad = structuredClone(raw);
     bad.Delivery_Date_Details[1].Token_Wise[3].Token_NO = 97;
-    expect(() => parseIex({ body: JSON.stringify(bad), where: 'iex' }, { now: NOW })).toThrow(/Delivery_Date_Details\[1\] \(19\/10\/2022\): Token_NO 97 is not a block 1-96/);
+    expect(() => parseIex({ body: JSON.stringify(bad), where: 'iex' }, { now: NOW })).toThrow(
+      /Delivery_Date_Details\[1\] \(19\/10\/2022\): Token_NO 97 is not a block 1-96/,
+    );
     const nan = structuredClone(raw);
     nan.Delivery_Date_Details[0].Token_Wise[2].All_India_DAM_GDAM_RTM.Clearing_Price = 'nan';
-    expect(() => parseIex({ body: JSON.stringify(nan), where: 'iex' }, { now: NOW })).toThrow(/Token_NO 3 Clearing_Price: "nan" is not a finite number/);
-    expect(() => parseIex({ body: '{"Status":false,"Message":"Invalid token"}', where: 'iex' }, { now: NOW })).toThrow(/Status false: Invalid token/);
+    expect(() => parseIex({ body: JSON.stringify(nan), where: 'iex' }, { now: NOW })).toThrow(
+      /Token_NO 3 Clearing_Price: "nan" is not a finite number/,
+    );
+    expect(() => parseIex({ body: '{"Status":false,"Message":"Invalid token"}', where: 'iex' }, { now: NOW })).toThrow(
+      /Status false: Invalid token/,
+    );
   });
 
   test('block arithmetic in IST', () => {

@@ -42,7 +42,11 @@ function fail(where: string, msg: string): never {
 export function blockStart(date: string, token: number): number {
   const m = /^(\d\d)\/(\d\d)\/(\d{4})$/.exec(date);
   if (!m) throw new OptiBidError('OPTIBID_ERR_DECODE', `DeliveryDate "${date}" is not dd/mm/yyyy`);
-  return Date.UTC(Number(m[3]), Number(m[2]) - 1, Number(m[1])) - IST_OFFSET_MINUTES * MINUTE_MS + (token - 1) * BLOCK_MINUTES * MINUTE_MS;
+  return (
+    Date.UTC(Number(m[3]), Number(m[2]) - 1, Number(m[1])) -
+    IST_OFFSET_MINUTES * MINUTE_MS +
+    (token - 1) * BLOCK_MINUTES * MINUTE_MS
+  );
 }
 
 /**
@@ -57,17 +61,33 @@ export function parseIex(p: Payload, opts: IexParseOptions): IexParseResult {
   const doc = parseJsonSafe(p) as Obj;
   if (!doc || typeof doc !== 'object') fail(p.where, 'expected a JSON object');
   if (doc.Status === false) {
-    throw new OptiBidError('OPTIBID_ERR_UPSTREAM', `${p.where}: IEX answered Status false: ${String(doc.Message ?? 'no message')}`);
+    throw new OptiBidError(
+      'OPTIBID_ERR_UPSTREAM',
+      `${p.where}: IEX answered Status false: ${String(doc.Message ?? 'no message')}`,
+    );
   }
   const days = doc.Delivery_Date_Details;
   if (!Array.isArray(days)) fail(p.where, 'no Delivery_Date_Details array: not an IEX trade data response');
   const segment = (opts.segment ?? 'DAM').toUpperCase();
   const seg = iexSegments[segment];
-  if (!seg) throw new OptiBidError('OPTIBID_ERR_CONFIG', `unknown IEX segment "${opts.segment}" (known: ${Object.keys(iexSegments).join(', ')})`);
+  if (!seg)
+    throw new OptiBidError(
+      'OPTIBID_ERR_CONFIG',
+      `unknown IEX segment "${opts.segment}" (known: ${Object.keys(iexSegments).join(', ')})`,
+    );
   const records: NormalizedRecord[] = [];
   const blocks: Record<string, number> = {};
   const warnings: string[] = [];
-  const base = { market: 'IEX', product: seg.product, intervalMinutes: BLOCK_MINUTES, currency: 'INR', energyUnit: 'MWH' as const, publishedAt: null, ingestedAt: opts.now, source: seg.source };
+  const base = {
+    market: 'IEX',
+    product: seg.product,
+    intervalMinutes: BLOCK_MINUTES,
+    currency: 'INR',
+    energyUnit: 'MWH' as const,
+    publishedAt: null,
+    ingestedAt: opts.now,
+    source: seg.source,
+  };
   (days as Obj[]).forEach((day, d) => {
     const date = String(day.DeliveryDate);
     const dwhere = `${p.where} Delivery_Date_Details[${d}] (${date})`;
@@ -76,7 +96,8 @@ export function parseIex(p: Payload, opts: IexParseOptions): IexParseResult {
     const seen = new Set<number>();
     for (const t of tokens as Obj[]) {
       const token = t.Token_NO;
-      if (typeof token !== 'number' || !Number.isInteger(token) || token < 1 || token > BLOCKS_PER_DAY) fail(dwhere, `Token_NO ${JSON.stringify(token)} is not a block 1-96`);
+      if (typeof token !== 'number' || !Number.isInteger(token) || token < 1 || token > BLOCKS_PER_DAY)
+        fail(dwhere, `Token_NO ${JSON.stringify(token)} is not a block 1-96`);
       if (seen.has(token)) fail(dwhere, `Token_NO ${token} appears twice`);
       seen.add(token);
       const where = `${dwhere} Token_NO ${token}`;
@@ -88,13 +109,32 @@ export function parseIex(p: Payload, opts: IexParseOptions): IexParseResult {
       }
       const iso = new Date(blockStart(date, 1) + IST_OFFSET_MINUTES * MINUTE_MS).toISOString().slice(0, 10);
       blocks[iso] = (blocks[iso] ?? 0) + 1;
-      const mcv = all.Cleared_Volume === null || all.Cleared_Volume === undefined ? null : finiteNumber(all.Cleared_Volume, `${where} Cleared_Volume`);
-      records.push(price({ ...base, area: 'ALL-INDIA', deliveryStart: start, price: finiteNumber(all.Clearing_Price, `${where} Clearing_Price`), volumeMwh: mcv === null ? null : (mcv * BLOCK_MINUTES) / 60 }));
+      const mcv =
+        all.Cleared_Volume === null || all.Cleared_Volume === undefined
+          ? null
+          : finiteNumber(all.Cleared_Volume, `${where} Cleared_Volume`);
+      records.push(
+        price({
+          ...base,
+          area: 'ALL-INDIA',
+          deliveryStart: start,
+          price: finiteNumber(all.Clearing_Price, `${where} Clearing_Price`),
+          volumeMwh: mcv === null ? null : (mcv * BLOCK_MINUTES) / 60,
+        }),
+      );
       if (opts.areas === false) continue;
       for (const a of (t.Area_Details as Obj[] | undefined) ?? []) {
         const codes = a.Area_Codes as Obj | undefined;
         if (!codes || codes.Area_Price === null || codes.Area_Price === undefined) continue;
-        records.push(price({ ...base, area: String(a.Area_code), deliveryStart: start, price: finiteNumber(codes.Area_Price, `${where} area ${String(a.Area_code)} Area_Price`), volumeMwh: null }));
+        records.push(
+          price({
+            ...base,
+            area: String(a.Area_code),
+            deliveryStart: start,
+            price: finiteNumber(codes.Area_Price, `${where} area ${String(a.Area_code)} Area_Price`),
+            volumeMwh: null,
+          }),
+        );
       }
     }
   });

@@ -6,10 +6,24 @@ import { parseIex } from './parse.js';
 
 export const iexConfig = Type.Object(
   {
-    url: Type.String({ description: 'Trade-data endpoint given with your IEX data subscription, with placeholders {date} (dd-mm-yyyy) and {isoDate} (yyyy-mm-dd), e.g. https://.../GetTradeData?segment=DAM&fromDate={date}&toDate={date}.' }),
-    segment: Type.Optional(Type.Union([Type.Literal('DAM'), Type.Literal('GDAM'), Type.Literal('HPDAM'), Type.Literal('RTM')], { default: 'DAM', description: 'Market segment the endpoint returns.' })),
-    areas: Type.Optional(Type.Boolean({ default: true, description: 'Emit each bid area (A1 ... W3) as well as All-India.' })),
-    tokenEnv: Type.Optional(Type.String({ description: 'Environment variable holding the API token, sent as `Authorization: Bearer <token>` (secret).' })),
+    url: Type.String({
+      description:
+        'Trade-data endpoint given with your IEX data subscription, with placeholders {date} (dd-mm-yyyy) and {isoDate} (yyyy-mm-dd), e.g. https://.../GetTradeData?segment=DAM&fromDate={date}&toDate={date}.',
+    }),
+    segment: Type.Optional(
+      Type.Union([Type.Literal('DAM'), Type.Literal('GDAM'), Type.Literal('HPDAM'), Type.Literal('RTM')], {
+        default: 'DAM',
+        description: 'Market segment the endpoint returns.',
+      }),
+    ),
+    areas: Type.Optional(
+      Type.Boolean({ default: true, description: 'Emit each bid area (A1 ... W3) as well as All-India.' }),
+    ),
+    tokenEnv: Type.Optional(
+      Type.String({
+        description: 'Environment variable holding the API token, sent as `Authorization: Bearer <token>` (secret).',
+      }),
+    ),
     ...pollingConfig,
   },
   { additionalProperties: false },
@@ -18,7 +32,11 @@ export type IexConfig = Static<typeof iexConfig>;
 
 export function iexFeed(cfg: IexConfig, ctx: ComponentContext): PollingFeed {
   const token = secretFromEnv(ctx, cfg.tokenEnv);
-  if (cfg.tokenEnv && !token) throw new OptiBidError('OPTIBID_ERR_CONFIG', `iex: the API token is missing: set the environment variable ${cfg.tokenEnv}`);
+  if (cfg.tokenEnv && !token)
+    throw new OptiBidError(
+      'OPTIBID_ERR_CONFIG',
+      `iex: the API token is missing: set the environment variable ${cfg.tokenEnv}`,
+    );
   return {
     name: 'iex',
     timeZone: 'Asia/Kolkata',
@@ -26,7 +44,13 @@ export function iexFeed(cfg: IexConfig, ctx: ComponentContext): PollingFeed {
       const [y, m, d] = date.split('-');
       const url = cfg.url.replaceAll('{date}', `${d}-${m}-${y}`).replaceAll('{isoDate}', date);
       const id = `${cfg.segment ?? 'DAM'}|${date}`;
-      return [{ id, date, request: { url, label: `iex ${id}`, headers: token ? { authorization: `Bearer ${token}` } : undefined } }];
+      return [
+        {
+          id,
+          date,
+          request: { url, label: `iex ${id}`, headers: token ? { authorization: `Bearer ${token}` } : undefined },
+        },
+      ];
     },
     parse: (p, now) => {
       const res = parseIex(p, { now, segment: cfg.segment, areas: cfg.areas });
@@ -38,7 +62,8 @@ export function iexFeed(cfg: IexConfig, ctx: ComponentContext): PollingFeed {
 export const iexSource = defineSource({
   name: 'iex',
   status: 'experimental',
-  summary: 'IEX India market clearing prices and volumes (DAM, GDAM, HPDAM, RTM): 96 IST blocks a day, All-India and each bid area, ₹/MWh.',
+  summary:
+    'IEX India market clearing prices and volumes (DAM, GDAM, HPDAM, RTM): 96 IST blocks a day, All-India and each bid area, ₹/MWh.',
   outputs: ['market.prices'],
   config: iexConfig,
   create: (cfg, ctx) => new PollingSource(iexFeed(cfg, ctx), cfg, ctx),

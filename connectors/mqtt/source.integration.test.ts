@@ -13,14 +13,22 @@ const url = endpointsFromEnv().mqttUrl;
 const em = JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures/pro_3em.json'), 'utf8')).status['em:0'];
 
 async function publisher(): Promise<mqtt.MqttClient> {
-  return mqtt.connectAsync(url, { clientId: `optibid-pub-${run}-${Math.random().toString(36).slice(2, 6)}`, clean: true });
+  return mqtt.connectAsync(url, {
+    clientId: `optibid-pub-${run}-${Math.random().toString(36).slice(2, 6)}`,
+    clean: true,
+  });
 }
 
 /** Reads batches until `until` holds for what was collected (a broker round trip, no sleeping). */
 async function collect(src: MqttSource, until: (recs: OutRecord[]) => boolean): Promise<OutRecord[]> {
   const out: OutRecord[] = [];
   while (!until(out)) {
-    const batch = await Promise.race([src.read(), new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`timed out with ${out.length} records`)), 15_000))]);
+    const batch = await Promise.race([
+      src.read(),
+      new Promise<never>((_, reject) =>
+        setTimeout(() => reject(new Error(`timed out with ${out.length} records`)), 15_000),
+      ),
+    ]);
     out.push(...batch.records);
     await batch.ack();
   }
@@ -38,7 +46,12 @@ describe('MQTT source against the real Mosquitto', () => {
         { filter: `${run}/tele/+/SENSOR`, qos: 1, decoder: 'tasmota' },
         { filter: `N/${run}/#`, qos: 2, decoder: 'victron' },
         { filter: `spBv1.0/${run}/#`, qos: 1, decoder: 'sparkplug' },
-        { filter: `${run}/json/#`, qos: 2, decoder: 'json', mapping: '{"assetId": $levels[2], "metric": "state_of_charge", "value": soc, "unit": "%"}' },
+        {
+          filter: `${run}/json/#`,
+          qos: 2,
+          decoder: 'json',
+          mapping: '{"assetId": $levels[2], "metric": "state_of_charge", "value": soc, "unit": "%"}',
+        },
       ],
     };
     const ctx = testContext({ now: Date.parse('2026-01-01T00:00:00Z') });
@@ -47,10 +60,34 @@ describe('MQTT source against the real Mosquitto', () => {
     const pub = await publisher();
     try {
       await pub.publishAsync(`${run}/shelly/pro3em-1/status/em:0`, JSON.stringify(em), { qos: 0 });
-      await pub.publishAsync(`${run}/tele/plug-7/SENSOR`, JSON.stringify({ Time: '2025-06-01T12:00:00', ENERGY: { Power: 120, Voltage: 231 } }), { qos: 1 });
+      await pub.publishAsync(
+        `${run}/tele/plug-7/SENSOR`,
+        JSON.stringify({ Time: '2025-06-01T12:00:00', ENERGY: { Power: 120, Voltage: 231 } }),
+        { qos: 1 },
+      );
       await pub.publishAsync(`N/${run}/vebus/276/Ac/Out/L1/P`, JSON.stringify({ value: 208 }), { qos: 2 });
-      await pub.publishAsync(`spBv1.0/${run}/NBIRTH/edge1`, Buffer.from(encodeSparkplug({ seq: 0, timestamp: 1000, metrics: [{ name: 'Power', alias: 1, datatype: DataType.Double, double_value: 5 }] })), { qos: 1 });
-      await pub.publishAsync(`spBv1.0/${run}/NDATA/edge1`, Buffer.from(encodeSparkplug({ seq: 3, timestamp: 2000, metrics: [{ alias: 1, datatype: DataType.Double, double_value: 6 }] })), { qos: 1 });
+      await pub.publishAsync(
+        `spBv1.0/${run}/NBIRTH/edge1`,
+        Buffer.from(
+          encodeSparkplug({
+            seq: 0,
+            timestamp: 1000,
+            metrics: [{ name: 'Power', alias: 1, datatype: DataType.Double, double_value: 5 }],
+          }),
+        ),
+        { qos: 1 },
+      );
+      await pub.publishAsync(
+        `spBv1.0/${run}/NDATA/edge1`,
+        Buffer.from(
+          encodeSparkplug({
+            seq: 3,
+            timestamp: 2000,
+            metrics: [{ alias: 1, datatype: DataType.Double, double_value: 6 }],
+          }),
+        ),
+        { qos: 1 },
+      );
       await pub.publishAsync(`${run}/json/bess-1`, '{"soc": 55}', { qos: 2 });
       // malformed: invalid JSON, nan, wrong type, oversized
       await pub.publishAsync(`${run}/json/bess-2`, '{"soc": ', { qos: 1 });
@@ -58,17 +95,33 @@ describe('MQTT source against the real Mosquitto', () => {
       await pub.publishAsync(`N/${run}/vebus/276/Soc`, '{"value": "full"}', { qos: 1 });
       await pub.publishAsync(`${run}/json/bess-3`, JSON.stringify({ soc: 1, pad: 'x'.repeat(3000) }), { qos: 1 });
 
-      const recs = await collect(src, (r) => r.filter((x) => x.topic === 'dlq.mqtt-test').length >= 4 && r.some((x) => x.key === 'bess-1'));
+      const recs = await collect(
+        src,
+        (r) => r.filter((x) => x.topic === 'dlq.mqtt-test').length >= 4 && r.some((x) => x.key === 'bess-1'),
+      );
       const readings = recs.filter((r) => r.topic === 'telemetry.readings').map((r) => r.value as TelemetryReading);
-      expect(readings.find((r) => r.assetId === `${run}/shelly/pro3em-1` && r.metric === 'active_power_a')!.value).toBe(em.a_act_power);
+      expect(readings.find((r) => r.assetId === `${run}/shelly/pro3em-1` && r.metric === 'active_power_a')!.value).toBe(
+        em.a_act_power,
+      );
       expect(readings.find((r) => r.assetId === 'plug-7' && r.metric === 'active_power')!.value).toBe(120);
-      expect(readings.find((r) => r.assetId === `${run}/vebus/276`)).toMatchObject({ metric: 'active_power_out_l1', value: 208, unit: 'W' });
-      expect(readings.filter((r) => r.assetId === `${run}/edge1` && r.metric === 'power').map((r) => [r.value, r.quality])).toEqual([
+      expect(readings.find((r) => r.assetId === `${run}/vebus/276`)).toMatchObject({
+        metric: 'active_power_out_l1',
+        value: 208,
+        unit: 'W',
+      });
+      expect(
+        readings.filter((r) => r.assetId === `${run}/edge1` && r.metric === 'power').map((r) => [r.value, r.quality]),
+      ).toEqual([
         [5, 'UNKNOWN'],
         [6, 'SUSPECT'],
       ]);
       expect(src.events).toContain(`${run}/edge1: seq gap, expected 1, got 3 (2 message(s) lost)`);
-      expect(readings.find((r) => r.assetId === 'bess-1')).toMatchObject({ metric: 'state_of_charge', value: 55, origin: `${run}/json/bess-1`, receivedAt: ctx.clock.now() });
+      expect(readings.find((r) => r.assetId === 'bess-1')).toMatchObject({
+        metric: 'state_of_charge',
+        value: 55,
+        origin: `${run}/json/bess-1`,
+        receivedAt: ctx.clock.now(),
+      });
 
       const dlq = recs.filter((r) => r.topic === 'dlq.mqtt-test');
       const byTopic = Object.fromEntries(dlq.map((d) => [d.headers!['mqtt-topic'], d.headers!.reason]));
@@ -76,7 +129,9 @@ describe('MQTT source against the real Mosquitto', () => {
       expect(byTopic[`${run}/tele/plug-8/SENSOR`]).toMatch(/invalid JSON/);
       expect(byTopic[`N/${run}/vebus/276/Soc`]).toMatch(/value "full" is not a finite number/);
       expect(byTopic[`${run}/json/bess-3`]).toMatch(/oversized payload: \d+ bytes \(limit 2048\)/);
-      expect(dlq.every((d) => d.headers!['source-topic'] === d.headers!['mqtt-topic'] && d.headers!.component === 'test')).toBe(true);
+      expect(
+        dlq.every((d) => d.headers!['source-topic'] === d.headers!['mqtt-topic'] && d.headers!.component === 'test'),
+      ).toBe(true);
     } finally {
       await pub.endAsync();
       await src.close();
@@ -85,7 +140,19 @@ describe('MQTT source against the real Mosquitto', () => {
 
   test('a persistent session keeps QoS 1 messages published while the source was away, across a broker restart', async () => {
     const clientId = `optibid-persist-${run}`;
-    const cfg: MqttConfig = { url, clientId, cleanSession: false, topics: [{ filter: `${run}/persist/#`, qos: 1, decoder: 'json', mapping: '{"assetId": $levels[2], "metric": "m", "value": v, "unit": "1"}' }] };
+    const cfg: MqttConfig = {
+      url,
+      clientId,
+      cleanSession: false,
+      topics: [
+        {
+          filter: `${run}/persist/#`,
+          qos: 1,
+          decoder: 'json',
+          mapping: '{"assetId": $levels[2], "metric": "m", "value": v, "unit": "1"}',
+        },
+      ],
+    };
     const first = new MqttSource(cfg, testContext());
     await first.connect(); // creates the session and its subscription
     await first.close();

@@ -3,11 +3,28 @@ import { MqttSource } from './source.js';
 import { topicMatches } from './topic-filter.js';
 import { testContext } from '../common/testing.js';
 
-const packet = (p: Partial<IPublishPacket>): IPublishPacket => ({ cmd: 'publish', topic: 'a/b', payload: Buffer.from('{"v":1}'), qos: 1, dup: false, retain: false, messageId: 7, ...p }) as IPublishPacket;
+const packet = (p: Partial<IPublishPacket>): IPublishPacket =>
+  ({
+    cmd: 'publish',
+    topic: 'a/b',
+    payload: Buffer.from('{"v":1}'),
+    qos: 1,
+    dup: false,
+    retain: false,
+    messageId: 7,
+    ...p,
+  }) as IPublishPacket;
 
 describe('MQTT source internals', () => {
   test('a QoS 1 redelivery (DUP, same packet id, topic and payload) is dropped; a new message with a reused id is not', async () => {
-    const src = new MqttSource({ topics: [{ filter: 'a/#', decoder: 'json', mapping: '{"assetId": "x", "metric": "v", "value": v, "unit": "1"}' }] }, testContext());
+    const src = new MqttSource(
+      {
+        topics: [
+          { filter: 'a/#', decoder: 'json', mapping: '{"assetId": "x", "metric": "v", "value": v, "unit": "1"}' },
+        ],
+      },
+      testContext(),
+    );
     src.take(packet({}));
     src.take(packet({ dup: true }));
     src.take(packet({ dup: true, payload: Buffer.from('{"v":2}') }));
@@ -28,6 +45,8 @@ describe('MQTT source internals', () => {
   });
 
   test('a persistent session without a client id is a config error', () => {
-    expect(() => new MqttSource({ cleanSession: false, topics: [{ filter: '#', decoder: 'shelly' }] }, testContext())).toThrow(/needs a stable clientId/);
+    expect(
+      () => new MqttSource({ cleanSession: false, topics: [{ filter: '#', decoder: 'shelly' }] }, testContext()),
+    ).toThrow(/needs a stable clientId/);
   });
 });

@@ -2,29 +2,71 @@ import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 import { Type, type Static } from '@sinclair/typebox';
-import { defineSource, endpointsFromEnv, NotConnected, OptiBidError, toDeadLetter, type ComponentContext, type OutRecord, type Source, type SourceBatch } from '@optibid/runtime';
+import {
+  defineSource,
+  endpointsFromEnv,
+  NotConnected,
+  OptiBidError,
+  toDeadLetter,
+  type ComponentContext,
+  type OutRecord,
+  type Source,
+  type SourceBatch,
+} from '@optibid/runtime';
 import { toOutRecord } from '../common/records.js';
 import { makeDecoder, MalformedPayload, type MqttDecoder } from './decoders/index.js';
 import { topicMatches } from './topic-filter.js';
 
 export const mqttConfig = Type.Object(
   {
-    url: Type.Optional(Type.String({ description: 'Broker URL (mqtt://, mqtts://, ws://); default OPTIBID_MQTT_URL or mqtt://127.0.0.1:1883.' })),
+    url: Type.Optional(
+      Type.String({
+        description: 'Broker URL (mqtt://, mqtts://, ws://); default OPTIBID_MQTT_URL or mqtt://127.0.0.1:1883.',
+      }),
+    ),
     topics: Type.Array(
       Type.Object(
         {
-          filter: Type.String({ description: 'Topic filter, wildcards allowed: sites/+/telemetry, tele/#, spBv1.0/plant/#.' }),
-          qos: Type.Optional(Type.Union([Type.Literal(0), Type.Literal(1), Type.Literal(2)], { default: 1, description: 'Subscription QoS.' })),
-          decoder: Type.Union([Type.Literal('json'), Type.Literal('tasmota'), Type.Literal('shelly'), Type.Literal('victron'), Type.Literal('sparkplug')], { description: 'Payload decoder for this filter.' }),
-          mapping: Type.Optional(Type.String({ description: 'JSONata mapping (json decoder): payload → {assetId, metric, value, unit, observedAt?} or an array of them; $topic and $levels are bound.' })),
+          filter: Type.String({
+            description: 'Topic filter, wildcards allowed: sites/+/telemetry, tele/#, spBv1.0/plant/#.',
+          }),
+          qos: Type.Optional(
+            Type.Union([Type.Literal(0), Type.Literal(1), Type.Literal(2)], {
+              default: 1,
+              description: 'Subscription QoS.',
+            }),
+          ),
+          decoder: Type.Union(
+            [
+              Type.Literal('json'),
+              Type.Literal('tasmota'),
+              Type.Literal('shelly'),
+              Type.Literal('victron'),
+              Type.Literal('sparkplug'),
+            ],
+            { description: 'Payload decoder for this filter.' },
+          ),
+          mapping: Type.Optional(
+            Type.String({
+              description:
+                'JSONata mapping (json decoder): payload → {assetId, metric, value, unit, observedAt?} or an array of them; $topic and $levels are bound.',
+            }),
+          ),
           timeZone: Type.Optional(Type.String({ description: 'IANA zone of device-local timestamps (tasmota).' })),
         },
         { additionalProperties: false },
       ),
       { minItems: 1, description: 'Subscriptions; a message is decoded by the first filter it matches.' },
     ),
-    clientId: Type.Optional(Type.String({ description: 'Client id; give a stable one with cleanSession false so the broker keeps the session (subscriptions and queued QoS 1/2 messages) while OptiBid is away.' })),
-    cleanSession: Type.Optional(Type.Boolean({ default: false, description: 'false: persistent session (needs a stable clientId).' })),
+    clientId: Type.Optional(
+      Type.String({
+        description:
+          'Client id; give a stable one with cleanSession false so the broker keeps the session (subscriptions and queued QoS 1/2 messages) while OptiBid is away.',
+      }),
+    ),
+    cleanSession: Type.Optional(
+      Type.Boolean({ default: false, description: 'false: persistent session (needs a stable clientId).' }),
+    ),
     usernameEnv: Type.Optional(Type.String({ description: 'Environment variable holding the username.' })),
     passwordEnv: Type.Optional(Type.String({ description: 'Environment variable holding the password (secret).' })),
     tls: Type.Optional(
@@ -33,15 +75,34 @@ export const mqttConfig = Type.Object(
           caFile: Type.Optional(Type.String({ description: 'PEM file of the CA that signed the broker certificate.' })),
           certFile: Type.Optional(Type.String({ description: 'Client certificate (PEM) for mutual TLS.' })),
           keyFile: Type.Optional(Type.String({ description: 'Client key (PEM) for mutual TLS.' })),
-          rejectUnauthorized: Type.Optional(Type.Boolean({ default: true, description: 'Verify the broker certificate.' })),
+          rejectUnauthorized: Type.Optional(
+            Type.Boolean({ default: true, description: 'Verify the broker certificate.' }),
+          ),
         },
         { additionalProperties: false, description: 'TLS settings (use an mqtts:// URL).' },
       ),
     ),
-    maxPayloadBytes: Type.Optional(Type.Integer({ minimum: 1, default: 262144, description: 'Larger payloads go to the dead-letter topic as oversized.' })),
-    deadLetterTopic: Type.Optional(Type.String({ default: 'dlq.mqtt', description: 'Where malformed payloads go, with headers naming the MQTT topic and the reason.' })),
+    maxPayloadBytes: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        default: 262144,
+        description: 'Larger payloads go to the dead-letter topic as oversized.',
+      }),
+    ),
+    deadLetterTopic: Type.Optional(
+      Type.String({
+        default: 'dlq.mqtt',
+        description: 'Where malformed payloads go, with headers naming the MQTT topic and the reason.',
+      }),
+    ),
     batchSize: Type.Optional(Type.Integer({ minimum: 1, default: 500, description: 'Most messages per batch.' })),
-    maxBuffered: Type.Optional(Type.Integer({ minimum: 1, default: 10000, description: 'Messages buffered before reading from the broker pauses (back-pressure).' })),
+    maxBuffered: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        default: 10000,
+        description: 'Messages buffered before reading from the broker pauses (back-pressure).',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -83,10 +144,16 @@ export class MqttSource implements Source {
     private readonly cfg: MqttConfig,
     private readonly ctx: ComponentContext,
   ) {
-    this.decoders = cfg.topics.map((t) => ({ filter: t.filter, decoder: makeDecoder(t.decoder, { mapping: t.mapping, timeZone: t.timeZone }) }));
+    this.decoders = cfg.topics.map((t) => ({
+      filter: t.filter,
+      decoder: makeDecoder(t.decoder, { mapping: t.mapping, timeZone: t.timeZone }),
+    }));
     if (cfg.cleanSession === false && !cfg.clientId) {
       // A persistent session is keyed by the client id: a random one would leave orphan sessions behind.
-      throw new OptiBidError('OPTIBID_ERR_CONFIG', 'mqtt: a persistent session (cleanSession false) needs a stable clientId');
+      throw new OptiBidError(
+        'OPTIBID_ERR_CONFIG',
+        'mqtt: a persistent session (cleanSession false) needs a stable clientId',
+      );
     }
   }
 
@@ -102,11 +169,19 @@ export class MqttSource implements Source {
     };
     if (this.cfg.usernameEnv) {
       opts.username = env[this.cfg.usernameEnv];
-      if (!opts.username) throw new OptiBidError('OPTIBID_ERR_CONFIG', `mqtt: environment variable ${this.cfg.usernameEnv} (username) is not set`);
+      if (!opts.username)
+        throw new OptiBidError(
+          'OPTIBID_ERR_CONFIG',
+          `mqtt: environment variable ${this.cfg.usernameEnv} (username) is not set`,
+        );
     }
     if (this.cfg.passwordEnv) {
       const pw = env[this.cfg.passwordEnv];
-      if (pw === undefined) throw new OptiBidError('OPTIBID_ERR_CONFIG', `mqtt: environment variable ${this.cfg.passwordEnv} (password) is not set`);
+      if (pw === undefined)
+        throw new OptiBidError(
+          'OPTIBID_ERR_CONFIG',
+          `mqtt: environment variable ${this.cfg.passwordEnv} (password) is not set`,
+        );
       opts.password = pw;
     }
     const tls = this.cfg.tls;
@@ -145,16 +220,26 @@ export class MqttSource implements Source {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         client.end(true);
-        reject(new NotConnected(`mqtt: no CONNACK from ${url} within 10 s${this.lastError ? ` (${this.lastError.message})` : ''}`));
+        reject(
+          new NotConnected(
+            `mqtt: no CONNACK from ${url} within 10 s${this.lastError ? ` (${this.lastError.message})` : ''}`,
+          ),
+        );
       }, 10_000);
       client.once('connect', () => {
         clearTimeout(timer);
         resolve();
       });
     });
-    const granted = await client.subscribeAsync(Object.fromEntries(this.cfg.topics.map((t) => [t.filter, { qos: t.qos ?? 1 }])));
+    const granted = await client.subscribeAsync(
+      Object.fromEntries(this.cfg.topics.map((t) => [t.filter, { qos: t.qos ?? 1 }])),
+    );
     const refused = granted.filter((g) => g.qos === 128);
-    if (refused.length) throw new OptiBidError('OPTIBID_ERR_UPSTREAM', `mqtt: the broker refused the subscription to ${refused.map((g) => g.topic).join(', ')}`);
+    if (refused.length)
+      throw new OptiBidError(
+        'OPTIBID_ERR_UPSTREAM',
+        `mqtt: the broker refused the subscription to ${refused.map((g) => g.topic).join(', ')}`,
+      );
   }
 
   /** Takes one PUBLISH into the buffer, dropping QoS 1/2 redeliveries of messages already taken. */
@@ -176,8 +261,15 @@ export class MqttSource implements Source {
 
   private deadLetter(m: Received, reason: string, err: unknown): OutRecord {
     this.stats.deadLettered++;
-    const shown = m.payload.length > 4096 ? `${m.payload.subarray(0, 4096).toString('utf8')}…` : m.payload.toString('utf8');
-    const rec: OutRecord = { topic: m.topic, key: m.topic, value: shown, timestamp: m.receivedAt, headers: { 'mqtt-topic': m.topic, 'mqtt-qos': String(m.packet.qos) } };
+    const shown =
+      m.payload.length > 4096 ? `${m.payload.subarray(0, 4096).toString('utf8')}…` : m.payload.toString('utf8');
+    const rec: OutRecord = {
+      topic: m.topic,
+      key: m.topic,
+      value: shown,
+      timestamp: m.receivedAt,
+      headers: { 'mqtt-topic': m.topic, 'mqtt-qos': String(m.packet.qos) },
+    };
     const dl = toDeadLetter(this.cfg.deadLetterTopic ?? 'dlq.mqtt', rec, this.ctx.name, err);
     dl.headers!.reason = reason;
     return dl;
@@ -190,7 +282,14 @@ export class MqttSource implements Source {
       return [this.deadLetter(m, reason, new MalformedPayload(m.topic, reason))];
     }
     const entry = this.decoders.find((d) => topicMatches(d.filter, m.topic));
-    if (!entry) return [this.deadLetter(m, 'no subscription filter matches the topic', new MalformedPayload(m.topic, 'no subscription filter matches the topic'))];
+    if (!entry)
+      return [
+        this.deadLetter(
+          m,
+          'no subscription filter matches the topic',
+          new MalformedPayload(m.topic, 'no subscription filter matches the topic'),
+        ),
+      ];
     try {
       const res = await entry.decoder.decode({ topic: m.topic, payload: m.payload, receivedAt: m.receivedAt });
       for (const e of res.events ?? []) {
@@ -242,7 +341,8 @@ export class MqttSource implements Source {
 export const mqttSource = defineSource({
   name: 'mqtt',
   status: 'beta',
-  summary: 'MQTT telemetry (JSON via JSONata, Tasmota, Shelly Gen2, Victron Venus, Sparkplug B) with wildcards, QoS 0/1/2, persistent sessions, TLS and a dead-letter path.',
+  summary:
+    'MQTT telemetry (JSON via JSONata, Tasmota, Shelly Gen2, Victron Venus, Sparkplug B) with wildcards, QoS 0/1/2, persistent sessions, TLS and a dead-letter path.',
   outputs: ['telemetry.readings'],
   config: mqttConfig,
   create: (cfg, ctx) => new MqttSource(cfg, ctx),

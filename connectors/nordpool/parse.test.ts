@@ -8,7 +8,10 @@ const dir = join(import.meta.dirname, 'fixtures');
 const NOW = Date.parse('2026-01-01T00:00:00Z');
 const fromCassette = (name: string) => {
   const ex = readCassette(join(dir, name))[0];
-  return parseNordpool({ body: ex.body, status: ex.status, contentType: ex.headers['content-type'], where: name }, { now: NOW });
+  return parseNordpool(
+    { body: ex.body, status: ex.status, contentType: ex.headers['content-type'], where: name },
+    { now: NOW },
+  );
 };
 
 describe('Nord Pool Data Portal', () => {
@@ -22,7 +25,16 @@ describe('Nord Pool Data Portal', () => {
     recs.forEach((r, i) => {
       expect(r.deliveryStart).toBe(Date.parse(raw[i].deliveryStart));
       expect(r.price).toBe(raw[i].entryPerArea.FI);
-      expect(r).toMatchObject({ market: 'NORDPOOL', area: 'FI', product: 'DAY_AHEAD', intervalMinutes: 15, currency: 'EUR', energyUnit: 'MWH', ingestedAt: NOW, source: 'nordpool' });
+      expect(r).toMatchObject({
+        market: 'NORDPOOL',
+        area: 'FI',
+        product: 'DAY_AHEAD',
+        intervalMinutes: 15,
+        currency: 'EUR',
+        energyUnit: 'MWH',
+        ingestedAt: NOW,
+        source: 'nordpool',
+      });
     });
     expect(recs[0].publishedAt).toBe(Date.parse('2025-05-06T11:22:09.220Z'));
   });
@@ -33,11 +45,17 @@ describe('Nord Pool Data Portal', () => {
     expect(new Set(recs.map((r) => r.area))).toEqual(new Set(['SE1', 'SE2', 'SE3', 'SE4']));
     expect(recs.filter((r) => r.area === 'SE3')).toHaveLength(24);
     expect(recs.every((r) => r.intervalMinutes === 60)).toBe(true);
-    expect(recs.find((r) => r.area === 'SE4' && r.deliveryStart === Date.parse('2025-05-06T22:00:00Z'))!.price).toBe(90.32);
+    expect(recs.find((r) => r.area === 'SE4' && r.deliveryStart === Date.parse('2025-05-06T22:00:00Z'))!.price).toBe(
+      90.32,
+    );
   });
 
   test('not yet published: version 0 and no entries', () => {
-    expect(fromCassette('prices_not_available.yaml')).toMatchObject({ status: 'not-published', records: [], version: 0 });
+    expect(fromCassette('prices_not_available.yaml')).toMatchObject({
+      status: 'not-published',
+      records: [],
+      version: 0,
+    });
     expect(parseNordpool({ body: '', status: 204, where: 'x' }, { now: NOW }).status).toBe('not-published');
   });
 
@@ -50,10 +68,26 @@ describe('Nord Pool Data Portal', () => {
 
   test('malformed input is refused with what and where', () => {
     const ex = readCassette(join(dir, 'multiple_area_hourly.yaml'))[0];
-    expect(() => parseNordpool({ body: ex.body.replace('"SE1":22.34', '"SE1":"nan"'), where: 'np' }, { now: NOW })).toThrow(/np entry 1 SE1: "nan" is not a finite number/);
-    expect(() => parseNordpool({ body: ex.body.replace('"deliveryEnd":"2025-05-06T23:00:00Z"', '"deliveryEnd":"2025-05-06T22:05:00Z"'), where: 'np' }, { now: NOW })).toThrow(/entry 1: delivery interval of 5 minutes/);
-    expect(() => parseNordpool({ body: '{"foo":1}', where: 'np' }, { now: NOW })).toThrow(/not a Nord Pool day-ahead response/);
-    expect(() => parseNordpool({ body: '<html><title>Maintenance</title></html>', status: 200, where: 'np' }, { now: NOW })).toThrow(/HTML page with HTTP 200/);
-    expect(() => parseNordpool({ body: '{}', contentType: 'text/csv', where: 'np' }, { now: NOW })).toThrow(/unexpected content type/);
+    expect(() =>
+      parseNordpool({ body: ex.body.replace('"SE1":22.34', '"SE1":"nan"'), where: 'np' }, { now: NOW }),
+    ).toThrow(/np entry 1 SE1: "nan" is not a finite number/);
+    expect(() =>
+      parseNordpool(
+        {
+          body: ex.body.replace('"deliveryEnd":"2025-05-06T23:00:00Z"', '"deliveryEnd":"2025-05-06T22:05:00Z"'),
+          where: 'np',
+        },
+        { now: NOW },
+      ),
+    ).toThrow(/entry 1: delivery interval of 5 minutes/);
+    expect(() => parseNordpool({ body: '{"foo":1}', where: 'np' }, { now: NOW })).toThrow(
+      /not a Nord Pool day-ahead response/,
+    );
+    expect(() =>
+      parseNordpool({ body: '<html><title>Maintenance</title></html>', status: 200, where: 'np' }, { now: NOW }),
+    ).toThrow(/HTML page with HTTP 200/);
+    expect(() => parseNordpool({ body: '{}', contentType: 'text/csv', where: 'np' }, { now: NOW })).toThrow(
+      /unexpected content type/,
+    );
   });
 });

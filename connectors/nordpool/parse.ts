@@ -39,16 +39,21 @@ export function parseNordpool(p: Payload, opts: ParseOptions): NordpoolParseResu
   const doc = parseJsonSafe(p) as Obj;
   if (!doc || typeof doc !== 'object' || Array.isArray(doc)) fail(p.where, 'expected a JSON object');
   const entries = (doc.multiIndexEntries ?? doc.multiAreaEntries) as Obj[] | undefined;
-  if (!Array.isArray(entries)) fail(p.where, 'no multiIndexEntries or multiAreaEntries array: not a Nord Pool day-ahead response');
+  if (!Array.isArray(entries))
+    fail(p.where, 'no multiIndexEntries or multiAreaEntries array: not a Nord Pool day-ahead response');
   const version = typeof doc.version === 'number' ? doc.version : null;
   const deliveryDate = typeof doc.deliveryDateCET === 'string' ? doc.deliveryDateCET : null;
   const areaStates: Record<string, string> = {};
-  for (const st of (doc.areaStates as Obj[] | undefined) ?? []) for (const a of (st.areas as string[]) ?? []) areaStates[a] = String(st.state);
+  for (const st of (doc.areaStates as Obj[] | undefined) ?? [])
+    for (const a of (st.areas as string[]) ?? []) areaStates[a] = String(st.state);
   if (entries.length === 0) {
     return { status: 'not-published', records: [], deliveryDate, version, areaStates, warnings: [] };
   }
   const currency = typeof doc.currency === 'string' ? doc.currency : 'EUR';
-  const publishedAt = typeof doc.updatedAt === 'string' ? parseInstant(doc.updatedAt.replace(/(\.\d{3})\d+Z$/, '$1Z'), `${p.where} updatedAt`) : null;
+  const publishedAt =
+    typeof doc.updatedAt === 'string'
+      ? parseInstant(doc.updatedAt.replace(/(\.\d{3})\d+Z$/, '$1Z'), `${p.where} updatedAt`)
+      : null;
   const warnings: string[] = [];
   const records: NormalizedRecord[] = [];
   entries.forEach((e, i) => {

@@ -16,14 +16,19 @@ test('live polling: "not yet published" is polled again until the prices appear'
   const server = new FixtureServer((url) => {
     const date = url.searchParams.get('date');
     // The auction result "appears" after two polls have seen nothing for 2025-05-07.
-    if (date === '2025-05-07' && ++asked > 2) return { status: 200, headers: { 'content-type': 'application/json' }, body: published.body };
+    if (date === '2025-05-07' && ++asked > 2)
+      return { status: 200, headers: { 'content-type': 'application/json' }, body: published.body };
     return { status: 200, headers: { 'content-type': 'application/json' }, body: notYet.body };
   });
   const base = await server.start();
   try {
     const ctx = testContext({ now: Date.parse('2025-05-06T10:00:00Z') });
     const sleeper = new VirtualSleeper(ctx.clock);
-    const src = createNordpoolSource({ areas: ['FI'], resolutionMinutes: 15, baseUrl: `${base}/api/DayAheadPriceIndices`, pollEveryMinutes: 10 }, ctx, { offsets: new MemoryOffsetStore(), sleeper });
+    const src = createNordpoolSource(
+      { areas: ['FI'], resolutionMinutes: 15, baseUrl: `${base}/api/DayAheadPriceIndices`, pollEveryMinutes: 10 },
+      ctx,
+      { offsets: new MemoryOffsetStore(), sleeper },
+    );
     await src.connect();
     const batch = await src.read();
     expect(batch.records).toHaveLength(96);
@@ -31,7 +36,11 @@ test('live polling: "not yet published" is polled again until the prices appear'
     expect(server.requests.filter((u) => u.searchParams.get('date') === '2025-05-07')).toHaveLength(3);
     // three polls, ten minutes apart (plus rate-limit spacing within a poll)
     expect(ctx.clock.now() - Date.parse('2025-05-06T10:00:00Z')).toBe(20 * 60_000 + 2000);
-    expect(server.requests.every((u) => u.searchParams.get('indexNames') === 'FI' && u.searchParams.get('resolutionInMinutes') === '15')).toBe(true);
+    expect(
+      server.requests.every(
+        (u) => u.searchParams.get('indexNames') === 'FI' && u.searchParams.get('resolutionInMinutes') === '15',
+      ),
+    ).toBe(true);
   } finally {
     await server.stop();
   }

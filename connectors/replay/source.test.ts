@@ -10,7 +10,8 @@ import { readCassette } from '../common/recorded.js';
 import { toJsonLine, type MarketPrice } from '../common/records.js';
 
 const csv = join(import.meta.dirname, 'fixtures/epf-be-2015-01-04.csv');
-const mapping = '{"market": "EPEX", "area": "BE", "product": "DAY_AHEAD", "deliveryStart": $instant(timestamp, "Europe/Brussels"), "intervalMinutes": 60, "price": `Real price`, "currency": "EUR", "source": "replay:epf/BE.csv"}';
+const mapping =
+  '{"market": "EPEX", "area": "BE", "product": "DAY_AHEAD", "deliveryStart": $instant(timestamp, "Europe/Brussels"), "intervalMinutes": 60, "price": `Real price`, "currency": "EUR", "source": "replay:epf/BE.csv"}';
 
 async function all(src: ReplaySource): Promise<OutRecord[][]> {
   const batches: OutRecord[][] = [];
@@ -34,9 +35,26 @@ describe('replay source', () => {
     const batches = await all(src);
     expect(batches.map((b) => b.length)).toEqual([20, 20, 8]);
     const recs = batches.flat().map((r) => r.value as MarketPrice);
-    const rows = readFileSync(csv, 'utf8').trim().split('\n').slice(1).map((l) => l.split(','));
+    const rows = readFileSync(csv, 'utf8')
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((l) => l.split(','));
     expect(recs.map((r) => r.price)).toEqual(rows.map((r) => Number(r[1])));
-    expect(recs[0]).toEqual({ market: 'EPEX', area: 'BE', product: 'DAY_AHEAD', deliveryStart: Date.parse('2015-01-03T23:00:00Z'), intervalMinutes: 60, price: 36.26, currency: 'EUR', energyUnit: 'MWH', volumeMwh: null, publishedAt: null, ingestedAt: 5, source: 'replay:epf/BE.csv' });
+    expect(recs[0]).toEqual({
+      market: 'EPEX',
+      area: 'BE',
+      product: 'DAY_AHEAD',
+      deliveryStart: Date.parse('2015-01-03T23:00:00Z'),
+      intervalMinutes: 60,
+      price: 36.26,
+      currency: 'EUR',
+      energyUnit: 'MWH',
+      volumeMwh: null,
+      publishedAt: null,
+      ingestedAt: 5,
+      source: 'replay:epf/BE.csv',
+    });
     expect(ctx.clock.now()).toBe(5); // full speed: no waiting
   });
 
@@ -54,7 +72,13 @@ describe('replay source', () => {
   test('JSONL with Avro field names needs no mapping; bad lines go to the dead-letter topic with file:line', async () => {
     const ex = readCassette(join(import.meta.dirname, '../nordpool/fixtures/multiple_area_hourly.yaml'))[0];
     const lines = parseNordpool({ body: ex.body, where: 'np' }, { now: 1 }).records.slice(0, 5).map(toJsonLine);
-    lines.splice(2, 0, '{"market": "NORDPOOL", "area": "SE1"', JSON.stringify({ ...JSON.parse(lines[0]), price: 'nan' }), JSON.stringify({ ...JSON.parse(lines[0]), prcie: 1 }));
+    lines.splice(
+      2,
+      0,
+      '{"market": "NORDPOOL", "area": "SE1"',
+      JSON.stringify({ ...JSON.parse(lines[0]), price: 'nan' }),
+      JSON.stringify({ ...JSON.parse(lines[0]), prcie: 1 }),
+    );
     const dir = mkdtempSync(join(tmpdir(), 'replay-'));
     const file = join(dir, 'prices.jsonl');
     writeFileSync(file, lines.join('\n') + '\n');
@@ -75,6 +99,8 @@ describe('replay source', () => {
   });
 
   test('a missing file is a config error', async () => {
-    await expect(new ReplaySource({ file: '/nope.csv', topic: 'market.prices' }, testContext()).connect()).rejects.toThrow(/does not exist/);
+    await expect(
+      new ReplaySource({ file: '/nope.csv', topic: 'market.prices' }, testContext()).connect(),
+    ).rejects.toThrow(/does not exist/);
   });
 });

@@ -2,7 +2,17 @@ import { createReadStream, existsSync } from 'node:fs';
 import { createInterface, type Interface } from 'node:readline';
 import { basename } from 'node:path';
 import { Type, type Static } from '@sinclair/typebox';
-import { defineSource, EndOfInput, OptiBidError, toDeadLetter, VirtualClock, type ComponentContext, type OutRecord, type Source, type SourceBatch } from '@optibid/runtime';
+import {
+  defineSource,
+  EndOfInput,
+  OptiBidError,
+  toDeadLetter,
+  VirtualClock,
+  type ComponentContext,
+  type OutRecord,
+  type Source,
+  type SourceBatch,
+} from '@optibid/runtime';
 import type jsonata from 'jsonata';
 import { compileJsonata } from '../common/jsonata-env.js';
 import { shapeRecord } from '../common/avro-shape.js';
@@ -13,12 +23,34 @@ import { realSleeper, VirtualSleeper, type Sleeper } from '../common/timer.js';
 export const replayConfig = Type.Object(
   {
     file: Type.String({ description: 'CSV (header row) or JSONL file to replay.' }),
-    format: Type.Optional(Type.Union([Type.Literal('csv'), Type.Literal('jsonl')], { description: 'Default: from the file extension.' })),
-    topic: Type.Union([Type.Literal('market.prices'), Type.Literal('market.fundamentals'), Type.Literal('telemetry.readings')], { description: 'Topic the records go to; each row is shaped to its Avro value schema.' }),
-    mapping: Type.Optional(Type.String({ description: 'JSONata from a row (object of columns) to a record object, or an array of them; bound: $line, $file, $now and $instant(text, zone?). Without it, columns must carry the Avro field names.' })),
-    speed: Type.Optional(Type.Number({ minimum: 0, default: 0, description: '0: as fast as possible. N > 0: event time runs N times faster than wall time (1 = real time, 3600 = an hour per second).' })),
+    format: Type.Optional(
+      Type.Union([Type.Literal('csv'), Type.Literal('jsonl')], { description: 'Default: from the file extension.' }),
+    ),
+    topic: Type.Union(
+      [Type.Literal('market.prices'), Type.Literal('market.fundamentals'), Type.Literal('telemetry.readings')],
+      { description: 'Topic the records go to; each row is shaped to its Avro value schema.' },
+    ),
+    mapping: Type.Optional(
+      Type.String({
+        description:
+          'JSONata from a row (object of columns) to a record object, or an array of them; bound: $line, $file, $now and $instant(text, zone?). Without it, columns must carry the Avro field names.',
+      }),
+    ),
+    speed: Type.Optional(
+      Type.Number({
+        minimum: 0,
+        default: 0,
+        description:
+          '0: as fast as possible. N > 0: event time runs N times faster than wall time (1 = real time, 3600 = an hour per second).',
+      }),
+    ),
     batchSize: Type.Optional(Type.Integer({ minimum: 1, default: 500, description: 'Most records per batch.' })),
-    deadLetterTopic: Type.Optional(Type.String({ default: 'dlq.replay', description: 'Where rows that cannot be shaped go, with file:line and the reason.' })),
+    deadLetterTopic: Type.Optional(
+      Type.String({
+        default: 'dlq.replay',
+        description: 'Where rows that cannot be shaped go, with file:line and the reason.',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -56,7 +88,8 @@ export class ReplaySource implements Source {
   }
 
   async connect(): Promise<void> {
-    if (!existsSync(this.cfg.file)) throw new OptiBidError('OPTIBID_ERR_CONFIG', `replay: ${this.cfg.file} does not exist`);
+    if (!existsSync(this.cfg.file))
+      throw new OptiBidError('OPTIBID_ERR_CONFIG', `replay: ${this.cfg.file} does not exist`);
     this.rl = createInterface({ input: createReadStream(this.cfg.file, 'utf8'), crlfDelay: Infinity });
     this.lines = this.rl[Symbol.asyncIterator]();
   }
@@ -82,7 +115,11 @@ export class ReplaySource implements Source {
         this.header = cells.map((c) => c.trim());
         continue;
       }
-      if (cells.length !== this.header.length) return { line: this.lineNo, row: { __error: `CSV row has ${cells.length} fields, header has ${this.header.length}`, __text: text } };
+      if (cells.length !== this.header.length)
+        return {
+          line: this.lineNo,
+          row: { __error: `CSV row has ${cells.length} fields, header has ${this.header.length}`, __text: text },
+        };
       return { line: this.lineNo, row: Object.fromEntries(this.header.map((h, i) => [h, cells[i]])) };
     }
   }
@@ -91,23 +128,44 @@ export class ReplaySource implements Source {
     const where = `${this.name}:${line}`;
     const fail = (reason: string, err: unknown): OutRecord[] => {
       this.stats.deadLettered++;
-      const rec: OutRecord = { topic: this.cfg.topic, key: where, value: row.__text ?? row, timestamp: this.ctx.clock.now(), headers: { file: this.cfg.file, line: String(line) } };
+      const rec: OutRecord = {
+        topic: this.cfg.topic,
+        key: where,
+        value: row.__text ?? row,
+        timestamp: this.ctx.clock.now(),
+        headers: { file: this.cfg.file, line: String(line) },
+      };
       const dl = toDeadLetter(this.cfg.deadLetterTopic ?? 'dlq.replay', rec, this.ctx.name, err);
       dl.headers!.reason = reason;
       return [dl];
     };
-    if (row.__error) return fail(`${where}: ${String(row.__error)}`, new OptiBidError('OPTIBID_ERR_DECODE', String(row.__error)));
+    if (row.__error)
+      return fail(`${where}: ${String(row.__error)}`, new OptiBidError('OPTIBID_ERR_DECODE', String(row.__error)));
     try {
       let out: unknown = row;
       if (this.expr) out = await this.expr.evaluate(row, { line, file: this.cfg.file, now: this.ctx.clock.now() });
       if (out === undefined) return [];
       const items = (Array.isArray(out) ? out : [out]) as Record<string, unknown>[];
       return items.map((o) => {
-        const rec: NormalizedRecord = shapeRecord(this.cfg.topic, { ...(this.cfg.topic === 'telemetry.readings' ? { receivedAt: this.ctx.clock.now() } : { ingestedAt: this.ctx.clock.now() }), ...o }, where);
+        const rec: NormalizedRecord = shapeRecord(
+          this.cfg.topic,
+          {
+            ...(this.cfg.topic === 'telemetry.readings'
+              ? { receivedAt: this.ctx.clock.now() }
+              : { ingestedAt: this.ctx.clock.now() }),
+            ...o,
+          },
+          where,
+        );
         return toOutRecord(rec, { 'replay-line': String(line) });
       });
     } catch (err) {
-      return fail(err instanceof OptiBidError && err.message.startsWith(where) ? err.message : `${where}: ${(err as Error).message}`, err);
+      return fail(
+        err instanceof OptiBidError && err.message.startsWith(where)
+          ? err.message
+          : `${where}: ${(err as Error).message}`,
+        err,
+      );
     }
   }
 
@@ -153,7 +211,8 @@ export class ReplaySource implements Source {
 export const replaySource = defineSource({
   name: 'replay',
   status: 'beta',
-  summary: 'Replays CSV or JSONL files onto market.prices, market.fundamentals or telemetry.readings, at full speed or time-scaled, for backtests and demos.',
+  summary:
+    'Replays CSV or JSONL files onto market.prices, market.fundamentals or telemetry.readings, at full speed or time-scaled, for backtests and demos.',
   outputs: ['market.prices', 'market.fundamentals', 'telemetry.readings'],
   config: replayConfig,
   create: (cfg, ctx) => new ReplaySource(cfg, ctx),

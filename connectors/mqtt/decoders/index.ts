@@ -37,6 +37,9 @@ export function makeDecoder(name: string, opts: DecoderOptions = {}): MqttDecode
     case 'sparkplug':
       return sparkplugDecoder();
     default:
-      throw new OptiBidError('OPTIBID_ERR_CONFIG', `unknown MQTT decoder "${name}" (known: ${decoderNames.join(', ')})`);
+      throw new OptiBidError(
+        'OPTIBID_ERR_CONFIG',
+        `unknown MQTT decoder "${name}" (known: ${decoderNames.join(', ')})`,
+      );
   }
 }

@@ -1,7 +1,15 @@
 import jsonata from 'jsonata';
 import { OptiBidError } from '@optibid/runtime';
 import type { ReadingQuality } from '@optibid/schemas';
-import { jsonPayload, makeReading, MalformedPayload, numberField, type DecodeResult, type MqttDecoder, type MqttMessage } from './types.js';
+import {
+  jsonPayload,
+  makeReading,
+  MalformedPayload,
+  numberField,
+  type DecodeResult,
+  type MqttDecoder,
+  type MqttMessage,
+} from './types.js';
 
 const qualities: ReadingQuality[] = ['UNKNOWN', 'GOOD', 'SUSPECT', 'BAD'];
 
@@ -18,7 +26,10 @@ export function jsonDecoder(opts: { mapping: string }): MqttDecoder {
     expr = jsonata(opts.mapping);
   } catch (err) {
     const e = err as { message: string; position?: number };
-    throw new OptiBidError('OPTIBID_ERR_CONFIG', `JSONata mapping does not parse at character ${e.position ?? '?'}: ${e.message}`);
+    throw new OptiBidError(
+      'OPTIBID_ERR_CONFIG',
+      `JSONata mapping does not parse at character ${e.position ?? '?'}: ${e.message}`,
+    );
   }
   return {
     name: 'json',
@@ -37,13 +48,15 @@ export function jsonDecoder(opts: { mapping: string }): MqttDecoder {
         if (!o || typeof o !== 'object') throw new MalformedPayload(msg.topic, `${where} is not an object`);
         const r = o as Record<string, unknown>;
         for (const f of ['assetId', 'metric', 'unit']) {
-          if (typeof r[f] !== 'string' || r[f] === '') throw new MalformedPayload(msg.topic, `${where}.${f} is ${JSON.stringify(r[f])}, expected text`);
+          if (typeof r[f] !== 'string' || r[f] === '')
+            throw new MalformedPayload(msg.topic, `${where}.${f} is ${JSON.stringify(r[f])}, expected text`);
         }
         let observedAt = msg.receivedAt;
         if (typeof r.observedAt === 'number') observedAt = numberField(msg.topic, `${where}.observedAt`, r.observedAt);
         else if (typeof r.observedAt === 'string') {
           observedAt = Date.parse(r.observedAt);
-          if (Number.isNaN(observedAt)) throw new MalformedPayload(msg.topic, `${where}.observedAt "${r.observedAt}" is not a date`);
+          if (Number.isNaN(observedAt))
+            throw new MalformedPayload(msg.topic, `${where}.observedAt "${r.observedAt}" is not a date`);
         }
         const quality = (typeof r.quality === 'string' ? r.quality.toUpperCase() : 'UNKNOWN') as ReadingQuality;
         return makeReading({

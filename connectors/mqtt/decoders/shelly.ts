@@ -1,4 +1,12 @@
-import { jsonPayload, makeReading, MalformedPayload, numberField, type DecodeResult, type MqttDecoder, type MqttMessage } from './types.js';
+import {
+  jsonPayload,
+  makeReading,
+  MalformedPayload,
+  numberField,
+  type DecodeResult,
+  type MqttDecoder,
+  type MqttMessage,
+} from './types.js';
 import type { TelemetryReading } from '../../common/records.js';
 
 /** Shelly Gen2 `em:N` fields (per phase a/b/c and totals) → metric and unit. */
@@ -25,7 +33,12 @@ const emFields: [RegExp, string, string][] = [
   [/^freq$/, 'frequency', 'Hz'],
 ];
 
-function componentReadings(topic: string, component: string, status: Record<string, unknown>, base: Omit<TelemetryReading, 'metric' | 'value' | 'unit'>): TelemetryReading[] {
+function componentReadings(
+  topic: string,
+  component: string,
+  status: Record<string, unknown>,
+  base: Omit<TelemetryReading, 'metric' | 'value' | 'unit'>,
+): TelemetryReading[] {
   const out: TelemetryReading[] = [];
   const suffix = /:(\d+)$/.exec(component)?.[1];
   const tag = suffix && suffix !== '0' ? `_${suffix}` : '';
@@ -33,13 +46,24 @@ function componentReadings(topic: string, component: string, status: Record<stri
     for (const [re, metric, unit] of emFields) {
       if (!re.test(key)) continue;
       if (v === null) break; // the device reports an unmeasured channel (e.g. n_current) as null
-      out.push({ ...base, metric: key.replace(re, metric) + tag, unit, value: numberField(topic, `${component}.${key}`, v) });
+      out.push({
+        ...base,
+        metric: key.replace(re, metric) + tag,
+        unit,
+        value: numberField(topic, `${component}.${key}`, v),
+      });
       break;
     }
   }
   if (component.startsWith('switch:')) {
     const total = (status.aenergy as Record<string, unknown> | undefined)?.total;
-    if (total !== undefined) out.push({ ...base, metric: `energy_import${tag}`, unit: 'Wh', value: numberField(topic, `${component}.aenergy.total`, total) });
+    if (total !== undefined)
+      out.push({
+        ...base,
+        metric: `energy_import${tag}`,
+        unit: 'Wh',
+        value: numberField(topic, `${component}.aenergy.total`, total),
+      });
   }
   return out;
 }
@@ -56,19 +80,39 @@ export function shellyDecoder(): MqttDecoder {
     name: 'shelly',
     decode(msg: MqttMessage): DecodeResult {
       const body = jsonPayload(msg) as Record<string, unknown>;
-      if (!body || typeof body !== 'object' || Array.isArray(body)) throw new MalformedPayload(msg.topic, 'payload is not a JSON object');
+      if (!body || typeof body !== 'object' || Array.isArray(body))
+        throw new MalformedPayload(msg.topic, 'payload is not a JSON object');
       const status = /^(.*)\/status\/([a-z0-9]+:\d+)$/.exec(msg.topic);
       if (status) {
         if (!metered.test(status[2])) return { readings: [] };
-        const base = makeReading({ assetId: status[1], metric: '', value: 0, unit: '', observedAt: msg.receivedAt, receivedAt: msg.receivedAt, origin: msg.topic });
+        const base = makeReading({
+          assetId: status[1],
+          metric: '',
+          value: 0,
+          unit: '',
+          observedAt: msg.receivedAt,
+          receivedAt: msg.receivedAt,
+          origin: msg.topic,
+        });
         return { readings: componentReadings(msg.topic, status[2], body, base) };
       }
       if (body.method === 'NotifyStatus' || body.method === 'NotifyFullStatus') {
         const params = body.params as Record<string, unknown> | undefined;
-        if (!params || typeof params !== 'object') throw new MalformedPayload(msg.topic, `${String(body.method)} without params`);
-        if (typeof body.src !== 'string') throw new MalformedPayload(msg.topic, `${String(body.method)} without src (device id)`);
-        const observedAt = params.ts === undefined ? msg.receivedAt : Math.round(numberField(msg.topic, 'params.ts', params.ts) * 1000);
-        const base = makeReading({ assetId: body.src, metric: '', value: 0, unit: '', observedAt, receivedAt: msg.receivedAt, origin: msg.topic });
+        if (!params || typeof params !== 'object')
+          throw new MalformedPayload(msg.topic, `${String(body.method)} without params`);
+        if (typeof body.src !== 'string')
+          throw new MalformedPayload(msg.topic, `${String(body.method)} without src (device id)`);
+        const observedAt =
+          params.ts === undefined ? msg.receivedAt : Math.round(numberField(msg.topic, 'params.ts', params.ts) * 1000);
+        const base = makeReading({
+          assetId: body.src,
+          metric: '',
+          value: 0,
+          unit: '',
+          observedAt,
+          receivedAt: msg.receivedAt,
+          origin: msg.topic,
+        });
         const readings = Object.entries(params)
           .filter(([k, v]) => metered.test(k) && v && typeof v === 'object')
           .flatMap(([k, v]) => componentReadings(msg.topic, k, v as Record<string, unknown>, base));

@@ -54,7 +54,9 @@ message Payload {
 `;
 
 /** The Sparkplug B Payload message type. */
-export const PayloadType = protobuf.parse(sparkplugProto, { keepCase: true }).root.lookupType('org.eclipse.tahu.protobuf.Payload');
+export const PayloadType = protobuf
+  .parse(sparkplugProto, { keepCase: true })
+  .root.lookupType('org.eclipse.tahu.protobuf.Payload');
 
 /** Sparkplug data type codes (spec table 6.4.16). */
 export const DataType = {

@@ -1,5 +1,12 @@
 import type { TelemetryReading } from '../../common/records.js';
-import { makeReading, MalformedPayload, snake, type DecodeResult, type MqttDecoder, type MqttMessage } from './types.js';
+import {
+  makeReading,
+  MalformedPayload,
+  snake,
+  type DecodeResult,
+  type MqttDecoder,
+  type MqttMessage,
+} from './types.js';
 import { DataType, decodeSparkplug, type SparkplugMetric } from './sparkplug-proto.js';
 
 /** A parsed Sparkplug B topic: spBv1.0/<group>/<type>/<edge node>[/<device>]. */
@@ -11,7 +18,9 @@ export interface SparkplugTopic {
 }
 
 export function parseSparkplugTopic(topic: string): SparkplugTopic | undefined {
-  const m = /^spBv1\.0\/([^/]+)\/(NBIRTH|NDEATH|DBIRTH|DDEATH|NDATA|DDATA|NCMD|DCMD)\/([^/]+)(?:\/([^/]+))?$/.exec(topic);
+  const m = /^spBv1\.0\/([^/]+)\/(NBIRTH|NDEATH|DBIRTH|DDEATH|NDATA|DDATA|NCMD|DCMD)\/([^/]+)(?:\/([^/]+))?$/.exec(
+    topic,
+  );
   if (!m) return undefined;
   return { group: m[1], type: m[2], node: m[3], device: m[4] ?? null };
 }
@@ -72,7 +81,9 @@ function engUnit(m: SparkplugMetric): string | undefined {
  * its next NBIRTH. Data before any birth is read by metric name. A payload without seq, or an alias
  * that no birth defined, is malformed.
  */
-export function sparkplugDecoder(): MqttDecoder & { nodeState(group: string, node: string): Readonly<NodeState> | undefined } {
+export function sparkplugDecoder(): MqttDecoder & {
+  nodeState(group: string, node: string): Readonly<NodeState> | undefined;
+} {
   const nodes = new Map<string, NodeState>();
   const stateOf = (t: SparkplugTopic): NodeState => {
     const key = `${t.group}/${t.node}`;
@@ -88,7 +99,8 @@ export function sparkplugDecoder(): MqttDecoder & { nodeState(group: string, nod
     nodeState: (group, node) => nodes.get(`${group}/${node}`),
     decode(msg: MqttMessage): DecodeResult {
       const t = parseSparkplugTopic(msg.topic);
-      if (!t) throw new MalformedPayload(msg.topic, 'not a Sparkplug B topic (spBv1.0/<group>/<type>/<node>[/<device>])');
+      if (!t)
+        throw new MalformedPayload(msg.topic, 'not a Sparkplug B topic (spBv1.0/<group>/<type>/<node>[/<device>])');
       if (t.type === 'NCMD' || t.type === 'DCMD') return { readings: [] };
       if (msg.payload.length === 0) throw new MalformedPayload(msg.topic, `empty ${t.type} payload (no seq)`);
       let p;
@@ -104,7 +116,19 @@ export function sparkplugDecoder(): MqttDecoder & { nodeState(group: string, nod
       const aliasKey = t.device ?? '';
       const readings: TelemetryReading[] = [];
       const online = (v: number): void => {
-        readings.push(makeReading({ assetId, siteId: t.group, metric: 'online', value: v, unit: '1', quality: 'GOOD', observedAt, receivedAt: msg.receivedAt, origin: msg.topic }));
+        readings.push(
+          makeReading({
+            assetId,
+            siteId: t.group,
+            metric: 'online',
+            value: v,
+            unit: '1',
+            quality: 'GOOD',
+            observedAt,
+            receivedAt: msg.receivedAt,
+            origin: msg.topic,
+          }),
+        );
       };
       if (t.type === 'NDEATH') {
         // NDEATH carries bdSeq, not seq; the node is gone until its next NBIRTH.
@@ -128,7 +152,9 @@ export function sparkplugDecoder(): MqttDecoder & { nodeState(group: string, nod
           events.push(`${t.group}/${t.node}: repeated seq ${p.seq} on ${t.type}`);
           state.suspect = true;
         } else if (p.seq !== expected) {
-          events.push(`${t.group}/${t.node}: seq gap, expected ${expected}, got ${p.seq} (${(p.seq - expected + 256) % 256} message(s) lost)`);
+          events.push(
+            `${t.group}/${t.node}: seq gap, expected ${expected}, got ${p.seq} (${(p.seq - expected + 256) % 256} message(s) lost)`,
+          );
           state.suspect = true;
         }
       }
@@ -159,13 +185,15 @@ export function sparkplugDecoder(): MqttDecoder & { nodeState(group: string, nod
         let name = m.name;
         if (!name && m.alias !== undefined) {
           name = state.aliases.get(aliasKey)?.get(m.alias);
-          if (!name) throw new MalformedPayload(msg.topic, `metric alias ${m.alias} was not defined by a birth certificate`);
+          if (!name)
+            throw new MalformedPayload(msg.topic, `metric alias ${m.alias} was not defined by a birth certificate`);
         }
         if (!name) throw new MalformedPayload(msg.topic, 'metric without name or alias');
         if (name.startsWith('Node Control/') || name.startsWith('Device Control/') || name === 'bdSeq') continue;
         const value = metricValue(m);
         if (value === undefined) continue;
-        if (!Number.isFinite(value)) throw new MalformedPayload(msg.topic, `metric ${name} is ${value}, not a finite number`);
+        if (!Number.isFinite(value))
+          throw new MalformedPayload(msg.topic, `metric ${name} is ${value}, not a finite number`);
         readings.push(
           makeReading({
             assetId,

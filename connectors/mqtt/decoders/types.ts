@@ -63,6 +63,9 @@ export function snake(name: string): string {
 }
 
 /** A reading with defaults filled in. */
-export function makeReading(r: Pick<TelemetryReading, 'assetId' | 'metric' | 'value' | 'unit' | 'observedAt' | 'receivedAt' | 'origin'> & Partial<TelemetryReading>): TelemetryReading {
+export function makeReading(
+  r: Pick<TelemetryReading, 'assetId' | 'metric' | 'value' | 'unit' | 'observedAt' | 'receivedAt' | 'origin'> &
+    Partial<TelemetryReading>,
+): TelemetryReading {
   return { siteId: null, quality: 'UNKNOWN', ...r };
 }

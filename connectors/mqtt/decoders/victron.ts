@@ -1,4 +1,11 @@
-import { jsonPayload, makeReading, MalformedPayload, type DecodeResult, type MqttDecoder, type MqttMessage } from './types.js';
+import {
+  jsonPayload,
+  makeReading,
+  MalformedPayload,
+  type DecodeResult,
+  type MqttDecoder,
+  type MqttMessage,
+} from './types.js';
 
 const acQuantities: Record<string, [string, string]> = {
   P: ['active_power', 'W'],
@@ -47,11 +54,24 @@ export function victronDecoder(): MqttDecoder {
       if (!m) throw new MalformedPayload(msg.topic, 'not a Venus N/<portal>/<service>/<instance>/<path> topic');
       const metric = victronMetric(m[4]);
       const body = jsonPayload(msg) as Record<string, unknown>;
-      if (!body || typeof body !== 'object' || !('value' in body)) throw new MalformedPayload(msg.topic, 'payload has no "value"');
+      if (!body || typeof body !== 'object' || !('value' in body))
+        throw new MalformedPayload(msg.topic, 'payload has no "value"');
       if (!metric || body.value === null) return { readings: [] };
-      if (typeof body.value !== 'number' || !Number.isFinite(body.value)) throw new MalformedPayload(msg.topic, `value ${JSON.stringify(body.value)} is not a finite number`);
+      if (typeof body.value !== 'number' || !Number.isFinite(body.value))
+        throw new MalformedPayload(msg.topic, `value ${JSON.stringify(body.value)} is not a finite number`);
       return {
-        readings: [makeReading({ assetId: `${m[1]}/${m[2]}/${m[3]}`, siteId: m[1], metric: metric[0], unit: metric[1], value: body.value, observedAt: msg.receivedAt, receivedAt: msg.receivedAt, origin: msg.topic })],
+        readings: [
+          makeReading({
+            assetId: `${m[1]}/${m[2]}/${m[3]}`,
+            siteId: m[1],
+            metric: metric[0],
+            unit: metric[1],
+            value: body.value,
+            observedAt: msg.receivedAt,
+            receivedAt: msg.receivedAt,
+            origin: msg.topic,
+          }),
+        ],
       };
     },
   };
