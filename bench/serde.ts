@@ -18,23 +18,28 @@ export async function run(opts: { records?: number; roundMs?: number; rounds?: n
       ['market.prices', prices(n)],
       ['telemetry.readings', readings(n)],
     ];
-    console.log(`records per set: ${n}; ${rounds} alternating rounds of ${roundMs} ms CPU time each; best round reported (rates are per CPU-second, one core)`);
-    console.log('topic                 avro rec/s    json rec/s   avro/json   avro bytes   json bytes');
+    console.log(`records per set: ${n}; ${rounds} alternating rounds of ${roundMs} ms CPU time each; best round; rates are round trips (serialize + deserialize) per CPU-second, one core`);
+    console.log('  avro async: AvroSerde.serialize/deserialize (the Serde interface, one promise each)');
+    console.log('  avro sync:  AvroSerde.serializeSync/deserializeSync (same bytes, warm cache, no promise)');
+    console.log('  json:       JSON.stringify/JSON.parse;  json bytes: the same plus Buffer.from/toString, as a JSON transport ships it');
+    console.log('topic                avro async    avro sync         json   json bytes   sync/json  async/json  avro B  json B');
     for (const [topic, records] of cases) {
       const origin = { topic, partition: 0, offset: '0' };
       // Warm up: registers the schema and fills the caches, lets the JIT settle.
       for (const r of records) await serde.deserialize(await serde.serialize(topic, r), origin);
       for (const r of records) JSON.parse(JSON.stringify(r));
-      let avroBest = 0;
-      let jsonBest = 0;
+      const best = { async: 0, sync: 0, json: 0, jsonBytes: 0 };
       for (let round = 0; round < rounds; round++) {
-        avroBest = Math.max(avroBest, await rate(roundMs, records, (r) => serde.serialize(topic, r).then((bytes) => serde.deserialize(bytes, origin))));
-        jsonBest = Math.max(jsonBest, await rate(roundMs, records, async (r) => JSON.parse(JSON.stringify(r))));
+        best.async = Math.max(best.async, await rate(roundMs, records, (r) => serde.serialize(topic, r).then((bytes) => serde.deserialize(bytes, origin))));
+        best.sync = Math.max(best.sync, syncRate(roundMs, records, (r) => serde.deserializeSync(serde.serializeSync(topic, r)!, origin)));
+        best.json = Math.max(best.json, syncRate(roundMs, records, (r) => JSON.parse(JSON.stringify(r))));
+        best.jsonBytes = Math.max(best.jsonBytes, syncRate(roundMs, records, (r) => JSON.parse(Buffer.from(JSON.stringify(r)).toString('utf8'))));
       }
       const avroBytes = mean(await Promise.all(records.slice(0, 500).map(async (r) => (await serde.serialize(topic, r)).length)));
       const jsonBytes = mean(records.slice(0, 500).map((r) => Buffer.byteLength(JSON.stringify(r))));
       console.log(
-        `${topic.padEnd(20)} ${fmt(avroBest).padStart(11)}  ${fmt(jsonBest).padStart(12)}  ${(avroBest / jsonBest).toFixed(2).padStart(9)}x  ${avroBytes.toFixed(0).padStart(10)}  ${jsonBytes.toFixed(0).padStart(10)}`,
+        `${topic.padEnd(19)} ${fmt(best.async).padStart(11)} ${fmt(best.sync).padStart(12)} ${fmt(best.json).padStart(12)} ${fmt(best.jsonBytes).padStart(12)} ` +
+          `${(best.sync / best.json).toFixed(2).padStart(10)}x ${(best.async / best.json).toFixed(2).padStart(10)}x ${avroBytes.toFixed(0).padStart(7)} ${jsonBytes.toFixed(0).padStart(7)}`,
       );
     }
   } finally {
@@ -53,6 +58,20 @@ async function rate(ms: number, records: object[], step: (r: object) => Promise<
   let spentUs = 0;
   while (spentUs < ms * 1000) {
     for (let i = 0; i < 1000; i++) await step(records[(done + i) % records.length]!);
+    done += 1000;
+    const used = process.cpuUsage(start);
+    spentUs = used.user + used.system;
+  }
+  return (done * 1e6) / spentUs;
+}
+
+/** Like `rate`, for a synchronous step. */
+function syncRate(ms: number, records: object[], step: (r: object) => unknown): number {
+  let done = 0;
+  const start = process.cpuUsage();
+  let spentUs = 0;
+  while (spentUs < ms * 1000) {
+    for (let i = 0; i < 1000; i++) step(records[(done + i) % records.length]!);
     done += 1000;
     const used = process.cpuUsage(start);
     spentUs = used.user + used.system;

@@ -74,6 +74,23 @@ describe('AvroSerde (Confluent wire format)', () => {
     expect(calls).toEqual({ register: 1, byId: 1 });
   });
 
+  it('has a promise-free warm path giving the same bytes, and encodes records larger than a slab', async () => {
+    const serde = new AvroSerde({ registry: new MockClient({ baseURLs: ['mock://'] } as never) as unknown as SchemaLookup, schemas });
+    expect(serde.serializeSync('market.prices', price)).toBeUndefined(); // not warm yet
+    const first = await serde.serialize('market.prices', price);
+    const sync = serde.serializeSync('market.prices', price)!;
+    expect(sync.equals(first)).toBe(true);
+    expect(serde.deserializeSync(sync, { topic: 'market.prices' })).toBeUndefined(); // reader not cached yet
+    expect(await serde.deserialize(sync, { topic: 'market.prices' })).toEqual(price);
+    expect(serde.deserializeSync(sync, { topic: 'market.prices' })).toEqual({ value: price });
+    // Many records and one far larger than the 64 KiB slab: every view keeps its own bytes.
+    const many = await Promise.all(Array.from({ length: 3000 }, (_, i) => serde.serialize('market.prices', { ...price, price: i })));
+    const huge = { ...price, source: 'x'.repeat(200_000) };
+    const hugeBytes = await serde.serialize('market.prices', huge);
+    expect(await serde.deserialize(hugeBytes, { topic: 'market.prices' })).toEqual(huge);
+    expect(many.map((b) => (serde.deserializeSync(b, { topic: 'market.prices' })!.value as { price: number }).price)).toEqual(many.map((_, i) => i));
+  });
+
   it('uses the schema of the topic a prefixed test topic starts with', async () => {
     const client = new MockClient({ baseURLs: ['mock://'] } as never);
     const serde = new AvroSerde({ registry: client as unknown as SchemaLookup, schemas });

@@ -7,6 +7,8 @@ import type { RecordOrigin, Serde } from './serde.js';
 export const MAGIC_BYTE = 0;
 /** Magic byte + 4-byte big-endian schema id. */
 export const HEADER_BYTES = 5;
+/** Size of the buffers records are encoded into (each record is a view of one). */
+const slabBytes = 64 * 1024;
 
 export interface AvroSerdeOptions {
   /** Registry base URL (e.g. endpointsFromEnv().registryUrl) or a client with the same two calls. */
@@ -49,7 +51,8 @@ export class AvroSerde implements Serde {
   private readonly byId = new Map<number, Promise<avro.Type>>();
   private readonly readers = new Map<string, { type: avro.Type; resolver?: avro.Resolver }>();
   private readonly localTypes = new Map<string, avro.Type | null>();
-  private scratch = Buffer.allocUnsafe(16 * 1024);
+  private slab = Buffer.allocUnsafeSlow(slabBytes);
+  private slabPos = 0;
 
   constructor(private readonly opts: AvroSerdeOptions) {
     this.lookup = typeof opts.registry === 'string' ? new HttpRegistryClient(opts.registry) : opts.registry;
@@ -130,18 +133,45 @@ export class AvroSerde implements Serde {
         context: { topic, schemaId: id },
       });
     }
+    // Encode straight into a shared slab and hand out views of it (as Buffer.allocUnsafe does with
+    // its pool): no copy per record. A record that does not fit starts a new slab.
     for (;;) {
-      const buf = this.scratch;
-      buf[0] = MAGIC_BYTE;
-      buf.writeInt32BE(id, 1);
-      const end = type.encode(value, buf, HEADER_BYTES);
-      if (end >= 0) {
-        const out = Buffer.allocUnsafe(end);
-        buf.copy(out, 0, 0, end);
-        return out;
-      }
-      this.scratch = Buffer.allocUnsafe(Math.max(buf.length * 2, buf.length - end));
+      const slab = this.slab;
+      const start = this.slabPos;
+      if (slab.length - start > HEADER_BYTES) {
+        slab[start] = MAGIC_BYTE;
+        slab.writeInt32BE(id, start + 1);
+        const end = type.encode(value, slab, start + HEADER_BYTES);
+        if (end >= 0) {
+          this.slabPos = (end + 7) & ~7;
+          return slab.subarray(start, end);
+        }
+        this.slab = Buffer.allocUnsafeSlow(Math.max(slabBytes, 2 * (slab.length - start - end)));
+      } else this.slab = Buffer.allocUnsafeSlow(slabBytes);
+      this.slabPos = 0;
     }
+  }
+
+  /**
+   * The warm path without a promise: the framed bytes, or undefined when the topic's schema id is not
+   * cached yet (then use `serialize`). Throws like `serialize` rejects.
+   */
+  serializeSync(topic: string, value: unknown): Buffer | undefined {
+    const ready = this.readyWriters.get(topic);
+    return ready ? this.encode(topic, ready, value) : undefined;
+  }
+
+  /**
+   * The warm path without a promise: `{ value }`, or undefined when the writer schema of `bytes` is not
+   * cached yet for this topic (then use `deserialize`). Throws like `deserialize` rejects.
+   */
+  deserializeSync(bytes: Buffer, origin: RecordOrigin): { value: unknown } | undefined {
+    if (bytes.length === 0) return { value: null };
+    if (bytes[0] !== MAGIC_BYTE) throw decodeError(origin, `wrong magic byte ${bytes[0]} (expected 0): not a Confluent-framed Avro record`);
+    if (bytes.length < HEADER_BYTES) throw decodeError(origin, `truncated record: ${bytes.length} bytes, shorter than the 5-byte header`);
+    const id = bytes.readInt32BE(1);
+    const ready = this.readyReaders.get(id)?.get(origin.topic);
+    return ready ? { value: this.decode(bytes, id, ready, origin) } : undefined;
   }
 
   private writerById(id: number, origin: RecordOrigin): Promise<avro.Type> {
