@@ -50,3 +50,27 @@ describe('MQTT source internals', () => {
     ).toThrow(/needs a stable clientId/);
   });
 });
+
+test('a stopping pipeline ends a waiting read with EndOfInput, without piling up abort listeners', async () => {
+  const { EndOfInput } = await import('@optibid/runtime');
+  const ac = new AbortController();
+  const ctx = { ...testContext(), signal: ac.signal };
+  const src = new MqttSource({ topics: [{ filter: 'a/#', decoder: 'victron' }] }, ctx);
+  // Simulate a connected client without a broker: read only needs the buffer.
+  (src as unknown as { client: object }).client = {};
+  for (let i = 0; i < 20; i++) {
+    const pending = src.read();
+    src.take({
+      cmd: 'publish',
+      topic: 'N/p/vebus/1/Soc',
+      payload: Buffer.from('{"value": 50}'),
+      qos: 0,
+      dup: false,
+      retain: false,
+    } as never);
+    expect((await pending).records).toHaveLength(1);
+  }
+  const waiting = src.read();
+  ac.abort();
+  await expect(waiting).rejects.toBeInstanceOf(EndOfInput);
+});

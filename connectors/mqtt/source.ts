@@ -4,6 +4,7 @@ import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 
 import { Type, type Static } from '@sinclair/typebox';
 import {
   defineSource,
+  EndOfInput,
   endpointsFromEnv,
   NotConnected,
   OptiBidError,
@@ -309,12 +310,15 @@ export class MqttSource implements Source {
     while (this.buffer.length === 0) {
       if (!this.client) throw new NotConnected('mqtt: not connected');
       await new Promise<void>((resolve) => {
-        this.waiter = resolve;
         const onAbort = (): void => resolve();
+        this.waiter = () => {
+          this.ctx.signal.removeEventListener('abort', onAbort);
+          resolve();
+        };
         this.ctx.signal.addEventListener('abort', onAbort, { once: true });
       });
       this.waiter = undefined;
-      if (this.ctx.signal.aborted && this.buffer.length === 0) throw new NotConnected('mqtt: source stopping');
+      if (this.ctx.signal.aborted && this.buffer.length === 0) throw new EndOfInput();
     }
     const taken = this.buffer.splice(0, this.cfg.batchSize ?? 500);
     const resume = this.resumeReading;
