@@ -32,6 +32,8 @@ export interface KafkaTransportOptions {
   transactionTimeoutMs?: number;
   /** How long (ms) nothing must arrive before `untilIdle` counts inputs as drained. */
   idleMs?: number;
+  /** Most bytes fetched per partition at once (default 8 MiB); a processor commits one transaction per fetched batch. */
+  maxBytesPerPartition?: number;
   /** Test hook: runs inside each processor transaction just before commit; throwing aborts it. */
   beforeCommit?: (info: { component: string; topic: string; partition: number; lastOffset: string }) => Promise<void> | void;
 }
@@ -231,7 +233,16 @@ class KafkaRun implements RunningPipeline {
       trackChanges: true,
       logger: this.logger,
     });
-    const consumer = this.kafka.consumer({ groupId: group, readUncommitted: false, sessionTimeout: 10_000, heartbeatInterval: 1000, rebalanceTimeout: 20_000 });
+    // Large fetches: one transaction per fetched batch, so bigger batches amortise its round trips.
+    const consumer = this.kafka.consumer({
+      groupId: group,
+      readUncommitted: false,
+      sessionTimeout: 10_000,
+      heartbeatInterval: 1000,
+      rebalanceTimeout: 20_000,
+      maxBytesPerPartition: this.options.maxBytesPerPartition ?? 8 * 1024 * 1024,
+      maxBytes: 64 * 1024 * 1024,
+    });
     const producer = this.kafka.producer({
       transactionalId: `${group}.${this.instanceId}`,
       idempotent: true,
