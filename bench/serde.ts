@@ -18,11 +18,17 @@ export async function run(opts: { records?: number; roundMs?: number; rounds?: n
       ['market.prices', prices(n)],
       ['telemetry.readings', readings(n)],
     ];
-    console.log(`records per set: ${n}; ${rounds} alternating rounds of ${roundMs} ms CPU time each; best round; rates are round trips (serialize + deserialize) per CPU-second, one core`);
+    console.log(
+      `records per set: ${n}; ${rounds} alternating rounds of ${roundMs} ms CPU time each; best round; rates are round trips (serialize + deserialize) per CPU-second, one core`,
+    );
     console.log('  avro async: AvroSerde.serialize/deserialize (the Serde interface, one promise each)');
     console.log('  avro sync:  AvroSerde.serializeSync/deserializeSync (same bytes, warm cache, no promise)');
-    console.log('  json:       JSON.stringify/JSON.parse;  json bytes: the same plus Buffer.from/toString, as a JSON transport ships it');
-    console.log('topic                avro async    avro sync         json   json bytes   sync/json  async/json  avro B  json B');
+    console.log(
+      '  json:       JSON.stringify/JSON.parse;  json bytes: the same plus Buffer.from/toString, as a JSON transport ships it',
+    );
+    console.log(
+      'topic                avro async    avro sync         json   json bytes   sync/json  async/json  avro B  json B',
+    );
     for (const [topic, records] of cases) {
       const origin = { topic, partition: 0, offset: '0' };
       // Warm up: registers the schema and fills the caches, lets the JIT settle.
@@ -30,12 +36,28 @@ export async function run(opts: { records?: number; roundMs?: number; rounds?: n
       for (const r of records) JSON.parse(JSON.stringify(r));
       const best = { async: 0, sync: 0, json: 0, jsonBytes: 0 };
       for (let round = 0; round < rounds; round++) {
-        best.async = Math.max(best.async, await rate(roundMs, records, (r) => serde.serialize(topic, r).then((bytes) => serde.deserialize(bytes, origin))));
-        best.sync = Math.max(best.sync, syncRate(roundMs, records, (r) => serde.deserializeSync(serde.serializeSync(topic, r)!, origin)));
-        best.json = Math.max(best.json, syncRate(roundMs, records, (r) => JSON.parse(JSON.stringify(r))));
-        best.jsonBytes = Math.max(best.jsonBytes, syncRate(roundMs, records, (r) => JSON.parse(Buffer.from(JSON.stringify(r)).toString('utf8'))));
+        best.async = Math.max(
+          best.async,
+          await rate(roundMs, records, (r) =>
+            serde.serialize(topic, r).then((bytes) => serde.deserialize(bytes, origin)),
+          ),
+        );
+        best.sync = Math.max(
+          best.sync,
+          syncRate(roundMs, records, (r) => serde.deserializeSync(serde.serializeSync(topic, r)!, origin)),
+        );
+        best.json = Math.max(
+          best.json,
+          syncRate(roundMs, records, (r) => JSON.parse(JSON.stringify(r))),
+        );
+        best.jsonBytes = Math.max(
+          best.jsonBytes,
+          syncRate(roundMs, records, (r) => JSON.parse(Buffer.from(JSON.stringify(r)).toString('utf8'))),
+        );
       }
-      const avroBytes = mean(await Promise.all(records.slice(0, 500).map(async (r) => (await serde.serialize(topic, r)).length)));
+      const avroBytes = mean(
+        await Promise.all(records.slice(0, 500).map(async (r) => (await serde.serialize(topic, r)).length)),
+      );
       const jsonBytes = mean(records.slice(0, 500).map((r) => Buffer.byteLength(JSON.stringify(r))));
       console.log(
         `${topic.padEnd(19)} ${fmt(best.async).padStart(11)} ${fmt(best.sync).padStart(12)} ${fmt(best.json).padStart(12)} ${fmt(best.jsonBytes).padStart(12)} ` +
@@ -85,7 +107,7 @@ const fmt = (x: number) => Math.round(x).toLocaleString('en-US');
 /** Deterministic pseudo-random numbers, so every run encodes the same records. */
 function lcg(seed: number): () => number {
   let s = seed >>> 0;
-  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  return () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
 }
 
 function prices(n: number): MarketPrice[] {

@@ -2,14 +2,30 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { checkSchemas, formatReports, gitBaseline, readLocalSchemas, registerSchemas, registryBaseline, type LocalSchema } from './check.js';
+import {
+  checkSchemas,
+  formatReports,
+  gitBaseline,
+  readLocalSchemas,
+  registerSchemas,
+  registryBaseline,
+  type LocalSchema,
+} from './check.js';
 import { MemoryStore } from './registry/store.js';
 import { startRegistry } from './registry/server.js';
 
 const price = (fields: object[]) =>
-  JSON.stringify({ type: 'record', name: 'MarketPrice', namespace: 'energy.optibid', doc: 'p', fields: [{ name: 'area', type: 'string', doc: 'a' }, ...fields] });
+  JSON.stringify({
+    type: 'record',
+    name: 'MarketPrice',
+    namespace: 'energy.optibid',
+    doc: 'p',
+    fields: [{ name: 'area', type: 'string', doc: 'a' }, ...fields],
+  });
 const v1 = price([{ name: 'price', type: 'double', doc: 'p' }]);
-const local = (text: string): LocalSchema[] => [{ subject: 'market.prices-value', file: 'schemas/avro/market.prices-value.avsc', text }];
+const local = (text: string): LocalSchema[] => [
+  { subject: 'market.prices-value', file: 'schemas/avro/market.prices-value.avsc', text },
+];
 
 describe('optibid schemas check', () => {
   let stop: () => Promise<void>;
@@ -34,12 +50,17 @@ describe('optibid schemas check', () => {
 
   it('explains an incompatible field in words under the subject level of the registry', async () => {
     await registerSchemas(url, local(v1));
-    const changed = price([{ name: 'price', type: 'string', doc: 'p' }, { name: 'currency', type: 'string', doc: 'c' }]);
+    const changed = price([
+      { name: 'price', type: 'string', doc: 'p' },
+      { name: 'currency', type: 'string', doc: 'c' },
+    ]);
     const reports = await checkSchemas(registryBaseline(url), local(changed));
     expect(reports[0]!.status).toBe('incompatible');
     expect(reports[0]!.level).toBe('BACKWARD');
     expect(reports[0]!.messages).toEqual([
-      expect.stringMatching(/^MarketPrice\.price: consumers on the new schema cannot read records written with version 1: .*string in the reader but double in the writer/),
+      expect.stringMatching(
+        /^MarketPrice\.price: consumers on the new schema cannot read records written with version 1: .*string in the reader but double in the writer/,
+      ),
       expect.stringMatching(/^MarketPrice\.currency: .*field currency exists only in the reader and has no default/),
     ]);
     const [text, ok] = formatReports(reports, registryBaseline(url));
@@ -47,16 +68,30 @@ describe('optibid schemas check', () => {
     expect(text).toContain('FAIL  market.prices-value  (BACKWARD against registry version 1)');
 
     // Under FORWARD the same subject fails for the other reason: old consumers reading new data.
-    await fetch(`${url}/config/market.prices-value`, { method: 'PUT', body: JSON.stringify({ compatibility: 'FORWARD' }), headers: { 'content-type': 'application/json' } });
+    await fetch(`${url}/config/market.prices-value`, {
+      method: 'PUT',
+      body: JSON.stringify({ compatibility: 'FORWARD' }),
+      headers: { 'content-type': 'application/json' },
+    });
     const forward = await checkSchemas(registryBaseline(url), local(price([])));
-    expect(forward[0]!.messages).toEqual([expect.stringMatching(/consumers still on version 1 cannot read records written with the new schema: field price exists only in the reader/)]);
+    expect(forward[0]!.messages).toEqual([
+      expect.stringMatching(
+        /consumers still on version 1 cannot read records written with the new schema: field price exists only in the reader/,
+      ),
+    ]);
   });
 
   it('accepts a compatible evolution and reports an invalid file', async () => {
     await registerSchemas(url, local(v1));
-    const added = price([{ name: 'price', type: 'double', doc: 'p' }, { name: 'currency', type: 'string', default: 'EUR', doc: 'c' }]);
+    const added = price([
+      { name: 'price', type: 'double', doc: 'p' },
+      { name: 'currency', type: 'string', default: 'EUR', doc: 'c' },
+    ]);
     expect((await checkSchemas(registryBaseline(url), local(added)))[0]!.status).toBe('ok');
-    const invalid = await checkSchemas(registryBaseline(url), local('{"type": "record", "name": "X", "fields": [{"name": "a", "type": "nope"}]}'));
+    const invalid = await checkSchemas(
+      registryBaseline(url),
+      local('{"type": "record", "name": "X", "fields": [{"name": "a", "type": "nope"}]}'),
+    );
     expect(invalid[0]!.status).toBe('invalid');
     expect(invalid[0]!.messages[0]).toContain('market.prices-value.avsc');
   });
@@ -78,10 +113,15 @@ describe('optibid schemas check', () => {
       // Uncommitted change: compared with HEAD.
       const reports = await checkSchemas(gitBaseline({ dir }), readLocalSchemas(dir));
       expect(reports[0]).toMatchObject({ status: 'incompatible', against: 'git HEAD' });
-      expect(reports[0]!.messages[0]).toMatch(/^MarketPrice\.area: consumers on the new schema cannot read records written with the schema at HEAD: .*int in the reader but string in the writer/);
+      expect(reports[0]!.messages[0]).toMatch(
+        /^MarketPrice\.area: consumers on the new schema cannot read records written with the schema at HEAD: .*int in the reader but string in the writer/,
+      );
       // Committed: compared with HEAD~1.
       git('commit', '-q', '-am', 'breaking');
-      expect((await checkSchemas(gitBaseline({ dir }), readLocalSchemas(dir)))[0]).toMatchObject({ status: 'incompatible', against: 'git HEAD~1' });
+      expect((await checkSchemas(gitBaseline({ dir }), readLocalSchemas(dir)))[0]).toMatchObject({
+        status: 'incompatible',
+        against: 'git HEAD~1',
+      });
       expect((await checkSchemas(gitBaseline({ dir, level: 'NONE' }), readLocalSchemas(dir)))[0]!.status).toBe('ok');
     } finally {
       rmSync(repo, { recursive: true, force: true });

@@ -4,7 +4,13 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HttpRegistryClient, OptiBidError } from '@optibid/runtime';
 import { parseSchema, type ParsedSchema } from './registry/avro-schema.js';
-import { checkCompatibility, isCompatibilityLevel, type CompatibilityLevel, type CompatibilityMessage, type VersionedSchema } from './registry/compatibility.js';
+import {
+  checkCompatibility,
+  isCompatibilityLevel,
+  type CompatibilityLevel,
+  type CompatibilityMessage,
+  type VersionedSchema,
+} from './registry/compatibility.js';
 import { RegistryError } from './registry/errors.js';
 
 /** The folder of the .avsc files: schemas/avro, found from this module (source or dist). */
@@ -27,7 +33,11 @@ export function readLocalSchemas(dir = avroDir()): LocalSchema[] {
   return readdirSync(dir)
     .filter((f) => f.endsWith('.avsc'))
     .sort()
-    .map((f) => ({ subject: f.slice(0, -'.avsc'.length), file: join(dir, f), text: readFileSync(join(dir, f), 'utf8') }));
+    .map((f) => ({
+      subject: f.slice(0, -'.avsc'.length),
+      file: join(dir, f),
+      text: readFileSync(join(dir, f), 'utf8'),
+    }));
 }
 
 /** The result for one subject. */
@@ -45,7 +55,9 @@ export interface SubjectReport {
 export interface Baseline {
   describe(): string;
   /** Existing versions (oldest first) and the level to check under; undefined when the subject is new. */
-  previous(subject: string): Promise<{ versions: VersionedSchema[]; level: CompatibilityLevel; against: string } | undefined>;
+  previous(
+    subject: string,
+  ): Promise<{ versions: VersionedSchema[]; level: CompatibilityLevel; against: string } | undefined>;
 }
 
 /** The registry's registered versions and each subject's compatibility level. */
@@ -56,10 +68,17 @@ export function registryBaseline(url: string): Baseline {
     try {
       res = await fetch(`${base}${path}`, { signal: AbortSignal.timeout(10_000) });
     } catch (err) {
-      throw new OptiBidError('OPTIBID_ERR_NETWORK', `schema registry ${base} unreachable: ${(err as Error).message}`, { retriable: true, cause: err });
+      throw new OptiBidError('OPTIBID_ERR_NETWORK', `schema registry ${base} unreachable: ${(err as Error).message}`, {
+        retriable: true,
+        cause: err,
+      });
     }
     if (res.status === 404) return undefined;
-    if (!res.ok) throw new OptiBidError('OPTIBID_ERR_UPSTREAM', `schema registry ${base}${path}: HTTP ${res.status} ${await res.text()}`);
+    if (!res.ok)
+      throw new OptiBidError(
+        'OPTIBID_ERR_UPSTREAM',
+        `schema registry ${base}${path}: HTTP ${res.status} ${await res.text()}`,
+      );
     return (await res.json()) as T;
   };
   return {
@@ -84,12 +103,16 @@ export function registryBaseline(url: string): Baseline {
 /** The same files at a git revision (default: the previous commit), under one level (default BACKWARD). */
 export function gitBaseline(opts: { ref?: string; level?: CompatibilityLevel; dir?: string } = {}): Baseline {
   const dir = opts.dir ?? avroDir();
-  const git = (...args: string[]) => execFileSync('git', args, { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const git = (...args: string[]) =>
+    execFileSync('git', args, { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   let top: string;
   try {
     top = git('rev-parse', '--show-toplevel').trim();
   } catch {
-    throw new OptiBidError('OPTIBID_ERR_USAGE', `${dir} is not in a git checkout; pass --registry URL to compare with a registry instead`);
+    throw new OptiBidError(
+      'OPTIBID_ERR_USAGE',
+      `${dir} is not in a git checkout; pass --registry URL to compare with a registry instead`,
+    );
   }
   const ref = opts.ref ?? defaultRef(git, dir);
   const level = opts.level ?? 'BACKWARD';
@@ -127,7 +150,10 @@ function defaultRef(git: (...a: string[]) => string, dir: string): string {
 }
 
 /** Checks every local schema against the baseline; explains each incompatible field. */
-export async function checkSchemas(baseline: Baseline, schemas: LocalSchema[] = readLocalSchemas()): Promise<SubjectReport[]> {
+export async function checkSchemas(
+  baseline: Baseline,
+  schemas: LocalSchema[] = readLocalSchemas(),
+): Promise<SubjectReport[]> {
   const reports: SubjectReport[] = [];
   for (const local of schemas) {
     let parsed: ParsedSchema;
@@ -145,7 +171,13 @@ export async function checkSchemas(baseline: Baseline, schemas: LocalSchema[] = 
     }
     const latest = prev.versions[prev.versions.length - 1];
     if (latest && latest.schema.canonical === parsed.canonical) {
-      reports.push({ subject: local.subject, status: 'unchanged', level: prev.level, against: prev.against, messages: [] });
+      reports.push({
+        subject: local.subject,
+        status: 'unchanged',
+        level: prev.level,
+        against: prev.against,
+        messages: [],
+      });
       continue;
     }
     const found: CompatibilityMessage[] = checkCompatibility(prev.level, parsed, prev.versions);
@@ -175,7 +207,12 @@ export function formatReports(reports: SubjectReport[], baseline: Baseline): [st
   const lines = [`comparing ${reports.length} schemas in schemas/avro with ${baseline.describe()}`];
   for (const r of reports) {
     const tag = { ok: 'ok', new: 'new', unchanged: 'same', incompatible: 'FAIL', invalid: 'FAIL' }[r.status];
-    const detail = r.status === 'new' ? 'not there yet: nothing to compare' : r.status === 'invalid' ? 'invalid schema' : `${r.level} against ${r.against}`;
+    const detail =
+      r.status === 'new'
+        ? 'not there yet: nothing to compare'
+        : r.status === 'invalid'
+          ? 'invalid schema'
+          : `${r.level} against ${r.against}`;
     lines.push(`${tag.padEnd(4)}  ${r.subject}  (${detail})`);
     for (const m of r.messages) lines.push(`        - ${m}`);
   }
@@ -186,9 +223,16 @@ export function formatReports(reports: SubjectReport[], baseline: Baseline): [st
 }
 
 /** Registers every local schema with a registry (what a deploy does); returns subject → id. */
-export async function registerSchemas(url: string, schemas: LocalSchema[] = readLocalSchemas()): Promise<Map<string, number>> {
+export async function registerSchemas(
+  url: string,
+  schemas: LocalSchema[] = readLocalSchemas(),
+): Promise<Map<string, number>> {
   const client = new HttpRegistryClient(url);
   const ids = new Map<string, number>();
-  for (const s of schemas) ids.set(s.subject, await client.register(s.subject, { schemaType: 'AVRO', schema: JSON.stringify(JSON.parse(s.text)) }));
+  for (const s of schemas)
+    ids.set(
+      s.subject,
+      await client.register(s.subject, { schemaType: 'AVRO', schema: JSON.stringify(JSON.parse(s.text)) }),
+    );
   return ids;
 }

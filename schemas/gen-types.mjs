@@ -27,7 +27,16 @@ export function readSchemaFiles(dir = join(here, 'avro')) {
     });
 }
 
-const primitives = { null: 'null', boolean: 'boolean', int: 'number', long: 'number', float: 'number', double: 'number', bytes: 'Buffer', string: 'string' };
+const primitives = {
+  null: 'null',
+  boolean: 'boolean',
+  int: 'number',
+  long: 'number',
+  float: 'number',
+  double: 'number',
+  bytes: 'Buffer',
+  string: 'string',
+};
 const pascal = (name) => name.split('.').pop();
 const jsdoc = (text, indent = '') => (text ? `${indent}/** ${text.replace(/\*\//g, '*\\/')} */\n` : '');
 
@@ -39,12 +48,16 @@ function collectNamed(schema, namespace, named, file) {
   if (type === 'array') return collectNamed(schema.items, namespace, named, file);
   if (type === 'map') return collectNamed(schema.values, namespace, named, file);
   if (type === 'record' || type === 'error' || type === 'enum' || type === 'fixed') {
-    const ns = schema.name.includes('.') ? schema.name.slice(0, schema.name.lastIndexOf('.')) : (schema.namespace ?? namespace);
+    const ns = schema.name.includes('.')
+      ? schema.name.slice(0, schema.name.lastIndexOf('.'))
+      : (schema.namespace ?? namespace);
     const full = schema.name.includes('.') ? schema.name : ns ? `${ns}.${schema.name}` : schema.name;
     const seen = named.get(full);
     if (seen) {
       if (JSON.stringify(seen.schema) !== JSON.stringify(schema)) {
-        throw new Error(`${file}: type ${full} differs from its definition in ${seen.file}; a shared name must have one definition`);
+        throw new Error(
+          `${file}: type ${full} differs from its definition in ${seen.file}; a shared name must have one definition`,
+        );
       }
       return;
     }
@@ -58,7 +71,8 @@ function collectNamed(schema, namespace, named, file) {
 /** The TypeScript type of an Avro schema (named types by their short name). */
 function tsType(schema) {
   if (typeof schema === 'string') return primitives[schema] ?? pascal(schema);
-  if (Array.isArray(schema)) return [...schema.filter((s) => s !== 'null'), ...schema.filter((s) => s === 'null')].map(tsType).join(' | ');
+  if (Array.isArray(schema))
+    return [...schema.filter((s) => s !== 'null'), ...schema.filter((s) => s === 'null')].map(tsType).join(' | ');
   const { type } = schema;
   if (type === 'array') return `${wrap(tsType(schema.items))}[]`;
   if (type === 'map') return `Record<string, ${tsType(schema.values)}>`;
@@ -71,7 +85,9 @@ const wrap = (t) => (t.includes('|') ? `(${t})` : t);
 const unitNote = (schema, doc = '') => {
   if (/epoch/.test(doc)) return '';
   const leaf = Array.isArray(schema) ? schema.find((s) => s !== 'null') : schema;
-  return typeof leaf === 'object' && leaf?.logicalType === 'timestamp-millis' ? ' (timestamp-millis: ms since the Unix epoch, UTC)' : '';
+  return typeof leaf === 'object' && leaf?.logicalType === 'timestamp-millis'
+    ? ' (timestamp-millis: ms since the Unix epoch, UTC)'
+    : '';
 };
 
 function typesModule(files) {
@@ -106,7 +122,9 @@ function topicsModule(files) {
     const f = files.find((x) => x.topic === topic && x.part === part);
     return f ? tsType(f.schema) : part === 'key' ? 'string | null' : 'unknown';
   };
-  const usedTypes = [...new Set(topics.flatMap((t) => [typeOf(t, 'value'), typeOf(t, 'key')]).filter((t) => /^[A-Z]/.test(t)))].sort();
+  const usedTypes = [
+    ...new Set(topics.flatMap((t) => [typeOf(t, 'value'), typeOf(t, 'key')]).filter((t) => /^[A-Z]/.test(t))),
+  ].sort();
   let out = header + `import type { ${usedTypes.join(', ')} } from './types.js';\n\n`;
   out += jsdoc('Every OptiBid topic with an Avro contract.');
   out += `export const topicNames = [${topics.map((t) => `'${t}'`).join(', ')}] as const;\n`;
@@ -115,14 +133,19 @@ function topicsModule(files) {
   out += `export interface TopicValues {\n${topics.map((t) => `  '${t}': ${typeOf(t, 'value')};\n`).join('')}}\n\n`;
   out += jsdoc('The record key type of each topic.');
   out += `export interface TopicKeys {\n${topics.map((t) => `  '${t}': ${typeOf(t, 'key')};\n`).join('')}}\n\n`;
-  out += jsdoc('Avro schema (parsed .avsc JSON) per registry subject, `<topic>-value` and `<topic>-key` (TopicNameStrategy).');
+  out += jsdoc(
+    'Avro schema (parsed .avsc JSON) per registry subject, `<topic>-value` and `<topic>-key` (TopicNameStrategy).',
+  );
   out += 'export const subjectSchemas: Readonly<Record<string, object>> = {\n';
   for (const f of files) out += `  '${f.subject}': ${JSON.stringify(f.schema)},\n`;
   out += '};\n';
   return out;
 }
 
-const mdCell = (text) => String(text ?? '').replace(/\|/g, '\\|').replace(/\n/g, ' ');
+const mdCell = (text) =>
+  String(text ?? '')
+    .replace(/\|/g, '\\|')
+    .replace(/\n/g, ' ');
 function avroTypeText(schema) {
   if (typeof schema === 'string') return schema;
   if (Array.isArray(schema)) return schema.map(avroTypeText).join(' | ');
@@ -136,7 +159,8 @@ function avroTypeText(schema) {
 
 function topicsMarkdown(files) {
   let out = '<!-- Generated by schemas/gen-types.mjs from schemas/avro/*.avsc. Do not edit: run `npm run build`. -->\n';
-  out += '# Topic contracts\n\nOne section per registry subject (`<topic>-value`, `<topic>-key`), namespace `energy.optibid`.\n';
+  out +=
+    '# Topic contracts\n\nOne section per registry subject (`<topic>-value`, `<topic>-key`), namespace `energy.optibid`.\n';
   for (const f of files) {
     out += `\n## \`${f.subject}\`: ${f.schema.name}\n\n${f.schema.doc ?? ''}\n\n| field | type | default | meaning |\n|---|---|---|---|\n`;
     for (const field of f.schema.fields) {
@@ -164,7 +188,8 @@ export function lintSchemas(files) {
         walk(field.type, `${where}${field.name}.`, f);
       }
     } else if (schema.type === 'enum') {
-      if (schema.default === undefined) problems.push(`${f.file}: enum ${schema.name} has no default, so readers cannot accept new symbols`);
+      if (schema.default === undefined)
+        problems.push(`${f.file}: enum ${schema.name} has no default, so readers cannot accept new symbols`);
     } else if (schema.type === 'array') walk(schema.items, where, f);
     else if (schema.type === 'map') walk(schema.values, where, f);
   };

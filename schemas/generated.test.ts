@@ -8,7 +8,16 @@ describe('generated schema types', () => {
   });
 
   it('cover a value and a key schema for every design topic', () => {
-    const expected = ['market.prices', 'market.fundamentals', 'telemetry.readings', 'forecasts.prices', 'forecasts.load', 'forecasts.renewables', 'bids.signals', 'alerts.events'];
+    const expected = [
+      'market.prices',
+      'market.fundamentals',
+      'telemetry.readings',
+      'forecasts.prices',
+      'forecasts.load',
+      'forecasts.renewables',
+      'bids.signals',
+      'alerts.events',
+    ];
     expect([...topicNames].sort()).toEqual(expected.sort());
     for (const t of expected) {
       expect(subjectSchemas[`${t}-value`]).toBeDefined();
@@ -47,7 +56,14 @@ describe('generated schema types', () => {
   });
 
   it('market records carry deliveryStart and intervalMinutes', () => {
-    for (const t of ['market.prices', 'market.fundamentals', 'forecasts.prices', 'forecasts.load', 'forecasts.renewables', 'bids.signals']) {
+    for (const t of [
+      'market.prices',
+      'market.fundamentals',
+      'forecasts.prices',
+      'forecasts.load',
+      'forecasts.renewables',
+      'bids.signals',
+    ]) {
       const names = (subjectSchemas[`${t}-value`] as { fields: { name: string }[] }).fields.map((f) => f.name);
       expect(names).toEqual(expect.arrayContaining(['deliveryStart', 'intervalMinutes']));
     }

@@ -26,7 +26,16 @@ export const registryService: ServiceDefinition = {
   launch(ctx) {
     return {
       command: process.execPath,
-      args: [join(repoRoot(), 'cli', 'bin', 'optibid.js'), 'registry', '--host', this.host, '--port', String(this.port), '--store', 'kafka'],
+      args: [
+        join(repoRoot(), 'cli', 'bin', 'optibid.js'),
+        'registry',
+        '--host',
+        this.host,
+        '--port',
+        String(this.port),
+        '--store',
+        'kafka',
+      ],
       env: { OPTIBID_KAFKA_BROKERS: ctx.env.OPTIBID_KAFKA_BROKERS || '127.0.0.1:9092' },
     };
   },

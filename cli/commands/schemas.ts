@@ -1,24 +1,44 @@
 import { Option, type Command } from 'commander';
 import { OptiBidError, endpointsFromEnv } from '@optibid/runtime';
-import { checkSchemas, compatibilityLevels, formatReports, gitBaseline, readLocalSchemas, registerSchemas, registryBaseline, type CompatibilityLevel } from '@optibid/schemas';
+import {
+  checkSchemas,
+  compatibilityLevels,
+  formatReports,
+  gitBaseline,
+  readLocalSchemas,
+  registerSchemas,
+  registryBaseline,
+  type CompatibilityLevel,
+} from '@optibid/schemas';
 
 /** `optibid schemas check|register`: the evolution gate for schemas/avro and a way to publish it. */
 export function registerSchemasCommand(program: Command): void {
   const schemas = program
     .command('schemas')
-    .description('Check the Avro topic schemas in schemas/avro for compatible evolution, or register them with a registry');
+    .description(
+      'Check the Avro topic schemas in schemas/avro for compatible evolution, or register them with a registry',
+    );
 
   schemas
     .command('check')
     .description(
-      'Compare every schema in schemas/avro with the latest registered version (--registry) or with the previous git commit, under the subject\'s compatibility level; explain each incompatible field; exit 1 when any is incompatible',
+      "Compare every schema in schemas/avro with the latest registered version (--registry) or with the previous git commit, under the subject's compatibility level; explain each incompatible field; exit 1 when any is incompatible",
     )
     .option('--registry <url>', 'schema registry to compare with (its latest versions and per-subject levels)')
-    .option('--against <git-ref>', 'without --registry: git revision to compare with (default: HEAD when schemas/avro has uncommitted changes, else HEAD~1)')
-    .addOption(new Option('--level <level>', 'without --registry: compatibility level to check under').choices([...compatibilityLevels]).default('BACKWARD'))
+    .option(
+      '--against <git-ref>',
+      'without --registry: git revision to compare with (default: HEAD when schemas/avro has uncommitted changes, else HEAD~1)',
+    )
+    .addOption(
+      new Option('--level <level>', 'without --registry: compatibility level to check under')
+        .choices([...compatibilityLevels])
+        .default('BACKWARD'),
+    )
     .option('--json', 'print the reports as JSON')
     .action(async (opts: { registry?: string; against?: string; level: CompatibilityLevel; json?: boolean }) => {
-      const baseline = opts.registry ? registryBaseline(opts.registry) : gitBaseline({ ref: opts.against, level: opts.level });
+      const baseline = opts.registry
+        ? registryBaseline(opts.registry)
+        : gitBaseline({ ref: opts.against, level: opts.level });
       const reports = await checkSchemas(baseline);
       const [text, ok] = formatReports(reports, baseline);
       console.log(opts.json ? JSON.stringify(reports, null, 2) : text);

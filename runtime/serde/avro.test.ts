@@ -6,8 +6,14 @@ import { AvroSerde } from './avro.js';
 import type { RegistrySchema, SchemaLookup } from './registry-client.js';
 
 // The real topic schemas from schemas/avro (runtime cannot depend on @optibid/schemas: it is the other way round).
-const avsc = (subject: string) => JSON.parse(readFileSync(fileURLToPath(new URL(`../../schemas/avro/${subject}.avsc`, import.meta.url)), 'utf8')) as object;
-const schemas = { 'market.prices-value': avsc('market.prices-value'), 'telemetry.readings-value': avsc('telemetry.readings-value') };
+const avsc = (subject: string) =>
+  JSON.parse(
+    readFileSync(fileURLToPath(new URL(`../../schemas/avro/${subject}.avsc`, import.meta.url)), 'utf8'),
+  ) as object;
+const schemas = {
+  'market.prices-value': avsc('market.prices-value'),
+  'telemetry.readings-value': avsc('telemetry.readings-value'),
+};
 
 const price = {
   market: 'EPEX',
@@ -54,10 +60,15 @@ describe('AvroSerde (Confluent wire format)', () => {
       ['telemetry.readings', reading],
     ] as const) {
       const mine = await ours.serialize(topic, value);
-      const theirs = await new AvroSerializer(client, SerdeType.VALUE, { useLatestVersion: true }).serialize(topic, value);
+      const theirs = await new AvroSerializer(client, SerdeType.VALUE, { useLatestVersion: true }).serialize(
+        topic,
+        value,
+      );
       expect(mine.equals(theirs)).toBe(true);
       expect(mine[0]).toBe(0);
-      expect(mine.readInt32BE(1)).toBe(await client.getId(`${topic}-value`, { schemaType: 'AVRO', schema: JSON.stringify(schemas[`${topic}-value`]) }));
+      expect(mine.readInt32BE(1)).toBe(
+        await client.getId(`${topic}-value`, { schemaType: 'AVRO', schema: JSON.stringify(schemas[`${topic}-value`]) }),
+      );
       expect(await ours.deserialize(theirs, { topic })).toEqual(value);
       expect(await new AvroDeserializer(client, SerdeType.VALUE, {}).deserialize(topic, mine)).toEqual(value);
     }
@@ -75,7 +86,10 @@ describe('AvroSerde (Confluent wire format)', () => {
   });
 
   it('has a promise-free warm path giving the same bytes, and encodes records larger than a slab', async () => {
-    const serde = new AvroSerde({ registry: new MockClient({ baseURLs: ['mock://'] } as never) as unknown as SchemaLookup, schemas });
+    const serde = new AvroSerde({
+      registry: new MockClient({ baseURLs: ['mock://'] } as never) as unknown as SchemaLookup,
+      schemas,
+    });
     expect(serde.serializeSync('market.prices', price)).toBeUndefined(); // not warm yet
     const first = await serde.serialize('market.prices', price);
     const sync = serde.serializeSync('market.prices', price)!;
@@ -84,11 +98,15 @@ describe('AvroSerde (Confluent wire format)', () => {
     expect(await serde.deserialize(sync, { topic: 'market.prices' })).toEqual(price);
     expect(serde.deserializeSync(sync, { topic: 'market.prices' })).toEqual({ value: price });
     // Many records and one far larger than the 64 KiB slab: every view keeps its own bytes.
-    const many = await Promise.all(Array.from({ length: 3000 }, (_, i) => serde.serialize('market.prices', { ...price, price: i })));
+    const many = await Promise.all(
+      Array.from({ length: 3000 }, (_, i) => serde.serialize('market.prices', { ...price, price: i })),
+    );
     const huge = { ...price, source: 'x'.repeat(200_000) };
     const hugeBytes = await serde.serialize('market.prices', huge);
     expect(await serde.deserialize(hugeBytes, { topic: 'market.prices' })).toEqual(huge);
-    expect(many.map((b) => (serde.deserializeSync(b, { topic: 'market.prices' })!.value as { price: number }).price)).toEqual(many.map((_, i) => i));
+    expect(
+      many.map((b) => (serde.deserializeSync(b, { topic: 'market.prices' })!.value as { price: number }).price),
+    ).toEqual(many.map((_, i) => i));
   });
 
   it('uses the schema of the topic a prefixed test topic starts with', async () => {
@@ -102,15 +120,42 @@ describe('AvroSerde (Confluent wire format)', () => {
 
   it('reads old records into the new local schema (Avro resolution)', async () => {
     const client = new MockClient({ baseURLs: ['mock://'] } as never);
-    const old = { type: 'record', name: 'TelemetryReading', namespace: 'energy.optibid', fields: [{ name: 'assetId', type: 'string' }, { name: 'value', type: 'double' }] };
-    const writer = new AvroSerde({ registry: client as unknown as SchemaLookup, schemas: { 'telemetry.readings-value': old } });
+    const old = {
+      type: 'record',
+      name: 'TelemetryReading',
+      namespace: 'energy.optibid',
+      fields: [
+        { name: 'assetId', type: 'string' },
+        { name: 'value', type: 'double' },
+      ],
+    };
+    const writer = new AvroSerde({
+      registry: client as unknown as SchemaLookup,
+      schemas: { 'telemetry.readings-value': old },
+    });
     const bytes = await writer.serialize('telemetry.readings', { assetId: 'a', value: 1.5 });
     const evolved = {
       ...old,
-      fields: [...old.fields, { name: 'unit', type: 'string', default: 'kW' }, { name: 'quality', type: { type: 'enum', name: 'Q', symbols: ['UNKNOWN', 'GOOD'], default: 'UNKNOWN' }, default: 'UNKNOWN' }],
+      fields: [
+        ...old.fields,
+        { name: 'unit', type: 'string', default: 'kW' },
+        {
+          name: 'quality',
+          type: { type: 'enum', name: 'Q', symbols: ['UNKNOWN', 'GOOD'], default: 'UNKNOWN' },
+          default: 'UNKNOWN',
+        },
+      ],
     };
-    const reader = new AvroSerde({ registry: client as unknown as SchemaLookup, schemas: { 'telemetry.readings-value': evolved } });
-    expect(await reader.deserialize(bytes, { topic: 'telemetry.readings' })).toEqual({ assetId: 'a', value: 1.5, unit: 'kW', quality: 'UNKNOWN' });
+    const reader = new AvroSerde({
+      registry: client as unknown as SchemaLookup,
+      schemas: { 'telemetry.readings-value': evolved },
+    });
+    expect(await reader.deserialize(bytes, { topic: 'telemetry.readings' })).toEqual({
+      assetId: 'a',
+      value: 1.5,
+      unit: 'kW',
+      quality: 'UNKNOWN',
+    });
   });
 
   describe('typed decode errors naming topic, partition and offset', () => {
@@ -159,12 +204,17 @@ describe('AvroSerde (Confluent wire format)', () => {
   });
 
   it('refuses to serialize a value that does not match the schema, naming the field', async () => {
-    const serde = new AvroSerde({ registry: new MockClient({ baseURLs: ['mock://'] } as never) as unknown as SchemaLookup, schemas });
+    const serde = new AvroSerde({
+      registry: new MockClient({ baseURLs: ['mock://'] } as never) as unknown as SchemaLookup,
+      schemas,
+    });
     await expect(serde.serialize('market.prices', { ...price, price: 'cheap' })).rejects.toMatchObject({
       code: 'OPTIBID_ERR_RECORD',
       message: expect.stringContaining('price = "cheap"'),
     });
-    await expect(serde.serialize('market.prices', { ...price, product: 'WEEKLY' })).rejects.toMatchObject({ message: expect.stringContaining('product = "WEEKLY"') });
+    await expect(serde.serialize('market.prices', { ...price, product: 'WEEKLY' })).rejects.toMatchObject({
+      message: expect.stringContaining('product = "WEEKLY"'),
+    });
   });
 
   it('passes registry outages through as retriable errors, not decode errors', async () => {
@@ -176,6 +226,9 @@ describe('AvroSerde (Confluent wire format)', () => {
       },
     };
     const serde = new AvroSerde({ registry: down, schemas });
-    await expect(serde.deserialize(Buffer.from([0, 0, 0, 0, 9, 0]), { topic: 'market.prices' })).rejects.toMatchObject({ code: 'OPTIBID_ERR_NETWORK', retriable: true });
+    await expect(serde.deserialize(Buffer.from([0, 0, 0, 0, 9, 0]), { topic: 'market.prices' })).rejects.toMatchObject({
+      code: 'OPTIBID_ERR_NETWORK',
+      retriable: true,
+    });
   });
 });

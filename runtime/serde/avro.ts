@@ -74,7 +74,13 @@ export class AvroSerde implements Serde {
     for (const subject of Object.keys(schemas)) {
       if (!subject.endsWith(suffix)) continue;
       const base = subject.slice(0, -suffix.length);
-      if (topic.length > base.length && topic.startsWith(base) && '.-_'.includes(topic[base.length]!) && (!best || base.length > best.length)) best = base;
+      if (
+        topic.length > base.length &&
+        topic.startsWith(base) &&
+        '.-_'.includes(topic[base.length]!) &&
+        (!best || base.length > best.length)
+      )
+        best = base;
     }
     return best ? schemas[`${best}${suffix}`] : undefined;
   }
@@ -95,14 +101,20 @@ export class AvroSerde implements Serde {
       entry = (async () => {
         const type = this.localType(topic);
         if (!type) {
-          throw new OptiBidError('OPTIBID_ERR_CONFIG', `no Avro schema for topic ${topic} (subject ${this.subject(topic)}); add schemas/avro/${this.subject(topic)}.avsc or pass schemaFor`, {
-            context: { topic },
-          });
+          throw new OptiBidError(
+            'OPTIBID_ERR_CONFIG',
+            `no Avro schema for topic ${topic} (subject ${this.subject(topic)}); add schemas/avro/${this.subject(topic)}.avsc or pass schemaFor`,
+            {
+              context: { topic },
+            },
+          );
         }
         const schema = { schemaType: 'AVRO', schema: JSON.stringify(this.schemaOf(topic)) };
         const subject = this.subject(topic);
         const id =
-          this.opts.autoRegister === false && this.lookup instanceof HttpRegistryClient ? await this.lookup.lookup(subject, schema) : await this.lookup.register(subject, schema);
+          this.opts.autoRegister === false && this.lookup instanceof HttpRegistryClient
+            ? await this.lookup.lookup(subject, schema)
+            : await this.lookup.register(subject, schema);
         const ready = { id, type };
         this.readyWriters.set(topic, ready);
         return ready;
@@ -128,10 +140,16 @@ export class AvroSerde implements Serde {
   private encode(topic: string, { id, type }: WriterEntry, value: unknown): Buffer {
     if (!type.isValid(value)) {
       const problems: string[] = [];
-      type.isValid(value, { errorHook: (path, v) => problems.push(`${path.join('.') || '(value)'} = ${describeValue(v)}`) });
-      throw new OptiBidError('OPTIBID_ERR_RECORD', `record for topic ${topic} does not match schema ${this.subject(topic)} (id ${id}): ${problems.join('; ')}`, {
-        context: { topic, schemaId: id },
+      type.isValid(value, {
+        errorHook: (path, v) => problems.push(`${path.join('.') || '(value)'} = ${describeValue(v)}`),
       });
+      throw new OptiBidError(
+        'OPTIBID_ERR_RECORD',
+        `record for topic ${topic} does not match schema ${this.subject(topic)} (id ${id}): ${problems.join('; ')}`,
+        {
+          context: { topic, schemaId: id },
+        },
+      );
     }
     // Encode straight into a shared slab and hand out views of it (as Buffer.allocUnsafe does with
     // its pool): no copy per record. A record that does not fit starts a new slab.
@@ -167,8 +185,10 @@ export class AvroSerde implements Serde {
    */
   deserializeSync(bytes: Buffer, origin: RecordOrigin): { value: unknown } | undefined {
     if (bytes.length === 0) return { value: null };
-    if (bytes[0] !== MAGIC_BYTE) throw decodeError(origin, `wrong magic byte ${bytes[0]} (expected 0): not a Confluent-framed Avro record`);
-    if (bytes.length < HEADER_BYTES) throw decodeError(origin, `truncated record: ${bytes.length} bytes, shorter than the 5-byte header`);
+    if (bytes[0] !== MAGIC_BYTE)
+      throw decodeError(origin, `wrong magic byte ${bytes[0]} (expected 0): not a Confluent-framed Avro record`);
+    if (bytes.length < HEADER_BYTES)
+      throw decodeError(origin, `truncated record: ${bytes.length} bytes, shorter than the 5-byte header`);
     const id = bytes.readInt32BE(1);
     const ready = this.readyReaders.get(id)?.get(origin.topic);
     return ready ? { value: this.decode(bytes, id, ready, origin) } : undefined;
@@ -180,11 +200,13 @@ export class AvroSerde implements Serde {
       t = (async () => {
         try {
           const info = await this.lookup.getBySubjectAndId(origin.topic ? this.subject(origin.topic) : undefined, id);
-          if (info.schemaType && info.schemaType !== 'AVRO') throw decodeError(origin, `schema id ${id} is a ${info.schemaType} schema, not Avro`, id);
+          if (info.schemaType && info.schemaType !== 'AVRO')
+            throw decodeError(origin, `schema id ${id} is a ${info.schemaType} schema, not Avro`, id);
           return avro.Type.forSchema(JSON.parse(info.schema) as avro.Schema, { registry: {} });
         } catch (err) {
           if (isOptiBidError(err, 'OPTIBID_ERR_DECODE')) throw err;
-          const notFound = (err instanceof RegistryHttpError && err.status === 404) || /40403|not found/i.test((err as Error).message);
+          const notFound =
+            (err instanceof RegistryHttpError && err.status === 404) || /40403|not found/i.test((err as Error).message);
           if (notFound) throw decodeError(origin, `unknown schema id ${id}: the registry has no such schema`, id, err);
           throw err; // network and registry outages stay retriable, the record is not at fault
         }
@@ -207,7 +229,12 @@ export class AvroSerde implements Serde {
       try {
         entry = { type: local, resolver: local.createResolver(writer) };
       } catch (err) {
-        throw decodeError(origin, `writer schema ${id} cannot be read with the local schema of ${origin.topic}: ${(err as Error).message}`, id, err);
+        throw decodeError(
+          origin,
+          `writer schema ${id} cannot be read with the local schema of ${origin.topic}: ${(err as Error).message}`,
+          id,
+          err,
+        );
       }
     }
     this.readers.set(cacheKey, entry);
@@ -224,7 +251,8 @@ export class AvroSerde implements Serde {
       if (bytes[0] !== MAGIC_BYTE) {
         throw decodeError(origin, `wrong magic byte ${bytes[0]} (expected 0): not a Confluent-framed Avro record`);
       }
-      if (bytes.length < HEADER_BYTES) throw decodeError(origin, `truncated record: ${bytes.length} bytes, shorter than the 5-byte header`);
+      if (bytes.length < HEADER_BYTES)
+        throw decodeError(origin, `truncated record: ${bytes.length} bytes, shorter than the 5-byte header`);
       const id = bytes.readInt32BE(1);
       const ready = this.readyReaders.get(id)?.get(origin.topic);
       if (ready) return Promise.resolve(this.decode(bytes, id, ready, origin));
@@ -234,16 +262,30 @@ export class AvroSerde implements Serde {
     }
   }
 
-  private decode(bytes: Buffer, id: number, { type, resolver }: { type: avro.Type; resolver?: avro.Resolver }, origin: RecordOrigin): unknown {
+  private decode(
+    bytes: Buffer,
+    id: number,
+    { type, resolver }: { type: avro.Type; resolver?: avro.Resolver },
+    origin: RecordOrigin,
+  ): unknown {
     let decoded: { value: unknown; offset: number };
     try {
       decoded = type.decode(bytes, HEADER_BYTES, resolver);
     } catch (err) {
       throw decodeError(origin, `corrupt Avro body for schema id ${id}: ${(err as Error).message}`, id, err);
     }
-    if (decoded.offset < 0) throw decodeError(origin, `truncated Avro body for schema id ${id}: ${bytes.length - HEADER_BYTES} body bytes are not a whole record`, id);
+    if (decoded.offset < 0)
+      throw decodeError(
+        origin,
+        `truncated Avro body for schema id ${id}: ${bytes.length - HEADER_BYTES} body bytes are not a whole record`,
+        id,
+      );
     if (decoded.offset !== bytes.length) {
-      throw decodeError(origin, `trailing bytes after the Avro body for schema id ${id}: ${bytes.length - decoded.offset} of ${bytes.length}`, id);
+      throw decodeError(
+        origin,
+        `trailing bytes after the Avro body for schema id ${id}: ${bytes.length - decoded.offset} of ${bytes.length}`,
+        id,
+      );
     }
     return decoded.value;
   }
@@ -260,7 +302,12 @@ export function decodeError(origin: RecordOrigin, reason: string, schemaId?: num
   const where = `topic ${origin.topic}${origin.partition !== undefined ? ` partition ${origin.partition}` : ''}${origin.offset !== undefined ? ` offset ${origin.offset}` : ''}`;
   return new OptiBidError('OPTIBID_ERR_DECODE', `cannot decode record at ${where}: ${reason}`, {
     cause,
-    context: { topic: origin.topic, partition: origin.partition, offset: origin.offset, ...(schemaId !== undefined ? { schemaId } : {}) },
+    context: {
+      topic: origin.topic,
+      partition: origin.partition,
+      offset: origin.offset,
+      ...(schemaId !== undefined ? { schemaId } : {}),
+    },
   });
 }
 

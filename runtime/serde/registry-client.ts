@@ -25,10 +25,14 @@ export class RegistryHttpError extends OptiBidError {
     message: string,
     url: string,
   ) {
-    super('OPTIBID_ERR_UPSTREAM', `schema registry ${url}: HTTP ${status}${errorCode ? ` (error_code ${errorCode})` : ''}: ${message}`, {
-      retriable: status >= 500,
-      context: { service: 'registry', status, errorCode, url },
-    });
+    super(
+      'OPTIBID_ERR_UPSTREAM',
+      `schema registry ${url}: HTTP ${status}${errorCode ? ` (error_code ${errorCode})` : ''}: ${message}`,
+      {
+        retriable: status >= 500,
+        context: { service: 'registry', status, errorCode, url },
+      },
+    );
   }
 }
 
@@ -52,17 +56,24 @@ export class HttpRegistryClient implements SchemaLookup {
     try {
       res = await fetch(url, {
         method,
-        headers: { 'content-type': 'application/vnd.schemaregistry.v1+json', accept: 'application/vnd.schemaregistry.v1+json, application/json' },
+        headers: {
+          'content-type': 'application/vnd.schemaregistry.v1+json',
+          accept: 'application/vnd.schemaregistry.v1+json, application/json',
+        },
         body: body === undefined ? undefined : JSON.stringify(body),
         signal: AbortSignal.timeout(this.timeoutMs),
       });
     } catch (err) {
       const timedOut = (err as Error).name === 'TimeoutError';
-      throw new OptiBidError(timedOut ? 'OPTIBID_ERR_TIMEOUT' : 'OPTIBID_ERR_NETWORK', `schema registry ${url} unreachable: ${(err as Error).message}`, {
-        retriable: true,
-        cause: err,
-        context: { service: 'registry', url },
-      });
+      throw new OptiBidError(
+        timedOut ? 'OPTIBID_ERR_TIMEOUT' : 'OPTIBID_ERR_NETWORK',
+        `schema registry ${url} unreachable: ${(err as Error).message}`,
+        {
+          retriable: true,
+          cause: err,
+          context: { service: 'registry', url },
+        },
+      );
     }
     const text = await res.text();
     let json: unknown;

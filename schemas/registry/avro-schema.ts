@@ -39,7 +39,9 @@ export function normalize(schema: unknown, namespace?: string): AvroJson {
   let ns = namespace;
   if (namedKinds.has(type)) {
     const name = String(s.name);
-    const full = name.includes('.') ? name : qualify(name, typeof s.namespace === 'string' ? s.namespace || undefined : namespace);
+    const full = name.includes('.')
+      ? name
+      : qualify(name, typeof s.namespace === 'string' ? s.namespace || undefined : namespace);
     ns = full.includes('.') ? full.slice(0, full.lastIndexOf('.')) : undefined;
     out.name = full;
   }
@@ -68,7 +70,11 @@ export function normalize(schema: unknown, namespace?: string): AvroJson {
   }
   if (Array.isArray(s.aliases)) out.aliases = (s.aliases as string[]).map((a) => qualify(a, ns));
   for (const k of extra.sort()) {
-    if (!(k in out) && !['namespace', 'name', 'doc', 'fields', 'symbols', 'size', 'items', 'values', 'default', 'aliases'].includes(k)) out[k] = s[k];
+    if (
+      !(k in out) &&
+      !['namespace', 'name', 'doc', 'fields', 'symbols', 'size', 'items', 'values', 'default', 'aliases'].includes(k)
+    )
+      out[k] = s[k];
   }
   return out as AvroJson;
 }
@@ -78,8 +84,12 @@ export function normalize(schema: unknown, namespace?: string): AvroJson {
  * Throws RegistryError 42201 (invalid schema) with the parser's reason.
  */
 export function parseSchema(text: string, schemaType = 'AVRO', references: unknown[] = []): ParsedSchema {
-  if (schemaType !== 'AVRO') throw RegistryError.invalidSchema(`schema type ${schemaType} is not supported; this registry stores AVRO schemas`);
-  if (references.length > 0) throw RegistryError.invalidSchema('schema references are not supported by this registry; inline the referenced types');
+  if (schemaType !== 'AVRO')
+    throw RegistryError.invalidSchema(`schema type ${schemaType} is not supported; this registry stores AVRO schemas`);
+  if (references.length > 0)
+    throw RegistryError.invalidSchema(
+      'schema references are not supported by this registry; inline the referenced types',
+    );
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -89,14 +99,19 @@ export function parseSchema(text: string, schemaType = 'AVRO', references: unkno
   try {
     avro.Type.forSchema(raw as avro.Schema, { registry: {} });
   } catch (err) {
-    throw RegistryError.invalidSchema(`Invalid schema ${text.length > 200 ? `${text.slice(0, 200)}...` : text}: ${(err as Error).message}`);
+    throw RegistryError.invalidSchema(
+      `Invalid schema ${text.length > 200 ? `${text.slice(0, 200)}...` : text}: ${(err as Error).message}`,
+    );
   }
   const json = normalize(raw);
   return { text: JSON.stringify(raw), json, canonical: JSON.stringify(json) };
 }
 
 /** Full name → definition of every named type in a normalised schema. */
-export function namedTypes(json: AvroJson, into = new Map<string, Record<string, unknown>>()): Map<string, Record<string, unknown>> {
+export function namedTypes(
+  json: AvroJson,
+  into = new Map<string, Record<string, unknown>>(),
+): Map<string, Record<string, unknown>> {
   if (typeof json === 'string') return into;
   if (Array.isArray(json)) {
     json.forEach((j) => namedTypes(j, into));
@@ -107,7 +122,8 @@ export function namedTypes(json: AvroJson, into = new Map<string, Record<string,
     if (into.has(json.name as string)) return into;
     into.set(json.name as string, json);
   }
-  if (type === 'record' || type === 'error') for (const f of json.fields as { type: AvroJson }[]) namedTypes(f.type, into);
+  if (type === 'record' || type === 'error')
+    for (const f of json.fields as { type: AvroJson }[]) namedTypes(f.type, into);
   if (type === 'array') namedTypes(json.items as AvroJson, into);
   if (type === 'map') namedTypes(json.values as AvroJson, into);
   return into;

@@ -1,10 +1,22 @@
 import { canRead, checkCompatibility, type CompatibilityLevel } from './compatibility.js';
 import { parseSchema } from './avro-schema.js';
 
-const rec = (fields: object[], extra: object = {}) => JSON.stringify({ type: 'record', name: 'Price', namespace: 'energy.optibid', fields, ...extra });
-const v1 = rec([{ name: 'area', type: 'string' }, { name: 'price', type: 'double' }]);
-const addedWithDefault = rec([{ name: 'area', type: 'string' }, { name: 'price', type: 'double' }, { name: 'currency', type: 'string', default: 'EUR' }]);
-const addedNoDefault = rec([{ name: 'area', type: 'string' }, { name: 'price', type: 'double' }, { name: 'currency', type: 'string' }]);
+const rec = (fields: object[], extra: object = {}) =>
+  JSON.stringify({ type: 'record', name: 'Price', namespace: 'energy.optibid', fields, ...extra });
+const v1 = rec([
+  { name: 'area', type: 'string' },
+  { name: 'price', type: 'double' },
+]);
+const addedWithDefault = rec([
+  { name: 'area', type: 'string' },
+  { name: 'price', type: 'double' },
+  { name: 'currency', type: 'string', default: 'EUR' },
+]);
+const addedNoDefault = rec([
+  { name: 'area', type: 'string' },
+  { name: 'price', type: 'double' },
+  { name: 'currency', type: 'string' },
+]);
 const removedPrice = rec([{ name: 'area', type: 'string' }]);
 
 describe('Avro schema resolution (reader can read writer)', () => {
@@ -39,7 +51,8 @@ describe('Avro schema resolution (reader can read writer)', () => {
   });
 
   it('enums: new writer symbols need a reader default', () => {
-    const enumOf = (symbols: string[], dflt?: string) => rec([{ name: 'side', type: { type: 'enum', name: 'Side', symbols, ...(dflt ? { default: dflt } : {}) } }]);
+    const enumOf = (symbols: string[], dflt?: string) =>
+      rec([{ name: 'side', type: { type: 'enum', name: 'Side', symbols, ...(dflt ? { default: dflt } : {}) } }]);
     expect(canRead(enumOf(['BUY', 'SELL']), enumOf(['BUY']))).toEqual([]);
     const missing = canRead(enumOf(['BUY']), enumOf(['BUY', 'SELL']));
     expect(missing[0]!.kind).toBe('MISSING_ENUM_SYMBOLS');
@@ -66,14 +79,34 @@ describe('Avro schema resolution (reader can read writer)', () => {
   });
 
   it('named types must keep their name unless an alias links them', () => {
-    const renamed = JSON.stringify({ type: 'record', name: 'Quote', namespace: 'energy.optibid', fields: [{ name: 'area', type: 'string' }, { name: 'price', type: 'double' }] });
+    const renamed = JSON.stringify({
+      type: 'record',
+      name: 'Quote',
+      namespace: 'energy.optibid',
+      fields: [
+        { name: 'area', type: 'string' },
+        { name: 'price', type: 'double' },
+      ],
+    });
     expect(canRead(renamed, v1)[0]!.kind).toBe('NAME_MISMATCH');
-    const aliased = JSON.stringify({ type: 'record', name: 'Quote', aliases: ['Price'], namespace: 'energy.optibid', fields: [{ name: 'area', type: 'string' }, { name: 'price', type: 'double' }] });
+    const aliased = JSON.stringify({
+      type: 'record',
+      name: 'Quote',
+      aliases: ['Price'],
+      namespace: 'energy.optibid',
+      fields: [
+        { name: 'area', type: 'string' },
+        { name: 'price', type: 'double' },
+      ],
+    });
     expect(canRead(aliased, v1)).toEqual([]);
   });
 
   it('field aliases let a renamed field read the old one', () => {
-    const renamed = rec([{ name: 'area', type: 'string' }, { name: 'value', type: 'double', aliases: ['price'] }]);
+    const renamed = rec([
+      { name: 'area', type: 'string' },
+      { name: 'value', type: 'double', aliases: ['price'] },
+    ]);
     expect(canRead(renamed, v1)).toEqual([]);
   });
 
@@ -89,7 +122,11 @@ describe('Avro schema resolution (reader can read writer)', () => {
 
   it('handles recursive records', () => {
     const node = (extra: object[] = []) =>
-      JSON.stringify({ type: 'record', name: 'Node', fields: [{ name: 'next', type: ['null', 'Node'], default: null }, ...extra] });
+      JSON.stringify({
+        type: 'record',
+        name: 'Node',
+        fields: [{ name: 'next', type: ['null', 'Node'], default: null }, ...extra],
+      });
     expect(canRead(node([{ name: 'x', type: 'int', default: 0 }]), node())).toEqual([]);
     expect(canRead(node([{ name: 'x', type: 'int' }]), node())[0]!.kind).toBe('READER_FIELD_MISSING_DEFAULT_VALUE');
   });
@@ -97,7 +134,8 @@ describe('Avro schema resolution (reader can read writer)', () => {
 
 describe('compatibility levels', () => {
   const versions = [v1, addedWithDefault].map((s, i) => ({ version: i + 1, schema: parseSchema(s) }));
-  const check = (level: CompatibilityLevel, candidate: string, existing = versions) => checkCompatibility(level, parseSchema(candidate), existing);
+  const check = (level: CompatibilityLevel, candidate: string, existing = versions) =>
+    checkCompatibility(level, parseSchema(candidate), existing);
 
   it('NONE accepts anything', () => {
     expect(check('NONE', JSON.stringify('string'))).toEqual([]);
@@ -105,7 +143,15 @@ describe('compatibility levels', () => {
 
   it('BACKWARD: the new schema must read the latest; removing a field is fine', () => {
     expect(check('BACKWARD', removedPrice)).toEqual([]);
-    const p = check('BACKWARD', rec([{ name: 'area', type: 'string' }, { name: 'price', type: 'double' }, { name: 'currency', type: 'string', default: 'EUR' }, { name: 'unit', type: 'string' }]));
+    const p = check(
+      'BACKWARD',
+      rec([
+        { name: 'area', type: 'string' },
+        { name: 'price', type: 'double' },
+        { name: 'currency', type: 'string', default: 'EUR' },
+        { name: 'unit', type: 'string' },
+      ]),
+    );
     expect(p).toHaveLength(1);
     expect(p[0]!.direction).toBe('backward');
     expect(p[0]!.version).toBe(2);
@@ -116,7 +162,12 @@ describe('compatibility levels', () => {
     const p = check('FORWARD', removedPrice);
     expect(p.map((x) => x.location)).toEqual(['Price.price']);
     expect(p[0]!.message).toMatch(/consumers on version 2 cannot read data written with the new schema/);
-    expect(check('FORWARD', addedNoDefault.replace('"currency","type":"string"', '"currency","type":"string","default":"EUR"'))).toEqual([]);
+    expect(
+      check(
+        'FORWARD',
+        addedNoDefault.replace('"currency","type":"string"', '"currency","type":"string","default":"EUR"'),
+      ),
+    ).toEqual([]);
   });
 
   it('FULL needs both directions', () => {
@@ -126,14 +177,20 @@ describe('compatibility levels', () => {
 
   it('transitive levels check every version, plain levels only the latest', () => {
     // v1 {area, price}; v2 {area, price, currency (required)}; a v3 equal to v2 reads v2 data but not v1 data.
-    const needsCurrency = rec([{ name: 'area', type: 'string' }, { name: 'price', type: 'double' }, { name: 'currency', type: 'string' }]);
+    const needsCurrency = rec([
+      { name: 'area', type: 'string' },
+      { name: 'price', type: 'double' },
+      { name: 'currency', type: 'string' },
+    ]);
     const history = [
       { version: 1, schema: parseSchema(v1) },
       { version: 2, schema: parseSchema(needsCurrency) },
     ];
     expect(check('BACKWARD', needsCurrency, history)).toEqual([]);
     expect(check('BACKWARD_TRANSITIVE', needsCurrency, history).map((m) => m.version)).toEqual([1]);
-    expect(check('FULL_TRANSITIVE', needsCurrency, history).map((m) => `${m.direction}${m.version}`)).toEqual(['backward1']);
+    expect(check('FULL_TRANSITIVE', needsCurrency, history).map((m) => `${m.direction}${m.version}`)).toEqual([
+      'backward1',
+    ]);
     // Dropping price (and currency): every older reader needs them.
     const areaOnly = rec([{ name: 'area', type: 'string' }]);
     expect(check('FORWARD', areaOnly, history).map((m) => m.location)).toEqual(['Price.price', 'Price.currency']);

@@ -1,7 +1,15 @@
 import { namedTypes, parseSchema, type AvroJson, type ParsedSchema } from './avro-schema.js';
 
 /** Compatibility levels, as Confluent Schema Registry names them. */
-export const compatibilityLevels = ['NONE', 'BACKWARD', 'BACKWARD_TRANSITIVE', 'FORWARD', 'FORWARD_TRANSITIVE', 'FULL', 'FULL_TRANSITIVE'] as const;
+export const compatibilityLevels = [
+  'NONE',
+  'BACKWARD',
+  'BACKWARD_TRANSITIVE',
+  'FORWARD',
+  'FORWARD_TRANSITIVE',
+  'FULL',
+  'FULL_TRANSITIVE',
+] as const;
 export type CompatibilityLevel = (typeof compatibilityLevels)[number];
 
 export function isCompatibilityLevel(x: unknown): x is CompatibilityLevel {
@@ -10,7 +18,13 @@ export function isCompatibilityLevel(x: unknown): x is CompatibilityLevel {
 
 /** Why a reader schema cannot read data written with a writer schema (Avro schema resolution). */
 export interface Incompatibility {
-  kind: 'TYPE_MISMATCH' | 'NAME_MISMATCH' | 'READER_FIELD_MISSING_DEFAULT_VALUE' | 'MISSING_ENUM_SYMBOLS' | 'FIXED_SIZE_MISMATCH' | 'MISSING_UNION_BRANCH';
+  kind:
+    | 'TYPE_MISMATCH'
+    | 'NAME_MISMATCH'
+    | 'READER_FIELD_MISSING_DEFAULT_VALUE'
+    | 'MISSING_ENUM_SYMBOLS'
+    | 'FIXED_SIZE_MISMATCH'
+    | 'MISSING_UNION_BRANCH';
   /** Where, in words: `MarketPrice.price`, `TelemetryReading.quality (enum ReadingQuality)`. */
   location: string;
   /** JSON-pointer-style path in the reader schema, as Confluent reports it: /fields/3/type. */
@@ -46,7 +60,8 @@ function kindOf(node: Node): string {
 
 function describe(node: Node): string {
   if (typeof node === 'string') return node;
-  if (Array.isArray(node)) return `union [${node.map((n) => (typeof n === 'string' ? n : describe(n as Node))).join(', ')}]`;
+  if (Array.isArray(node))
+    return `union [${node.map((n) => (typeof n === 'string' ? n : describe(n as Node))).join(', ')}]`;
   const k = node.type as string;
   if (k === 'record' || k === 'error' || k === 'enum' || k === 'fixed') return `${k} ${shortName(node.name as string)}`;
   if (k === 'array') return `array of ${describe(node.items as Node)}`;
@@ -117,12 +132,26 @@ class Checker {
     const wName = w.name as string;
     const aliases = (r.aliases as string[] | undefined) ?? [];
     if (shortName(rName) !== shortName(wName) && !aliases.includes(wName)) {
-      return [{ kind: 'NAME_MISMATCH', location, path: `${path}/name`, reason: `the reader's ${rk} is named ${rName} but the writer's is ${wName}, and no alias links them` }];
+      return [
+        {
+          kind: 'NAME_MISMATCH',
+          location,
+          path: `${path}/name`,
+          reason: `the reader's ${rk} is named ${rName} but the writer's is ${wName}, and no alias links them`,
+        },
+      ];
     }
     if (rk === 'fixed') {
       return r.size === w.size
         ? []
-        : [{ kind: 'FIXED_SIZE_MISMATCH', location, path: `${path}/size`, reason: `fixed ${shortName(rName)} is ${r.size} bytes in the reader but ${w.size} bytes in the writer` }];
+        : [
+            {
+              kind: 'FIXED_SIZE_MISMATCH',
+              location,
+              path: `${path}/size`,
+              reason: `fixed ${shortName(rName)} is ${r.size} bytes in the reader but ${w.size} bytes in the writer`,
+            },
+          ];
     }
     if (rk === 'enum') {
       const readerSymbols = r.symbols as string[];
@@ -146,7 +175,8 @@ class Checker {
       const writerFields = w.fields as { name: string; type: AvroJson }[];
       (r.fields as { name: string; type: AvroJson; default?: unknown; aliases?: string[] }[]).forEach((field, i) => {
         const where = `${shortName(rName)}.${field.name}`;
-        const wf = writerFields.find((f) => f.name === field.name) ?? writerFields.find((f) => field.aliases?.includes(f.name));
+        const wf =
+          writerFields.find((f) => f.name === field.name) ?? writerFields.find((f) => field.aliases?.includes(f.name));
         if (!wf) {
           if (!('default' in field)) {
             out.push({
@@ -181,7 +211,8 @@ function mismatch(location: string, path: string, reader: Node, writer: Node): I
 /** Avro schema resolution: the reasons `reader` cannot read data written with `writer` (empty when it can). */
 export function readerCanRead(reader: ParsedSchema, writer: ParsedSchema): Incompatibility[] {
   const checker = new Checker(namedTypes(reader.json), namedTypes(writer.json));
-  const rootName = (j: AvroJson) => (typeof j === 'object' && !Array.isArray(j) && typeof j.name === 'string' ? shortName(j.name) : '');
+  const rootName = (j: AvroJson) =>
+    typeof j === 'object' && !Array.isArray(j) && typeof j.name === 'string' ? shortName(j.name) : '';
   return checker.check(reader.json, writer.json, rootName(reader.json), '');
 }
 
@@ -205,7 +236,11 @@ export interface CompatibilityMessage extends Incompatibility {
  * BACKWARD: the new schema reads data written with the latest version; FORWARD: the latest reads data
  * written with the new one; FULL: both; *_TRANSITIVE: against every version, not only the latest.
  */
-export function checkCompatibility(level: CompatibilityLevel, candidate: ParsedSchema, existing: VersionedSchema[]): CompatibilityMessage[] {
+export function checkCompatibility(
+  level: CompatibilityLevel,
+  candidate: ParsedSchema,
+  existing: VersionedSchema[],
+): CompatibilityMessage[] {
   if (level === 'NONE' || existing.length === 0) return [];
   const targets = level.endsWith('_TRANSITIVE') ? existing : existing.slice(-1);
   const backward = level.startsWith('BACKWARD') || level.startsWith('FULL');
@@ -214,12 +249,22 @@ export function checkCompatibility(level: CompatibilityLevel, candidate: ParsedS
   for (const target of [...targets].reverse()) {
     if (backward) {
       for (const p of readerCanRead(candidate, target.schema)) {
-        out.push({ ...p, version: target.version, direction: 'backward', message: `new schema cannot read data written with version ${target.version}: ${p.reason} (at ${p.location || 'the top level'}, path '${p.path || '/'}')` });
+        out.push({
+          ...p,
+          version: target.version,
+          direction: 'backward',
+          message: `new schema cannot read data written with version ${target.version}: ${p.reason} (at ${p.location || 'the top level'}, path '${p.path || '/'}')`,
+        });
       }
     }
     if (forward) {
       for (const p of readerCanRead(target.schema, candidate)) {
-        out.push({ ...p, version: target.version, direction: 'forward', message: `consumers on version ${target.version} cannot read data written with the new schema: ${p.reason} (at ${p.location || 'the top level'}, path '${p.path || '/'}')` });
+        out.push({
+          ...p,
+          version: target.version,
+          direction: 'forward',
+          message: `consumers on version ${target.version} cannot read data written with the new schema: ${p.reason} (at ${p.location || 'the top level'}, path '${p.path || '/'}')`,
+        });
       }
     }
   }

@@ -26,16 +26,28 @@ export class RegistryError extends Error {
     return new RegistryError(404, 40403, detail);
   }
   static subjectSoftDeleted(subject: string): RegistryError {
-    return new RegistryError(404, 40404, `Subject '${subject}' was soft deleted. Set permanent=true to delete permanently`);
+    return new RegistryError(
+      404,
+      40404,
+      `Subject '${subject}' was soft deleted. Set permanent=true to delete permanently`,
+    );
   }
   static subjectNotSoftDeleted(subject: string): RegistryError {
     return new RegistryError(404, 40405, `Subject '${subject}' was not deleted first before being permanently deleted`);
   }
   static versionSoftDeleted(subject: string, version: number): RegistryError {
-    return new RegistryError(404, 40406, `Subject '${subject}' Version ${version} was soft deleted. Set permanent=true to delete permanently`);
+    return new RegistryError(
+      404,
+      40406,
+      `Subject '${subject}' Version ${version} was soft deleted. Set permanent=true to delete permanently`,
+    );
   }
   static versionNotSoftDeleted(subject: string, version: number): RegistryError {
-    return new RegistryError(404, 40407, `Subject '${subject}' Version ${version} was not deleted first before being permanently deleted`);
+    return new RegistryError(
+      404,
+      40407,
+      `Subject '${subject}' Version ${version} was not deleted first before being permanently deleted`,
+    );
   }
   static subjectConfigNotFound(subject: string): RegistryError {
     return new RegistryError(404, 40408, `Subject '${subject}' does not have subject-level compatibility configured`);
@@ -44,19 +56,35 @@ export class RegistryError extends Error {
     return new RegistryError(404, 40409, `Subject '${subject}' does not have subject-level mode configured`);
   }
   static incompatible(messages: string[]): RegistryError {
-    return new RegistryError(409, 409, `Schema being registered is incompatible with an earlier schema for subject; details: ${JSON.stringify(messages)}`);
+    return new RegistryError(
+      409,
+      409,
+      `Schema being registered is incompatible with an earlier schema for subject; details: ${JSON.stringify(messages)}`,
+    );
   }
   static invalidSchema(message: string): RegistryError {
     return new RegistryError(422, 42201, message);
   }
   static invalidVersion(version: string): RegistryError {
-    return new RegistryError(422, 42202, `The specified version '${version}' is not a valid version id. Allowed values are between [1, 2^31-1] and the string "latest"`);
+    return new RegistryError(
+      422,
+      42202,
+      `The specified version '${version}' is not a valid version id. Allowed values are between [1, 2^31-1] and the string "latest"`,
+    );
   }
   static invalidCompatibilityLevel(level: unknown): RegistryError {
-    return new RegistryError(422, 42203, `Invalid compatibility level ${JSON.stringify(level)}. Valid values are NONE, BACKWARD, BACKWARD_TRANSITIVE, FORWARD, FORWARD_TRANSITIVE, FULL, FULL_TRANSITIVE`);
+    return new RegistryError(
+      422,
+      42203,
+      `Invalid compatibility level ${JSON.stringify(level)}. Valid values are NONE, BACKWARD, BACKWARD_TRANSITIVE, FORWARD, FORWARD_TRANSITIVE, FULL, FULL_TRANSITIVE`,
+    );
   }
   static invalidMode(mode: unknown): RegistryError {
-    return new RegistryError(422, 42204, `Invalid mode ${JSON.stringify(mode)}. Valid values are READWRITE, READONLY, READONLY_OVERRIDE, IMPORT`);
+    return new RegistryError(
+      422,
+      42204,
+      `Invalid mode ${JSON.stringify(mode)}. Valid values are READWRITE, READONLY, READONLY_OVERRIDE, IMPORT`,
+    );
   }
   static operationNotPermitted(message: string): RegistryError {
     return new RegistryError(422, 42205, message);

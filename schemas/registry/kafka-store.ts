@@ -52,7 +52,11 @@ export class KafkaStore implements RegistryStore {
     await this.ensureTopic();
     this.producer = this.kafka.producer({ maxInFlightRequests: 1, allowAutoTopicCreation: false });
     await this.producer.connect();
-    this.consumer = this.kafka.consumer({ groupId: `optibid-registry-${randomUUID()}`, maxWaitTimeInMs: 250, allowAutoTopicCreation: false });
+    this.consumer = this.kafka.consumer({
+      groupId: `optibid-registry-${randomUUID()}`,
+      maxWaitTimeInMs: 250,
+      allowAutoTopicCreation: false,
+    });
     await this.consumer.connect();
     await this.consumer.subscribe({ topic: this.topic, fromBeginning: true });
     this.consumer.on(this.consumer.events.CRASH, (e) => {
@@ -81,7 +85,14 @@ export class KafkaStore implements RegistryStore {
       await admin
         .createTopics({
           waitForLeaders: true,
-          topics: [{ topic: this.topic, numPartitions: 1, replicationFactor: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }],
+          topics: [
+            {
+              topic: this.topic,
+              numPartitions: 1,
+              replicationFactor: 1,
+              configEntries: [{ name: 'cleanup.policy', value: 'compact' }],
+            },
+          ],
         })
         .catch((err: Error) => {
           // Another instance may have created it at the same moment.
@@ -91,7 +102,9 @@ export class KafkaStore implements RegistryStore {
     const meta = await admin.fetchTopicMetadata({ topics: [this.topic] });
     const partitions = meta.topics[0]?.partitions.length ?? 0;
     if (partitions !== 1) {
-      throw RegistryError.storeError(`topic ${this.topic} has ${partitions} partitions; the registry log needs exactly 1 (delete it or use --topic)`);
+      throw RegistryError.storeError(
+        `topic ${this.topic} has ${partitions} partitions; the registry log needs exactly 1 (delete it or use --topic)`,
+      );
     }
   }
 
@@ -106,9 +119,11 @@ export class KafkaStore implements RegistryStore {
     const keys = [...this.state.rejectedKeys].filter((k) => !this.tombstoned.has(k));
     if (keys.length === 0 || !this.producer) return;
     for (const k of keys) this.tombstoned.add(k);
-    this.producer.send({ topic: this.topic, acks: -1, messages: keys.map((key) => ({ key, value: null })) }).catch(() => {
-      for (const k of keys) this.tombstoned.delete(k);
-    });
+    this.producer
+      .send({ topic: this.topic, acks: -1, messages: keys.map((key) => ({ key, value: null })) })
+      .catch(() => {
+        for (const k of keys) this.tombstoned.delete(k);
+      });
   }
 
   private waitApplied(upTo: number, what: string): Promise<void> {
@@ -118,7 +133,9 @@ export class KafkaStore implements RegistryStore {
       const waiter = { upTo, resolve: () => (clearTimeout(timer), resolve()) };
       const timer = setTimeout(() => {
         this.waiters = this.waiters.filter((w) => w !== waiter);
-        reject(RegistryError.storeTimeout(`timed out after ${this.timeoutMs} ms waiting for ${what} in ${this.description}`));
+        reject(
+          RegistryError.storeTimeout(`timed out after ${this.timeoutMs} ms waiting for ${what} in ${this.description}`),
+        );
       }, this.timeoutMs);
       this.waiters.push(waiter);
     });

@@ -11,10 +11,21 @@ import { startRegistry } from './server.js';
 const { kafkaBrokers, registryUrl } = endpointsFromEnv();
 const run = randomUUID().slice(0, 8);
 
-const rec = (fields: object[]) => JSON.stringify({ type: 'record', name: 'Reading', namespace: 'energy.optibid.it', fields });
-const v1 = rec([{ name: 'assetId', type: 'string' }, { name: 'value', type: 'double' }]);
-const v2 = rec([{ name: 'assetId', type: 'string' }, { name: 'value', type: 'double' }, { name: 'unit', type: 'string', default: 'kW' }]);
-const breaking = rec([{ name: 'assetId', type: 'string' }, { name: 'value', type: 'string' }]);
+const rec = (fields: object[]) =>
+  JSON.stringify({ type: 'record', name: 'Reading', namespace: 'energy.optibid.it', fields });
+const v1 = rec([
+  { name: 'assetId', type: 'string' },
+  { name: 'value', type: 'double' },
+]);
+const v2 = rec([
+  { name: 'assetId', type: 'string' },
+  { name: 'value', type: 'double' },
+  { name: 'unit', type: 'string', default: 'kW' },
+]);
+const breaking = rec([
+  { name: 'assetId', type: 'string' },
+  { name: 'value', type: 'string' },
+]);
 const avro = (schema: string) => ({ schemaType: 'AVRO', schema });
 
 type Started = Awaited<ReturnType<typeof startRegistry>>;
@@ -121,7 +132,11 @@ describe('schema registry with the Kafka store, through @confluentinc/schemaregi
   it('two instances on the same topic agree on ids and versions under concurrent registrations', async () => {
     const topic = `_schemas_it_${run}_c`;
     const [a, b] = [await start(topic), await start(topic)];
-    const schemaN = (n: number) => rec([{ name: 'assetId', type: 'string' }, ...Array.from({ length: n }, (_, i) => ({ name: `f${i}`, type: 'int', default: i }))]);
+    const schemaN = (n: number) =>
+      rec([
+        { name: 'assetId', type: 'string' },
+        ...Array.from({ length: n }, (_, i) => ({ name: `f${i}`, type: 'int', default: i })),
+      ]);
     const shared = `shared-${run}-value`;
     // Both instances race on the same subject and on separate ones, and register one schema in both.
     const results = await Promise.all([
@@ -143,7 +158,10 @@ describe('schema registry with the Kafka store, through @confluentinc/schemaregi
     expect(fromA).toHaveLength(8);
     expect(await view(b.url)).toEqual(fromA);
     for (const id of results) {
-      const [sa, sb] = await Promise.all([client(a.url).getBySubjectAndId(undefined as never, id), client(b.url).getBySubjectAndId(undefined as never, id)]);
+      const [sa, sb] = await Promise.all([
+        client(a.url).getBySubjectAndId(undefined as never, id),
+        client(b.url).getBySubjectAndId(undefined as never, id),
+      ]);
       expect(sa.schema).toBe(sb.schema);
     }
   });
@@ -178,7 +196,12 @@ describe('the registry `optibid services up` runs on 8081', () => {
     expect(mine.equals(theirs)).toBe(true);
     expect(await ours.deserialize(theirs, { topic, partition: 0, offset: '0' })).toEqual(value);
     expect(await new AvroDeserializer(c, SerdeType.VALUE, {}).deserialize(topic, mine)).toEqual(value);
-    const lookup: SchemaLookup = { register: (s, sc) => c.register(s, sc), getBySubjectAndId: (s, i) => c.getBySubjectAndId(s ?? '', i) };
-    expect(await new AvroSerde({ registry: lookup, schemas: subjectSchemas }).deserialize(mine, { topic })).toEqual(value);
+    const lookup: SchemaLookup = {
+      register: (s, sc) => c.register(s, sc),
+      getBySubjectAndId: (s, i) => c.getBySubjectAndId(s ?? '', i),
+    };
+    expect(await new AvroSerde({ registry: lookup, schemas: subjectSchemas }).deserialize(mine, { topic })).toEqual(
+      value,
+    );
   });
 });

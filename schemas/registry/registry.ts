@@ -1,6 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { parseSchema, type ParsedSchema } from './avro-schema.js';
-import { checkCompatibility, isCompatibilityLevel, type CompatibilityLevel, type CompatibilityMessage } from './compatibility.js';
+import {
+  checkCompatibility,
+  isCompatibilityLevel,
+  type CompatibilityLevel,
+  type CompatibilityMessage,
+} from './compatibility.js';
 import { RegistryError } from './errors.js';
 import { keyText, modes, type Mode, type VersionEntry } from './state.js';
 import type { LogRecord, RegistryStore } from './store.js';
@@ -24,7 +29,12 @@ export interface VersionView {
 export const defaultCompatibility: CompatibilityLevel = 'BACKWARD';
 const maxVersion = 2 ** 31 - 1;
 
-const view = (e: VersionEntry): VersionView => ({ subject: e.subject, id: e.id, version: e.version, schema: e.parsed.text });
+const view = (e: VersionEntry): VersionView => ({
+  subject: e.subject,
+  id: e.id,
+  version: e.version,
+  schema: e.parsed.text,
+});
 
 /**
  * The schema registry's operations, independent of HTTP: subjects, versions, ids, compatibility
@@ -59,7 +69,8 @@ export class SchemaRegistry {
   }
 
   private parse(req: SchemaRequest): ParsedSchema {
-    if (typeof req.schema !== 'string') throw RegistryError.invalidSchema('Invalid schema: the request body needs a "schema" string');
+    if (typeof req.schema !== 'string')
+      throw RegistryError.invalidSchema('Invalid schema: the request body needs a "schema" string');
     return parseSchema(req.schema, req.schemaType ?? 'AVRO', req.references ?? []);
   }
 
@@ -121,12 +132,27 @@ export class SchemaRegistry {
         const same = live.find((v) => v.parsed.canonical === parsed.canonical);
         if (same) return view(same);
         const level = this.effectiveLevel(subject);
-        const problems = checkCompatibility(level, parsed, live.map((v) => ({ version: v.version, schema: v.parsed })));
+        const problems = checkCompatibility(
+          level,
+          parsed,
+          live.map((v) => ({ version: v.version, schema: v.parsed })),
+        );
         if (problems.length > 0) throw RegistryError.incompatible(problems.map((p) => p.message));
         const nonce = randomUUID();
         const version = this.state.nextVersion(subject);
         const key = { keytype: 'SCHEMA' as const, subject, version, nonce };
-        await this.store.append([{ key, value: { subject, version, schema: parsed.text, schemaType: 'AVRO', id: this.state.idOf(parsed.canonical) ?? null } }]);
+        await this.store.append([
+          {
+            key,
+            value: {
+              subject,
+              version,
+              schema: parsed.text,
+              schemaType: 'AVRO',
+              id: this.state.idOf(parsed.canonical) ?? null,
+            },
+          },
+        ]);
         const outcome = this.state.outcome(nonce);
         this.state.forgetOutcome(nonce);
         if (outcome?.accepted) return view(outcome.entry);
@@ -164,7 +190,10 @@ export class SchemaRegistry {
       const all = this.state.versions(subject, true);
       if (all.length === 0) throw RegistryError.subjectNotFound(subject);
       const live = all.filter((v) => !v.deleted);
-      const target = n === 'latest' ? (permanent ? all : live)[(permanent ? all : live).length - 1] : all.find((v) => v.version === n);
+      const target =
+        n === 'latest'
+          ? (permanent ? all : live)[(permanent ? all : live).length - 1]
+          : all.find((v) => v.version === n);
       if (!target) throw RegistryError.versionNotFound(subject, version);
       if (!permanent) {
         if (target.deleted) throw RegistryError.versionSoftDeleted(subject, target.version);
@@ -190,7 +219,15 @@ export class SchemaRegistry {
   }
 
   async subjectsById(id: number, deleted = false): Promise<string[]> {
-    return this.withSync(() => [...new Set(this.withId(id).filter((e) => deleted || !e.deleted).map((e) => e.subject))].sort());
+    return this.withSync(() =>
+      [
+        ...new Set(
+          this.withId(id)
+            .filter((e) => deleted || !e.deleted)
+            .map((e) => e.subject),
+        ),
+      ].sort(),
+    );
   }
 
   async versionsById(id: number, deleted = false): Promise<{ subject: string; version: number }[]> {
@@ -208,13 +245,21 @@ export class SchemaRegistry {
    * Tests a schema against one version (`version` given) or, without it, against the versions the
    * subject's level names (latest, or all for *_TRANSITIVE).
    */
-  async testCompatibility(subject: string, version: string | undefined, req: SchemaRequest): Promise<CompatibilityMessage[]> {
+  async testCompatibility(
+    subject: string,
+    version: string | undefined,
+    req: SchemaRequest,
+  ): Promise<CompatibilityMessage[]> {
     const parsed = this.parse(req);
     await this.store.sync();
     const level = this.effectiveLevel(subject);
     if (version === undefined) {
       const live = this.state.versions(subject);
-      return checkCompatibility(level, parsed, live.map((v) => ({ version: v.version, schema: v.parsed })));
+      return checkCompatibility(
+        level,
+        parsed,
+        live.map((v) => ({ version: v.version, schema: v.parsed })),
+      );
     }
     const target = this.entry(subject, version);
     const single = level.replace('_TRANSITIVE', '') as CompatibilityLevel;
@@ -224,7 +269,11 @@ export class SchemaRegistry {
   // ---- config and mode ------------------------------------------------------------------------
 
   effectiveLevel(subject?: string): CompatibilityLevel {
-    return (subject !== undefined ? this.state.configs.get(subject) : undefined) ?? this.state.configs.get(null) ?? defaultCompatibility;
+    return (
+      (subject !== undefined ? this.state.configs.get(subject) : undefined) ??
+      this.state.configs.get(null) ??
+      defaultCompatibility
+    );
   }
 
   async getConfig(subject?: string, defaultToGlobal = false): Promise<CompatibilityLevel> {
@@ -239,7 +288,9 @@ export class SchemaRegistry {
   async setConfig(subject: string | undefined, level: unknown): Promise<CompatibilityLevel> {
     if (!isCompatibilityLevel(level)) throw RegistryError.invalidCompatibilityLevel(level);
     return this.exclusive(async () => {
-      await this.store.append([{ key: { keytype: 'CONFIG', subject: subject ?? null, magic: 0 }, value: { compatibilityLevel: level } }]);
+      await this.store.append([
+        { key: { keytype: 'CONFIG', subject: subject ?? null, magic: 0 }, value: { compatibilityLevel: level } },
+      ]);
       return level;
     });
   }
@@ -255,7 +306,9 @@ export class SchemaRegistry {
   }
 
   effectiveMode(subject?: string): Mode {
-    return (subject !== undefined ? this.state.modes.get(subject) : undefined) ?? this.state.modes.get(null) ?? 'READWRITE';
+    return (
+      (subject !== undefined ? this.state.modes.get(subject) : undefined) ?? this.state.modes.get(null) ?? 'READWRITE'
+    );
   }
 
   async getMode(subject?: string, defaultToGlobal = false): Promise<Mode> {

@@ -3,10 +3,21 @@ import { startRegistry } from './server.js';
 import { MemoryStore } from './store.js';
 
 const ct = { 'content-type': 'application/vnd.schemaregistry.v1+json' };
-const rec = (fields: object[]) => JSON.stringify({ type: 'record', name: 'Reading', namespace: 'energy.optibid', fields });
-const v1 = rec([{ name: 'assetId', type: 'string' }, { name: 'value', type: 'double' }]);
-const v2 = rec([{ name: 'assetId', type: 'string' }, { name: 'value', type: 'double' }, { name: 'unit', type: 'string', default: 'kW' }]);
-const breaking = rec([{ name: 'assetId', type: 'string' }, { name: 'value', type: 'string' }]);
+const rec = (fields: object[]) =>
+  JSON.stringify({ type: 'record', name: 'Reading', namespace: 'energy.optibid', fields });
+const v1 = rec([
+  { name: 'assetId', type: 'string' },
+  { name: 'value', type: 'double' },
+]);
+const v2 = rec([
+  { name: 'assetId', type: 'string' },
+  { name: 'value', type: 'double' },
+  { name: 'unit', type: 'string', default: 'kW' },
+]);
+const breaking = rec([
+  { name: 'assetId', type: 'string' },
+  { name: 'value', type: 'string' },
+]);
 
 let app: FastifyInstance;
 let base: string;
@@ -63,7 +74,9 @@ describe('registry REST API (memory store)', () => {
     expect([nov.status, nov.body.error_code]).toEqual([404, 40402]);
     expect((await call('GET', '/schemas/ids/999999')).body.error_code).toBe(40403);
     expect((await call('POST', '/subjects/t-value', { schema: v2 })).body.error_code).toBe(40403);
-    const invalid = await call('POST', '/subjects/t-value/versions', { schema: '{"type":"record","name":"X","fields":[{"name":"a","type":"nope"}]}' });
+    const invalid = await call('POST', '/subjects/t-value/versions', {
+      schema: '{"type":"record","name":"X","fields":[{"name":"a","type":"nope"}]}',
+    });
     expect([invalid.status, invalid.body.error_code]).toEqual([422, 42201]);
     const notJson = await call('POST', '/subjects/t-value/versions', { schema: '{' });
     expect(notJson.body.error_code).toBe(42201);
@@ -76,11 +89,17 @@ describe('registry REST API (memory store)', () => {
 
   it('tests compatibility with verbose messages', async () => {
     await call('POST', '/subjects/t-value/versions', { schema: v1 });
-    expect((await call('POST', '/compatibility/subjects/t-value/versions/latest', { schema: v2 })).body).toEqual({ is_compatible: true });
-    const res = await call('POST', '/compatibility/subjects/t-value/versions/latest?verbose=true', { schema: breaking });
+    expect((await call('POST', '/compatibility/subjects/t-value/versions/latest', { schema: v2 })).body).toEqual({
+      is_compatible: true,
+    });
+    const res = await call('POST', '/compatibility/subjects/t-value/versions/latest?verbose=true', {
+      schema: breaking,
+    });
     expect(res.body.is_compatible).toBe(false);
     expect(res.body.messages[0]).toMatch(/Reading\.value.*string in the reader but double in the writer/);
-    expect((await call('POST', '/compatibility/subjects/other/versions/latest', { schema: v2 })).body.error_code).toBe(40401);
+    expect((await call('POST', '/compatibility/subjects/other/versions/latest', { schema: v2 })).body.error_code).toBe(
+      40401,
+    );
   });
 
   it('soft-deletes, then hard-deletes, and never reuses ids', async () => {
@@ -111,14 +130,21 @@ describe('registry REST API (memory store)', () => {
   it('keeps global and per-subject compatibility config', async () => {
     expect((await call('GET', '/config')).body).toEqual({ compatibilityLevel: 'BACKWARD' });
     expect((await call('GET', '/config/t-value')).body.error_code).toBe(40408);
-    expect((await call('GET', '/config/t-value?defaultToGlobal=true')).body).toEqual({ compatibilityLevel: 'BACKWARD' });
+    expect((await call('GET', '/config/t-value?defaultToGlobal=true')).body).toEqual({
+      compatibilityLevel: 'BACKWARD',
+    });
     await call('POST', '/subjects/t-value/versions', { schema: v1 });
     expect((await call('PUT', '/config/t-value', { compatibility: 'NONE' })).body).toEqual({ compatibility: 'NONE' });
     expect((await call('POST', '/subjects/t-value/versions', { schema: breaking })).status).toBe(200);
     expect((await call('DELETE', '/config/t-value')).body).toEqual({ compatibilityLevel: 'NONE' });
-    const back = rec([{ name: 'assetId', type: 'string' }, { name: 'value', type: 'long' }]);
+    const back = rec([
+      { name: 'assetId', type: 'string' },
+      { name: 'value', type: 'long' },
+    ]);
     expect((await call('POST', '/subjects/t-value/versions', { schema: back })).status).toBe(409);
-    expect((await call('PUT', '/config', { compatibility: 'FORWARD_TRANSITIVE' })).body).toEqual({ compatibility: 'FORWARD_TRANSITIVE' });
+    expect((await call('PUT', '/config', { compatibility: 'FORWARD_TRANSITIVE' })).body).toEqual({
+      compatibility: 'FORWARD_TRANSITIVE',
+    });
     expect((await call('GET', '/config')).body).toEqual({ compatibilityLevel: 'FORWARD_TRANSITIVE' });
   });
 

@@ -4,7 +4,14 @@ const schemaA = JSON.stringify({ type: 'record', name: 'A', fields: [{ name: 'x'
 const schemaB = JSON.stringify({ type: 'record', name: 'B', fields: [{ name: 'y', type: 'int' }] });
 
 type Rec = { offset: number; key: string; value: string | null };
-const schemaRecord = (offset: number, subject: string, version: number, nonce: string, schema: string, id: number | null = null): Rec => ({
+const schemaRecord = (
+  offset: number,
+  subject: string,
+  version: number,
+  nonce: string,
+  schema: string,
+  id: number | null = null,
+): Rec => ({
   offset,
   key: keyText({ keytype: 'SCHEMA', subject, version, nonce }),
   value: JSON.stringify({ subject, version, schema, schemaType: 'AVRO', id }),
@@ -45,15 +52,36 @@ describe('RegistryState: ids and versions from log order', () => {
       schemaRecord(1, 's', 1, 'lost', schemaB), // lost the race
       { offset: 2, key: keyText({ keytype: 'SCHEMA', subject: 's', version: 1, nonce: 'lost' }), value: null }, // its cleanup
       schemaRecord(3, 's', 2, 'n3', schemaB),
-      { offset: 4, key: keyText({ keytype: 'CONFIG', subject: 's', magic: 0 }), value: JSON.stringify({ compatibilityLevel: 'NONE' }) },
-      { offset: 5, key: keyText({ keytype: 'DELETE_VERSION', nonce: 'n1' }), value: JSON.stringify({ subject: 's', version: 1 }) },
-      { offset: 6, key: keyText({ keytype: 'CONFIG', subject: 's', magic: 0 }), value: JSON.stringify({ compatibilityLevel: 'FULL' }) },
+      {
+        offset: 4,
+        key: keyText({ keytype: 'CONFIG', subject: 's', magic: 0 }),
+        value: JSON.stringify({ compatibilityLevel: 'NONE' }),
+      },
+      {
+        offset: 5,
+        key: keyText({ keytype: 'DELETE_VERSION', nonce: 'n1' }),
+        value: JSON.stringify({ subject: 's', version: 1 }),
+      },
+      {
+        offset: 6,
+        key: keyText({ keytype: 'CONFIG', subject: 's', magic: 0 }),
+        value: JSON.stringify({ compatibilityLevel: 'FULL' }),
+      },
     ];
     const before = replay(log);
     const after = replay(compact(log));
-    const view = (s: RegistryState) => ({ versions: s.versions('s', true).map((v) => [v.version, v.id, v.deleted]), config: s.configs.get('s') });
+    const view = (s: RegistryState) => ({
+      versions: s.versions('s', true).map((v) => [v.version, v.id, v.deleted]),
+      config: s.configs.get('s'),
+    });
     expect(view(after)).toEqual(view(before));
-    expect(view(before)).toEqual({ versions: [[1, 1, true], [2, 4, false]], config: 'FULL' });
+    expect(view(before)).toEqual({
+      versions: [
+        [1, 1, true],
+        [2, 4, false],
+      ],
+      config: 'FULL',
+    });
   });
 
   it('keeps versions increasing after a hard-deleted version is compacted away', () => {
@@ -63,8 +91,22 @@ describe('RegistryState: ids and versions from log order', () => {
       { offset: 2, key: keyText({ keytype: 'SCHEMA', subject: 's', version: 1, nonce: 'n1' }), value: null },
       schemaRecord(3, 's', 3, 'n3', schemaA),
     ];
-    expect(replay(log).versions('s').map((v) => [v.version, v.id])).toEqual([[2, 2], [3, 4]]);
-    expect(replay(compact(log)).versions('s').map((v) => [v.version, v.id])).toEqual([[2, 2], [3, 4]]);
+    expect(
+      replay(log)
+        .versions('s')
+        .map((v) => [v.version, v.id]),
+    ).toEqual([
+      [2, 2],
+      [3, 4],
+    ]);
+    expect(
+      replay(compact(log))
+        .versions('s')
+        .map((v) => [v.version, v.id]),
+    ).toEqual([
+      [2, 2],
+      [3, 4],
+    ]);
   });
 
   it('ignores a duplicate delivery of an accepted record and foreign records', () => {
@@ -76,7 +118,10 @@ describe('RegistryState: ids and versions from log order', () => {
 
   it('rejects an explicit id that belongs to another schema', () => {
     const key: LogKey = { keytype: 'SCHEMA', subject: 't', version: 1, nonce: 'n2' };
-    const s = replay([schemaRecord(0, 's', 1, 'n1', schemaA), { offset: 1, key: keyText(key), value: JSON.stringify({ subject: 't', version: 1, schema: schemaB, id: 1 }) }]);
+    const s = replay([
+      schemaRecord(0, 's', 1, 'n1', schemaA),
+      { offset: 1, key: keyText(key), value: JSON.stringify({ subject: 't', version: 1, schema: schemaB, id: 1 }) },
+    ]);
     expect(s.outcome('n2')).toMatchObject({ accepted: false });
   });
 });

@@ -127,7 +127,8 @@ export class RegistryState {
     const versions = this.subjects.get(value.subject);
     if (versions) {
       for (const v of versions.values()) {
-        if (!v.deleted && v.parsed.canonical === parsed.canonical) return reject(`already registered as version ${v.version}`);
+        if (!v.deleted && v.parsed.canonical === parsed.canonical)
+          return reject(`already registered as version ${v.version}`);
       }
       if (value.version <= Math.max(0, ...versions.keys())) return reject(`version ${value.version} is taken`);
     }
@@ -138,7 +139,15 @@ export class RegistryState {
       if (known === undefined && users && users.size > 0) return reject(`id ${value.id} belongs to another schema`);
     }
     const id = known ?? value.id ?? offset + 1;
-    const entry: VersionEntry = { subject: value.subject, version: value.version, id, parsed, deleted: false, recordKey, nonce };
+    const entry: VersionEntry = {
+      subject: value.subject,
+      version: value.version,
+      id,
+      parsed,
+      deleted: false,
+      recordKey,
+      nonce,
+    };
     if (!versions) this.subjects.set(value.subject, new Map([[value.version, entry]]));
     else versions.set(value.version, entry);
     this.byRecordKey.set(recordKey, entry);
