@@ -1,6 +1,11 @@
+import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import {
+  AvroSerde,
   KafkaTransport,
+  endpointsFromEnv,
+  type PipelineSpec,
+  type Serde,
   MemoryTransport,
   OptiBidError,
   createLogger,
@@ -20,14 +25,24 @@ interface RunOptions {
   statusInterval: string;
   instanceId?: string;
   logLevel: string;
+  serde: string;
 }
 
-function transportFor(name: string, opts: RunOptions): Transport {
+/** The value serde of the Kafka transports: JSON, or Avro with registry framing from the pipeline's topic schemas. */
+function serdeFor(name: string, spec: PipelineSpec): Serde | undefined {
+  if (name === 'json') return undefined;
+  if (name !== 'avro') throw new OptiBidError('OPTIBID_ERR_USAGE', `unknown serde "${name}" (json, avro)`);
+  const schemas = new Map<string, object>();
+  for (const t of spec.topics.values()) if (t.schemaFile) schemas.set(t.name, JSON.parse(readFileSync(t.schemaFile, 'utf8')) as object);
+  return new AvroSerde({ registry: endpointsFromEnv().registryUrl, schemaFor: (topic) => schemas.get(topic) });
+}
+
+function transportFor(name: string, opts: RunOptions, spec: PipelineSpec): Transport {
   switch (name) {
     case 'memory':
       return new MemoryTransport({ retention: 'consumed' });
     case 'kafka':
-      return new KafkaTransport({ instanceId: opts.instanceId ?? process.env.OPTIBID_INSTANCE_ID });
+      return new KafkaTransport({ instanceId: opts.instanceId ?? process.env.OPTIBID_INSTANCE_ID, serde: serdeFor(opts.serde, spec) });
     case 'rdkafka':
       throw new OptiBidError(
         'OPTIBID_ERR_USAGE',
@@ -52,6 +67,7 @@ export function registerRun(program: Command): void {
     .option('--metrics-port <port>', 'serve Prometheus metrics on http://0.0.0.0:PORT/metrics')
     .option('--status-interval <seconds>', 'seconds between status lines', '10')
     .option('--instance-id <id>', 'kafka: this worker\'s stable id (transactional ids derive from it; default: OPTIBID_INSTANCE_ID or "default")')
+    .option('--serde <name>', 'kafka: value encoding, json or avro (Confluent framing, schemas from the pipeline topics, registry at OPTIBID_REGISTRY_URL)', 'json')
     .option('--log-level <level>', 'pino log level on stderr (debug, info, warn, error)', 'info')
     .action(async (file: string, opts: RunOptions) => {
       const pipeline = loadPipelineOrThrow(file);
@@ -60,7 +76,7 @@ export function registerRun(program: Command): void {
         if (!names.has(c)) throw new OptiBidError('OPTIBID_ERR_USAGE', `no component "${c}" in ${file} (components: ${[...names].join(', ')})`);
       }
       const logger = createLogger({ level: opts.logLevel, name: pipeline.spec.name });
-      const transport = transportFor(opts.transport, opts);
+      const transport = transportFor(opts.transport, opts, pipeline.spec);
       const run = await transport.start(pipeline.spec, { untilIdle: opts.untilIdle, only: opts.component, logger, clock: systemClock });
       const server = opts.metricsPort ? await serveMetrics(pipelineMetrics(pipeline.spec.name, run), Number(opts.metricsPort)) : undefined;
       const printStatus = () => {
