@@ -78,16 +78,22 @@ export function parseIex(p: Payload, opts: IexParseOptions): IexParseResult {
   const records: NormalizedRecord[] = [];
   const blocks: Record<string, number> = {};
   const warnings: string[] = [];
-  const base = {
-    market: 'IEX',
-    product: seg.product,
-    intervalMinutes: BLOCK_MINUTES,
-    currency: 'INR',
-    energyUnit: 'MWH' as const,
-    publishedAt: null,
-    ingestedAt: opts.now,
-    source: seg.source,
-  };
+  // Fields in the schema's order, so decoded JSON lines read like the Avro record.
+  const make = (area: string, deliveryStart: number, value: number, volumeMwh: number | null): NormalizedRecord =>
+    price({
+      market: 'IEX',
+      area,
+      product: seg.product,
+      deliveryStart,
+      intervalMinutes: BLOCK_MINUTES,
+      price: value,
+      currency: 'INR',
+      energyUnit: 'MWH',
+      volumeMwh,
+      publishedAt: null,
+      ingestedAt: opts.now,
+      source: seg.source,
+    });
   (days as Obj[]).forEach((day, d) => {
     const date = String(day.DeliveryDate);
     const dwhere = `${p.where} Delivery_Date_Details[${d}] (${date})`;
@@ -113,28 +119,14 @@ export function parseIex(p: Payload, opts: IexParseOptions): IexParseResult {
         all.Cleared_Volume === null || all.Cleared_Volume === undefined
           ? null
           : finiteNumber(all.Cleared_Volume, `${where} Cleared_Volume`);
-      records.push(
-        price({
-          ...base,
-          area: 'ALL-INDIA',
-          deliveryStart: start,
-          price: finiteNumber(all.Clearing_Price, `${where} Clearing_Price`),
-          volumeMwh: mcv === null ? null : (mcv * BLOCK_MINUTES) / 60,
-        }),
-      );
+      const mcp = finiteNumber(all.Clearing_Price, `${where} Clearing_Price`);
+      records.push(make('ALL-INDIA', start, mcp, mcv === null ? null : (mcv * BLOCK_MINUTES) / 60));
       if (opts.areas === false) continue;
       for (const a of (t.Area_Details as Obj[] | undefined) ?? []) {
         const codes = a.Area_Codes as Obj | undefined;
         if (!codes || codes.Area_Price === null || codes.Area_Price === undefined) continue;
-        records.push(
-          price({
-            ...base,
-            area: String(a.Area_code),
-            deliveryStart: start,
-            price: finiteNumber(codes.Area_Price, `${where} area ${String(a.Area_code)} Area_Price`),
-            volumeMwh: null,
-          }),
-        );
+        const area = String(a.Area_code);
+        records.push(make(area, start, finiteNumber(codes.Area_Price, `${where} area ${area} Area_Price`), null));
       }
     }
   });

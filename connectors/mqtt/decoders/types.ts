@@ -62,10 +62,20 @@ export function snake(name: string): string {
     .toLowerCase();
 }
 
-/** A reading with defaults filled in. */
+/** A reading with defaults filled in, fields in the Avro schema's order. */
 export function makeReading(
   r: Pick<TelemetryReading, 'assetId' | 'metric' | 'value' | 'unit' | 'observedAt' | 'receivedAt' | 'origin'> &
     Partial<TelemetryReading>,
 ): TelemetryReading {
-  return { siteId: null, quality: 'UNKNOWN', ...r };
+  return {
+    assetId: r.assetId,
+    siteId: r.siteId ?? null,
+    metric: r.metric,
+    value: r.value,
+    unit: r.unit,
+    quality: r.quality ?? 'UNKNOWN',
+    observedAt: r.observedAt,
+    receivedAt: r.receivedAt,
+    origin: r.origin,
+  };
 }
