@@ -203,5 +203,8 @@ describe('the registry `optibid services up` runs on 8081', () => {
     expect(await new AvroSerde({ registry: lookup, schemas: subjectSchemas }).deserialize(mine, { topic })).toEqual(
       value,
     );
+    // Leave the shared registry as it was.
+    expect(await c.deleteSubject(`${topic}-value`, false)).toEqual([1]);
+    expect(await c.deleteSubject(`${topic}-value`, true)).toEqual([1]);
   });
 });
