@@ -45,7 +45,18 @@ function rawTsv(records: StreamRecord<TelemetryReading>[]): string {
   return out;
 }
 
-const columns: [string, ...string[]] = ['asset_id', 'metric', 'observed_at_ms', 'site_id', 'value', 'unit', 'quality', 'received_at_ms', 'origin', 'record_time_ms'];
+const columns: [string, ...string[]] = [
+  'asset_id',
+  'metric',
+  'observed_at_ms',
+  'site_id',
+  'value',
+  'unit',
+  'quality',
+  'received_at_ms',
+  'origin',
+  'record_time_ms',
+];
 
 async function timed(fn: () => Promise<void>): Promise<number> {
   const t = performance.now();
@@ -72,12 +83,21 @@ export async function run(): Promise<void> {
       rawTab.push(
         await timed(() =>
           ch
-            .insert({ table: `${rawDb}.telemetry_readings`, values: Readable.from([rawTsv(records)], { objectMode: false }), format: 'TabSeparated', columns })
+            .insert({
+              table: `${rawDb}.telemetry_readings`,
+              values: Readable.from([rawTsv(records)], { objectMode: false }),
+              format: 'TabSeparated',
+              columns,
+            })
             .then(() => undefined),
         ),
       );
       await ch.command({ query: `TRUNCATE TABLE ${rawDb}.telemetry_readings` });
-      return timed(() => ch.insert({ table: `${rawDb}.telemetry_readings`, values: rawObjects(records), format: 'JSONEachRow' }).then(() => undefined));
+      return timed(() =>
+        ch
+          .insert({ table: `${rawDb}.telemetry_readings`, values: rawObjects(records), format: 'JSONEachRow' })
+          .then(() => undefined),
+      );
     };
     const sinkInsert = () =>
       timed(async () => {
@@ -108,17 +128,29 @@ export async function run(): Promise<void> {
       viaSinkConcurrent.push(await sinkConcurrent());
     }
     const count = async (db: string) =>
-      (await (await ch.query({ query: `SELECT count() AS n FROM ${db}.telemetry_readings FINAL`, format: 'JSONEachRow' })).json<{ n: string }>())[0]!.n;
+      (
+        await (
+          await ch.query({ query: `SELECT count() AS n FROM ${db}.telemetry_readings FINAL`, format: 'JSONEachRow' })
+        ).json<{ n: string }>()
+      )[0]!.n;
     const best = (xs: number[]) => Math.min(...xs);
     const rate = (ms: number) => Math.round((rows / ms) * 1000);
-    console.log(`rows ${rows}, sink writes of ${batch} records, best of ${rounds} rounds (rows stored: raw ${await count(rawDb)}, sink ${await count(sinkDb)})`);
+    console.log(
+      `rows ${rows}, sink writes of ${batch} records, best of ${rounds} rounds (rows stored: raw ${await count(rawDb)}, sink ${await count(sinkDb)})`,
+    );
     console.log(`one large insert, JSONEachRow     ${rate(best(raw)).toLocaleString('en')} rows/s`);
     console.log(`one large insert, TabSeparated    ${rate(best(rawTab)).toLocaleString('en')} rows/s`);
     console.log(`clickhouse sink, 1 writer         ${rate(best(viaSink)).toLocaleString('en')} rows/s`);
-    console.log(`clickhouse sink, ${writers} writers        ${rate(best(viaSinkConcurrent)).toLocaleString('en')} rows/s (group commit)`);
+    console.log(
+      `clickhouse sink, ${writers} writers        ${rate(best(viaSinkConcurrent)).toLocaleString('en')} rows/s (group commit)`,
+    );
     const fastestRaw = Math.min(best(raw), best(rawTab));
-    console.log(`sink / faster raw, 1 writer       ${((fastestRaw / best(viaSink)) * 100).toFixed(0)}%  (target >= 80%)`);
-    console.log(`sink / faster raw, ${writers} writers      ${((fastestRaw / best(viaSinkConcurrent)) * 100).toFixed(0)}%`);
+    console.log(
+      `sink / faster raw, 1 writer       ${((fastestRaw / best(viaSink)) * 100).toFixed(0)}%  (target >= 80%)`,
+    );
+    console.log(
+      `sink / faster raw, ${writers} writers      ${((fastestRaw / best(viaSinkConcurrent)) * 100).toFixed(0)}%`,
+    );
   } finally {
     await sink.close();
     await ch.command({ query: `DROP DATABASE IF EXISTS ${rawDb}` });

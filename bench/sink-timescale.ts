@@ -44,7 +44,9 @@ async function sinkWrite(sink: TimescaleSink, records: StreamRecord[]): Promise<
 
 /** `writers` partitions (by asset, as Kafka keys them), each written batch after batch, concurrently. */
 async function sinkWriteConcurrent(sink: TimescaleSink, records: StreamRecord<TelemetryReading>[]): Promise<void> {
-  const parts = Array.from({ length: writers }, (_, w) => records.filter((r) => Number(r.value.assetId.slice(-2)) % writers === w));
+  const parts = Array.from({ length: writers }, (_, w) =>
+    records.filter((r) => Number(r.value.assetId.slice(-2)) % writers === w),
+  );
   await Promise.all(parts.map((part) => sinkWrite(sink, part)));
 }
 
@@ -62,7 +64,10 @@ export async function run(): Promise<void> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   const records = telemetryRecords(rows);
-  const sink = new TimescaleSink({ dataset: 'telemetry.readings', schema: sinkSchema, maxBatchRows: batch, poolSize: writers }, quiet);
+  const sink = new TimescaleSink(
+    { dataset: 'telemetry.readings', schema: sinkSchema, maxBatchRows: batch, poolSize: writers },
+    quiet,
+  );
   try {
     await migrate(client, { schema: rawSchema });
     await migrate(client, { schema: sinkSchema });
@@ -84,15 +89,23 @@ export async function run(): Promise<void> {
       viaSinkConcurrent.push(await timed(() => sinkWriteConcurrent(sink, records)));
     }
     const replay = await timed(() => sinkWrite(sink, records)); // same rows again: all conflicts, nothing rewritten
-    const counts = await client.query(`SELECT (SELECT count(*) FROM ${rawSchema}.telemetry_readings) AS raw, (SELECT count(*) FROM ${sinkSchema}.telemetry_readings) AS sink`);
+    const counts = await client.query(
+      `SELECT (SELECT count(*) FROM ${rawSchema}.telemetry_readings) AS raw, (SELECT count(*) FROM ${sinkSchema}.telemetry_readings) AS sink`,
+    );
     const best = (xs: number[]) => Math.min(...xs);
     const rate = (ms: number) => Math.round((rows / ms) * 1000);
-    console.log(`rows ${rows}, sink batches of ${batch}, best of ${rounds} rounds (rows stored: raw ${counts.rows[0].raw}, sink ${counts.rows[0].sink})`);
+    console.log(
+      `rows ${rows}, sink batches of ${batch}, best of ${rounds} rounds (rows stored: raw ${counts.rows[0].raw}, sink ${counts.rows[0].sink})`,
+    );
     console.log(`raw COPY (pg-copy-streams)      ${rate(best(raw)).toLocaleString('en')} rows/s`);
     console.log(`timescale sink, 1 writer        ${rate(best(viaSink)).toLocaleString('en')} rows/s`);
-    console.log(`timescale sink, ${writers} writers       ${rate(best(viaSinkConcurrent)).toLocaleString('en')} rows/s`);
+    console.log(
+      `timescale sink, ${writers} writers       ${rate(best(viaSinkConcurrent)).toLocaleString('en')} rows/s`,
+    );
     console.log(`sink / raw, 1 writer            ${((best(raw) / best(viaSink)) * 100).toFixed(0)}%  (target >= 80%)`);
-    console.log(`sink / raw, ${writers} writers           ${((best(raw) / best(viaSinkConcurrent)) * 100).toFixed(0)}%`);
+    console.log(
+      `sink / raw, ${writers} writers           ${((best(raw) / best(viaSinkConcurrent)) * 100).toFixed(0)}%`,
+    );
     console.log(`sink replay of the same rows    ${rate(replay).toLocaleString('en')} rows/s (every row a conflict)`);
   } finally {
     await sink.close();

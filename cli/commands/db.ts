@@ -20,15 +20,27 @@ export function registerDb(program: Command): void {
   const db = program
     .command('db')
     .description('Create and upgrade the tables the TimescaleDB and ClickHouse sinks write to')
-    .addHelpText('after', '\nMigrations live in connectors/timescale/migrations (NNNN_name.sql) and connectors/clickhouse/schema.ts.');
+    .addHelpText(
+      'after',
+      '\nMigrations live in connectors/timescale/migrations (NNNN_name.sql) and connectors/clickhouse/schema.ts.',
+    );
 
   db.command('migrate')
-    .description('Apply pending migrations (idempotent: a second run changes nothing); tables become hypertables, or plain partitioned tables without TimescaleDB')
-    .addOption(new Option('--target <system>', 'which database to migrate').choices(['all', 'postgres', 'clickhouse']).default('all'))
+    .description(
+      'Apply pending migrations (idempotent: a second run changes nothing); tables become hypertables, or plain partitioned tables without TimescaleDB',
+    )
+    .addOption(
+      new Option('--target <system>', 'which database to migrate')
+        .choices(['all', 'postgres', 'clickhouse'])
+        .default('all'),
+    )
     .option('--url <url>', 'PostgreSQL URL (default: OPTIBID_PG_URL or the local service)')
     .option('--schema <name>', 'PostgreSQL schema for the tables (created when missing)', 'public')
     .addOption(
-      new Option('--partitioning <mode>', 'auto: TimescaleDB when the extension is installed or can be created, else native range partitions')
+      new Option(
+        '--partitioning <mode>',
+        'auto: TimescaleDB when the extension is installed or can be created, else native range partitions',
+      )
         .choices(['auto', 'timescaledb', 'native'])
         .default('auto'),
     )
@@ -37,8 +49,13 @@ export function registerDb(program: Command): void {
     .action(async (opts: MigrateOpts) => {
       const endpoints = endpointsFromEnv();
       if (opts.target !== 'clickhouse') {
-        const result = await migrateUrl(opts.url ?? endpoints.postgresUrl, { schema: opts.schema, partitioning: opts.partitioning }).catch((err: unknown) => {
-          throw err instanceof OptiBidError ? err : new OptiBidError('OPTIBID_ERR_NETWORK', `postgres: ${(err as Error).message}`, { cause: err });
+        const result = await migrateUrl(opts.url ?? endpoints.postgresUrl, {
+          schema: opts.schema,
+          partitioning: opts.partitioning,
+        }).catch((err: unknown) => {
+          throw err instanceof OptiBidError
+            ? err
+            : new OptiBidError('OPTIBID_ERR_NETWORK', `postgres: ${(err as Error).message}`, { cause: err });
         });
         console.log(
           `postgres: schema ${opts.schema}, partitioning ${result.mode}: ` +
@@ -47,10 +64,17 @@ export function registerDb(program: Command): void {
         );
       }
       if (opts.target !== 'postgres') {
-        const created = await migrateClickHouse({ url: opts.clickhouseUrl ?? endpoints.clickhouseUrl, database: opts.database }).catch((err: unknown) => {
-          throw err instanceof OptiBidError ? err : new OptiBidError('OPTIBID_ERR_NETWORK', `clickhouse: ${(err as Error).message}`, { cause: err });
+        const created = await migrateClickHouse({
+          url: opts.clickhouseUrl ?? endpoints.clickhouseUrl,
+          database: opts.database,
+        }).catch((err: unknown) => {
+          throw err instanceof OptiBidError
+            ? err
+            : new OptiBidError('OPTIBID_ERR_NETWORK', `clickhouse: ${(err as Error).message}`, { cause: err });
         });
-        console.log(`clickhouse: database ${opts.database}: ${created.length ? `created ${created.join(', ')}` : 'up to date'}`);
+        console.log(
+          `clickhouse: database ${opts.database}: ${created.length ? `created ${created.join(', ')}` : 'up to date'}`,
+        );
       }
     });
 
@@ -66,12 +90,16 @@ export function registerDb(program: Command): void {
       try {
         await useSchema(client, opts.schema);
         const applied = await client
-          .query<{ version: number; partitioning: string; applied_at: Date }>('SELECT version, partitioning, applied_at FROM optibid_schema_migrations')
+          .query<{ version: number; partitioning: string; applied_at: Date }>(
+            'SELECT version, partitioning, applied_at FROM optibid_schema_migrations',
+          )
           .then((r) => new Map(r.rows.map((row) => [row.version, row])))
           .catch(() => new Map<number, { partitioning: string; applied_at: Date }>());
         for (const m of loadMigrations()) {
           const a = applied.get(m.version);
-          console.log(`${m.name.padEnd(32)} ${a ? `applied ${a.applied_at.toISOString()} (${a.partitioning})` : 'pending'}`);
+          console.log(
+            `${m.name.padEnd(32)} ${a ? `applied ${a.applied_at.toISOString()} (${a.partitioning})` : 'pending'}`,
+          );
         }
         const pending = loadMigrations().filter((m) => !applied.has(m.version)).length;
         process.exitCode = pending === 0 ? 0 : 1;

@@ -4,11 +4,13 @@ import type { AlertEvent } from '@optibid/schemas';
 /** Reads an `alerts.events` value; returns the reason when it is not one. */
 export function parseAlert(record: StreamRecord): AlertEvent | string {
   const v = record.value as Partial<AlertEvent> | null;
-  if (v === null || typeof v !== 'object') return `alert value must be an object, got ${v === null ? 'null' : typeof v}`;
+  if (v === null || typeof v !== 'object')
+    return `alert value must be an object, got ${v === null ? 'null' : typeof v}`;
   for (const field of ['alertId', 'rule', 'state', 'severity'] as const) {
     if (typeof v[field] !== 'string' || v[field] === '') return `alert ${field} must be a non-empty string`;
   }
-  if (typeof v.occurredAt !== 'number' || !Number.isFinite(v.occurredAt)) return 'alert occurredAt must be a timestamp in ms';
+  if (typeof v.occurredAt !== 'number' || !Number.isFinite(v.occurredAt))
+    return 'alert occurredAt must be a timestamp in ms';
   return {
     alertId: v.alertId!,
     rule: v.rule!,
@@ -34,7 +36,10 @@ export function alertTitle(a: AlertEvent): string {
 export function alertText(a: AlertEvent): string {
   const lines = [alertTitle(a)];
   if (a.message) lines.push(a.message);
-  if (a.value !== null) lines.push(`value: ${a.value}${a.unit ? ` ${a.unit}` : ''}${a.threshold !== null ? ` (threshold ${a.threshold}${a.unit ? ` ${a.unit}` : ''})` : ''}`);
+  if (a.value !== null)
+    lines.push(
+      `value: ${a.value}${a.unit ? ` ${a.unit}` : ''}${a.threshold !== null ? ` (threshold ${a.threshold}${a.unit ? ` ${a.unit}` : ''})` : ''}`,
+    );
   lines.push(`at: ${new Date(a.occurredAt).toISOString()}`);
   const labels = Object.entries(a.labels);
   if (labels.length > 0) lines.push(`labels: ${labels.map(([k, v]) => `${k}=${v}`).join(', ')}`);

@@ -38,8 +38,12 @@ function deps(clock = new VirtualClock(Date.UTC(2024, 5, 3))) {
 describe('backoff', () => {
   test('doubles per attempt up to the cap, with jitter between half and all of the step', () => {
     const o = { baseMs: 1000, maxMs: 10_000 };
-    expect([1, 2, 3, 4, 5, 6].map((n) => backoffDelay(n, { ...o, random: () => 0 }))).toEqual([500, 1000, 2000, 4000, 5000, 5000]);
-    expect([1, 2, 3, 4, 5, 6].map((n) => backoffDelay(n, { ...o, random: () => 0.999999 }))).toEqual([1000, 2000, 4000, 8000, 10_000, 10_000]);
+    expect([1, 2, 3, 4, 5, 6].map((n) => backoffDelay(n, { ...o, random: () => 0 }))).toEqual([
+      500, 1000, 2000, 4000, 5000, 5000,
+    ]);
+    expect([1, 2, 3, 4, 5, 6].map((n) => backoffDelay(n, { ...o, random: () => 0.999999 }))).toEqual([
+      1000, 2000, 4000, 8000, 10_000, 10_000,
+    ]);
   });
 
   test('retries transient failures, honours Retry-After, stops at permanent ones', async () => {
@@ -90,7 +94,12 @@ describe('AlertSink', () => {
   test('a flapping rule is deduplicated per state within the window and rate limited', async () => {
     const d = deps();
     const channel = new ScriptedChannel();
-    const sink = new AlertSink(channel, { dedupWindowMs: 60_000, rateLimit: 3, ratePeriodMs: 3_600_000 }, memoryLogger(), d);
+    const sink = new AlertSink(
+      channel,
+      { dedupWindowMs: 60_000, rateLimit: 3, ratePeriodMs: 3_600_000 },
+      memoryLogger(),
+      d,
+    );
     const firing = alertRecord();
     const resolved = alertRecord({ state: 'RESOLVED' });
     await sink.write([firing, firing, resolved, firing, resolved]);
@@ -106,11 +115,17 @@ describe('AlertSink', () => {
 
   test('dead-letters after maxAttempts and keeps sending the rest of the batch', async () => {
     const d = deps();
-    const channel = new ScriptedChannel([new DeliveryError('503', true), new DeliveryError('503', true), new DeliveryError('503', true)]);
+    const channel = new ScriptedChannel([
+      new DeliveryError('503', true),
+      new DeliveryError('503', true),
+      new DeliveryError('503', true),
+    ]);
     const sink = new AlertSink(channel, { maxAttempts: 3, backoffMs: 1000 }, memoryLogger(), d);
     const err = await sink.write([alertRecord({}, '1'), alertRecord({ alertId: 'b' }, '2')]).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RejectedRecordsError);
-    expect((err as RejectedRecordsError).rejected.map((r) => [r.record.offset, r.reason])).toEqual([['1', 'scripted: 503 (after 3 attempt(s))']]);
+    expect((err as RejectedRecordsError).rejected.map((r) => [r.record.offset, r.reason])).toEqual([
+      ['1', 'scripted: 503 (after 3 attempt(s))'],
+    ]);
     expect(channel.sent.map((a) => a.alertId)).toEqual(['b']);
     expect(d.sleeps).toEqual([750, 1500]);
     expect(sink.stats).toMatchObject({ delivered: 1, deadLettered: 1, retries: 2 });
@@ -141,7 +156,9 @@ describe('formats', () => {
   });
 
   test('MQTT topics are filled from the alert without wildcards or extra levels', () => {
-    expect(alertTopic('alerts/{severity}/{rule}/{resource}/{nope}', a)).toBe('alerts/CRITICAL/price-spike-be/EPEX_BE/{nope}');
+    expect(alertTopic('alerts/{severity}/{rule}/{resource}/{nope}', a)).toBe(
+      'alerts/CRITICAL/price-spike-be/EPEX_BE/{nope}',
+    );
     expect(alertTopic('a/{rule}', { ...a, rule: 'x+#y' })).toBe('a/x__y');
   });
 
@@ -168,7 +185,9 @@ describe('shutdown', () => {
   test('an abort during a retry wait leaves the batch unacknowledged (NotConnected), not dead-lettered', async () => {
     const controller = new AbortController();
     const channel = new ScriptedChannel([new DeliveryError('503', true)]);
-    const sink = new AlertSink(channel, { backoffMs: 60_000 }, memoryLogger(), { sleep: abortableSleep(controller.signal) });
+    const sink = new AlertSink(channel, { backoffMs: 60_000 }, memoryLogger(), {
+      sleep: abortableSleep(controller.signal),
+    });
     const pending = sink.write([alertRecord()]);
     controller.abort();
     await expect(pending).rejects.toBeInstanceOf(NotConnected);

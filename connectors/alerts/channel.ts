@@ -11,10 +11,22 @@ import type { Sleep } from './retry.js';
 
 /** Delivery options every alert channel shares (merged into each channel's config schema). */
 export const deliveryOptions = {
-  maxAttempts: Type.Integer({ minimum: 1, default: 5, description: 'Attempts per alert before it is dead-lettered (or the pipeline pauses, for MQTT/Kafka)' }),
-  backoffMs: Type.Integer({ minimum: 1, default: 1000, description: 'First retry delay; doubles per attempt, with jitter' }),
+  maxAttempts: Type.Integer({
+    minimum: 1,
+    default: 5,
+    description: 'Attempts per alert before it is dead-lettered (or the pipeline pauses, for MQTT/Kafka)',
+  }),
+  backoffMs: Type.Integer({
+    minimum: 1,
+    default: 1000,
+    description: 'First retry delay; doubles per attempt, with jitter',
+  }),
   maxBackoffMs: Type.Integer({ minimum: 1, default: 60_000, description: 'Longest retry delay' }),
-  rateLimit: Type.Integer({ minimum: 1, default: 30, description: 'Most alerts sent per ratePeriodMs; the rest are dropped with a warning' }),
+  rateLimit: Type.Integer({
+    minimum: 1,
+    default: 30,
+    description: 'Most alerts sent per ratePeriodMs; the rest are dropped with a warning',
+  }),
   ratePeriodMs: Type.Integer({ minimum: 1, default: 60_000, description: 'Sliding window of the rate limit' }),
   dedupWindowMs: Type.Integer({
     minimum: 0,
@@ -88,7 +100,9 @@ export class AlertSink implements Sink {
     try {
       await this.channel.connect?.();
     } catch (err) {
-      throw new NotConnected(`${this.channel.describe}: ${String((err as { message?: unknown }).message ?? err)}`, { cause: err });
+      throw new NotConnected(`${this.channel.describe}: ${String((err as { message?: unknown }).message ?? err)}`, {
+        cause: err,
+      });
     }
   }
 
@@ -104,12 +118,18 @@ export class AlertSink implements Sink {
       const key = `${alert.alertId}|${alert.state}`;
       if (this.dedup.has(key)) {
         this.stats.duplicates++;
-        this.logger.debug({ channel: this.channel.describe, alertId: alert.alertId, state: alert.state }, 'alert suppressed: duplicate within the dedup window');
+        this.logger.debug(
+          { channel: this.channel.describe, alertId: alert.alertId, state: alert.state },
+          'alert suppressed: duplicate within the dedup window',
+        );
         continue;
       }
       if (!this.limiter.tryTake()) {
         this.stats.rateLimited++;
-        this.logger.warn({ channel: this.channel.describe, alertId: alert.alertId, rule: alert.rule }, 'alert dropped: channel rate limit reached');
+        this.logger.warn(
+          { channel: this.channel.describe, alertId: alert.alertId, rule: alert.rule },
+          'alert dropped: channel rate limit reached',
+        );
         continue;
       }
       try {
@@ -121,7 +141,16 @@ export class AlertSink implements Sink {
           sleep: this.sleep,
           onRetry: (n, delayMs, err) => {
             this.stats.retries++;
-            this.logger.warn({ channel: this.channel.describe, alertId: alert.alertId, attempt: n, retryInMs: delayMs, err: String((err as { message?: unknown }).message) }, 'alert delivery failed, retrying');
+            this.logger.warn(
+              {
+                channel: this.channel.describe,
+                alertId: alert.alertId,
+                attempt: n,
+                retryInMs: delayMs,
+                err: String((err as { message?: unknown }).message),
+              },
+              'alert delivery failed, retrying',
+            );
           },
         });
         this.dedup.remember(key);

@@ -12,7 +12,15 @@ const sinks = [timescaleSink, clickhouseSink, webhookSink, slackSink, emailSink,
 
 test('the sinks register under their documented ids, as sinks', () => {
   const registry = new ComponentRegistry(sinks);
-  expect(registry.list('sink').map((d) => d.name)).toEqual(['clickhouse', 'email', 'kafka-alerts', 'mqtt-publish', 'slack', 'timescale', 'webhook']);
+  expect(registry.list('sink').map((d) => d.name)).toEqual([
+    'clickhouse',
+    'email',
+    'kafka-alerts',
+    'mqtt-publish',
+    'slack',
+    'timescale',
+    'webhook',
+  ]);
 });
 
 test.each([
@@ -29,8 +37,20 @@ test.each([
 });
 
 test('unknown keys and wrong types are config errors', () => {
-  expect(Value.Check(timescaleSink.config, { dataset: 'market.prices', schema: 'public', maxBatchRows: 1, poolSize: 1, migrate: false, partitioning: 'auto', tabel: 'x' })).toBe(false);
+  expect(
+    Value.Check(timescaleSink.config, {
+      dataset: 'market.prices',
+      schema: 'public',
+      maxBatchRows: 1,
+      poolSize: 1,
+      migrate: false,
+      partitioning: 'auto',
+      tabel: 'x',
+    }),
+  ).toBe(false);
   expect(Value.Check(timescaleSink.config, Value.Default(timescaleSink.config, { dataset: 'weather' }))).toBe(false);
-  expect(Value.Check(webhookSink.config, Value.Default(webhookSink.config, { url: 'https://x.example', maxAttempts: 0 }))).toBe(false);
+  expect(
+    Value.Check(webhookSink.config, Value.Default(webhookSink.config, { url: 'https://x.example', maxAttempts: 0 })),
+  ).toBe(false);
   expect(Value.Check(webhookSink.config, Value.Default(webhookSink.config, { url: 'ftp://x.example' }))).toBe(false);
 });

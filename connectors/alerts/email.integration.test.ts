@@ -12,7 +12,9 @@ interface Mail {
 }
 
 /** A real SMTP server on a free port; `tempFailFirst` messages get "451 try again later". */
-async function smtp(tempFailFirst = 0): Promise<{ server: SMTPServer; port: number; mails: Mail[]; attempts: () => number }> {
+async function smtp(
+  tempFailFirst = 0,
+): Promise<{ server: SMTPServer; port: number; mails: Mail[]; attempts: () => number }> {
   const mails: Mail[] = [];
   let attempts = 0;
   const server = new SMTPServer({
@@ -28,7 +30,11 @@ async function smtp(tempFailFirst = 0): Promise<{ server: SMTPServer; port: numb
           const err = Object.assign(new Error('try again later'), { responseCode: 451 });
           return callback(err);
         }
-        mails.push({ from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '', to: session.envelope.rcptTo.map((r) => r.address), data });
+        mails.push({
+          from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+          to: session.envelope.rcptTo.map((r) => r.address),
+          data,
+        });
         callback();
       });
     },
@@ -42,7 +48,12 @@ test('email: each alert arrives once, with the title as subject and the details 
   const s = await smtp(1);
   const sleeps: number[] = [];
   const sink = new AlertSink(
-    new EmailChannel({ host: '127.0.0.1', port: s.port, from: 'OptiBid <alerts@optibid.test>', to: ['desk@optibid.test', 'ops@optibid.test'] }),
+    new EmailChannel({
+      host: '127.0.0.1',
+      port: s.port,
+      from: 'OptiBid <alerts@optibid.test>',
+      to: ['desk@optibid.test', 'ops@optibid.test'],
+    }),
     { backoffMs: 1000 },
     memoryLogger(),
     { sleep: async (ms) => void sleeps.push(ms), random: () => 0 },

@@ -54,7 +54,9 @@ export class EmailChannel implements AlertChannel {
     } catch (err) {
       // SMTP 5xx answers (unknown mailbox, rejected sender) will not change on retry; 4xx and network errors may.
       const code = (err as { responseCode?: number }).responseCode;
-      throw new DeliveryError(`SMTP: ${(err as Error).message}`, code === undefined || code < 500, undefined, { cause: err });
+      throw new DeliveryError(`SMTP: ${(err as Error).message}`, code === undefined || code < 500, undefined, {
+        cause: err,
+      });
     }
   }
 
@@ -67,8 +69,16 @@ export class EmailChannel implements AlertChannel {
 export const emailConfig = Type.Object(
   {
     host: Type.String({ description: 'SMTP server host' }),
-    port: Type.Integer({ minimum: 1, maximum: 65535, default: 587, description: 'SMTP port (587 submission, 465 implicit TLS, 25 relay)' }),
-    secure: Type.Boolean({ default: false, description: 'Implicit TLS (port 465); otherwise STARTTLS is used when offered' }),
+    port: Type.Integer({
+      minimum: 1,
+      maximum: 65535,
+      default: 587,
+      description: 'SMTP port (587 submission, 465 implicit TLS, 25 relay)',
+    }),
+    secure: Type.Boolean({
+      default: false,
+      description: 'Implicit TLS (port 465); otherwise STARTTLS is used when offered',
+    }),
     username: Type.Optional(Type.String({ description: 'SMTP user' })),
     password: Type.Optional(Type.String({ description: 'SMTP password', secret: true })),
     from: Type.String({ description: 'Sender address, e.g. "OptiBid <alerts@example.com>"' }),
@@ -85,5 +95,9 @@ export const emailSink = defineSink({
   status: 'beta',
   summary: 'Sends alerts as email over SMTP, with retries, rate limit and dedup',
   config: emailConfig,
-  create: (config, ctx) => new AlertSink(new EmailChannel(config), config, ctx.logger, { clock: ctx.clock, sleep: abortableSleep(ctx.signal) }),
+  create: (config, ctx) =>
+    new AlertSink(new EmailChannel(config), config, ctx.logger, {
+      clock: ctx.clock,
+      sleep: abortableSleep(ctx.signal),
+    }),
 });

@@ -12,7 +12,12 @@ export function retryAfterMs(header: string | null, now = Date.now()): number | 
  * POSTs a JSON body. Network errors, timeouts, 408, 429 and 5xx are transient (retried);
  * other non-2xx answers are permanent (the receiver rejected the alert).
  */
-export async function postJson(url: string, body: string, headers: Record<string, string>, timeoutMs: number): Promise<void> {
+export async function postJson(
+  url: string,
+  body: string,
+  headers: Record<string, string>,
+  timeoutMs: number,
+): Promise<void> {
   let res: Response;
   try {
     res = await fetch(url, {
@@ -28,5 +33,9 @@ export async function postJson(url: string, body: string, headers: Record<string
   const text = await res.text().catch(() => '');
   if (res.ok) return;
   const transient = res.status === 408 || res.status === 429 || res.status >= 500;
-  throw new DeliveryError(`POST ${url}: HTTP ${res.status} ${text.slice(0, 200)}`.trim(), transient, retryAfterMs(res.headers.get('retry-after')));
+  throw new DeliveryError(
+    `POST ${url}: HTTP ${res.status} ${text.slice(0, 200)}`.trim(),
+    transient,
+    retryAfterMs(res.headers.get('retry-after')),
+  );
 }

@@ -10,7 +10,11 @@ jest.setTimeout(60_000);
 
 test('kafka-alerts: alerts are produced keyed by alertId, once per transition, with delivery headers', async () => {
   const topic = `test.alerts.${runId()}`;
-  const kafka = new Kafka({ clientId: 'alerts-test', brokers: endpointsFromEnv().kafkaBrokers, logLevel: logLevel.NOTHING });
+  const kafka = new Kafka({
+    clientId: 'alerts-test',
+    brokers: endpointsFromEnv().kafkaBrokers,
+    logLevel: logLevel.NOTHING,
+  });
   const admin = kafka.admin();
   await admin.connect();
   await admin.createTopics({ topics: [{ topic, numPartitions: 1, replicationFactor: 1 }], waitForLeaders: true });
@@ -38,7 +42,11 @@ test('kafka-alerts: alerts are produced keyed by alertId, once per transition, w
       ['price-spike-be:EPEX/BE', 'FIRING'],
       ['price-spike-be:EPEX/BE', 'RESOLVED'],
     ]);
-    expect(got[0]!.headers).toMatchObject({ 'source-topic': 'alerts.events', 'source-offset': '5', 'content-type': 'application/json' });
+    expect(got[0]!.headers).toMatchObject({
+      'source-topic': 'alerts.events',
+      'source-offset': '5',
+      'content-type': 'application/json',
+    });
   } finally {
     await consumer.disconnect();
     await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);

@@ -51,7 +51,8 @@ export class KafkaAlertsChannel implements AlertChannel {
   }
 
   async send(alert: AlertEvent, record: StreamRecord): Promise<void> {
-    if (!this.producer || !this.connected) await this.connect().catch((err: Error) => Promise.reject(new DeliveryError(`Kafka: ${err.message}`, true)));
+    if (!this.producer || !this.connected)
+      await this.connect().catch((err: Error) => Promise.reject(new DeliveryError(`Kafka: ${err.message}`, true)));
     try {
       await this.producer!.send({
         topic: this.cfg.topic,
@@ -73,7 +74,9 @@ export class KafkaAlertsChannel implements AlertChannel {
       });
     } catch (err) {
       const retriable = (err as { retriable?: boolean }).retriable !== false;
-      throw new DeliveryError(`Kafka produce to ${this.cfg.topic}: ${(err as Error).message}`, retriable, undefined, { cause: err });
+      throw new DeliveryError(`Kafka produce to ${this.cfg.topic}: ${(err as Error).message}`, retriable, undefined, {
+        cause: err,
+      });
     }
   }
 
@@ -85,8 +88,15 @@ export class KafkaAlertsChannel implements AlertChannel {
 
 export const kafkaAlertsConfig = Type.Object(
   {
-    topic: Type.String({ minLength: 1, description: 'Topic the alerts are produced to (JSON values, keyed by alertId)' }),
-    brokers: Type.Optional(Type.Array(Type.String(), { description: 'Bootstrap servers (default: OPTIBID_KAFKA_BROKERS, else the local Kafka)' })),
+    topic: Type.String({
+      minLength: 1,
+      description: 'Topic the alerts are produced to (JSON values, keyed by alertId)',
+    }),
+    brokers: Type.Optional(
+      Type.Array(Type.String(), {
+        description: 'Bootstrap servers (default: OPTIBID_KAFKA_BROKERS, else the local Kafka)',
+      }),
+    ),
     clientId: Type.Optional(Type.String({ description: 'Kafka client id' })),
     timeoutMs: Type.Integer({ minimum: 1, default: 10_000, description: 'Connect and produce timeout' }),
     ...deliveryOptions,
@@ -100,5 +110,9 @@ export const kafkaAlertsSink = defineSink({
   status: 'beta',
   summary: 'Produces alerts as JSON to a Kafka topic for systems that consume them, with retries, rate limit and dedup',
   config: kafkaAlertsConfig,
-  create: (config, ctx) => new AlertSink(new KafkaAlertsChannel(config, ctx.env), config, ctx.logger, { clock: ctx.clock, sleep: abortableSleep(ctx.signal) }),
+  create: (config, ctx) =>
+    new AlertSink(new KafkaAlertsChannel(config, ctx.env), config, ctx.logger, {
+      clock: ctx.clock,
+      sleep: abortableSleep(ctx.signal),
+    }),
 });

@@ -11,8 +11,16 @@ import { DeliveryError, abortableSleep } from './retry.js';
 
 /** Fills `{severity}`, `{state}`, `{rule}`, `{alertId}`, `{resource}` in a topic; values lose MQTT wildcards and slashes. */
 export function alertTopic(template: string, a: AlertEvent): string {
-  const fields: Record<string, string> = { severity: a.severity, state: a.state, rule: a.rule, alertId: a.alertId, resource: a.resource };
-  return template.replace(/\{(\w+)\}/g, (m, name: string) => (name in fields ? (fields[name] || '_').replace(/[+#/\u0000]/g, '_') : m));
+  const fields: Record<string, string> = {
+    severity: a.severity,
+    state: a.state,
+    rule: a.rule,
+    alertId: a.alertId,
+    resource: a.resource,
+  };
+  return template.replace(/\{(\w+)\}/g, (m, name: string) =>
+    name in fields ? (fields[name] || '_').replace(/[+#/]/g, '_').replaceAll(String.fromCharCode(0), '_') : m,
+  );
 }
 
 export interface MqttPublishConfig extends DeliveryConfig {
@@ -56,7 +64,11 @@ export class MqttPublishChannel implements AlertChannel {
   async send(alert: AlertEvent, record: StreamRecord): Promise<void> {
     const client = this.client;
     if (!client?.connected) throw new DeliveryError('MQTT broker not connected', true);
-    const payload = JSON.stringify({ deliveryId: deliveryId(alert), alert, source: { topic: record.topic, partition: record.partition, offset: record.offset } });
+    const payload = JSON.stringify({
+      deliveryId: deliveryId(alert),
+      alert,
+      source: { topic: record.topic, partition: record.partition, offset: record.offset },
+    });
     const timeout = this.cfg.timeoutMs ?? 10_000;
     let timer: NodeJS.Timeout | undefined;
     try {
@@ -65,7 +77,9 @@ export class MqttPublishChannel implements AlertChannel {
           qos: this.cfg.qos ?? 1,
           retain: this.cfg.retain ?? false,
         }),
-        new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`no acknowledgement in ${timeout} ms`)), timeout))),
+        new Promise(
+          (_, reject) => (timer = setTimeout(() => reject(new Error(`no acknowledgement in ${timeout} ms`)), timeout)),
+        ),
       ]);
     } catch (err) {
       throw new DeliveryError(`MQTT publish: ${(err as Error).message}`, true, undefined, { cause: err });
@@ -83,12 +97,19 @@ export class MqttPublishChannel implements AlertChannel {
 
 export const mqttPublishConfig = Type.Object(
   {
-    url: Type.Optional(Type.String({ description: 'Broker URL, mqtt:// or mqtts:// (default: OPTIBID_MQTT_URL, else the local Mosquitto)' })),
+    url: Type.Optional(
+      Type.String({
+        description: 'Broker URL, mqtt:// or mqtts:// (default: OPTIBID_MQTT_URL, else the local Mosquitto)',
+      }),
+    ),
     topic: Type.String({
       default: 'optibid/alerts/{severity}/{rule}',
       description: 'Topic; {severity}, {state}, {rule}, {alertId} and {resource} are filled from the alert',
     }),
-    qos: Type.Union([Type.Literal(0), Type.Literal(1), Type.Literal(2)], { default: 1, description: 'MQTT QoS of each publish' }),
+    qos: Type.Union([Type.Literal(0), Type.Literal(1), Type.Literal(2)], {
+      default: 1,
+      description: 'MQTT QoS of each publish',
+    }),
     retain: Type.Boolean({ default: false, description: 'Publish with the retain flag' }),
     clientId: Type.Optional(Type.String({ description: 'MQTT client id (default: random)' })),
     username: Type.Optional(Type.String({ description: 'Broker user' })),
@@ -105,5 +126,9 @@ export const mqttPublishSink = defineSink({
   status: 'beta',
   summary: 'Publishes alerts as JSON to an MQTT topic (per severity/rule), with retries, rate limit and dedup',
   config: mqttPublishConfig,
-  create: (config, ctx) => new AlertSink(new MqttPublishChannel(config, ctx.env), config, ctx.logger, { clock: ctx.clock, sleep: abortableSleep(ctx.signal) }),
+  create: (config, ctx) =>
+    new AlertSink(new MqttPublishChannel(config, ctx.env), config, ctx.logger, {
+      clock: ctx.clock,
+      sleep: abortableSleep(ctx.signal),
+    }),
 });

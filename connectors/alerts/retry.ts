@@ -57,7 +57,11 @@ export class DeliveryError extends Error {
 /** Runs `attempt` until it succeeds, a permanent error occurs, or `maxAttempts` are used; returns the attempts made. */
 export async function withRetries(
   attempt: (n: number) => Promise<void>,
-  opts: BackoffOptions & { maxAttempts: number; sleep: Sleep; onRetry?: (n: number, delayMs: number, err: unknown) => void },
+  opts: BackoffOptions & {
+    maxAttempts: number;
+    sleep: Sleep;
+    onRetry?: (n: number, delayMs: number, err: unknown) => void;
+  },
 ): Promise<number> {
   for (let n = 1; ; n++) {
     try {

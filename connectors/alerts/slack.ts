@@ -7,10 +7,17 @@ import { abortableSleep } from './retry.js';
 import type { AlertChannel, DeliveryConfig } from './channel.js';
 import { postJson } from './http.js';
 
-const icons: Record<string, string> = { CRITICAL: ':red_circle:', WARNING: ':large_orange_circle:', INFO: ':large_blue_circle:' };
+const icons: Record<string, string> = {
+  CRITICAL: ':red_circle:',
+  WARNING: ':large_orange_circle:',
+  INFO: ':large_blue_circle:',
+};
 
 /** The message body of a Slack-compatible incoming webhook (Slack, Mattermost, Rocket.Chat). */
-export function slackMessage(a: AlertEvent, opts: { channel?: string; username?: string } = {}): Record<string, unknown> {
+export function slackMessage(
+  a: AlertEvent,
+  opts: { channel?: string; username?: string } = {},
+): Record<string, unknown> {
   const icon = a.state === 'RESOLVED' ? ':white_check_mark:' : (icons[a.severity] ?? ':grey_question:');
   const [, ...rest] = alertText(a).split('\n');
   return {
@@ -47,7 +54,11 @@ export class SlackChannel implements AlertChannel {
 
 export const slackConfig = Type.Object(
   {
-    url: Type.String({ pattern: '^https?://', description: 'Incoming-webhook URL (it is the credential: keep it secret)', secret: true }),
+    url: Type.String({
+      pattern: '^https?://',
+      description: 'Incoming-webhook URL (it is the credential: keep it secret)',
+      secret: true,
+    }),
     channel: Type.Optional(Type.String({ description: 'Channel override, where the service allows it' })),
     username: Type.Optional(Type.String({ description: 'Sender name override, where the service allows it' })),
     timeoutMs: Type.Integer({ minimum: 1, default: 10_000, description: 'Per-request timeout' }),
@@ -62,5 +73,9 @@ export const slackSink = defineSink({
   status: 'beta',
   summary: 'Posts alerts to a Slack-compatible incoming webhook, with retries, rate limit and dedup',
   config: slackConfig,
-  create: (config, ctx) => new AlertSink(new SlackChannel(config), config, ctx.logger, { clock: ctx.clock, sleep: abortableSleep(ctx.signal) }),
+  create: (config, ctx) =>
+    new AlertSink(new SlackChannel(config), config, ctx.logger, {
+      clock: ctx.clock,
+      sleep: abortableSleep(ctx.signal),
+    }),
 });

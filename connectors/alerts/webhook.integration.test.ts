@@ -43,14 +43,19 @@ test('a receiver failing the first three calls records exactly one delivery with
   const r = await receiver(3);
   const clock = new VirtualClock(Date.UTC(2024, 5, 3, 10, 0, 5));
   const sleeps: number[] = [];
-  const sink = new AlertSink(new WebhookChannel({ url: r.url, secret }, clock), { maxAttempts: 5, backoffMs: 1000 }, memoryLogger(), {
-    clock,
-    sleep: async (ms) => {
-      sleeps.push(ms);
-      clock.advance(ms);
+  const sink = new AlertSink(
+    new WebhookChannel({ url: r.url, secret }, clock),
+    { maxAttempts: 5, backoffMs: 1000 },
+    memoryLogger(),
+    {
+      clock,
+      sleep: async (ms) => {
+        sleeps.push(ms);
+        clock.advance(ms);
+      },
+      random: () => 0.25,
     },
-    random: () => 0.25,
-  });
+  );
   try {
     const record = alertRecord({}, '42');
     await sink.write([record]);
@@ -76,7 +81,12 @@ test('a receiver failing the first three calls records exactly one delivery with
 
 test('a receiver that keeps failing gets maxAttempts calls and the alert is dead-lettered', async () => {
   const r = await receiver(1000);
-  const sink = new AlertSink(new WebhookChannel({ url: r.url, secret }), { maxAttempts: 3, backoffMs: 10 }, memoryLogger(), { sleep: async () => undefined });
+  const sink = new AlertSink(
+    new WebhookChannel({ url: r.url, secret }),
+    { maxAttempts: 3, backoffMs: 10 },
+    memoryLogger(),
+    { sleep: async () => undefined },
+  );
   try {
     const err = await sink.write([alertRecord({}, '7')]).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RejectedRecordsError);
@@ -90,7 +100,9 @@ test('a receiver that keeps failing gets maxAttempts calls and the alert is dead
 test('an unreachable receiver is retried, then dead-lettered', async () => {
   const r = await receiver(0);
   await new Promise((ok) => r.server.close(ok)); // nothing listens on the port any more
-  const sink = new AlertSink(new WebhookChannel({ url: r.url }), { maxAttempts: 2, backoffMs: 10 }, memoryLogger(), { sleep: async () => undefined });
+  const sink = new AlertSink(new WebhookChannel({ url: r.url }), { maxAttempts: 2, backoffMs: 10 }, memoryLogger(), {
+    sleep: async () => undefined,
+  });
   const err = (await sink.write([alertRecord()]).catch((e: unknown) => e)) as RejectedRecordsError;
   expect(err.rejected[0]!.reason).toMatch(/ECONNREFUSED.*after 2 attempt/);
 });
@@ -101,7 +113,9 @@ test('slack: the incoming webhook receives the formatted message', async () => {
   try {
     await sink.write([alertRecord(), alertRecord({ state: 'RESOLVED' })]);
     expect(r.accepted).toHaveLength(2);
-    const [firing, resolved] = r.accepted.map((c) => JSON.parse(c.body) as { text: string; username: string; blocks: unknown[] });
+    const [firing, resolved] = r.accepted.map(
+      (c) => JSON.parse(c.body) as { text: string; username: string; blocks: unknown[] },
+    );
     expect(firing!.text).toBe(':red_circle: [CRITICAL] FIRING price-spike-be on EPEX/BE');
     expect(firing!.username).toBe('OptiBid');
     expect(JSON.stringify(firing!.blocks)).toContain('Day-ahead price 412.50 EUR/MWh above 300 EUR/MWh');

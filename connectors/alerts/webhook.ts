@@ -75,7 +75,11 @@ export class WebhookChannel implements AlertChannel {
     };
     const body = JSON.stringify(payload);
     const timestamp = String(Math.floor(this.clock.now() / 1000));
-    const headers: Record<string, string> = { ...this.cfg.headers, [webhookHeaders.delivery]: payload.deliveryId, [webhookHeaders.timestamp]: timestamp };
+    const headers: Record<string, string> = {
+      ...this.cfg.headers,
+      [webhookHeaders.delivery]: payload.deliveryId,
+      [webhookHeaders.timestamp]: timestamp,
+    };
     if (this.cfg.secret) headers[webhookHeaders.signature] = signPayload(this.cfg.secret, timestamp, body);
     await postJson(this.cfg.url, body, headers, this.cfg.timeoutMs ?? 10_000);
   }
@@ -84,8 +88,12 @@ export class WebhookChannel implements AlertChannel {
 export const webhookConfig = Type.Object(
   {
     url: Type.String({ pattern: '^https?://', description: 'Receiver URL (http or https)' }),
-    secret: Type.Optional(Type.String({ description: 'HMAC-SHA256 key; the signature goes in X-OptiBid-Signature', secret: true })),
-    headers: Type.Optional(Type.Record(Type.String(), Type.String(), { description: 'Extra request headers (e.g. Authorization)' })),
+    secret: Type.Optional(
+      Type.String({ description: 'HMAC-SHA256 key; the signature goes in X-OptiBid-Signature', secret: true }),
+    ),
+    headers: Type.Optional(
+      Type.Record(Type.String(), Type.String(), { description: 'Extra request headers (e.g. Authorization)' }),
+    ),
     timeoutMs: Type.Integer({ minimum: 1, default: 10_000, description: 'Per-request timeout' }),
     ...deliveryOptions,
   },
@@ -98,5 +106,9 @@ export const webhookSink = defineSink({
   status: 'beta',
   summary: 'Sends alerts as signed JSON (HMAC-SHA256) to an HTTP endpoint, with retries, rate limit and dedup',
   config: webhookConfig,
-  create: (config, ctx) => new AlertSink(new WebhookChannel(config, ctx.clock), config, ctx.logger, { clock: ctx.clock, sleep: abortableSleep(ctx.signal) }),
+  create: (config, ctx) =>
+    new AlertSink(new WebhookChannel(config, ctx.clock), config, ctx.logger, {
+      clock: ctx.clock,
+      sleep: abortableSleep(ctx.signal),
+    }),
 });

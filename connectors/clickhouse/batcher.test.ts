@@ -24,7 +24,12 @@ const tick = () => new Promise((r) => setImmediate(r));
 test('a partial batch waits for the linger, then goes out as one insert', async () => {
   const sent: number[][] = [];
   const timer = manualTimer();
-  const b = new Batcher<number>({ maxRows: 10, lingerMs: 500, setTimer: timer.setTimer, send: async (rows) => void sent.push(rows) });
+  const b = new Batcher<number>({
+    maxRows: 10,
+    lingerMs: 500,
+    setTimer: timer.setTimer,
+    send: async (rows) => void sent.push(rows),
+  });
   let done = 0;
   void b.add([1, 2]).then(() => done++);
   void b.add([3]).then(() => done++);
@@ -40,9 +45,18 @@ test('a partial batch waits for the linger, then goes out as one insert', async 
 test('a full buffer is sent at once and split so no insert exceeds maxRows', async () => {
   const sent: number[][] = [];
   const timer = manualTimer();
-  const b = new Batcher<number>({ maxRows: 4, lingerMs: 60_000, setTimer: timer.setTimer, send: async (rows) => void sent.push(rows) });
+  const b = new Batcher<number>({
+    maxRows: 4,
+    lingerMs: 60_000,
+    setTimer: timer.setTimer,
+    send: async (rows) => void sent.push(rows),
+  });
   await b.add([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
-  expect(sent).toEqual([[1, 2, 3, 4], [5, 6, 7, 8], [9, 10]]);
+  expect(sent).toEqual([
+    [1, 2, 3, 4],
+    [5, 6, 7, 8],
+    [9, 10],
+  ]);
 });
 
 test('with no linger, rows that arrive during an insert share the next one', async () => {

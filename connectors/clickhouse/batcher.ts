@@ -73,14 +73,20 @@ export class Batcher<T> {
     this.waiters = [];
     this.inFlight = (async () => {
       try {
-        for (let i = 0; i < rows.length; i += this.opts.maxRows) await this.opts.send(rows.slice(i, i + this.opts.maxRows));
+        for (let i = 0; i < rows.length; i += this.opts.maxRows)
+          await this.opts.send(rows.slice(i, i + this.opts.maxRows));
         for (const w of waiters) w.resolve();
       } catch (err) {
         for (const w of waiters) w.reject(err);
       } finally {
         this.inFlight = undefined;
         // rows that arrived meanwhile go out now, or when their linger ends
-        if (this.due || this.pending.length >= this.opts.maxRows || (this.pending.length > 0 && this.opts.lingerMs <= 0)) this.kick();
+        if (
+          this.due ||
+          this.pending.length >= this.opts.maxRows ||
+          (this.pending.length > 0 && this.opts.lingerMs <= 0)
+        )
+          this.kick();
         else if (this.pending.length > 0) this.cancelTimer ??= this.setTimer(() => this.kick(), this.opts.lingerMs);
       }
     })();

@@ -11,7 +11,8 @@ test('tables are ReplacingMergeTree on the natural key, versioned by record time
   expect(ddl).toContain('ORDER BY (`asset_id`, `metric`, `observed_at_ms`)');
   expect(ddl).toContain('PARTITION BY toYYYYMM(`observed_at`)');
   expect(ddl).toContain('`site_id` Nullable(String)');
-  for (const s of schemaStatements('optibid')) expect(s.sql).not.toMatch(/DateTime64|LowCardinality|\{[a-z]+:[A-Za-z]+\}/);
+  for (const s of schemaStatements('optibid'))
+    expect(s.sql).not.toMatch(/DateTime64|LowCardinality|\{[a-z]+:[A-Za-z]+\}/);
 });
 
 test('a renamed table gets rollups named after it', () => {
@@ -28,12 +29,26 @@ test('records become TabSeparated lines in column order: ms timestamps, \\N for 
   const record = alertRecord({ message: 'line one\nline\ttwo', unit: null }, '3');
   const { lines, rejected } = recordsToTsv(ds, [record, { ...record, value: { ...record.value, occurredAt: 'soon' } }]);
   expect(ds.columns.map((c) => c.name)).toEqual([
-    'alert_id', 'state', 'occurred_at', 'rule', 'severity', 'resource', 'message', 'value', 'threshold', 'unit', 'emitted_at', 'labels', 'record_time',
+    'alert_id',
+    'state',
+    'occurred_at',
+    'rule',
+    'severity',
+    'resource',
+    'message',
+    'value',
+    'threshold',
+    'unit',
+    'emitted_at',
+    'labels',
+    'record_time',
   ]);
   expect(lines).toEqual([
     'price-spike-be:EPEX/BE\tFIRING\t1717408800000\tprice-spike-be\tCRITICAL\tEPEX/BE\tline one\\nline\\ttwo\t412.5\t300\t\\N\t1717408801000\t{"market":"EPEX","area":"BE"}\t1717408800000\n',
   ]);
-  expect(rejected.map((r) => r.reason)).toEqual(['alerts.events: occurredAt must be a timestamp (epoch ms or ISO-8601)']);
+  expect(rejected.map((r) => r.reason)).toEqual([
+    'alerts.events: occurredAt must be a timestamp (epoch ms or ISO-8601)',
+  ]);
 });
 
 test('network failures and transient server errors count as unavailable', () => {

@@ -23,7 +23,8 @@ function chType(col: ColumnSpec): string {
 
 /** `identifier` quoted with backticks. */
 export function q(name: string): string {
-  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new OptiBidError('OPTIBID_ERR_CONFIG', `clickhouse: "${name}" is not a valid identifier`);
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name))
+    throw new OptiBidError('OPTIBID_ERR_CONFIG', `clickhouse: "${name}" is not a valid identifier`);
   return `\`${name}\``;
 }
 
@@ -90,8 +91,13 @@ export const rollups: Rollup[] = [
 ];
 
 /** Every statement that creates the database, the dataset tables and the rollups (all IF NOT EXISTS). */
-export function schemaStatements(database: string, only?: { dataset: string; table?: string }): { name: string; sql: string }[] {
-  const out: { name: string; sql: string }[] = [{ name: database, sql: `CREATE DATABASE IF NOT EXISTS ${q(database)}` }];
+export function schemaStatements(
+  database: string,
+  only?: { dataset: string; table?: string },
+): { name: string; sql: string }[] {
+  const out: { name: string; sql: string }[] = [
+    { name: database, sql: `CREATE DATABASE IF NOT EXISTS ${q(database)}` },
+  ];
   const chosen = only ? [datasets[only.dataset]!] : Object.values(datasets);
   for (const ds of chosen) {
     const table = only?.table ?? ds.table;
@@ -107,15 +113,24 @@ export function schemaStatements(database: string, only?: { dataset: string; tab
 }
 
 /** Creates what is missing; returns the names of the objects created. */
-export async function applySchema(client: ClickHouseClient, database: string, only?: { dataset: string; table?: string }): Promise<string[]> {
+export async function applySchema(
+  client: ClickHouseClient,
+  database: string,
+  only?: { dataset: string; table?: string },
+): Promise<string[]> {
   q(database);
   const statements = schemaStatements(database, only);
   await client.command({ query: statements[0]!.sql });
   const existing = new Set(
     // ClickHouse 18.16 has no query parameters; the name passed q()'s identifier check
-    (await (await client.query({ query: `SELECT name FROM system.tables WHERE database = '${database}'`, format: 'JSONEachRow' })).json<{ name: string }>()).map(
-      (r) => r.name,
-    ),
+    (
+      await (
+        await client.query({
+          query: `SELECT name FROM system.tables WHERE database = '${database}'`,
+          format: 'JSONEachRow',
+        })
+      ).json<{ name: string }>()
+    ).map((r) => r.name),
   );
   const created: string[] = [];
   for (const s of statements.slice(1)) {
@@ -127,9 +142,19 @@ export async function applySchema(client: ClickHouseClient, database: string, on
 }
 
 /** `optibid db migrate` for ClickHouse: connects, creates what is missing, disconnects. */
-export async function migrateClickHouse(opts: { url: string; database: string; username?: string; password?: string }): Promise<string[]> {
+export async function migrateClickHouse(opts: {
+  url: string;
+  database: string;
+  username?: string;
+  password?: string;
+}): Promise<string[]> {
   q(opts.database);
-  const client = createClient({ url: opts.url, username: opts.username, password: opts.password, log: { level: ClickHouseLogLevel.OFF } });
+  const client = createClient({
+    url: opts.url,
+    username: opts.username,
+    password: opts.password,
+    log: { level: ClickHouseLogLevel.OFF },
+  });
   try {
     return await applySchema(client, opts.database);
   } finally {

@@ -3,7 +3,13 @@ import { createClient } from '@clickhouse/client';
 import { endpointsFromEnv } from '@optibid/runtime';
 import { ClickHouseSink } from './sink.js';
 import { RejectedRecordsError } from '../timescale/rejected.js';
-import { marketPriceRecords, memoryLogger, runId, telemetryRecords, writeAllWithRetry } from '../timescale/test-support.js';
+import {
+  marketPriceRecords,
+  memoryLogger,
+  runId,
+  telemetryRecords,
+  writeAllWithRetry,
+} from '../timescale/test-support.js';
 
 jest.setTimeout(120_000);
 
@@ -31,7 +37,11 @@ test('the same 10,000 market prices replayed twice leave exactly one row per key
   await sink.close();
 
   expect(await count(`SELECT count() AS n FROM ${database}.market_prices FINAL`)).toBe(10_000);
-  expect(await count(`SELECT uniqExact(market, area, product, delivery_start_ms, interval_minutes) AS n FROM ${database}.market_prices FINAL`)).toBe(10_000);
+  expect(
+    await count(
+      `SELECT uniqExact(market, area, product, delivery_start_ms, interval_minutes) AS n FROM ${database}.market_prices FINAL`,
+    ),
+  ).toBe(10_000);
   await ch.command({ query: `OPTIMIZE TABLE ${database}.market_prices FINAL` });
   expect(await count(`SELECT count() AS n FROM ${database}.market_prices`)).toBe(10_000);
 
@@ -41,7 +51,9 @@ test('the same 10,000 market prices replayed twice leave exactly one row per key
     `SELECT open, high, low, close, intervals FROM ${database}.market_prices_ohlc_1h ` +
       `WHERE area = '${sample.area}' AND hour = toDateTime(${sample.deliveryStart / 1000})`,
   );
-  expect(ohlc).toEqual([{ open: sample.price, high: sample.price, low: sample.price, close: sample.price, intervals: '1' }]);
+  expect(ohlc).toEqual([
+    { open: sample.price, high: sample.price, low: sample.price, close: sample.price, intervals: '1' },
+  ]);
   expect(await count(`SELECT count() AS n FROM ${database}.market_prices_ohlc_1h`)).toBe(10_000);
 });
 
@@ -56,7 +68,13 @@ test('one-minute telemetry aggregates are exact after a replay', async () => {
   expect(await count(`SELECT count() AS n FROM ${database}.telemetry_readings FINAL`)).toBe(4000);
   const series = records.filter((r) => r.value.assetId === 'bess-03' && r.value.metric === 'active_power').slice(0, 6);
   const values = series.map((r) => r.value.value);
-  const agg = await rows<{ readings: string; avg_value: number; min_value: number; max_value: number; last_value: number }>(
+  const agg = await rows<{
+    readings: string;
+    avg_value: number;
+    min_value: number;
+    max_value: number;
+    last_value: number;
+  }>(
     `SELECT readings, avg_value, min_value, max_value, last_value FROM ${database}.telemetry_readings_1m ` +
       `WHERE asset_id = 'bess-03' AND metric = 'active_power' AND minute = toDateTime(${series[0]!.value.observedAt / 1000})`,
   );
@@ -77,7 +95,9 @@ test('malformed records are rejected with reasons; the rest are stored', async (
   const err = await sink.write([...good, bad]).catch((e: unknown) => e);
   await sink.close();
   expect(err).toBeInstanceOf(RejectedRecordsError);
-  expect((err as RejectedRecordsError).rejected.map((r) => [r.record.offset, r.reason])).toEqual([['99', 'market.prices: price must be a finite number']]);
+  expect((err as RejectedRecordsError).rejected.map((r) => [r.record.offset, r.reason])).toEqual([
+    ['99', 'market.prices: price must be a finite number'],
+  ]);
   expect(await count(`SELECT count() AS n FROM ${database}.${table} FINAL`)).toBe(20);
   // a renamed table gets its own rollups
   expect(await count(`SELECT count() AS n FROM ${database}.${table}_ohlc_1h`)).toBe(20); // 10 areas × 2 hours

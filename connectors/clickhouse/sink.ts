@@ -18,18 +18,30 @@ export const clickhouseConfig = Type.Object(
       datasetIds.map((id) => Type.Literal(id)),
       { description: "Which topic's records this sink stores; picks the table, its columns and natural key" },
     ),
-    url: Type.Optional(Type.String({ description: 'ClickHouse HTTP URL (default: OPTIBID_CLICKHOUSE_URL, else the local service)' })),
+    url: Type.Optional(
+      Type.String({ description: 'ClickHouse HTTP URL (default: OPTIBID_CLICKHOUSE_URL, else the local service)' }),
+    ),
     username: Type.Optional(Type.String({ description: 'ClickHouse user (default: default)' })),
     password: Type.Optional(Type.String({ description: 'ClickHouse password', secret: true })),
     database: Type.String({ default: 'optibid', description: 'Database holding the tables' }),
-    table: Type.Optional(Type.String({ description: "Table name override (default: the dataset's table, e.g. market_prices)" })),
-    maxBatchRows: Type.Integer({ minimum: 1, default: 100_000, description: 'Most rows one INSERT carries; a full buffer is sent at once' }),
+    table: Type.Optional(
+      Type.String({ description: "Table name override (default: the dataset's table, e.g. market_prices)" }),
+    ),
+    maxBatchRows: Type.Integer({
+      minimum: 1,
+      default: 100_000,
+      description: 'Most rows one INSERT carries; a full buffer is sent at once',
+    }),
     lingerMs: Type.Integer({
       minimum: 0,
       default: 0,
-      description: 'How long rows wait for more before a partial batch is sent; 0 sends as soon as the previous insert finished (rows that arrive meanwhile share the next insert)',
+      description:
+        'How long rows wait for more before a partial batch is sent; 0 sends as soon as the previous insert finished (rows that arrive meanwhile share the next insert)',
     }),
-    createTables: Type.Boolean({ default: true, description: 'Create the table and its rollup views at connect when missing' }),
+    createTables: Type.Boolean({
+      default: true,
+      description: 'Create the table and its rollup views at connect when missing',
+    }),
   },
   { additionalProperties: false },
 );
@@ -46,7 +58,17 @@ export type ClickHouseSinkConfig = {
   createTables?: boolean;
 };
 
-const networkCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_SOCKET']);
+const networkCodes = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'UND_ERR_SOCKET',
+]);
 /** ClickHouse error codes that clear by themselves: too many parts, read-only replica, timeouts, memory, network. */
 const transientServerCodes = new Set(['252', '242', '159', '209', '210', '241', '425', '202']);
 
@@ -54,16 +76,28 @@ const transientServerCodes = new Set(['252', '242', '159', '209', '210', '241', 
 export function isClickHouseUnavailable(err: unknown, depth = 0): boolean {
   // duck-typed: errors raised by Node's net module may come from another realm (vm contexts, Jest)
   if (typeof err !== 'object' || err === null || depth > 5) return false;
-  const { code, cause, errors, message } = err as { code?: unknown; cause?: unknown; errors?: unknown; message?: unknown };
+  const { code, cause, errors, message } = err as {
+    code?: unknown;
+    cause?: unknown;
+    errors?: unknown;
+    message?: unknown;
+  };
   if (networkCodes.has(String(code)) || transientServerCodes.has(String(code))) return true;
   if (cause !== undefined && cause !== err && isClickHouseUnavailable(cause, depth + 1)) return true;
   if (Array.isArray(errors) && errors.some((e) => isClickHouseUnavailable(e, depth + 1))) return true;
-  return typeof message === 'string' && /ECONNREFUSED|ECONNRESET|socket hang up|Timeout error|other side closed|EPIPE/i.test(message);
+  return (
+    typeof message === 'string' &&
+    /ECONNREFUSED|ECONNRESET|socket hang up|Timeout error|other side closed|EPIPE/i.test(message)
+  );
 }
 
 function classify(err: unknown, what: string): unknown {
   if (err instanceof NotConnected) return err;
-  return isClickHouseUnavailable(err) ? new NotConnected(`${what}: ClickHouse unavailable (${String((err as { message?: unknown }).message)})`, { cause: err }) : err;
+  return isClickHouseUnavailable(err)
+    ? new NotConnected(`${what}: ClickHouse unavailable (${String((err as { message?: unknown }).message)})`, {
+        cause: err,
+      })
+    : err;
 }
 
 /**
@@ -87,7 +121,11 @@ export class ClickHouseSink implements Sink {
     setTimer?: SetTimer,
   ) {
     const ds = datasets[cfg.dataset];
-    if (!ds) throw new OptiBidError('OPTIBID_ERR_CONFIG', `clickhouse: unknown dataset "${cfg.dataset}"; known: ${datasetIds.join(', ')}`);
+    if (!ds)
+      throw new OptiBidError(
+        'OPTIBID_ERR_CONFIG',
+        `clickhouse: unknown dataset "${cfg.dataset}"; known: ${datasetIds.join(', ')}`,
+      );
     this.ds = ds;
     this.table = cfg.table ?? ds.table;
     this.database = cfg.database ?? 'optibid';
@@ -142,7 +180,8 @@ export class ClickHouseSink implements Sink {
     // ReplacingMergeTree collapses duplicate keys itself: the batch is not deduplicated in JS
     const { lines, rejected } = recordsToTsv(this.ds, records);
     await this.batcher.add(lines);
-    if (rejected.length > 0) throw new RejectedRecordsError(rejected, lines.length, `clickhouse ${this.database}.${this.table}`);
+    if (rejected.length > 0)
+      throw new RejectedRecordsError(rejected, lines.length, `clickhouse ${this.database}.${this.table}`);
   }
 
   async close(): Promise<void> {
@@ -157,7 +196,8 @@ export class ClickHouseSink implements Sink {
 export const clickhouseSink = defineSink({
   name: 'clickhouse',
   status: 'beta',
-  summary: 'Stores records in ClickHouse ReplacingMergeTree tables keyed by the natural key, with OHLC and 1-minute rollups',
+  summary:
+    'Stores records in ClickHouse ReplacingMergeTree tables keyed by the natural key, with OHLC and 1-minute rollups',
   config: clickhouseConfig,
   create: (config, ctx) => new ClickHouseSink(config as ClickHouseSinkConfig, ctx.logger, ctx.env),
 });

@@ -7,7 +7,9 @@ import type { Dataset, RejectedRecord } from '../timescale/datasets.js';
  * integers): cheaper to build than JSON objects and cheaper for the server to parse, on 18.16 and current releases.
  */
 function escape(s: string): string {
-  return /[\\\t\n\r\0]/.test(s) ? s.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r').replace(/\0/g, '\\0') : s;
+  return /[\\\t\n\r\0]/.test(s)
+    ? s.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r').replace(/\0/g, '\\0')
+    : s;
 }
 
 /**
@@ -21,7 +23,10 @@ export function recordsToTsv(ds: Dataset, records: StreamRecord[]): { lines: str
   for (const record of records) {
     const value = record.value as Record<string, unknown> | null;
     if (value === null || typeof value !== 'object') {
-      rejected.push({ record, reason: `${ds.topic}: record value must be an object, got ${value === null ? 'null' : typeof value}` });
+      rejected.push({
+        record,
+        reason: `${ds.topic}: record value must be an object, got ${value === null ? 'null' : typeof value}`,
+      });
       continue;
     }
     let line = '';

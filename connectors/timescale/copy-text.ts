@@ -2,7 +2,9 @@ import type { Cell, ColumnSpec } from './datasets.js';
 
 /** Escapes a value for PostgreSQL's COPY text format. */
 function escape(s: string): string {
-  return /[\\\t\n\r]/.test(s) ? s.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r') : s;
+  return /[\\\t\n\r]/.test(s)
+    ? s.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r')
+    : s;
 }
 
 /** Encodes rows for `COPY ... FROM STDIN` (text format): tab-separated, `\N` for null, timestamps as ISO-8601 UTC. */
@@ -22,8 +24,7 @@ export function copyText(columns: ColumnSpec[], rows: Cell[][]): string {
         let t = iso.get(v as number);
         if (t === undefined) iso.set(v as number, (t = new Date(v as number).toISOString()));
         out += t;
-      }
-      else if (isText[i]) out += escape(v as string);
+      } else if (isText[i]) out += escape(v as string);
       else out += String(v);
     }
     out += '\n';

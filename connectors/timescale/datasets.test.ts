@@ -67,7 +67,9 @@ describe('toRows', () => {
     expect(toEpochMs(7n)).toBe(7);
     expect(toEpochMs('1700000000000')).toBe(1_700_000_000_000);
     const base = telemetryRecords(1)[0]!;
-    const { rows } = toRows(datasets['telemetry.readings']!, [{ ...base, value: { ...base.value, siteId: { string: 'site-b' } } }]);
+    const { rows } = toRows(datasets['telemetry.readings']!, [
+      { ...base, value: { ...base.value, siteId: { string: 'site-b' } } },
+    ]);
     expect(rows[0]![3]).toBe('site-b');
   });
 });
@@ -79,9 +81,12 @@ describe('copyText', () => {
       { name: 'b', type: 'timestamp' as const, from: ['b'] },
       { name: 'c', type: 'double' as const, from: ['c'] },
     ];
-    expect(copyText(cols, [['x\ty\nz\\', 0, null], ['plain', Date.UTC(2024, 1, 2, 3, 4, 5, 6), 1.5]])).toBe(
-      'x\\ty\\nz\\\\\t1970-01-01T00:00:00.000Z\t\\N\nplain\t2024-02-02T03:04:05.006Z\t1.5\n',
-    );
+    expect(
+      copyText(cols, [
+        ['x\ty\nz\\', 0, null],
+        ['plain', Date.UTC(2024, 1, 2, 3, 4, 5, 6), 1.5],
+      ]),
+    ).toBe('x\\ty\\nz\\\\\t1970-01-01T00:00:00.000Z\t\\N\nplain\t2024-02-02T03:04:05.006Z\t1.5\n');
   });
 });
 
@@ -96,11 +101,18 @@ describe('migrations', () => {
     const m = migrations.find((x) => x.sql.includes(`CREATE TABLE IF NOT EXISTS ${ds.table} (`));
     expect(m).toBeDefined();
     const body = m!.sql.split(`CREATE TABLE IF NOT EXISTS ${ds.table} (`)[1]!.split('\n);')[0]!;
-    const lines = body.split('\n').map((l) => l.trim()).filter(Boolean);
+    const lines = body
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean);
     const pk = lines.find((l) => l.startsWith('PRIMARY KEY'))!;
     const columns = lines.filter((l) => !l.startsWith('PRIMARY KEY')).map((l) => l.split(/\s+/)[0]);
     expect(columns.sort()).toEqual(ds.columns.map((c) => c.name).sort());
-    expect(pk).toBe(`PRIMARY KEY (${keyColumns(ds).map((c) => c.name).join(', ')})`);
+    expect(pk).toBe(
+      `PRIMARY KEY (${keyColumns(ds)
+        .map((c) => c.name)
+        .join(', ')})`,
+    );
     expect(m!.sql).toContain(`optibid_partition_by_time('${ds.table}', '${ds.timeColumn}'`);
   });
 

@@ -32,7 +32,12 @@ export interface Dataset {
 /** Every row also records the event time of the record that wrote it (replays never override newer data). */
 const recordTime: ColumnSpec = { name: 'record_time', type: 'timestamp', from: ['$timestamp'], required: true };
 
-const col = (name: string, type: ColumnType, field: string, opts: { key?: boolean; required?: boolean } = {}): ColumnSpec => ({
+const col = (
+  name: string,
+  type: ColumnType,
+  field: string,
+  opts: { key?: boolean; required?: boolean } = {},
+): ColumnSpec => ({
   name,
   type,
   from: [field],
@@ -41,7 +46,10 @@ const col = (name: string, type: ColumnType, field: string, opts: { key?: boolea
 const key = (name: string, type: ColumnType, field: string) => col(name, type, field, { key: true });
 const req = (name: string, type: ColumnType, field: string) => col(name, type, field, { required: true });
 
-const interval: ColumnSpec[] = [key('delivery_start', 'timestamp', 'deliveryStart'), key('interval_minutes', 'int', 'intervalMinutes')];
+const interval: ColumnSpec[] = [
+  key('delivery_start', 'timestamp', 'deliveryStart'),
+  key('interval_minutes', 'int', 'intervalMinutes'),
+];
 
 /** The built-in datasets, by topic; fields follow schemas/avro/<topic>-value.avsc. */
 export const datasets: Record<string, Dataset> = {
@@ -231,12 +239,12 @@ export function resolveCell(col: ColumnSpec, record: StreamRecord, value: Record
     if (raw !== undefined && raw !== null) break;
   }
   // fast paths for the common, already well-typed values
-  let c: Cell | Error;
   if (col.type === 'text' && typeof raw === 'string') return raw;
   if (col.type === 'double' && typeof raw === 'number' && Number.isFinite(raw)) return raw;
   if (col.type === 'timestamp' && typeof raw === 'number' && Number.isFinite(raw)) return Math.trunc(raw);
-  c = cell(col, raw);
-  if (c === null && (col.key || col.required)) return new Error(`${col.from.filter((f) => f !== '$timestamp').join(' or ') || 'timestamp'} is required`);
+  const c = cell(col, raw);
+  if (c === null && (col.key || col.required))
+    return new Error(`${col.from.filter((f) => f !== '$timestamp').join(' or ') || 'timestamp'} is required`);
   return c;
 }
 
@@ -245,7 +253,11 @@ export function resolveCell(col: ColumnSpec, record: StreamRecord, value: Record
  * keeps only the newest record per natural key, so a batch never upserts the same key twice.
  * Records that do not fit are rejected with a reason.
  */
-export function toRows(ds: Dataset, records: StreamRecord[], opts: { dedupe?: boolean } = {}): { rows: Cell[][]; rejected: RejectedRecord[] } {
+export function toRows(
+  ds: Dataset,
+  records: StreamRecord[],
+  opts: { dedupe?: boolean } = {},
+): { rows: Cell[][]; rejected: RejectedRecord[] } {
   const dedupe = opts.dedupe ?? true;
   const plain: Cell[][] = [];
   const byKey = new Map<string, Cell[]>();
@@ -256,7 +268,10 @@ export function toRows(ds: Dataset, records: StreamRecord[], opts: { dedupe?: bo
   for (const record of records) {
     const value = record.value as Record<string, unknown> | null;
     if (value === null || typeof value !== 'object') {
-      rejected.push({ record, reason: `${ds.topic}: record value must be an object, got ${value === null ? 'null' : typeof value}` });
+      rejected.push({
+        record,
+        reason: `${ds.topic}: record value must be an object, got ${value === null ? 'null' : typeof value}`,
+      });
       continue;
     }
     const row: Cell[] = new Array(cols.length);

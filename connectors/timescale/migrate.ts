@@ -35,21 +35,31 @@ export interface MigrateResult {
 
 /** The folder of shipped migrations: beside this module in the source tree (dist/ has no .sql files). */
 export function defaultMigrationsDir(): string {
-  const candidates = ['./migrations/', '../../timescale/migrations/'].map((p) => fileURLToPath(new URL(p, import.meta.url)));
+  const candidates = ['./migrations/', '../../timescale/migrations/'].map((p) =>
+    fileURLToPath(new URL(p, import.meta.url)),
+  );
   const found = candidates.find((d) => existsSync(d));
-  if (!found) throw new OptiBidError('OPTIBID_ERR_CONFIG', `migrations folder not found (looked in ${candidates.join(', ')})`);
+  if (!found)
+    throw new OptiBidError('OPTIBID_ERR_CONFIG', `migrations folder not found (looked in ${candidates.join(', ')})`);
   return found;
 }
 
 /** Reads `NNNN_name.sql` files in version order; rejects duplicate versions and stray names. */
 export function loadMigrations(dir = defaultMigrationsDir()): Migration[] {
   const migrations: Migration[] = [];
-  for (const file of readdirSync(dir).filter((f) => f.endsWith('.sql')).sort()) {
+  for (const file of readdirSync(dir)
+    .filter((f) => f.endsWith('.sql'))
+    .sort()) {
     const m = /^(\d{4})_([a-z0-9_]+)\.sql$/.exec(file);
-    if (!m) throw new OptiBidError('OPTIBID_ERR_CONFIG', `${dir}/${file}: migration files must be named NNNN_name.sql`, { context: { file } });
+    if (!m)
+      throw new OptiBidError('OPTIBID_ERR_CONFIG', `${dir}/${file}: migration files must be named NNNN_name.sql`, {
+        context: { file },
+      });
     const version = Number(m[1]);
     if (migrations.some((x) => x.version === version)) {
-      throw new OptiBidError('OPTIBID_ERR_CONFIG', `${dir}/${file}: migration version ${version} appears twice`, { context: { file } });
+      throw new OptiBidError('OPTIBID_ERR_CONFIG', `${dir}/${file}: migration version ${version} appears twice`, {
+        context: { file },
+      });
     }
     const sql = readFileSync(`${dir}/${file}`, 'utf8');
     migrations.push({ version, name: file, sql, checksum: createHash('sha256').update(sql).digest('hex') });
@@ -76,13 +86,21 @@ async function hasExtension(client: pg.ClientBase): Promise<boolean> {
  * Decides the partitioning mode: what the schema was first migrated with, else what was asked,
  * else TimescaleDB when the extension is installed or can be created, else native.
  */
-async function resolveMode(client: pg.ClientBase, choice: PartitioningChoice, log: Pick<Logger, 'info' | 'warn'>): Promise<PartitioningMode> {
-  const previous = await client.query<{ mode: string }>(
-    `SELECT mode FROM optibid_time_partitioning LIMIT 1`).catch(() => ({ rows: [] as { mode: string }[] }));
+async function resolveMode(
+  client: pg.ClientBase,
+  choice: PartitioningChoice,
+  log: Pick<Logger, 'info' | 'warn'>,
+): Promise<PartitioningMode> {
+  const previous = await client
+    .query<{ mode: string }>(`SELECT mode FROM optibid_time_partitioning LIMIT 1`)
+    .catch(() => ({ rows: [] as { mode: string }[] }));
   const recorded = previous.rows[0]?.mode as PartitioningMode | undefined;
   if (recorded) {
     if (choice !== 'auto' && choice !== recorded) {
-      throw new OptiBidError('OPTIBID_ERR_CONFIG', `this schema was migrated with ${recorded} partitioning; cannot switch to ${choice}`);
+      throw new OptiBidError(
+        'OPTIBID_ERR_CONFIG',
+        `this schema was migrated with ${recorded} partitioning; cannot switch to ${choice}`,
+      );
     }
     return recorded;
   }
@@ -95,12 +113,18 @@ async function resolveMode(client: pg.ClientBase, choice: PartitioningChoice, lo
       return 'timescaledb';
     } catch (err) {
       if (choice === 'timescaledb') throw err;
-      log.warn({ err: (err as Error).message }, 'timescaledb is available but could not be created; using native partitioning');
+      log.warn(
+        { err: (err as Error).message },
+        'timescaledb is available but could not be created; using native partitioning',
+      );
       return 'native';
     }
   }
   if (choice === 'timescaledb') {
-    throw new OptiBidError('OPTIBID_ERR_CONFIG', 'partitioning "timescaledb" was asked for but the timescaledb extension is not available on this server');
+    throw new OptiBidError(
+      'OPTIBID_ERR_CONFIG',
+      'partitioning "timescaledb" was asked for but the timescaledb extension is not available on this server',
+    );
   }
   return 'native';
 }
@@ -124,7 +148,11 @@ export async function migrate(client: pg.ClientBase, opts: MigrateOptions = {}):
       partitioning text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
     const mode = await resolveMode(client, opts.partitioning ?? 'auto', log);
     const done = new Map(
-      (await client.query<{ version: number; name: string; checksum: string }>('SELECT version, name, checksum FROM optibid_schema_migrations')).rows.map((r) => [r.version, r]),
+      (
+        await client.query<{ version: number; name: string; checksum: string }>(
+          'SELECT version, name, checksum FROM optibid_schema_migrations',
+        )
+      ).rows.map((r) => [r.version, r]),
     );
     const applied: Migration[] = [];
     const skipped: Migration[] = [];
@@ -132,9 +160,13 @@ export async function migrate(client: pg.ClientBase, opts: MigrateOptions = {}):
       const prior = done.get(m.version);
       if (prior) {
         if (prior.checksum !== m.checksum) {
-          throw new OptiBidError('OPTIBID_ERR_CONFIG', `${m.name} was changed after it was applied to schema ${schema}; add a new migration instead`, {
-            context: { file: m.name },
-          });
+          throw new OptiBidError(
+            'OPTIBID_ERR_CONFIG',
+            `${m.name} was changed after it was applied to schema ${schema}; add a new migration instead`,
+            {
+              context: { file: m.name },
+            },
+          );
         }
         skipped.push(m);
         continue;
@@ -143,16 +175,17 @@ export async function migrate(client: pg.ClientBase, opts: MigrateOptions = {}):
       try {
         await client.query(`SELECT set_config('optibid.partitioning', $1, true)`, [mode]);
         await client.query(m.sql);
-        await client.query('INSERT INTO optibid_schema_migrations (version, name, checksum, partitioning) VALUES ($1, $2, $3, $4)', [
-          m.version,
-          m.name,
-          m.checksum,
-          mode,
-        ]);
+        await client.query(
+          'INSERT INTO optibid_schema_migrations (version, name, checksum, partitioning) VALUES ($1, $2, $3, $4)',
+          [m.version, m.name, m.checksum, mode],
+        );
         await client.query('COMMIT');
       } catch (err) {
         await client.query('ROLLBACK').catch(() => undefined);
-        throw new OptiBidError('OPTIBID_ERR_UPSTREAM', `migration ${m.name} failed: ${(err as Error).message}`, { cause: err, context: { file: m.name } });
+        throw new OptiBidError('OPTIBID_ERR_UPSTREAM', `migration ${m.name} failed: ${(err as Error).message}`, {
+          cause: err,
+          context: { file: m.name },
+        });
       }
       log.info({ migration: m.name, schema, mode }, 'applied migration');
       applied.push(m);

@@ -14,7 +14,11 @@ export class RejectedRecordsError extends OptiBidError {
   ) {
     const first = rejected[0]?.reason ?? '';
     super('OPTIBID_ERR_DECODE', `${sink}: ${rejected.length} record(s) rejected (${written} stored); first: ${first}`, {
-      context: { topic: rejected[0]?.record.topic, partition: rejected[0]?.record.partition, offset: rejected[0]?.record.offset },
+      context: {
+        topic: rejected[0]?.record.topic,
+        partition: rejected[0]?.record.partition,
+        offset: rejected[0]?.record.offset,
+      },
     });
     this.name = 'RejectedRecordsError';
   }

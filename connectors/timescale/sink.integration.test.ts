@@ -39,7 +39,14 @@ describe('migrations', () => {
       `SELECT hypertable_name FROM timescaledb_information.hypertables WHERE hypertable_schema = $1 ORDER BY 1`,
       [schema],
     );
-    expect(hypertables.rows.map((r) => r.hypertable_name)).toEqual(['alerts_events', 'bids_signals', 'forecasts_prices', 'market_fundamentals', 'market_prices', 'telemetry_readings']);
+    expect(hypertables.rows.map((r) => r.hypertable_name)).toEqual([
+      'alerts_events',
+      'bids_signals',
+      'forecasts_prices',
+      'market_fundamentals',
+      'market_prices',
+      'telemetry_readings',
+    ]);
     expect(await count(`SELECT count(*) AS n FROM ${schema}.optibid_schema_migrations`)).toBe(7);
   });
 });
@@ -55,12 +62,16 @@ describe('timescale sink on hypertables', () => {
     await sink.close();
     expect(sink.partitioning).toBe('timescaledb');
     expect(await count(`SELECT count(*) AS n FROM ${schema}.market_prices`)).toBe(10_000);
-    expect(await count(`SELECT count(DISTINCT (market, area, product, delivery_start, interval_minutes)) AS n FROM ${schema}.market_prices`)).toBe(10_000);
+    expect(
+      await count(
+        `SELECT count(DISTINCT (market, area, product, delivery_start, interval_minutes)) AS n FROM ${schema}.market_prices`,
+      ),
+    ).toBe(10_000);
     const sample = records[4321]!.value;
-    const row = await admin.query(`SELECT price, currency, product FROM ${schema}.market_prices WHERE area = $1 AND delivery_start = $2`, [
-      sample.area,
-      new Date(sample.deliveryStart),
-    ]);
+    const row = await admin.query(
+      `SELECT price, currency, product FROM ${schema}.market_prices WHERE area = $1 AND delivery_start = $2`,
+      [sample.area, new Date(sample.deliveryStart)],
+    );
     expect(row.rows).toEqual([{ price: sample.price, currency: 'EUR', product: 'DAY_AHEAD' }]);
     expect(logger.lines.filter((l) => l.msg.includes('hypertable'))).toHaveLength(1);
   });
@@ -73,9 +84,10 @@ describe('timescale sink on hypertables', () => {
     await sink.write(corrected);
     await sink.write(original);
     await sink.close();
-    const rows = await admin.query(`SELECT price AS p FROM ${schema}.market_prices WHERE delivery_start = $1 ORDER BY area`, [
-      new Date(Date.UTC(2024, 0, 1)),
-    ]);
+    const rows = await admin.query(
+      `SELECT price AS p FROM ${schema}.market_prices WHERE delivery_start = $1 ORDER BY area`,
+      [new Date(Date.UTC(2024, 0, 1))],
+    );
     expect(rows.rows.every((r) => r.p > 900)).toBe(true);
   });
 
@@ -84,7 +96,13 @@ describe('timescale sink on hypertables', () => {
     await sink.connect();
     const good = telemetryRecords(100);
     const bad = [
-      { topic: 'telemetry.readings', key: 'x', value: { assetId: 'x', metric: 'state_of_charge', observedAt: Date.UTC(2024, 0, 1), value: 'high', unit: '%' }, timestamp: 0, offset: '900' },
+      {
+        topic: 'telemetry.readings',
+        key: 'x',
+        value: { assetId: 'x', metric: 'state_of_charge', observedAt: Date.UTC(2024, 0, 1), value: 'high', unit: '%' },
+        timestamp: 0,
+        offset: '900',
+      },
       { topic: 'telemetry.readings', key: 'y', value: 'not an object', timestamp: 0, offset: '901' },
     ];
     const err = await sink.write([...good.slice(0, 50), ...bad, ...good.slice(50)]).catch((e: unknown) => e);
@@ -98,7 +116,11 @@ describe('timescale sink on hypertables', () => {
 
   test('retention drops whole chunks older than the cutoff', async () => {
     const clock = new VirtualClock(Date.UTC(2024, 3, 10));
-    const sink = new TimescaleSink({ dataset: 'telemetry.readings', schema, table: 'telemetry_readings', retentionDays: 30 }, memoryLogger(), clock);
+    const sink = new TimescaleSink(
+      { dataset: 'telemetry.readings', schema, table: 'telemetry_readings', retentionDays: 30 },
+      memoryLogger(),
+      clock,
+    );
     await sink.connect();
     // one reading a day per device/metric for 100 days, written without retention first
     const records = telemetryRecords(4000, { from: Date.UTC(2024, 0, 1), stepMs: 86_400_000 });
@@ -106,13 +128,19 @@ describe('timescale sink on hypertables', () => {
     await plain.connect();
     await plain.write(records);
     await plain.close();
-    const before = await count(`SELECT count(*) AS n FROM ${schema}.telemetry_readings WHERE observed_at < '2024-03-11'`);
+    const before = await count(
+      `SELECT count(*) AS n FROM ${schema}.telemetry_readings WHERE observed_at < '2024-03-11'`,
+    );
     expect(before).toBeGreaterThan(0);
     const dropped = await sink.retention();
     await sink.close();
     expect(dropped).toBeGreaterThan(50);
-    expect(await count(`SELECT count(*) AS n FROM ${schema}.telemetry_readings WHERE observed_at < '2024-03-11'`)).toBe(0);
-    expect(await count(`SELECT count(*) AS n FROM ${schema}.telemetry_readings WHERE observed_at >= '2024-03-11'`)).toBe(30 * 40);
+    expect(await count(`SELECT count(*) AS n FROM ${schema}.telemetry_readings WHERE observed_at < '2024-03-11'`)).toBe(
+      0,
+    );
+    expect(
+      await count(`SELECT count(*) AS n FROM ${schema}.telemetry_readings WHERE observed_at >= '2024-03-11'`),
+    ).toBe(30 * 40);
   });
 
   test('connect without migrations names the command to run', async () => {
@@ -135,7 +163,10 @@ describe('fallback without the timescaledb extension', () => {
 
   test('native partitioning: one row per key after a replay, partitions created on demand, retention drops partitions', async () => {
     const logger = memoryLogger();
-    const sink = new TimescaleSink({ dataset: 'market.prices', url: dbUrl, migrate: true, partitioning: 'native' }, logger);
+    const sink = new TimescaleSink(
+      { dataset: 'market.prices', url: dbUrl, migrate: true, partitioning: 'native' },
+      logger,
+    );
     await sink.connect();
     await sink.connect(); // reconnects (after an outage) do not log again
     expect(sink.partitioning).toBe('native');
@@ -148,8 +179,12 @@ describe('fallback without the timescaledb extension', () => {
     await c.connect();
     try {
       expect((await c.query(`SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'`)).rowCount).toBe(0);
-      expect((await c.query(`SELECT 1 FROM pg_partitioned_table WHERE partrelid = 'market_prices'::regclass`)).rowCount).toBe(1);
-      const totals = await c.query(`SELECT count(*) AS n, count(DISTINCT (market, area, product, delivery_start, interval_minutes)) AS k FROM market_prices`);
+      expect(
+        (await c.query(`SELECT 1 FROM pg_partitioned_table WHERE partrelid = 'market_prices'::regclass`)).rowCount,
+      ).toBe(1);
+      const totals = await c.query(
+        `SELECT count(*) AS n, count(DISTINCT (market, area, product, delivery_start, interval_minutes)) AS k FROM market_prices`,
+      );
       expect(Number(totals.rows[0].n)).toBe(10_000);
       expect(Number(totals.rows[0].k)).toBe(10_000);
       // 1000 hours from 2024-01-01 (to 2024-02-11) touch the epoch-aligned 30-day partitions starting 2023-12-19 and 2024-01-18
@@ -157,7 +192,11 @@ describe('fallback without the timescaledb extension', () => {
       expect(Number(parts.rows[0].n)).toBe(2);
 
       const clock = new VirtualClock(Date.UTC(2024, 2, 1)); // cutoff 2024-01-31: only the partition ending 2024-01-18 is old enough
-      const retainer = new TimescaleSink({ dataset: 'market.prices', url: dbUrl, retentionDays: 30 }, memoryLogger(), clock);
+      const retainer = new TimescaleSink(
+        { dataset: 'market.prices', url: dbUrl, retentionDays: 30 },
+        memoryLogger(),
+        clock,
+      );
       await retainer.connect();
       expect(await retainer.retention()).toBe(1);
       await retainer.close();

@@ -17,19 +17,36 @@ export const timescaleConfig = Type.Object(
   {
     dataset: Type.Union(
       datasetIds.map((id) => Type.Literal(id)),
-      { description: 'Which topic\'s records this sink stores; picks the table, its columns and natural key' },
+      { description: "Which topic's records this sink stores; picks the table, its columns and natural key" },
     ),
-    url: Type.Optional(Type.String({ description: 'PostgreSQL URL (default: OPTIBID_PG_URL, else the local service)', secret: true })),
+    url: Type.Optional(
+      Type.String({ description: 'PostgreSQL URL (default: OPTIBID_PG_URL, else the local service)', secret: true }),
+    ),
     schema: Type.String({ default: 'public', description: 'Schema holding the tables' }),
-    table: Type.Optional(Type.String({ description: 'Table name override (default: the dataset\'s table, e.g. market_prices)' })),
-    maxBatchRows: Type.Integer({ minimum: 1, default: 20_000, description: 'Rows per COPY + upsert transaction; larger batches are split' }),
+    table: Type.Optional(
+      Type.String({ description: "Table name override (default: the dataset's table, e.g. market_prices)" }),
+    ),
+    maxBatchRows: Type.Integer({
+      minimum: 1,
+      default: 20_000,
+      description: 'Rows per COPY + upsert transaction; larger batches are split',
+    }),
     poolSize: Type.Integer({ minimum: 1, maximum: 64, default: 2, description: 'Connections in the pool' }),
-    migrate: Type.Boolean({ default: false, description: 'Apply pending migrations at connect (else run `optibid db migrate` first)' }),
+    migrate: Type.Boolean({
+      default: false,
+      description: 'Apply pending migrations at connect (else run `optibid db migrate` first)',
+    }),
     partitioning: Type.Union([Type.Literal('auto'), Type.Literal('timescaledb'), Type.Literal('native')], {
       default: 'auto',
-      description: 'With migrate: hypertables when the timescaledb extension is present (auto), or plain PostgreSQL range partitions (native)',
+      description:
+        'With migrate: hypertables when the timescaledb extension is present (auto), or plain PostgreSQL range partitions (native)',
     }),
-    retentionDays: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'Drop chunks/partitions whose data is older than this many days (checked hourly)' })),
+    retentionDays: Type.Optional(
+      Type.Number({
+        exclusiveMinimum: 0,
+        description: 'Drop chunks/partitions whose data is older than this many days (checked hourly)',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -49,7 +66,12 @@ export type TimescaleConfig = {
 const retentionEveryMs = 3_600_000;
 
 /** Drops chunks (hypertable) or partitions (native) of `table` that end at or before `cutoffMs`; returns how many. */
-export async function applyRetention(client: pg.ClientBase, schema: string, table: string, cutoffMs: number): Promise<number> {
+export async function applyRetention(
+  client: pg.ClientBase,
+  schema: string,
+  table: string,
+  cutoffMs: number,
+): Promise<number> {
   await useSchema(client, schema);
   const r = await client.query<{ n: number }>('SELECT optibid_drop_before($1, $2) AS n', [table, new Date(cutoffMs)]);
   return Number(r.rows[0]?.n ?? 0);
@@ -85,7 +107,11 @@ export class TimescaleSink implements Sink {
     private readonly env: NodeJS.ProcessEnv = process.env,
   ) {
     const ds = datasets[cfg.dataset];
-    if (!ds) throw new OptiBidError('OPTIBID_ERR_CONFIG', `timescale: unknown dataset "${cfg.dataset}"; known: ${datasetIds.join(', ')}`);
+    if (!ds)
+      throw new OptiBidError(
+        'OPTIBID_ERR_CONFIG',
+        `timescale: unknown dataset "${cfg.dataset}"; known: ${datasetIds.join(', ')}`,
+      );
     this.ds = ds;
     this.table = cfg.table ?? ds.table;
     this.schema = cfg.schema ?? 'public';
@@ -122,7 +148,11 @@ export class TimescaleSink implements Sink {
     const client = await this.checkout();
     try {
       if (this.cfg.migrate) {
-        await migrate(client, { schema: this.schema, partitioning: this.cfg.partitioning ?? 'auto', logger: this.logger });
+        await migrate(client, {
+          schema: this.schema,
+          partitioning: this.cfg.partitioning ?? 'auto',
+          logger: this.logger,
+        });
       }
       await useSchema(client, this.schema);
       const info = await client
@@ -136,7 +166,10 @@ export class TimescaleSink implements Sink {
         });
       const row = info.rows[0];
       if (!row) {
-        throw new OptiBidError('OPTIBID_ERR_CONFIG', `timescale: table ${this.schema}.${this.table} is not set up; run \`optibid db migrate\` (or set migrate: true)`);
+        throw new OptiBidError(
+          'OPTIBID_ERR_CONFIG',
+          `timescale: table ${this.schema}.${this.table} is not set up; run \`optibid db migrate\` (or set migrate: true)`,
+        );
       }
       if (this.mode === undefined) {
         this.logger.info(
@@ -170,9 +203,12 @@ export class TimescaleSink implements Sink {
     for (let i = 0; i < rows.length; i += max) await this.writeRows(rows.slice(i, i + max));
     if (this.cfg.retentionDays !== undefined && this.clock.now() - this.lastRetention >= retentionEveryMs) {
       // The batch is stored; a failed retention pass is retried at the next write, never dead-letters data.
-      await this.retention().catch((err) => this.logger.warn({ err: (err as Error).message }, 'timescale: retention failed'));
+      await this.retention().catch((err) =>
+        this.logger.warn({ err: (err as Error).message }, 'timescale: retention failed'),
+      );
     }
-    if (rejected.length > 0) throw new RejectedRecordsError(rejected, rows.length, `timescale ${this.schema}.${this.table}`);
+    if (rejected.length > 0)
+      throw new RejectedRecordsError(rejected, rows.length, `timescale ${this.schema}.${this.table}`);
   }
 
   private async writeRows(rows: Cell[][]): Promise<void> {
@@ -257,7 +293,10 @@ export class TimescaleSink implements Sink {
       this.lastRetention = this.clock.now();
       if (dropped > 0) {
         this.knownPartitions.clear();
-        this.logger.info({ table: `${this.schema}.${this.table}`, dropped, cutoff: new Date(cutoff).toISOString() }, 'timescale: retention dropped old chunks');
+        this.logger.info(
+          { table: `${this.schema}.${this.table}`, dropped, cutoff: new Date(cutoff).toISOString() },
+          'timescale: retention dropped old chunks',
+        );
       }
       client.release();
       return dropped;
@@ -278,7 +317,8 @@ export class TimescaleSink implements Sink {
 export const timescaleSink = defineSink({
   name: 'timescale',
   status: 'beta',
-  summary: 'Stores records in TimescaleDB hypertables (or partitioned PostgreSQL) with COPY + upsert on the natural key',
+  summary:
+    'Stores records in TimescaleDB hypertables (or partitioned PostgreSQL) with COPY + upsert on the natural key',
   config: timescaleConfig,
   create: (config, ctx) => new TimescaleSink(config as TimescaleConfig, ctx.logger, ctx.clock, ctx.env),
 });

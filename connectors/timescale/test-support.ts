@@ -8,7 +8,10 @@ const hour = 3_600_000;
 const start = Date.UTC(2024, 0, 1);
 
 /** `n` market.prices records: 10 areas × n/10 hourly day-ahead intervals. */
-export function marketPriceRecords(n: number, opts: { topic?: string; priceOffset?: number; recordTime?: number } = {}): StreamRecord<MarketPrice>[] {
+export function marketPriceRecords(
+  n: number,
+  opts: { topic?: string; priceOffset?: number; recordTime?: number } = {},
+): StreamRecord<MarketPrice>[] {
   const areas = ['NO1', 'NO2', 'SE3', 'DK1', 'DE-LU', 'FR', 'BE', 'NL', 'AT', 'PL'];
   const out: StreamRecord<MarketPrice>[] = [];
   for (let i = 0; i < n; i++) {
@@ -40,7 +43,10 @@ export function marketPriceRecords(n: number, opts: { topic?: string; priceOffse
 }
 
 /** `n` telemetry.readings records: 20 assets × 2 metrics, one reading per `stepMs` (10 s) each. */
-export function telemetryRecords(n: number, opts: { from?: number; stepMs?: number } = {}): StreamRecord<TelemetryReading>[] {
+export function telemetryRecords(
+  n: number,
+  opts: { from?: number; stepMs?: number } = {},
+): StreamRecord<TelemetryReading>[] {
   const out: StreamRecord<TelemetryReading>[] = [];
   const from = opts.from ?? start;
   const step = opts.stepMs ?? 10_000;
