@@ -80,10 +80,21 @@ export interface ProcessContext {
  * A processor: stateless (map, filter, flatMap, branch) or stateful (windows, joins) through `ctx.state`.
  * `process` handles one input record; `onWatermark` is called when event time advances (to close windows).
  * Throwing sends the record to the dead-letter topic with the error as reason; the pipeline keeps going.
+ * A call that throws (from `process`, `onWatermark` or `onTimer`) leaves no trace: what it emitted is
+ * dropped and its `state.put`/`state.delete` calls are rolled back (objects mutated in place are not).
  */
 export interface Processor {
   process(record: StreamRecord, ctx: ProcessContext): void | Promise<void>;
   onWatermark?(watermark: number, ctx: ProcessContext): void | Promise<void>;
+  /**
+   * Wall-clock punctuation: called on the injected clock every `timerIntervalMs`, whether or not input
+   * arrives (absence alerts, deadlines, calendar rules). `now` is `ctx.clock.now()`. Called once per input
+   * partition whose state this task holds; before any record arrived, once with an empty context whose
+   * state writes are not kept. Missed intervals are not replayed: after a long pause it runs once.
+   */
+  onTimer?(now: number, ctx: ProcessContext): void | Promise<void>;
+  /** How often `onTimer` runs, in ms of the injected clock (default 1000). */
+  timerIntervalMs?: number;
   close?(): Promise<void>;
 }
 

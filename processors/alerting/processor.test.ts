@@ -41,6 +41,15 @@ const reading = (iso: string, assetId: string): OutRecord => ({
   },
 });
 
+/** Waits for I/O progress inside the pipeline (tasks resuming); virtual time does not move meanwhile. */
+async function until(what: string, cond: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
 async function runPipeline(
   records: OutRecord[],
   config: Record<string, unknown>,
@@ -102,6 +111,118 @@ describe('alerting processor on the memory transport', () => {
       'FIRING bess-1 2026-03-29T00:05:00.000Z',
     ]);
     expect(events[0].emittedAt).toBe(clock.now());
+  });
+
+  test('clock time: the runtime timer fires absence when no input arrives at all, and repeats', async () => {
+    const clock = new VirtualClock(Date.parse('2026-03-29T00:01:00Z'));
+    const sink = collectingSink('alerts-out');
+    const records = [reading('2026-03-29T00:00:00Z', 'bess-1'), reading('2026-03-29T00:01:00Z', 'bess-1')];
+    const spec = makeSpec({
+      name: 'alerting-timer',
+      sources: [{ name: 'src', definition: arraySource('src', records) }],
+      processors: [
+        {
+          name: 'alerts',
+          definition: alertingProcessor,
+          config: { rulesFile: rulesFile(), time: 'clock', tickInterval: '30s' },
+          inputs: ['telemetry.readings'],
+          outputs: ['alerts.events'],
+        },
+      ],
+      sinks: [{ name: 'alerts-out', definition: sink, inputs: ['alerts.events'] }],
+    });
+    const transport = new MemoryTransport({ timerPollMs: 60_000 }); // the test runs the timers itself
+    const run = await transport.start(spec, { clock });
+    try {
+      await until('the readings', () => run.stats().find((s) => s.name === 'alerts')!.recordsIn === 2);
+      const states = () => transport.broker.records('alerts.events').map((r) => r.value as AlertEvent);
+      clock.advance(4 * 60_000); // 00:05, one minute before bess-1's deadline
+      await run.runTimers();
+      expect(states()).toEqual([]);
+      clock.advance(60_000); // 00:06
+      await run.runTimers();
+      expect(states().map((e) => `${e.state} ${new Date(e.occurredAt).toISOString()}`)).toEqual([
+        'FIRING 2026-03-29T00:06:00.000Z',
+      ]);
+      expect(states()[0].emittedAt).toBe(clock.now());
+      clock.advance(15_000); // inside tickInterval: the timer does not run
+      await run.runTimers();
+      clock.advance(3_600_000); // an hour later, still silent: one repeat
+      await run.runTimers();
+      const all = transport.broker.records('alerts.events');
+      expect(all.map((r) => `${(r.value as AlertEvent).state} ${r.headers?.['optibid-alert-repeat'] ?? '0'}`)).toEqual([
+        'FIRING 0',
+        'FIRING 1',
+      ]);
+      await until('the sink', () => sink.records.length === 2);
+    } finally {
+      await run.stop();
+    }
+  });
+
+  test('clock time: a market-calendar rule fires and resolves from the clock with no input ever', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'alerting-proc-'));
+    const file = join(dir, 'rules.yaml');
+    writeFileSync(
+      file,
+      [
+        'rules:',
+        '  - { name: no-bids, kind: gate-closure, areas: [BE], lead: 1h, severity: critical }',
+        'receivers:',
+        '  - { name: desk, channel: webhook }',
+        'route:',
+        '  receiver: desk',
+        '',
+      ].join('\n'),
+    );
+    // 2026-03-27 (CET, UTC+1): EPEX gate closure for delivery on the 28th is 12:00 Brussels = 11:00Z.
+    const clock = new VirtualClock(Date.parse('2026-03-27T08:00:00Z'));
+    const spec = makeSpec({
+      name: 'alerting-calendar',
+      processors: [
+        {
+          name: 'alerts',
+          definition: alertingProcessor,
+          config: { rulesFile: file, time: 'clock' },
+          inputs: ['bids.signals'],
+          outputs: ['alerts.events'],
+        },
+      ],
+    });
+    const transport = new MemoryTransport({ timerPollMs: 60_000 });
+    const run = await transport.start(spec, { clock });
+    try {
+      const events = () =>
+        transport.broker
+          .records('alerts.events')
+          .map((r) => `${(r.value as AlertEvent).state} ${new Date(r.timestamp).toISOString()}`);
+      clock.set(Date.parse('2026-03-27T09:59:59Z'));
+      await run.runTimers();
+      expect(events()).toEqual([]);
+      clock.set(Date.parse('2026-03-27T10:00:00Z'));
+      await run.runTimers();
+      expect(events()).toEqual(['FIRING 2026-03-27T10:00:00.000Z']);
+      clock.set(Date.parse('2026-03-27T11:00:30Z'));
+      await run.runTimers();
+      expect(events()).toEqual(['FIRING 2026-03-27T10:00:00.000Z', 'RESOLVED 2026-03-27T11:00:00.000Z']);
+      const resolved = transport.broker.records('alerts.events')[1].value as AlertEvent;
+      expect(resolved.message).toMatch(/without a bid signal/);
+    } finally {
+      await run.stop();
+    }
+  });
+
+  test('tickInterval must be a positive duration', () => {
+    const ctx = {
+      name: 'alerts',
+      clock: new VirtualClock(),
+      logger: { debug() {}, info() {}, warn() {}, error() {} },
+      env: {},
+      signal: new AbortController().signal,
+    };
+    expect(() => alertingProcessor.create({ rulesFile: rulesFile(), time: 'clock', tickInterval: 'often' }, ctx)).toThrow(
+      'alerting: tickInterval "often" is not a positive duration',
+    );
   });
 
   test('a record whose value is not an object goes to the dead-letter topic and the pipeline keeps going', async () => {

@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox';
-import { OptiBidError, defineProcessor, type ProcessContext, type StreamRecord } from '@optibid/runtime';
+import { OptiBidError, defineProcessor, type ProcessContext, type Processor, type StreamRecord } from '@optibid/runtime';
+import { parseDuration } from './duration.js';
 import { AlertEngine, toAlertRecord, type AlertNotification } from './engine.js';
 import { loadRulesFile } from './rules-file.js';
 
@@ -12,7 +13,14 @@ export const AlertingConfig = Type.Object(
       Type.Union([Type.Literal('event'), Type.Literal('clock')], {
         default: 'event',
         description:
-          'event: time advances with record event times and watermarks (replays, backfills). clock: time also follows the injected clock on every record and watermark, so absence and calendar rules fire while inputs are silent (live).',
+          'event: time advances with record event times and watermarks (replays, backfills). clock: time also follows the injected clock, on every record and watermark and on a runtime timer every `tickInterval`, so absence and calendar rules fire while no input arrives at all (live).',
+      }),
+    ),
+    tickInterval: Type.Optional(
+      Type.String({
+        default: '1s',
+        description:
+          'time: clock only: how often the runtime wakes the rules on the injected clock when no input arrives (duration such as 1s, 30s, 1m).',
       }),
     ),
     outputTopic: Type.Optional(
@@ -55,6 +63,13 @@ export const alertingProcessor = defineProcessor({
       }
     }
     const useClock = config.time === 'clock';
+    const tickMs = parseDuration(config.tickInterval ?? '1s');
+    if (tickMs === undefined || tickMs <= 0) {
+      throw new OptiBidError(
+        'OPTIBID_ERR_CONFIG',
+        `alerting: tickInterval "${config.tickInterval}" is not a positive duration (examples: 500ms, 1s, 1m)`,
+      );
+    }
     const engine = new AlertEngine(rules, { emittedAt: () => ctx.clock.now() });
     const emit = (pctx: ProcessContext, notifications: AlertNotification[]) => {
       for (const n of notifications) {
@@ -68,7 +83,7 @@ export const alertingProcessor = defineProcessor({
       if (useClock) emit(pctx, engine.advanceTo(Math.max(ctx.clock.now(), engine.now)));
     };
     ctx.logger.info({ rules: rules.rules.length, topics: engine.topics }, 'alert rules loaded');
-    return {
+    const processor: Processor = {
       process(record: StreamRecord, pctx: ProcessContext) {
         if (record.value === null || typeof record.value !== 'object' || Array.isArray(record.value)) {
           throw new OptiBidError(
@@ -87,5 +102,15 @@ export const alertingProcessor = defineProcessor({
         catchUp(pctx);
       },
     };
+    if (useClock) {
+      // Woken by the runtime on the injected clock even when no record arrives: silent devices and
+      // calendar deadlines fire on time. The engine keeps its state in memory, so one call per tick
+      // does the work; calls for further partitions in the same tick find nothing due.
+      processor.timerIntervalMs = tickMs;
+      processor.onTimer = (now: number, pctx: ProcessContext) => {
+        emit(pctx, engine.advanceTo(Math.max(now, engine.now)));
+      };
+    }
+    return processor;
   },
 });

@@ -7,6 +7,7 @@ import type { ProcessorNode } from '../spec.js';
 import { ChangelogStore, type StateChange } from '../state.js';
 import { WatermarkTracker } from '../watermark.js';
 import { newStats, type ComponentStats } from './stats.js';
+import { TxStore } from './tx-store.js';
 
 /** What one batch produced: records for output topics, dead letters and per-partition state changes. */
 export interface BatchResult {
@@ -22,10 +23,24 @@ export interface ProcessorCoreOptions {
   /** Record state changes for a changelog (Kafka transports). */
   trackChanges?: boolean;
   logger?: Logger;
+  /**
+   * An input partition that has delivered nothing for this long (ms of the injected clock) stops holding
+   * the watermark back until it delivers again (checked by `tick`). Default: never.
+   */
+  idlePartitionMs?: number;
 }
 
 interface PartitionContext extends ProcessContext {
   store: ChangelogStore;
+  state: TxStore;
+}
+
+/** Default `timerIntervalMs` of a processor with `onTimer`. */
+export const defaultTimerIntervalMs = 1000;
+
+/** True when a batch result carries anything to write. */
+export function hasOutput(r: BatchResult): boolean {
+  return r.outputs.length !== 0 || r.deadLetters.length !== 0 || r.changes.length !== 0;
 }
 
 /**
@@ -42,6 +57,10 @@ export class ProcessorCore {
   private readonly defaultOutput: string | undefined;
   private buffer: OutRecord[] = [];
   private current: StreamRecord | undefined;
+  private lock: Promise<unknown> = Promise.resolve();
+  /** Clock time of the last record per watermark partition (`topic/partition`), for idleness. */
+  private readonly lastSeen = new Map<string, number>();
+  private nextTimerAt: number;
 
   constructor(
     readonly node: ProcessorNode,
@@ -52,6 +71,27 @@ export class ProcessorCore {
     this.watermark = new WatermarkTracker(opts.maxOutOfOrdernessMs);
     this.outputSet = new Set(node.outputs);
     this.defaultOutput = node.outputs[0];
+    this.nextTimerAt = opts.clock.now() + this.timerIntervalMs;
+  }
+
+  /** Whether `tick` has anything to do: the processor has `onTimer`, or idle partitions are detected. */
+  get needsTicks(): boolean {
+    return typeof this.processor.onTimer === 'function' || this.opts.idlePartitionMs !== undefined;
+  }
+
+  get timerIntervalMs(): number {
+    const ms = this.processor.timerIntervalMs;
+    return ms !== undefined && ms > 0 ? ms : defaultTimerIntervalMs;
+  }
+
+  /**
+   * Runs `fn` when no other `exclusive` call is running: transports serialise batches, timer ticks
+   * and flushes of one core through it (and on Kafka, the transaction that commits their result).
+   */
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.lock.then(fn, fn);
+    this.lock = next.catch(() => undefined);
+    return next;
   }
 
   /** Creates the processor of `node` and wraps it. */
@@ -67,7 +107,10 @@ export class ProcessorCore {
   /** Drops the state of a partition revoked in a rebalance. */
   dropPartition(partition: number, topics: string[]): void {
     this.stores.delete(partition);
-    for (const t of topics) this.watermark.forget(`${t}/${partition}`);
+    for (const t of topics) {
+      this.watermark.forget(`${t}/${partition}`);
+      this.lastSeen.delete(`${t}/${partition}`);
+    }
   }
 
   get currentWatermark(): number {
@@ -77,20 +120,24 @@ export class ProcessorCore {
   private context(partition: number): PartitionContext {
     let ctx = this.stores.get(partition);
     if (!ctx) {
-      const store = new ChangelogStore({ trackChanges: this.opts.trackChanges });
-      const self = this;
-      ctx = {
-        store,
-        state: store,
-        clock: this.opts.clock,
-        get watermark() {
-          return self.watermark.value;
-        },
-        emit: (rec) => self.emit(rec),
-      };
+      ctx = this.newContext();
       this.stores.set(partition, ctx);
     }
     return ctx;
+  }
+
+  private newContext(): PartitionContext {
+    const store = new ChangelogStore({ trackChanges: this.opts.trackChanges });
+    const self = this;
+    return {
+      store,
+      state: new TxStore(store),
+      clock: this.opts.clock,
+      get watermark() {
+        return self.watermark.value;
+      },
+      emit: (rec) => self.emit(rec),
+    };
   }
 
   private emit(rec: Omit<OutRecord, 'topic'> & { topic?: string }): void {
@@ -122,6 +169,7 @@ export class ProcessorCore {
     let lastTopic: string | undefined;
     let lastPartition = -1;
     let wmKey = '';
+    const seen: string[] = [];
     for (let i = 0; i < records.length; i++) {
       const rec = records[i]!;
       const partition = rec.partition ?? 0;
@@ -131,7 +179,9 @@ export class ProcessorCore {
       try {
         const r = processor.process(rec, ctx);
         if (r !== undefined && typeof (r as Promise<void>).then === 'function') await r;
+        ctx.state.commit();
       } catch (err) {
+        ctx.state.rollback();
         this.buffer.length = mark;
         this.stats.failed++;
         this.stats.dlq++;
@@ -141,6 +191,7 @@ export class ProcessorCore {
         lastTopic = rec.topic;
         lastPartition = partition;
         wmKey = `${rec.topic}/${partition}`;
+        if (!seen.includes(wmKey)) seen.push(wmKey);
       }
       this.watermark.observe(wmKey, rec.timestamp);
       const advanced = this.watermark.advance();
@@ -150,6 +201,10 @@ export class ProcessorCore {
       }
     }
     this.current = undefined;
+    if (seen.length !== 0 && this.opts.idlePartitionMs !== undefined) {
+      const now = this.opts.clock.now();
+      for (const k of seen) this.lastSeen.set(k, now);
+    }
     this.stats.recordsIn += records.length;
     this.stats.recordsOut += this.buffer.length;
     const ms = performance.now() - started;
@@ -167,18 +222,55 @@ export class ProcessorCore {
     return { outputs: this.takeBuffer(), deadLetters: [], changes: this.drainChanges() };
   }
 
+  /**
+   * Clock-driven work at `now` (the injected clock): partitions idle longer than `idlePartitionMs`
+   * stop holding the watermark back (`onWatermark` runs when it advances), and `onTimer` runs once its
+   * interval has passed. Returns what that emitted and changed.
+   */
+  async tick(now: number): Promise<BatchResult> {
+    this.buffer = [];
+    const idleMs = this.opts.idlePartitionMs;
+    if (idleMs !== undefined) {
+      let forgot = false;
+      for (const [k, last] of this.lastSeen) {
+        if (now - last < idleMs) continue;
+        this.lastSeen.delete(k);
+        this.watermark.forget(k);
+        forgot = true;
+        this.opts.logger?.debug({ component: this.node.name, partition: k, idleMs: now - last }, 'input partition idle; watermark no longer waits for it');
+      }
+      const advanced = forgot ? this.watermark.advance() : undefined;
+      if (advanced !== undefined && this.processor.onWatermark) await this.fireWatermark(advanced);
+    }
+    if (this.processor.onTimer && now >= this.nextTimerAt) {
+      this.nextTimerAt = now + this.timerIntervalMs;
+      const onTimer = this.processor.onTimer.bind(this.processor);
+      // Before any record there is no partition state yet: one call on a context that is thrown away.
+      const contexts = this.stores.size !== 0 ? [...this.stores.values()] : [this.newContext()];
+      for (const ctx of contexts) await this.guarded(ctx, () => onTimer(now, ctx), { timer: now });
+    }
+    this.stats.recordsOut += this.buffer.length;
+    return { outputs: this.takeBuffer(), deadLetters: [], changes: this.drainChanges() };
+  }
+
   private async fireWatermark(wm: number): Promise<void> {
     const onWatermark = this.processor.onWatermark!.bind(this.processor);
-    for (const ctx of [...this.stores.values()]) {
-      const mark = this.buffer.length;
-      try {
-        await onWatermark(wm, ctx);
-      } catch (err) {
-        // No input record to dead-letter here: drop what the failed call emitted, count and log it.
-        this.buffer.length = mark;
-        this.stats.failed++;
-        this.opts.logger?.error({ component: this.node.name, watermark: wm, err: (err as Error).message }, 'onWatermark failed');
-      }
+    for (const ctx of [...this.stores.values()]) await this.guarded(ctx, () => onWatermark(wm, ctx), { watermark: wm });
+  }
+
+  /** Runs a watermark or timer call; when it throws, its emits and state writes are dropped, counted and logged. */
+  private async guarded(ctx: PartitionContext, call: () => void | Promise<void>, what: Record<string, number>): Promise<void> {
+    const mark = this.buffer.length;
+    try {
+      await call();
+      ctx.state.commit();
+    } catch (err) {
+      // No input record to dead-letter here.
+      ctx.state.rollback();
+      this.buffer.length = mark;
+      this.stats.failed++;
+      const kind = 'timer' in what ? 'onTimer' : 'onWatermark';
+      this.opts.logger?.error({ component: this.node.name, ...what, err: (err as Error).message }, `${kind} failed`);
     }
   }
 

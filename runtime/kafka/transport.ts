@@ -4,6 +4,7 @@ import { systemClock } from '../clock.js';
 import { EndOfInput, NotConnected, type Logger, type Source } from '../component.js';
 import { ProcessorCore } from '../core/processor.js';
 import { SinkCore, retryConnect, sleep } from '../core/sink.js';
+import { TimerDriver, defaultTimerPollMs } from '../core/timer.js';
 import { newStats, type ComponentStats } from '../core/stats.js';
 import { toDeadLetter } from '../dlq.js';
 import { endpointsFromEnv } from '../endpoints.js';
@@ -34,6 +35,10 @@ export interface KafkaTransportOptions {
   idleMs?: number;
   /** Most bytes fetched per partition at once (default 8 MiB); a processor commits one transaction per fetched batch. */
   maxBytesPerPartition?: number;
+  /** Processor timers (`onTimer`) and idle-partition checks: real-ms poll of the injected clock (default 100). */
+  timerPollMs?: number;
+  /** An input partition silent for this long (clock ms) stops holding the watermark back (default: never). */
+  idlePartitionMs?: number;
   /** Test hook: runs inside each processor transaction just before commit; throwing aborts it. */
   beforeCommit?: (info: { component: string; topic: string; partition: number; lastOffset: string }) => Promise<void> | void;
 }
@@ -232,6 +237,7 @@ class KafkaRun implements RunningPipeline {
       maxOutOfOrdernessMs: this.spec.settings.maxOutOfOrdernessMs,
       trackChanges: true,
       logger: this.logger,
+      idlePartitionMs: this.options.idlePartitionMs,
     });
     // Large fetches: one transaction per fetched batch, so bigger batches amortise its round trips.
     const consumer = this.kafka.consumer({
@@ -269,7 +275,8 @@ class KafkaRun implements RunningPipeline {
     await consumer.connect();
     await consumer.subscribe({ topics: node.inputs, fromBeginning: true });
 
-    const eachBatch = async ({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload) => {
+    const eachBatch = async (payload: EachBatchPayload) => core.exclusive(() => eachBatchLocked(payload));
+    const eachBatchLocked = async ({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload) => {
       if (!isRunning() || isStale() || batch.messages.length === 0) return;
       lastActivity = Date.now();
       if (!restored.has(batch.partition)) {
@@ -307,6 +314,30 @@ class KafkaRun implements RunningPipeline {
       await heartbeat();
     };
     await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: 1, eachBatch });
+    // Timers (onTimer, idle partitions): serialised with batches; what a tick produces commits in its own transaction.
+    const timers = new TimerDriver(core, {
+      clock,
+      pollMs: this.options.timerPollMs ?? defaultTimerPollMs,
+      logger: this.logger,
+      deliver: async (result) => {
+        const { byTopic } = await encodeRecords(result.outputs, this.serde, this.dlq, node.name);
+        const changes = result.changes.flatMap(({ partition, changes: list }) =>
+          list.map((c) => ({ key: c.key, value: c.value === undefined ? null : JSON.stringify(c.value), partition })),
+        );
+        if (changes.length) byTopic.set(changelog, changes);
+        const tx = await producer.transaction();
+        try {
+          await tx.sendBatch({ topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
+          await tx.commit();
+        } catch (err) {
+          await tx.abort().catch(() => {});
+          core.discardAll();
+          restored.clear();
+          throw err;
+        }
+      },
+    });
+    timers.start();
     core.stats.state = 'running';
     consumer.on(consumer.events.CRASH, (e) => {
       if (!e.payload.restart) this.fail(core.stats, e.payload.error);
@@ -315,6 +346,7 @@ class KafkaRun implements RunningPipeline {
       stats: Object.defineProperty(core.stats, 'lag', { get: () => [...lag.values()].reduce((a, b) => a + Math.max(0, b), 0), set: () => {}, configurable: true }),
       idle: (now) => now - lastActivity > (this.options.idleMs ?? 1500) && [...lag.values()].every((l) => l <= 0),
       stop: async () => {
+        await timers.stop();
         await consumer.disconnect();
         await producer.disconnect();
         await core.close();

@@ -2,6 +2,7 @@ import { systemClock } from '../clock.js';
 import { EndOfInput, NotConnected, type Source } from '../component.js';
 import { ProcessorCore } from '../core/processor.js';
 import { SinkCore, retryConnect, sleep } from '../core/sink.js';
+import { TimerDriver, defaultTimerPollMs } from '../core/timer.js';
 import { newStats, type ComponentStats } from '../core/stats.js';
 import { toDeadLetter } from '../dlq.js';
 import { OptiBidError } from '../errors.js';
@@ -14,16 +15,31 @@ import { MemoryBroker, type MemoryRetention } from './broker.js';
  * The in-process transport: every component of the pipeline runs as a cooperative task in this
  * process over a MemoryBroker. Deterministic for deterministic sources; the embedded default.
  */
+export interface MemoryTransportOptions {
+  broker?: MemoryBroker;
+  retention?: MemoryRetention;
+  /** How often (real ms) processor timers look at the injected clock (default 100). */
+  timerPollMs?: number;
+  /** An input partition silent for this long (clock ms) stops holding the watermark back (default: never). */
+  idlePartitionMs?: number;
+}
+
+/** A pipeline running on the memory transport. */
+export interface MemoryRunningPipeline extends RunningPipeline {
+  /** Runs every processor's due timers now, upstream first (tests: advance a VirtualClock, then call this). */
+  runTimers(): Promise<void>;
+}
+
 export class MemoryTransport implements Transport {
   readonly name = 'memory';
   readonly broker: MemoryBroker;
 
-  constructor(opts: { broker?: MemoryBroker; retention?: MemoryRetention } = {}) {
-    this.broker = opts.broker ?? new MemoryBroker(opts.retention ?? 'all');
+  constructor(private readonly options: MemoryTransportOptions = {}) {
+    this.broker = options.broker ?? new MemoryBroker(options.retention ?? 'all');
   }
 
-  async start(spec: PipelineSpec, opts: RunOptions = {}): Promise<RunningPipeline> {
-    const run = new MemoryRun(spec, this.broker, opts);
+  async start(spec: PipelineSpec, opts: RunOptions = {}): Promise<MemoryRunningPipeline> {
+    const run = new MemoryRun(spec, this.broker, opts, this.options);
     await run.start();
     return run;
   }
@@ -72,7 +88,7 @@ function commitConsumed(broker: MemoryBroker, group: string, records: StreamReco
   }
 }
 
-class MemoryRun implements RunningPipeline {
+class MemoryRun implements MemoryRunningPipeline {
   readonly done: Promise<void>;
   private resolveDone!: () => void;
   private rejectDone!: (err: unknown) => void;
@@ -84,6 +100,7 @@ class MemoryRun implements RunningPipeline {
   private readonly statsList: ComponentStats[] = [];
   private readonly lagOf = new Map<ComponentStats, () => number>();
   private readonly processors: ProcessorCore[] = [];
+  private readonly timers: TimerDriver[] = [];
   private readonly sinks: SinkCore[] = [];
   private readonly sources: Array<{ node: SourceNode; source: Source; stats: ComponentStats }> = [];
   private readonly flushed = new Set<string>();
@@ -97,6 +114,7 @@ class MemoryRun implements RunningPipeline {
     private readonly spec: PipelineSpec,
     private readonly broker: MemoryBroker,
     private readonly opts: RunOptions,
+    private readonly transportOptions: MemoryTransportOptions = {},
   ) {
     this.done = new Promise((resolve, reject) => {
       this.resolveDone = resolve;
@@ -130,8 +148,21 @@ class MemoryRun implements RunningPipeline {
         clock: this.clock,
         maxOutOfOrdernessMs: spec.settings.maxOutOfOrdernessMs,
         logger: this.logger,
+        idlePartitionMs: this.transportOptions.idlePartitionMs,
       });
       this.processors.push(core);
+      this.timers.push(
+        new TimerDriver(core, {
+          clock: this.clock,
+          pollMs: this.transportOptions.timerPollMs ?? defaultTimerPollMs,
+          logger: this.logger,
+          deliver: (result) => {
+            if (this.stopped) return;
+            this.broker.append(result.outputs);
+            this.broker.append(result.deadLetters);
+          },
+        }),
+      );
     }
     const sinkNodes = spec.sinks.filter((s) => selected(s.name, opts.only));
     for (const node of sinkNodes) {
@@ -156,7 +187,12 @@ class MemoryRun implements RunningPipeline {
       this.lagOf.set(core.stats, () => broker.lag(this.group(node.name), node.inputs));
       this.spawn(() => this.sinkLoop(core, node.inputs), core.stats);
     });
+    for (const t of this.timers) t.start();
     if (this.loops.length === 0) this.scheduleCheck();
+  }
+
+  async runTimers(): Promise<void> {
+    for (const t of this.timers) await t.check();
   }
 
   private spawn(loop: () => Promise<void>, stats: ComponentStats): void {
@@ -269,10 +305,12 @@ class MemoryRun implements RunningPipeline {
         await this.wait();
         continue;
       }
-      const result = await core.run(records);
-      this.broker.append(result.outputs);
-      this.broker.append(result.deadLetters);
-      commitConsumed(this.broker, group, records);
+      await core.exclusive(async () => {
+        const result = await core.run(records);
+        this.broker.append(result.outputs);
+        this.broker.append(result.deadLetters);
+        commitConsumed(this.broker, group, records);
+      });
       await pause();
     }
   }
@@ -318,7 +356,7 @@ class MemoryRun implements RunningPipeline {
     for (const core of this.processors) {
       if (this.flushed.has(core.node.name)) continue;
       this.flushed.add(core.node.name);
-      const result = await core.flush(Infinity);
+      const result = await core.exclusive(() => core.flush(Infinity));
       if (result.outputs.length || result.deadLetters.length) {
         this.broker.append(result.outputs);
         this.broker.append(result.deadLetters);
@@ -342,7 +380,7 @@ class MemoryRun implements RunningPipeline {
     this.stopped = true;
     this.abort.abort();
     this.broker.notify();
-    await Promise.allSettled(this.loops);
+    await Promise.allSettled([...this.loops, ...this.timers.map((t) => t.stop())]);
     const closes = [
       ...this.sources.map((s) => s.source.close()),
       ...this.processors.map((p) => p.close()),
