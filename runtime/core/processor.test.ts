@@ -1,0 +1,128 @@
+import { Type } from '@sinclair/typebox';
+import { VirtualClock } from '../clock.js';
+import { defineProcessor, type Processor } from '../component.js';
+import { makeSpec } from '../spec.js';
+import { arraySource, collectingSink } from '../testing.js';
+import { MemoryTransport } from '../memory/transport.js';
+import { ProcessorCore } from './processor.js';
+import { TxStore } from './tx-store.js';
+import { ChangelogStore } from '../state.js';
+
+/**
+ * Keeps a running sum per key; before failing on `fail: true` it writes the sum, a marker key and
+ * deletes `keep`, so a rollback that misses any of the three shows.
+ */
+const summing = defineProcessor({
+  name: 'summing',
+  status: 'experimental',
+  summary: 'running sum per key, fails on fail: true after writing state',
+  config: Type.Object({}),
+  create: (): Processor => ({
+    process(r, ctx) {
+      const v = r.value as { n?: number; fail?: boolean };
+      const sum = ((ctx.state.get(`sum:${r.key}`) as number | undefined) ?? 0) + (v.n ?? 100);
+      ctx.state.put(`sum:${r.key}`, sum);
+      if (v.fail) {
+        ctx.state.put(`touched:${r.offset}`, true);
+        ctx.state.delete('keep');
+        throw new Error('poison');
+      }
+      if (ctx.state.get('keep') === undefined) ctx.state.put('keep', 'yes');
+      ctx.emit({ value: { sum, keep: ctx.state.get('keep') } });
+    },
+  }),
+});
+
+const rec = (offset: number, value: object) => ({ topic: 'in', key: 'a', value, timestamp: offset * 1000, partition: 0, offset: String(offset) });
+
+describe('state rollback of a failed call', () => {
+  it('ProcessorCore: a failing record leaves state and the changelog as they were', async () => {
+    const node = { name: 'sum', definition: summing, config: {}, inputs: ['in'], outputs: ['out'] };
+    const core = ProcessorCore.create(node, { name: 'sum', clock: new VirtualClock(), logger: console, env: {}, signal: new AbortController().signal }, {
+      dlqTopic: 'dlq.t',
+      clock: new VirtualClock(),
+      maxOutOfOrdernessMs: 0,
+      trackChanges: true,
+    });
+    const result = await core.run([rec(0, { n: 1 }), rec(1, { fail: true }), rec(2, { n: 2 })]);
+    expect(result.outputs.map((o) => o.value)).toEqual([
+      { sum: 1, keep: 'yes' },
+      { sum: 3, keep: 'yes' },
+    ]);
+    expect(result.deadLetters).toHaveLength(1);
+    // What goes to the changelog: only committed writes (last per key), nothing of offset 1.
+    expect(result.changes).toEqual([{ partition: 0, changes: [{ key: 'sum:a', value: 3 }, { key: 'keep', value: 'yes' }] }]);
+    expect([...core.store(0).entries()]).toEqual([
+      ['sum:a', 3],
+      ['keep', 'yes'],
+    ]);
+  });
+
+  it('memory transport: the next record sees the state before the failed one', async () => {
+    const sink = collectingSink('out');
+    const spec = makeSpec({
+      name: 'rollback',
+      sources: [{ name: 'src', definition: arraySource('src', [rec(0, { n: 1 }), rec(1, { fail: true }), rec(2, { n: 2 })], { batchSize: 1 }) }],
+      processors: [{ name: 'sum', definition: summing, inputs: ['in'], outputs: ['out'] }],
+      sinks: [{ name: 'out', definition: sink, inputs: ['out'] }],
+    });
+    const transport = new MemoryTransport();
+    const run = await transport.start(spec, { clock: new VirtualClock(), untilIdle: true });
+    await run.done;
+    expect(sink.records.map((r) => r.value)).toEqual([
+      { sum: 1, keep: 'yes' },
+      { sum: 3, keep: 'yes' },
+    ]);
+    expect(transport.broker.records('dlq.rollback').map((r) => r.headers?.reason)).toEqual(['poison']);
+  });
+});
+
+describe('TxStore', () => {
+  it('reads its own writes, commits them to the base, or forgets them', () => {
+    const base = new ChangelogStore({ trackChanges: true });
+    base.put('a', 1);
+    base.put('b', 2);
+    base.drainChanges();
+    const tx = new TxStore(base);
+    tx.put('a', 10);
+    tx.delete('b');
+    tx.put('c', 3);
+    expect([tx.get('a'), tx.get('b'), tx.get('c')]).toEqual([10, undefined, 3]);
+    expect([...tx.entries()]).toEqual([
+      ['a', 10],
+      ['c', 3],
+    ]);
+    expect(base.get('a')).toBe(1);
+    tx.rollback();
+    expect([...tx.entries()]).toEqual([
+      ['a', 1],
+      ['b', 2],
+    ]);
+    expect(base.drainChanges()).toEqual([]);
+    tx.put('a', 11);
+    tx.delete('b');
+    tx.commit();
+    expect([...base.entries()]).toEqual([['a', 11]]);
+    expect(base.drainChanges()).toEqual([
+      { key: 'a', value: 11 },
+      { key: 'b', value: undefined },
+    ]);
+  });
+
+  it('iterates like a Map under writes: deleted unvisited keys skipped, updated visited keys not repeated, new keys visited', () => {
+    const base = new ChangelogStore();
+    for (const k of ['a', 'b', 'c']) base.put(k, k);
+    const tx = new TxStore(base);
+    const seen: string[] = [];
+    for (const [k, v] of tx.entries()) {
+      seen.push(`${k}=${String(v)}`);
+      if (k === 'a') {
+        tx.put('a', 'A'); // visited: not again
+        tx.delete('c'); // not yet visited: skipped
+        tx.put('b', 'B'); // not yet visited: seen with its new value
+        tx.put('d', 'd'); // new: visited
+      }
+    }
+    expect(seen).toEqual(['a=a', 'b=B', 'd=d']);
+  });
+});
