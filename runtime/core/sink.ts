@@ -1,5 +1,6 @@
 import { NotConnected, type Sink } from '../component.js';
 import { toDeadLetter } from '../dlq.js';
+import { OptiBidError, type ErrorCode } from '../errors.js';
 import type { OutRecord, StreamRecord } from '../record.js';
 import type { Logger } from '../component.js';
 import { newStats, type ComponentStats } from './stats.js';
@@ -13,9 +14,45 @@ export interface SinkCoreOptions {
   maxBackoffMs?: number;
 }
 
+/** A record a sink could not store, with the reason. */
+export interface RejectedRecord {
+  record: StreamRecord;
+  reason: string;
+}
+
+/**
+ * Thrown by a sink's `write` after it stored the valid records of a batch, naming each record it could
+ * not store and why. The runtime dead-letters exactly those (each with its own reason) and counts the
+ * rest as written; offsets are committed as for a successful write.
+ */
+export class RejectedRecordsError extends OptiBidError {
+  constructor(
+    readonly rejected: RejectedRecord[],
+    readonly written: number,
+    sink: string,
+    code: ErrorCode = 'OPTIBID_ERR_DECODE',
+  ) {
+    const first = rejected[0]?.reason ?? '';
+    super(code, `${sink}: ${rejected.length} record(s) rejected (${written} stored); first: ${first}`, {
+      context: {
+        topic: rejected[0]?.record.topic,
+        partition: rejected[0]?.record.partition,
+        offset: rejected[0]?.record.offset,
+      },
+    });
+    this.name = 'RejectedRecordsError';
+  }
+}
+
+/** True for a RejectedRecordsError, also one from another copy of this module (dist vs sources). */
+export function isRejectedRecordsError(err: unknown): err is RejectedRecordsError {
+  return err instanceof RejectedRecordsError || (err instanceof Error && err.name === 'RejectedRecordsError' && Array.isArray((err as RejectedRecordsError).rejected));
+}
+
 /**
  * Writes batches to a sink: `NotConnected` reconnects and retries with backoff (consumption waits,
- * which is the back-pressure), any other error turns the batch's records into dead letters.
+ * which is the back-pressure), `RejectedRecordsError` dead-letters just the records it lists, any
+ * other error turns the batch's records into dead letters.
  */
 export class SinkCore {
   readonly stats: ComponentStats;
@@ -55,6 +92,7 @@ export class SinkCore {
           await retryConnect(() => this.sink.connect(), this.name, this.opts);
           continue;
         }
+        if (isRejectedRecordsError(err)) return this.rejected(records.length, err, started);
         this.stats.recordsIn += records.length;
         this.stats.failed += records.length;
         this.stats.dlq += records.length;
@@ -62,6 +100,21 @@ export class SinkCore {
         return records.map((r) => toDeadLetter(this.opts.dlqTopic, r, this.name, err));
       }
     }
+  }
+
+  /** The sink stored all but the records it lists: only those become dead letters, each with its reason. */
+  private rejected(total: number, err: RejectedRecordsError, started: number): OutRecord[] {
+    const code = err.code;
+    const dead = err.rejected.map(({ record, reason }) => toDeadLetter(this.opts.dlqTopic, record, this.name, new OptiBidError(code, reason)));
+    this.stats.recordsIn += total;
+    this.stats.recordsOut += total - dead.length;
+    this.stats.failed += dead.length;
+    this.stats.dlq += dead.length;
+    const ms = performance.now() - started;
+    this.stats.busyMs += ms;
+    this.stats.onBatch?.(total, ms);
+    this.opts.logger.warn({ component: this.name, rejected: dead.length, records: total, first: err.rejected[0]?.reason }, 'sink rejected records; those are dead-lettered');
+    return dead;
   }
 
   async close(): Promise<void> {
