@@ -59,6 +59,13 @@ export const mqttConfig = Type.Object(
       ),
       { minItems: 1, description: 'Subscriptions; a message is decoded by the first filter it matches.' },
     ),
+    topic: Type.Optional(
+      Type.String({
+        default: 'telemetry.readings',
+        description:
+          'Topic the decoded readings go to (per-site or per-run topics); list it in the source\'s outputs when it is not telemetry.readings.',
+      }),
+    ),
     clientId: Type.Optional(
       Type.String({
         description:
@@ -299,7 +306,8 @@ export class MqttSource implements Source {
       }
       if (this.events.length > 1000) this.events.splice(0, this.events.length - 1000);
       this.stats.readings += res.readings.length;
-      return res.readings.map((r) => toOutRecord({ topic: 'telemetry.readings', value: r }, { 'mqtt-topic': m.topic }));
+      const topic = this.cfg.topic ?? 'telemetry.readings';
+      return res.readings.map((r) => ({ ...toOutRecord({ topic: 'telemetry.readings', value: r }, { 'mqtt-topic': m.topic }), topic }));
     } catch (err) {
       if (err instanceof MalformedPayload) return [this.deadLetter(m, err.reason, err)];
       throw err;
