@@ -4,7 +4,6 @@ import { rollupDefinition } from '@optibid/processors/aggregate/rollup.js';
 import { windowAggregateDefinition } from '@optibid/processors/aggregate/window-aggregate.js';
 import { tableJoinDefinition } from '@optibid/processors/aggregate/join.js';
 import { alertingProcessor } from '@optibid/processors/alerting/processor.js';
-import { epfReplayDefinition } from './demo/epf-replay.js';
 import { demoForecastDefinition } from './demo/forecast.js';
 import { entsoeSource } from '@optibid/connectors/entsoe/source.js';
 import { nordpoolSource } from '@optibid/connectors/nordpool/source.js';
@@ -31,7 +30,6 @@ export const builtinDefinitions: ComponentDefinition[] = [
   windowAggregateDefinition,
   tableJoinDefinition,
   alertingProcessor,
-  epfReplayDefinition,
   demoForecastDefinition,
   entsoeSource,
   nordpoolSource,
