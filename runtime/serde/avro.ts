@@ -86,6 +86,9 @@ function readerFor(writer: avro.Type, reader: avro.Type): CompiledReader | undef
 export class AvroSerde implements Serde {
   private readonly lookup: SchemaLookup;
   private readonly writers = new Map<string, Promise<WriterEntry>>();
+  /** The last writer and reader looked up (a batch is usually one topic and one schema id). */
+  private lastWriter: { topic: string; entry: WriterEntry } | undefined;
+  private lastReader: { id: number; topic: string; entry: ReaderEntry } | undefined;
   /** Resolved writers and readers: the steady state runs synchronously from these (no awaits). */
   private readonly readyWriters = new Map<string, WriterEntry>();
   private readonly readyReaders = new Map<number, Map<string, ReaderEntry>>();
@@ -136,6 +139,22 @@ export class AvroSerde implements Serde {
     return t ?? undefined;
   }
 
+  private readyWriter(topic: string): WriterEntry | undefined {
+    const last = this.lastWriter;
+    if (last !== undefined && last.topic === topic) return last.entry;
+    const entry = this.readyWriters.get(topic);
+    if (entry) this.lastWriter = { topic, entry };
+    return entry;
+  }
+
+  private readyReader(id: number, topic: string): ReaderEntry | undefined {
+    const last = this.lastReader;
+    if (last !== undefined && last.id === id && last.topic === topic) return last.entry;
+    const entry = this.readyReaders.get(id)?.get(topic);
+    if (entry) this.lastReader = { id, topic, entry };
+    return entry;
+  }
+
   private writer(topic: string): Promise<WriterEntry> {
     let entry = this.writers.get(topic);
     if (!entry) {
@@ -167,7 +186,7 @@ export class AvroSerde implements Serde {
   }
 
   serialize(topic: string, value: unknown): Promise<Buffer> {
-    const ready = this.readyWriters.get(topic);
+    const ready = this.readyWriter(topic);
     if (ready) {
       try {
         return Promise.resolve(this.encode(topic, ready, value));
@@ -247,7 +266,7 @@ export class AvroSerde implements Serde {
    * cached yet (then use `serialize`). Throws like `serialize` rejects.
    */
   serializeSync(topic: string, value: unknown): Buffer | undefined {
-    const ready = this.readyWriters.get(topic);
+    const ready = this.readyWriter(topic);
     return ready ? this.encode(topic, ready, value) : undefined;
   }
 
@@ -262,7 +281,7 @@ export class AvroSerde implements Serde {
     if (bytes.length < HEADER_BYTES)
       throw decodeError(origin, `truncated record: ${bytes.length} bytes, shorter than the 5-byte header`);
     const id = bytes.readInt32BE(1);
-    const ready = this.readyReaders.get(id)?.get(origin.topic);
+    const ready = this.readyReader(id, origin.topic);
     return ready ? { value: this.decode(bytes, id, ready, origin) } : undefined;
   }
 
@@ -332,7 +351,7 @@ export class AvroSerde implements Serde {
       if (bytes.length < HEADER_BYTES)
         throw decodeError(origin, `truncated record: ${bytes.length} bytes, shorter than the 5-byte header`);
       const id = bytes.readInt32BE(1);
-      const ready = this.readyReaders.get(id)?.get(origin.topic);
+      const ready = this.readyReader(id, origin.topic);
       if (ready) return Promise.resolve(this.decode(bytes, id, ready, origin));
       return this.reader(id, origin).then((entry) => this.decode(bytes, id, entry, origin));
     } catch (err) {

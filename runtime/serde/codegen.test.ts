@@ -418,7 +418,7 @@ describe('generated Avro codecs (codegen.ts)', () => {
   it('decodes repeated short strings from the cache without mixing up values that share a slot', () => {
     const t = typeOf({ type: 'record', name: 'S', fields: [{ name: 's', type: 'string' }] });
     const r = compileReader(t, t)!;
-    // 2000 distinct short strings through a 256-entry cache: many collide; each must come back intact.
+    // 2000 distinct short strings through a 1024-entry cache: many collide; each must come back intact.
     const values = Array.from({ length: 2000 }, (_, i) => `asset-${i}`);
     for (let round = 0; round < 2; round++)
       for (const s of values) expect((compiledRead(r, t.toBuffer({ s })) as { s: string }).s).toBe(s);

@@ -132,183 +132,129 @@ function fixedBound(t: T, stack: Set<T>): number {
   }
 }
 
-/** Code shared by every generated writer (closure state B, P, L: buffer, position, length). */
+/**
+ * Code shared by every generated writer. The generated function keeps the buffer `b`, the position `p`
+ * and the limit `L` in locals; helpers take them as arguments and return the new position.
+ */
 const writerPrelude = `
 "use strict";
-let B = null, P = 0, L = 0;
 const INVALID = {}, OVERFLOW = {}, FALLBACK = {};
-function wl(n) {
+function wl(b, p, n) {
   if (n >= -1073741824 && n < 1073741824) {
     let m = n >= 0 ? n << 1 : (~n << 1) | 1;
-    while (m > 127) { B[P++] = (m & 127) | 128; m >>>= 7; }
-    B[P++] = m;
+    while (m > 127) { b[p++] = (m & 127) | 128; m >>>= 7; }
+    b[p++] = m;
   } else {
     let f = n >= 0 ? n * 2 : -n * 2 - 1;
-    while (f >= 128) { B[P++] = (f & 127) | 128; f /= 128; }
-    B[P++] = f & 127;
+    while (f >= 128) { b[p++] = (f & 127) | 128; f /= 128; }
+    b[p++] = f & 127;
   }
+  return p;
 }
-function wd(d) {
-  F64[0] = d;
-  B[P] = U64[0]; B[P + 1] = U64[1]; B[P + 2] = U64[2]; B[P + 3] = U64[3];
-  B[P + 4] = U64[4]; B[P + 5] = U64[5]; B[P + 6] = U64[6]; B[P + 7] = U64[7];
-  P += 8;
-}
-function wf(d) {
-  F32[0] = d;
-  B[P] = U32[0]; B[P + 1] = U32[1]; B[P + 2] = U32[2]; B[P + 3] = U32[3];
-  P += 4;
-}
-function ws(s) {
+function ws(b, p, s, L) {
   const n = s.length;
   if (n < 64) {
-    if (P + 1 + n > L) throw OVERFLOW;
-    let q = P + 1;
+    if (p + 1 + n > L) throw OVERFLOW;
+    let q = p + 1;
     for (let i = 0; i < n; i++) {
       const c = s.charCodeAt(i);
-      if (c > 127) return wsSlow(s);
-      B[q++] = c;
+      if (c > 127) return wsSlow(b, p, s, L);
+      b[q++] = c;
     }
-    B[P] = n << 1;
-    P = q;
-    return;
+    b[p] = n << 1;
+    return q;
   }
-  wsSlow(s);
+  return wsSlow(b, p, s, L);
 }
-function wsSlow(s) {
+function wsSlow(b, p, s, L) {
   if (!s.isWellFormed()) throw FALLBACK;
   const len = Buffer.byteLength(s, 'utf8');
-  if (P + 10 + len > L) throw OVERFLOW;
-  wl(len);
-  P += Buffer.prototype.utf8Write.call(B, s, P, len);
+  if (p + 10 + len > L) throw OVERFLOW;
+  p = wl(b, p, len);
+  return p + utf8Write.call(b, s, p, len);
+}
+function wb(b, p, x, L) {
+  const len = x.length;
+  if (p + 10 + len > L) throw OVERFLOW;
+  p = wl(b, p, len);
+  b.set(x, p);
+  return p + len;
+}
+function wraw(b, p, bytes, L) {
+  if (p + bytes.length > L) throw OVERFLOW;
+  for (let i = 0; i < bytes.length; i++) b[p++] = bytes[i];
+  return p;
 }
 // For maxSize, which may see invalid values (a too-small buffer can be noticed before a bad field).
 const strlen = (s) => (typeof s === 'string' ? s.length : 0);
 const list = (a) => (Array.isArray(a) ? a : []);
 const obj = (o) => (o !== null && typeof o === 'object' ? o : {});
-function wb(b, len) {
-  if (P + 10 + len > L) throw OVERFLOW;
-  wl(len);
-  B.set(b, P);
-  P += len;
-}
-function wraw(bytes) {
-  if (P + bytes.length > L) throw OVERFLOW;
-  for (let i = 0; i < bytes.length; i++) B[P++] = bytes[i];
-}
 `;
 
-/** Code shared by every generated reader (closure state B, P, E: buffer, position, end). */
+/**
+ * Code shared by every generated reader. The generated function keeps the buffer `b`, the position
+ * `p` and the end `e` in locals; one-byte varints (lengths, small ints, union branches, enum indexes)
+ * are decoded inline, longer ones by \`rlx\`, which leaves the position after them in \`P\`.
+ */
 const readerPrelude = `
 "use strict";
-let B = null, P = 0, E = 0;
+let P = 0;
 function trunc() { return new ReadError('the bytes end inside a value', true); }
 function corrupt(m) { return new ReadError(m, false); }
-function rl() {
-  let b = B[P++], n = b & 127;
-  if (b < 128) return (n >>> 1) ^ -(n & 1);
-  b = B[P++]; n |= (b & 127) << 7;
-  if (b < 128) return (n >>> 1) ^ -(n & 1);
-  b = B[P++]; n |= (b & 127) << 14;
-  if (b < 128) return (n >>> 1) ^ -(n & 1);
-  b = B[P++]; n |= (b & 127) << 21;
-  if (b < 128) return (n >>> 1) ^ -(n & 1);
-  if (b === undefined) throw trunc();
-  let f = n, k = 268435456, i = 4;
+function rlx(b, p) {
+  let x = b[p++], n = x & 127, k = 7;
+  while (x > 127 && k < 28) { x = b[p++]; n |= (x & 127) << k; k += 7; }
+  if (x === undefined) throw trunc();
+  if (x < 128) { P = p; return (n >>> 1) ^ -(n & 1); }
+  let f = n, m = 268435456;
   do {
-    b = B[P++];
-    if (b === undefined) throw trunc();
-    if (++i > 10) throw corrupt('varint longer than 10 bytes');
-    f += (b & 127) * k;
-    k *= 128;
-  } while (b > 127);
+    x = b[p++];
+    if (x === undefined) throw trunc();
+    if (k > 63) throw corrupt('varint longer than 10 bytes');
+    f += (x & 127) * m;
+    m *= 128;
+    k += 7;
+  } while (x > 127);
+  P = p;
   return (f % 2 ? -(f + 1) : f) / 2;
 }
-function rlong() {
-  const n = rl();
+function rlxSafe(b, p) {
+  const n = rlx(b, p);
   if (n < -9007199254740990 || n > 9007199254740990) throw corrupt('potential precision loss');
   return n;
 }
-function rd() {
-  if (P + 8 > E) throw trunc();
-  U64[0] = B[P]; U64[1] = B[P + 1]; U64[2] = B[P + 2]; U64[3] = B[P + 3];
-  U64[4] = B[P + 4]; U64[5] = B[P + 5]; U64[6] = B[P + 6]; U64[7] = B[P + 7];
-  P += 8;
-  return F64[0];
+function slx(b, p) {
+  let x;
+  do {
+    x = b[p++];
+    if (x === undefined) throw trunc();
+  } while (x > 127);
+  return p;
 }
-function rf() {
-  if (P + 4 > E) throw trunc();
-  U32[0] = B[P]; U32[1] = B[P + 1]; U32[2] = B[P + 2]; U32[3] = B[P + 3];
-  P += 4;
-  return F32[0];
-}
-function rlen() {
-  const n = rl();
-  if (n < 0) throw corrupt('negative length ' + n);
-  if (P + n > E) throw trunc();
-  return n;
-}
-/** A string through the per-field cache C (an array of 2^CACHE_BITS strings). */
-function rsc(C) {
-  const n = rlen();
-  const s = P, e = P + n;
-  P = e;
-  if (n > 32) return slice(s, e);
+/** A short string of n bytes at s through the per-field cache C (an array of 2^CACHE_BITS strings). */
+function rsc(C, b, s, n) {
+  const e = s + n;
+  if (n > 32) return utf8Slice.call(b, s, e);
   let h = n;
-  for (let i = s; i < e; i++) h = Math.imul(h ^ B[i], 16777619);
+  for (let i = s; i < e; i++) h = Math.imul(h ^ b[i], 16777619);
   const slot = h >>> SHIFT;
   const c = C[slot];
   if (c.length === n) {
     let i = 0;
-    while (i < n && c.charCodeAt(i) === B[s + i]) i++;
+    while (i < n && c.charCodeAt(i) === b[s + i]) i++;
     if (i === n) return c;
   }
-  return (C[slot] = slice(s, e));
+  return (C[slot] = utf8Slice.call(b, s, e));
 }
-function slice(s, e) {
-  return utf8Slice.call(B, s, e);
-}
-function rs() {
-  const n = rlen();
-  const s = P;
-  P += n;
-  return slice(s, P);
-}
-function rbytes() {
-  const n = rlen();
+function copy(b, s, n) {
   const out = Buffer.allocUnsafe(n);
-  out.set(B.subarray(P, P + n));
-  P += n;
+  out.set(b.subarray(s, s + n));
   return out;
-}
-function rfixed(n) {
-  if (P + n > E) throw trunc();
-  const out = Buffer.allocUnsafe(n);
-  out.set(B.subarray(P, P + n));
-  P += n;
-  return out;
-}
-function sl() {
-  let b;
-  do {
-    b = B[P++];
-    if (b === undefined) throw trunc();
-  } while (b > 127);
-}
-function skip(n) {
-  if (n < 0) throw corrupt('negative length ' + n);
-  P += n;
-  if (P > E) throw trunc();
-}
-function count() {
-  let n = rl();
-  if (n < 0) { n = -n; rl(); }
-  return n;
 }
 `;
 
-/** Bits of the per-field string cache index (256 entries). */
-const CACHE_BITS = 8;
+/** Bits of the per-field string cache index (1024 entries of at most 32 bytes: about 60 KiB per string field at most). */
+const CACHE_BITS = 10;
 
 class Source {
   lines: string[] = [];
@@ -331,9 +277,9 @@ function genWrite(t: T, expr: string, out: Source, ind: number, stack: Set<T>): 
   if (nb) {
     const v = out.v();
     out.emit(ind, `const ${v} = ${expr};`);
-    out.emit(ind, `if (${v} === null) B[P++] = ${nb.nullIndex * 2};`);
+    out.emit(ind, `if (${v} === null) b[p++] = ${nb.nullIndex * 2};`);
     out.emit(ind, `else {`);
-    out.emit(ind + 1, `B[P++] = ${nb.index * 2};`);
+    out.emit(ind + 1, `b[p++] = ${nb.index * 2};`);
     genWrite(nb.type, v, out, ind + 1, stack);
     out.emit(ind, `}`);
     return;
@@ -346,14 +292,14 @@ function genWrite(t: T, expr: string, out: Source, ind: number, stack: Set<T>): 
       const v = out.v();
       out.emit(ind, `const ${v} = ${expr};`);
       out.emit(ind, `if (typeof ${v} !== 'boolean') throw INVALID;`);
-      out.emit(ind, `B[P++] = ${v} ? 1 : 0;`);
+      out.emit(ind, `b[p++] = ${v} ? 1 : 0;`);
       return;
     }
     case 'int': {
       const v = out.v();
       out.emit(ind, `const ${v} = ${expr};`);
       out.emit(ind, `if (${v} !== (${v} | 0)) throw INVALID;`);
-      out.emit(ind, `wl(${v});`);
+      out.emit(ind, `p = wl(b, p, ${v});`);
       return;
     }
     case 'long': {
@@ -363,7 +309,7 @@ function genWrite(t: T, expr: string, out: Source, ind: number, stack: Set<T>): 
         ind,
         `if (typeof ${v} !== 'number' || ${v} % 1 !== 0 || !(${v} >= -9007199254740990 && ${v} <= 9007199254740990)) throw INVALID;`,
       );
-      out.emit(ind, `wl(${v});`);
+      out.emit(ind, `p = wl(b, p, ${v});`);
       return;
     }
     case 'float':
@@ -371,36 +317,52 @@ function genWrite(t: T, expr: string, out: Source, ind: number, stack: Set<T>): 
       const v = out.v();
       out.emit(ind, `const ${v} = ${expr};`);
       out.emit(ind, `if (typeof ${v} !== 'number') throw INVALID;`);
-      out.emit(ind, `${t.typeName === 'double' ? 'wd' : 'wf'}(${v});`);
+      if (t.typeName === 'double') {
+        out.emit(ind, `F64[0] = ${v};`);
+        out.emit(ind, `b[p] = U64[0]; b[p + 1] = U64[1]; b[p + 2] = U64[2]; b[p + 3] = U64[3];`);
+        out.emit(ind, `b[p + 4] = U64[4]; b[p + 5] = U64[5]; b[p + 6] = U64[6]; b[p + 7] = U64[7];`);
+        out.emit(ind, `p += 8;`);
+      } else {
+        out.emit(ind, `F32[0] = ${v};`);
+        out.emit(ind, `b[p] = U32[0]; b[p + 1] = U32[1]; b[p + 2] = U32[2]; b[p + 3] = U32[3];`);
+        out.emit(ind, `p += 4;`);
+      }
       return;
     }
     case 'string': {
       const v = out.v();
       out.emit(ind, `const ${v} = ${expr};`);
       out.emit(ind, `if (typeof ${v} !== 'string') throw INVALID;`);
-      out.emit(ind, `ws(${v});`);
+      out.emit(ind, `p = ws(b, p, ${v}, L);`);
       return;
     }
     case 'bytes': {
       const v = out.v();
       out.emit(ind, `const ${v} = ${expr};`);
       out.emit(ind, `if (!Buffer.isBuffer(${v})) throw INVALID;`);
-      out.emit(ind, `wb(${v}, ${v}.length);`);
+      out.emit(ind, `p = wb(b, p, ${v}, L);`);
       return;
     }
     case 'fixed': {
       const v = out.v();
       out.emit(ind, `const ${v} = ${expr};`);
       out.emit(ind, `if (!Buffer.isBuffer(${v}) || ${v}.length !== ${t.size}) throw INVALID;`);
-      out.emit(ind, `B.set(${v}, P); P += ${t.size};`);
+      out.emit(ind, `b.set(${v}, p);`);
+      out.emit(ind, `p += ${t.size};`);
       return;
     }
     case 'enum': {
-      const index = new Map(t.symbols!.map((s, i) => [s, i]));
       const i = out.v('i');
-      out.emit(ind, `const ${i} = ${out.k(index)}.get(${expr});`);
-      out.emit(ind, `if (${i} === undefined) throw INVALID;`);
-      out.emit(ind, `wl(${i});`);
+      if (t.symbols!.length <= 64) {
+        // Every index is one zig-zag varint byte: look that byte up directly.
+        out.emit(ind, `const ${i} = ${out.k(new Map(t.symbols!.map((s, i) => [s, i * 2])))}.get(${expr});`);
+        out.emit(ind, `if (${i} === undefined) throw INVALID;`);
+        out.emit(ind, `b[p++] = ${i};`);
+      } else {
+        out.emit(ind, `const ${i} = ${out.k(new Map(t.symbols!.map((s, i) => [s, i])))}.get(${expr});`);
+        out.emit(ind, `if (${i} === undefined) throw INVALID;`);
+        out.emit(ind, `p = wl(b, p, ${i});`);
+      }
       return;
     }
     case 'record': {
@@ -419,7 +381,7 @@ function genWrite(t: T, expr: string, out: Source, ind: number, stack: Set<T>): 
           const bytes = Uint8Array.from(f.type.toBuffer(dflt));
           const fv = out.v();
           out.emit(ind, `const ${fv} = ${key};`);
-          out.emit(ind, `if (${fv} === undefined) wraw(${out.k(bytes)});`);
+          out.emit(ind, `if (${fv} === undefined) p = wraw(b, p, ${out.k(bytes)}, L);`);
           out.emit(ind, `else {`);
           genWrite(f.type, fv, out, ind + 1, stack);
           out.emit(ind, `}`);
@@ -437,18 +399,18 @@ function genWrite(t: T, expr: string, out: Source, ind: number, stack: Set<T>): 
       out.emit(ind, `if (!Array.isArray(${v})) throw INVALID;`);
       out.emit(ind, `const ${n} = ${v}.length;`);
       out.emit(ind, `if (${n} !== 0) {`);
-      out.emit(ind + 1, `if (P + 11 > L) throw OVERFLOW;`);
-      out.emit(ind + 1, `wl(${n});`);
+      out.emit(ind + 1, `if (p + 11 > L) throw OVERFLOW;`);
+      out.emit(ind + 1, `p = wl(b, p, ${n});`);
       out.emit(ind + 1, `for (let ${i} = 0; ${i} < ${n}; ${i}++) {`);
       const itemFixed = fixedBound(item, stack);
-      out.emit(ind + 2, `if (P + ${itemFixed} > L) throw OVERFLOW;`);
+      out.emit(ind + 2, `if (p + ${itemFixed} > L) throw OVERFLOW;`);
       out.emit(ind + 2, `L -= ${itemFixed};`);
       genWrite(item, `${v}[${i}]`, out, ind + 2, stack);
       out.emit(ind + 2, `L += ${itemFixed};`);
       out.emit(ind + 1, `}`);
       out.emit(ind, `}`);
-      out.emit(ind, `if (P + 1 > L) throw OVERFLOW;`);
-      out.emit(ind, `B[P++] = 0;`);
+      out.emit(ind, `if (p + 1 > L) throw OVERFLOW;`);
+      out.emit(ind, `b[p++] = 0;`);
       return;
     }
     case 'map': {
@@ -463,20 +425,20 @@ function genWrite(t: T, expr: string, out: Source, ind: number, stack: Set<T>): 
       out.emit(ind, `const ${keys} = Object.keys(${v});`);
       out.emit(ind, `const ${n} = ${keys}.length;`);
       out.emit(ind, `if (${n} !== 0) {`);
-      out.emit(ind + 1, `if (P + 11 > L) throw OVERFLOW;`);
-      out.emit(ind + 1, `wl(${n});`);
+      out.emit(ind + 1, `if (p + 11 > L) throw OVERFLOW;`);
+      out.emit(ind + 1, `p = wl(b, p, ${n});`);
       out.emit(ind + 1, `for (let ${i} = 0; ${i} < ${n}; ${i}++) {`);
       out.emit(ind + 2, `const ${k} = ${keys}[${i}];`);
-      out.emit(ind + 2, `ws(${k});`);
+      out.emit(ind + 2, `p = ws(b, p, ${k}, L);`);
       const valueFixed = fixedBound(values, stack);
-      out.emit(ind + 2, `if (P + ${valueFixed} > L) throw OVERFLOW;`);
+      out.emit(ind + 2, `if (p + ${valueFixed} > L) throw OVERFLOW;`);
       out.emit(ind + 2, `L -= ${valueFixed};`);
       genWrite(values, `${v}[${k}]`, out, ind + 2, stack);
       out.emit(ind + 2, `L += ${valueFixed};`);
       out.emit(ind + 1, `}`);
       out.emit(ind, `}`);
-      out.emit(ind, `if (P + 1 > L) throw OVERFLOW;`);
-      out.emit(ind, `B[P++] = 0;`);
+      out.emit(ind, `if (p + 1 > L) throw OVERFLOW;`);
+      out.emit(ind, `b[p++] = 0;`);
       return;
     }
     default:
@@ -549,8 +511,9 @@ export function compileWriter(type: avro.Type): CompiledWriter | undefined {
     const fixed = fixedBound(t, stack);
     // L is the limit for variable-length parts (strings, bytes, arrays, maps, defaults): it keeps room
     // for every fixed-size part of the enclosing scopes, which are then written without checks.
-    out.emit(1, `B = buf; P = pos; L = buf.length - ${fixed};`);
-    out.emit(1, `if (P > L) return ${WRITE_OVERFLOW};`);
+    out.emit(1, `const b = buf;`);
+    out.emit(1, `let p = pos, L = buf.length - ${fixed};`);
+    out.emit(1, `if (p > L) return ${WRITE_OVERFLOW};`);
     out.emit(1, `try {`);
     genWrite(t, 'value', out, 2, stack);
     out.emit(1, `} catch (err) {`);
@@ -558,8 +521,8 @@ export function compileWriter(type: avro.Type): CompiledWriter | undefined {
     out.emit(2, `if (err === OVERFLOW) return ${WRITE_OVERFLOW};`);
     out.emit(2, `if (err === FALLBACK) return ${WRITE_FALLBACK};`);
     out.emit(2, `throw err;`);
-    out.emit(1, `} finally { B = null; }`);
-    out.emit(1, `return P;`);
+    out.emit(1, `}`);
+    out.emit(1, `return p;`);
     const size = new Source();
     genSize(t, 'value', size, 1);
     const source =
@@ -570,11 +533,18 @@ export function compileWriter(type: avro.Type): CompiledWriter | undefined {
     const f32 = new Float32Array(1);
     // Size constants live in their own array (the size function is compiled separately from the writer's).
     const consts = [...out.consts];
-    const made = new Function('K', 'F64', 'U64', 'F32', 'U32', source) as (...args: unknown[]) => {
+    const made = new Function('K', 'F64', 'U64', 'F32', 'U32', 'utf8Write', source) as (...args: unknown[]) => {
       write: CompiledWriter['write'];
       maxSize: CompiledWriter['maxSize'];
     };
-    const fns = made(consts, f64, new Uint8Array(f64.buffer), f32, new Uint8Array(f32.buffer));
+    const fns = made(
+      consts,
+      f64,
+      new Uint8Array(f64.buffer),
+      f32,
+      new Uint8Array(f32.buffer),
+      (Buffer.prototype as unknown as { utf8Write: (s: string, o: number, l: number) => number }).utf8Write,
+    );
     return { write: fns.write, maxSize: fns.maxSize, source };
   } catch (err) {
     if (err instanceof Unsupported) return undefined;
@@ -582,41 +552,63 @@ export function compileWriter(type: avro.Type): CompiledWriter | undefined {
   }
 }
 
+/**
+ * Emits code that reads a zig-zag varint into `const name` (or assigns an existing `let`): one-byte
+ * values inline, longer ones through `rlx` (`rlxSafe` when a long must stay a safe integer).
+ */
+function emitVarint(out: Source, ind: number, name: string, safe = false): void {
+  out.emit(ind, `let ${name} = b[p];`);
+  out.emit(
+    ind,
+    `if (${name} < 128) { p++; ${name} = (${name} >>> 1) ^ -(${name} & 1); } else { ${name} = ${safe ? 'rlxSafe' : 'rlx'}(b, p); p = P; }`,
+  );
+}
+
+/** Emits code that reads a byte length into `name` and checks it against the end. */
+function emitLength(out: Source, ind: number, name: string): void {
+  emitVarint(out, ind, name);
+  out.emit(ind, `if (${name} < 0) throw corrupt('negative length ' + ${name});`);
+  out.emit(ind, `if (p + ${name} > e) throw trunc();`);
+}
+
 /** Emits code that skips a writer value of type `w`. */
 function genSkip(w: T, out: Source, ind: number, stack: Set<T>): void {
   const nb = nullable(w);
   if (nb) {
-    const b = out.v('b');
-    out.emit(ind, `const ${b} = rl();`);
-    out.emit(ind, `if (${b} === ${nb.index}) {`);
+    const br = out.v('br');
+    emitVarint(out, ind, br);
+    out.emit(ind, `if (${br} === ${nb.index}) {`);
     genSkip(nb.type, out, ind + 1, stack);
-    out.emit(ind, `} else if (${b} !== ${nb.nullIndex}) throw corrupt('invalid union index: ' + ${b});`);
+    out.emit(ind, `} else if (${br} !== ${nb.nullIndex}) throw corrupt('invalid union index: ' + ${br});`);
     return;
   }
+  const skipBytes = (n: string | number) => {
+    out.emit(ind, `p += ${n};`);
+    out.emit(ind, `if (p > e) throw trunc();`);
+  };
   switch (w.typeName) {
     case 'null':
       return;
     case 'boolean':
-      out.emit(ind, `skip(1);`);
-      return;
+      return skipBytes(1);
     case 'int':
     case 'long':
     case 'enum':
-      out.emit(ind, `sl();`);
+      out.emit(ind, `p = slx(b, p);`);
       return;
     case 'float':
-      out.emit(ind, `skip(4);`);
-      return;
+      return skipBytes(4);
     case 'double':
-      out.emit(ind, `skip(8);`);
-      return;
+      return skipBytes(8);
     case 'fixed':
-      out.emit(ind, `skip(${w.size});`);
-      return;
+      return skipBytes(w.size!);
     case 'string':
-    case 'bytes':
-      out.emit(ind, `skip(rl());`);
+    case 'bytes': {
+      const n = out.v('n');
+      emitLength(out, ind, n);
+      out.emit(ind, `p += ${n};`);
       return;
+    }
     case 'record':
       if (stack.has(w)) throw new Unsupported('recursive record');
       stack.add(w);
@@ -625,14 +617,26 @@ function genSkip(w: T, out: Source, ind: number, stack: Set<T>): void {
       return;
     case 'array':
     case 'map': {
-      // Blocks: a count (negative: followed by the block's byte size), items, ..., a zero count.
+      // Blocks: a count (negative: followed by the block's byte size, which lets us jump), items, ..., a zero count.
       const n = out.v('n');
-      out.emit(ind, `for (let ${n} = rl(); ${n} !== 0; ${n} = rl()) {`);
-      out.emit(ind + 1, `if (${n} < 0) { skip(rl()); continue; }`);
-      out.emit(ind + 1, `for (let j = 0; j < ${n}; j++) {`);
-      if (w.typeName === 'map') out.emit(ind + 2, `skip(rl());`);
+      const j = out.v('j');
+      out.emit(ind, `for (;;) {`);
+      emitVarint(out, ind + 1, n);
+      out.emit(ind + 1, `if (${n} === 0) break;`);
+      out.emit(ind + 1, `if (${n} < 0) {`);
+      const size = out.v('size');
+      emitLength(out, ind + 2, size);
+      out.emit(ind + 2, `p += ${size};`);
+      out.emit(ind + 2, `continue;`);
+      out.emit(ind + 1, `}`);
+      out.emit(ind + 1, `if (${n} > e - p + 1) throw trunc();`);
+      out.emit(ind + 1, `for (let ${j} = 0; ${j} < ${n}; ${j}++) {`);
+      if (w.typeName === 'map') {
+        const k = out.v('n');
+        emitLength(out, ind + 2, k);
+        out.emit(ind + 2, `p += ${k};`);
+      }
       genSkip(w.typeName === 'map' ? w.valuesType! : w.itemsType!, out, ind + 2, stack);
-      out.emit(ind + 2, `if (P > E) throw trunc();`);
       out.emit(ind + 1, `}`);
       out.emit(ind, `}`);
       return;
@@ -640,6 +644,24 @@ function genSkip(w: T, out: Source, ind: number, stack: Set<T>): void {
     default:
       throw new Unsupported(`${w.typeName} type`);
   }
+}
+
+/** Emits the block loop of an array or map; `item` emits the code for one item. */
+function emitBlocks(out: Source, ind: number, item: (ind: number) => void): void {
+  const n = out.v('n');
+  const j = out.v('j');
+  out.emit(ind, `for (;;) {`);
+  emitVarint(out, ind + 1, n);
+  out.emit(ind + 1, `if (${n} === 0) break;`);
+  out.emit(ind + 1, `if (${n} < 0) {`);
+  out.emit(ind + 2, `${n} = -${n};`);
+  out.emit(ind + 2, `p = slx(b, p);`); // the block's byte size, not needed when reading every item
+  out.emit(ind + 1, `}`);
+  out.emit(ind + 1, `if (${n} > e - p + 1) throw trunc();`);
+  out.emit(ind + 1, `for (let ${j} = 0; ${j} < ${n}; ${j}++) {`);
+  item(ind + 2);
+  out.emit(ind + 1, `}`);
+  out.emit(ind, `}`);
 }
 
 /**
@@ -654,12 +676,12 @@ function genRead(w: T, r: T, out: Source, ind: number, stack: Set<T>): string {
     const v = out.v();
     out.emit(ind, `let ${v} = null;`);
     if (wn) {
-      const b = out.v('b');
-      out.emit(ind, `const ${b} = rl();`);
-      out.emit(ind, `if (${b} === ${wn.index}) {`);
+      const br = out.v('br');
+      emitVarint(out, ind, br);
+      out.emit(ind, `if (${br} === ${wn.index}) {`);
       const inner = genRead(wn.type, rn.type, out, ind + 1, stack);
       out.emit(ind + 1, `${v} = ${inner};`);
-      out.emit(ind, `} else if (${b} !== ${wn.nullIndex}) throw corrupt('invalid union index: ' + ${b});`);
+      out.emit(ind, `} else if (${br} !== ${wn.nullIndex}) throw corrupt('invalid union index: ' + ${br});`);
     } else if (w.typeName !== 'null') {
       const inner = genRead(w, rn.type, out, ind, stack);
       out.emit(ind, `${v} = ${inner};`);
@@ -679,45 +701,57 @@ function genRead(w: T, r: T, out: Source, ind: number, stack: Set<T>): string {
       return 'null';
     case 'boolean': {
       const v = out.v();
-      out.emit(ind, `if (P >= E) throw trunc();`);
-      out.emit(ind, `const ${v} = B[P++] !== 0;`);
+      out.emit(ind, `if (p >= e) throw trunc();`);
+      out.emit(ind, `const ${v} = b[p++] !== 0;`);
       return v;
     }
-    case 'int': {
-      const v = out.v();
-      out.emit(ind, `const ${v} = rl();`);
-      return v;
-    }
+    case 'int':
     case 'long': {
       const v = out.v();
       // avsc checks the precision only when a long is read as a long.
-      out.emit(ind, `const ${v} = ${r.typeName === 'long' ? 'rlong' : 'rl'}();`);
+      emitVarint(out, ind, v, w.typeName === 'long' && r.typeName === 'long');
       return v;
     }
     case 'float': {
       const v = out.v();
-      out.emit(ind, `const ${v} = rf();`);
+      out.emit(ind, `if (p + 4 > e) throw trunc();`);
+      out.emit(ind, `U32[0] = b[p]; U32[1] = b[p + 1]; U32[2] = b[p + 2]; U32[3] = b[p + 3];`);
+      out.emit(ind, `const ${v} = F32[0];`);
+      out.emit(ind, `p += 4;`);
       return v;
     }
     case 'double': {
       const v = out.v();
-      out.emit(ind, `const ${v} = rd();`);
+      out.emit(ind, `if (p + 8 > e) throw trunc();`);
+      out.emit(ind, `U64[0] = b[p]; U64[1] = b[p + 1]; U64[2] = b[p + 2]; U64[3] = b[p + 3];`);
+      out.emit(ind, `U64[4] = b[p + 4]; U64[5] = b[p + 5]; U64[6] = b[p + 6]; U64[7] = b[p + 7];`);
+      out.emit(ind, `const ${v} = F64[0];`);
+      out.emit(ind, `p += 8;`);
       return v;
     }
     case 'string': {
       const v = out.v();
-      out.emit(ind, `const ${v} = rsc(${out.k(new Array<string>(1 << CACHE_BITS).fill('\u0000'.repeat(64)))});`);
+      const n = out.v('n');
+      emitLength(out, ind, n);
+      const cache = out.k(new Array<string>(1 << CACHE_BITS).fill('\u0000'.repeat(64)));
+      out.emit(ind, `const ${v} = rsc(${cache}, b, p, ${n});`);
+      out.emit(ind, `p += ${n};`);
       return v;
     }
     case 'bytes': {
       const v = out.v();
-      out.emit(ind, `const ${v} = rbytes();`);
+      const n = out.v('n');
+      emitLength(out, ind, n);
+      out.emit(ind, `const ${v} = copy(b, p, ${n});`);
+      out.emit(ind, `p += ${n};`);
       return v;
     }
     case 'fixed': {
       if (w.size !== r.size || w.name !== r.name) throw new Unsupported('fixed resolution');
       const v = out.v();
-      out.emit(ind, `const ${v} = rfixed(${w.size});`);
+      out.emit(ind, `if (p + ${w.size} > e) throw trunc();`);
+      out.emit(ind, `const ${v} = copy(b, p, ${w.size});`);
+      out.emit(ind, `p += ${w.size};`);
       return v;
     }
     case 'enum': {
@@ -727,7 +761,7 @@ function genRead(w: T, r: T, out: Source, ind: number, stack: Set<T>): string {
       if (table.includes(undefined)) throw new Unsupported('enum without default');
       const v = out.v();
       const i = out.v('i');
-      out.emit(ind, `const ${i} = rl();`);
+      emitVarint(out, ind, i);
       out.emit(ind, `const ${v} = ${out.k(table)}[${i}];`);
       out.emit(ind, `if (${v} === undefined) throw corrupt('invalid ${w.name} enum index: ' + ${i});`);
       return v;
@@ -763,32 +797,25 @@ function genRead(w: T, r: T, out: Source, ind: number, stack: Set<T>): string {
     }
     case 'array': {
       const v = out.v();
-      const n = out.v('n');
-      const j = out.v('j');
       out.emit(ind, `const ${v} = [];`);
-      out.emit(ind, `for (let ${n} = count(); ${n} !== 0; ${n} = count()) {`);
-      out.emit(ind + 1, `if (${n} > E - P + 1) throw trunc();`);
-      out.emit(ind + 1, `for (let ${j} = 0; ${j} < ${n}; ${j}++) {`);
-      const item = genRead(w.itemsType!, r.itemsType!, out, ind + 2, stack);
-      out.emit(ind + 2, `${v}.push(${item});`);
-      out.emit(ind + 1, `}`);
-      out.emit(ind, `}`);
+      emitBlocks(out, ind, (ind2) => {
+        const item = genRead(w.itemsType!, r.itemsType!, out, ind2, stack);
+        out.emit(ind2, `${v}.push(${item});`);
+      });
       return v;
     }
     case 'map': {
       const v = out.v();
-      const n = out.v('n');
-      const j = out.v('j');
       out.emit(ind, `const ${v} = {};`);
-      out.emit(ind, `for (let ${n} = count(); ${n} !== 0; ${n} = count()) {`);
-      out.emit(ind + 1, `if (${n} > E - P + 1) throw trunc();`);
-      out.emit(ind + 1, `for (let ${j} = 0; ${j} < ${n}; ${j}++) {`);
-      const k = out.v('k');
-      out.emit(ind + 2, `const ${k} = rs();`);
-      const value = genRead(w.valuesType!, r.valuesType!, out, ind + 2, stack);
-      out.emit(ind + 2, `${v}[${k}] = ${value};`);
-      out.emit(ind + 1, `}`);
-      out.emit(ind, `}`);
+      emitBlocks(out, ind, (ind2) => {
+        const n = out.v('n');
+        emitLength(out, ind2, n);
+        const k = out.v('k');
+        out.emit(ind2, `const ${k} = utf8Slice.call(b, p, p + ${n});`);
+        out.emit(ind2, `p += ${n};`);
+        const value = genRead(w.valuesType!, r.valuesType!, out, ind2, stack);
+        out.emit(ind2, `${v}[${k}] = ${value};`);
+      });
       return v;
     }
     default:
@@ -808,7 +835,8 @@ export function compileReader(writer: avro.Type, reader: avro.Type = writer): Co
     const result = genRead(writer as T, reader as T, out, 1, new Set());
     const source =
       `${readerPrelude}\nconst SHIFT = ${32 - CACHE_BITS};\n` +
-      `function read(buf, pos) {\n  B = buf; P = pos; E = buf.length;\n${out.lines.join('\n')}\n  if (P > E) throw trunc();\n  return ${result};\n}\n` +
+      `function read(buf, pos) {\n  const b = buf, e = buf.length;\n  let p = pos;\n${out.lines.join('\n')}\n` +
+      `  if (p > e) throw trunc();\n  P = p;\n  return ${result};\n}\n` +
       `return { read, end: () => P };`;
     const f64 = new Float64Array(1);
     const f32 = new Float32Array(1);
