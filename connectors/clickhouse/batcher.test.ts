@@ -120,3 +120,22 @@ test('a linger that ends during an insert sends the waiting rows right after it'
   expect(sent).toEqual([[1, 2], [3]]);
   expect(timer.pending()).toBe(0);
 });
+
+test('weighted items (slices of writes) fill inserts up to maxRows; an item heavier than that goes alone', async () => {
+  const sent: string[][] = [];
+  const b = new Batcher<string>({
+    maxRows: 10,
+    lingerMs: 60_000,
+    weight: (item) => item.length,
+    send: async (items) => void sent.push(items),
+  });
+  expect(b.busy).toBe(false);
+  const first = b.add(['aaaa', 'bbbb']); // 8 rows: waits for the linger
+  expect(b.size).toBe(8);
+  const second = b.add(['cc', 'dddddddddddd', 'e']); // 23 rows in total: full, sent at once
+  expect(b.size).toBe(0);
+  expect(b.busy).toBe(true);
+  await Promise.all([first, second]);
+  expect(sent).toEqual([['aaaa', 'bbbb', 'cc'], ['dddddddddddd'], ['e']]);
+  expect(b.busy).toBe(false);
+});

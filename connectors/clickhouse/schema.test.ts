@@ -2,8 +2,6 @@ import { NotConnected } from '@optibid/runtime';
 import { datasets } from '../timescale/datasets.js';
 import { schemaStatements, tableDdl } from './schema.js';
 import { isClickHouseUnavailable } from './sink.js';
-import { recordsToTsv } from './tsv.js';
-import { alertRecord } from '../alerts/test-alerts.js';
 
 test('tables are ReplacingMergeTree on the natural key, versioned by record time, with no DateTime64', () => {
   const ddl = tableDdl(datasets['telemetry.readings']!, 'optibid');
@@ -24,33 +22,6 @@ test('identifiers are checked, not interpolated blindly', () => {
   expect(() => schemaStatements('optibid; DROP TABLE x')).toThrow(/not a valid identifier/);
 });
 
-test('records become TabSeparated lines in column order: ms timestamps, \\N for null, escaped text, JSON maps', () => {
-  const ds = datasets['alerts.events']!;
-  const record = alertRecord({ message: 'line one\nline\ttwo', unit: null }, '3');
-  const { lines, rejected } = recordsToTsv(ds, [record, { ...record, value: { ...record.value, occurredAt: 'soon' } }]);
-  expect(ds.columns.map((c) => c.name)).toEqual([
-    'alert_id',
-    'state',
-    'occurred_at',
-    'rule',
-    'severity',
-    'resource',
-    'message',
-    'value',
-    'threshold',
-    'unit',
-    'emitted_at',
-    'labels',
-    'record_time',
-  ]);
-  expect(lines).toEqual([
-    'price-spike-be:EPEX/BE\tFIRING\t1717408800000\tprice-spike-be\tCRITICAL\tEPEX/BE\tline one\\nline\\ttwo\t412.5\t300\t\\N\t1717408801000\t{"market":"EPEX","area":"BE"}\t1717408800000\n',
-  ]);
-  expect(rejected.map((r) => r.reason)).toEqual([
-    'alerts.events: occurredAt must be a timestamp (epoch ms or ISO-8601)',
-  ]);
-});
-
 test('network failures and transient server errors count as unavailable', () => {
   const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:8123'), { code: 'ECONNREFUSED' });
   const tooManyParts = Object.assign(new Error('Too many parts'), { code: '252' });
@@ -59,5 +30,12 @@ test('network failures and transient server errors count as unavailable', () => 
   expect(isClickHouseUnavailable(tooManyParts)).toBe(true);
   expect(isClickHouseUnavailable(new Error('wrapped', { cause: refused }))).toBe(true);
   expect(isClickHouseUnavailable(parse)).toBe(false);
+  // `exec` (used for RowBinary inserts) hands over the server's answer unparsed
+  expect(isClickHouseUnavailable(new Error('Code: 252, e.displayText() = DB::Exception: Too many parts (300)'))).toBe(
+    true,
+  );
+  expect(isClickHouseUnavailable(new Error('Code: 33, e.displayText() = DB::Exception: Cannot read all data'))).toBe(
+    false,
+  );
   expect(isClickHouseUnavailable(new NotConnected())).toBe(false);
 });

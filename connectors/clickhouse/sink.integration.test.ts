@@ -3,6 +3,7 @@ import { createClient } from '@clickhouse/client';
 import { endpointsFromEnv } from '@optibid/runtime';
 import { ClickHouseSink } from './sink.js';
 import { RejectedRecordsError } from '../timescale/rejected.js';
+import { alertRecord } from '../alerts/test-alerts.js';
 import {
   marketPriceRecords,
   memoryLogger,
@@ -101,4 +102,76 @@ test('malformed records are rejected with reasons; the rest are stored', async (
   expect(await count(`SELECT count() AS n FROM ${database}.${table} FINAL`)).toBe(20);
   // a renamed table gets its own rollups
   expect(await count(`SELECT count() AS n FROM ${database}.${table}_ohlc_1h`)).toBe(20); // 10 areas × 2 hours
+});
+
+test('edge values round-trip through RowBinary: nulls, UTF-8, long strings, Int64 ms before 1970 and far ahead, JSON', async () => {
+  const table = `alerts_rt_${runId()}`;
+  const sink = new ClickHouseSink({ dataset: 'alerts.events', database, table }, memoryLogger());
+  await sink.connect();
+  const messages = ['', 'ü € 日本語 \u{1F600}', 'tab\tnew\nline\\back', 'x'.repeat(130), 'é'.repeat(5000)];
+  const times = [-62_135_596_800_000, -1, 0, 2 ** 32 + 1, 253_402_300_799_999];
+  const records = messages.map((message, i) =>
+    alertRecord(
+      {
+        alertId: `a${i}`,
+        message,
+        occurredAt: times[i]!,
+        value: i === 0 ? null : -i / 3,
+        unit: i % 2 === 0 ? null : 'MW',
+        labels: i === 4 ? {} : { i: String(i), q: 'x"y' },
+      },
+      String(i),
+    ),
+  );
+  await sink.write(records);
+  await sink.close();
+  const stored = await rows<{
+    alert_id: string;
+    message: string;
+    occurred_at_ms: string;
+    value: number | null;
+    unit: string | null;
+    labels: string;
+  }>(`SELECT alert_id, message, occurred_at_ms, value, unit, labels FROM ${database}.${table} FINAL ORDER BY alert_id`);
+  expect(stored).toEqual(
+    records.map(({ value: v }) => ({
+      alert_id: v.alertId,
+      message: v.message,
+      occurred_at_ms: String(v.occurredAt),
+      value: v.value,
+      unit: v.unit,
+      labels: JSON.stringify(v.labels),
+    })),
+  );
+});
+
+test('concurrent writers share inserts; each write resolves with its own rejected records only', async () => {
+  const table = `telemetry_cc_${runId()}`;
+  const sink = new ClickHouseSink({ dataset: 'telemetry.readings', database, table }, memoryLogger());
+  await sink.connect();
+  const records = telemetryRecords(24_000);
+  const parts = [0, 1, 2, 3].map((w) => records.filter((_, i) => i % 4 === w));
+  const bad = { ...parts[2]![7]!, offset: 'bad', value: { ...parts[2]![7]!.value, observedAt: 'later' } };
+  parts[2]!.splice(100, 0, bad as unknown as (typeof records)[number]);
+  // each writer writes its part in batches of 1500, one after another, as a runtime consuming 4 partitions
+  const outcomes = await Promise.all(
+    parts.map(async (part) => {
+      const errors: unknown[] = [];
+      for (let i = 0; i < part.length; i += 1500)
+        await sink.write(part.slice(i, i + 1500)).catch((e) => errors.push(e));
+      return errors;
+    }),
+  );
+  await sink.close();
+  expect(outcomes.map((e) => e.length)).toEqual([0, 0, 1, 0]);
+  const err = outcomes[2]![0] as RejectedRecordsError;
+  expect(err).toBeInstanceOf(RejectedRecordsError);
+  expect(err.rejected.map((r) => [r.record.offset, r.reason])).toEqual([
+    ['bad', 'telemetry.readings: observedAt must be a timestamp (epoch ms or ISO-8601)'],
+  ]);
+  expect(err.written).toBe(1499);
+  expect(await count(`SELECT count() AS n FROM ${database}.${table} FINAL`)).toBe(24_000);
+  expect(await count(`SELECT sum(value * 10) AS n FROM ${database}.${table}`)).toBe(
+    Math.round(records.reduce((a, r) => a + r.value.value * 10, 0)),
+  );
 });

@@ -5,12 +5,13 @@ import { Type } from '@sinclair/typebox';
 import { NotConnected, OptiBidError, defineSink, endpointsFromEnv } from '@optibid/runtime';
 import type { Logger, Sink, StreamRecord } from '@optibid/runtime';
 import { datasetIds, datasets } from '../timescale/datasets.js';
-import type { Dataset } from '../timescale/datasets.js';
+import type { Dataset, RejectedRecord } from '../timescale/datasets.js';
 import { RejectedRecordsError } from '../timescale/rejected.js';
 import { Batcher } from './batcher.js';
 import type { SetTimer } from './batcher.js';
+import { ByteWriter, rowBinaryEncoder } from './rowbinary.js';
+import type { RowBinaryEncoder } from './rowbinary.js';
 import { applySchema, chColumn, q } from './schema.js';
-import { recordsToTsv } from './tsv.js';
 
 export const clickhouseConfig = Type.Object(
   {
@@ -72,6 +73,13 @@ const networkCodes = new Set([
 /** ClickHouse error codes that clear by themselves: too many parts, read-only replica, timeouts, memory, network. */
 const transientServerCodes = new Set(['252', '242', '159', '209', '210', '241', '425', '202']);
 
+/** The server's error code: `code` as the client parses it, else from the raw answer ("Code: 252, e.displayText() = …"). */
+function serverCode(code: unknown, message: unknown): string | undefined {
+  if (code !== undefined && code !== null) return String(code);
+  const m = typeof message === 'string' ? /^Code: (\d+)[,.]/.exec(message) : null;
+  return m?.[1];
+}
+
 /** True when `err` means ClickHouse is unreachable or temporarily refusing writes (retrying helps). */
 export function isClickHouseUnavailable(err: unknown, depth = 0): boolean {
   // duck-typed: errors raised by Node's net module may come from another realm (vm contexts, Jest)
@@ -82,7 +90,9 @@ export function isClickHouseUnavailable(err: unknown, depth = 0): boolean {
     errors?: unknown;
     message?: unknown;
   };
-  if (networkCodes.has(String(code)) || transientServerCodes.has(String(code))) return true;
+  if (networkCodes.has(String(code))) return true;
+  const server = serverCode(code, message);
+  if (server !== undefined && transientServerCodes.has(server)) return true;
   if (cause !== undefined && cause !== err && isClickHouseUnavailable(cause, depth + 1)) return true;
   if (Array.isArray(errors) && errors.some((e) => isClickHouseUnavailable(e, depth + 1))) return true;
   return (
@@ -101,17 +111,39 @@ function classify(err: unknown, what: string): unknown {
 }
 
 /**
+ * A run of one write's records waiting for an insert. Its rows are encoded while the insert streams
+ * (`encoded` unset), or up front when the write arrived while another insert was running.
+ */
+interface Slice {
+  records: readonly StreamRecord[];
+  from: number;
+  to: number;
+  /** Records of this slice that did not fit, filled while encoding. */
+  rejected: RejectedRecord[];
+  /** Rows encoded so far. */
+  rows: number;
+  /** RowBinary chunks encoded ahead of the insert. */
+  encoded?: Buffer[];
+}
+
+/** Rows encoded per step of an insert body (about 0.3 MB of telemetry rows): small enough to overlap. */
+const CHUNK_ROWS = 4096;
+
+/**
  * Stores records of one dataset in a ClickHouse ReplacingMergeTree keyed by the natural key (query with
- * FINAL, or the rollup views, for one row per key). Inserts are TabSeparated, batched by size and time;
- * `write` resolves once the insert carrying its rows was acknowledged.
+ * FINAL, or the rollup views, for one row per key). Rows go as RowBinary, encoded by a per-column
+ * encoder compiled once per dataset, and stream to the server while they are encoded; inserts are
+ * batched by size and time, and `write` resolves once the insert carrying its rows was acknowledged.
  */
 export class ClickHouseSink implements Sink {
   private client: ClickHouseClient | undefined;
   private readonly ds: Dataset;
   private readonly table: string;
   private readonly database: string;
-  private readonly batcher: Batcher<string>;
-  private readonly columns: string[];
+  private readonly batcher: Batcher<Slice>;
+  private readonly encoder: RowBinaryEncoder;
+  private readonly insertSql: string;
+  private readonly maxBatchRows: number;
   private schemaReady = false;
 
   constructor(
@@ -129,14 +161,17 @@ export class ClickHouseSink implements Sink {
     this.ds = ds;
     this.table = cfg.table ?? ds.table;
     this.database = cfg.database ?? 'optibid';
-    q(this.table);
-    q(this.database);
-    this.columns = ds.columns.map(chColumn);
-    this.batcher = new Batcher({
-      maxRows: cfg.maxBatchRows ?? 100_000,
+    this.encoder = rowBinaryEncoder(ds);
+    this.insertSql =
+      `INSERT INTO ${q(this.database)}.${q(this.table)} (${ds.columns.map((c) => q(chColumn(c))).join(', ')}) ` +
+      'FORMAT RowBinary';
+    this.maxBatchRows = cfg.maxBatchRows ?? 100_000;
+    this.batcher = new Batcher<Slice>({
+      maxRows: this.maxBatchRows,
       lingerMs: cfg.lingerMs ?? 0,
       setTimer,
-      send: (rows) => this.insert(rows),
+      weight: (slice) => slice.to - slice.from,
+      send: (slices) => this.insert(slices),
     });
   }
 
@@ -162,26 +197,83 @@ export class ClickHouseSink implements Sink {
     }
   }
 
-  private async insert(lines: string[]): Promise<void> {
-    if (!this.client) throw new OptiBidError('OPTIBID_ERR_USAGE', 'clickhouse: write before connect');
+  /**
+   * The insert body: RowBinary chunks of the slices in order. Rows not encoded yet are encoded when the
+   * connection asks for more, so the server parses chunk k while chunk k+1 is being encoded.
+   */
+  private body(slices: Slice[]): Readable {
+    const encoder = this.encoder;
+    let s = 0;
+    let at = slices[0]!.from;
+    let w: ByteWriter | undefined;
+    return new Readable({
+      read() {
+        while (s < slices.length) {
+          const slice = slices[s]!;
+          if (slice.encoded) {
+            const chunks = slice.encoded;
+            s++;
+            at = slices[s]?.from ?? 0;
+            for (const c of chunks) this.push(c);
+            return;
+          }
+          w ??= new ByteWriter(256 * 1024);
+          const end = Math.min(slice.to, at + CHUNK_ROWS);
+          slice.rows += encoder.encode(w, slice.records, slice.rejected, at, end);
+          at = end;
+          if (at >= slice.to) {
+            s++;
+            at = slices[s]?.from ?? 0;
+          }
+          if (w.pos >= 128 * 1024) {
+            this.push(w.take());
+            return;
+          }
+        }
+        if (w !== undefined && w.pos > 0) this.push(w.take(0));
+        this.push(null);
+      },
+    });
+  }
+
+  private async insert(slices: Slice[]): Promise<void> {
+    const client = this.client;
+    if (!client) throw new OptiBidError('OPTIBID_ERR_USAGE', 'clickhouse: write before connect');
+    const body = this.body(slices);
     try {
-      await this.client.insert({
-        table: `${q(this.database)}.${q(this.table)}`,
-        values: Readable.from([lines.join('')], { objectMode: false }),
-        format: 'TabSeparated',
-        columns: this.columns as [string, ...string[]],
-      });
+      // `insert` does not take RowBinary; `exec` sends the same INSERT with the body as a stream
+      const res = await client.exec({ query: this.insertSql, values: body });
+      for await (const _ of res.stream); // an INSERT answers with an empty body; reading it frees the socket
     } catch (err) {
+      body.destroy();
       throw classify(err, `clickhouse ${this.database}.${this.table}`);
     }
   }
 
   async write(records: StreamRecord[]): Promise<void> {
     // ReplacingMergeTree collapses duplicate keys itself: the batch is not deduplicated in JS
-    const { lines, rejected } = recordsToTsv(this.ds, records);
-    await this.batcher.add(lines);
-    if (rejected.length > 0)
-      throw new RejectedRecordsError(rejected, lines.length, `clickhouse ${this.database}.${this.table}`);
+    const slices: Slice[] = [];
+    for (let from = 0; from < records.length; from += this.maxBatchRows)
+      slices.push({ records, from, to: Math.min(records.length, from + this.maxBatchRows), rejected: [], rows: 0 });
+    // While an insert runs, the JS thread would wait anyway: encode now, so the next insert only sends
+    if (this.batcher.busy) for (const slice of slices) this.preEncode(slice);
+    await this.batcher.add(slices);
+    const rejected = slices.flatMap((s) => s.rejected);
+    if (rejected.length > 0) {
+      const written = slices.reduce((n, s) => n + s.rows, 0);
+      throw new RejectedRecordsError(rejected, written, `clickhouse ${this.database}.${this.table}`);
+    }
+  }
+
+  private preEncode(slice: Slice): void {
+    const chunks: Buffer[] = [];
+    const w = new ByteWriter(256 * 1024);
+    for (let at = slice.from; at < slice.to; at += CHUNK_ROWS) {
+      slice.rows += this.encoder.encode(w, slice.records, slice.rejected, at, Math.min(slice.to, at + CHUNK_ROWS));
+      if (w.pos >= 128 * 1024) chunks.push(w.take());
+    }
+    if (w.pos > 0) chunks.push(w.take(0));
+    slice.encoded = chunks;
   }
 
   async close(): Promise<void> {
