@@ -156,7 +156,13 @@ function columnWriter(col: ColumnSpec): ColumnWriter {
     case 'text':
       return (w, record, value) => {
         const raw = value[single];
-        if (typeof raw !== 'string') return slow(w, record, value);
+        if (typeof raw !== 'string') {
+          if (nullable && (raw === null || raw === undefined)) {
+            w.byte(1);
+            return undefined;
+          }
+          return slow(w, record, value);
+        }
         prefix(w);
         w.string(raw);
         return undefined;
