@@ -216,7 +216,8 @@ function rlx(b, p) {
     k += 7;
   } while (x > 127);
   P = p;
-  return (f % 2 ? -(f + 1) : f) / 2;
+  // The sign is bit 0 of the first byte (n & 1): cheaper than f % 2 on a double (an fmod call).
+  return n & 1 ? -(f + 1) / 2 : f / 2;
 }
 function rlxSafe(b, p) {
   const n = rlx(b, p);
@@ -307,7 +308,8 @@ function genWrite(t: T, expr: string, out: Source, ind: number, stack: Set<T>): 
       out.emit(ind, `const ${v} = ${expr};`);
       out.emit(
         ind,
-        `if (typeof ${v} !== 'number' || ${v} % 1 !== 0 || !(${v} >= -9007199254740990 && ${v} <= 9007199254740990)) throw INVALID;`,
+        // Number.isInteger is avsc's `% 1 === 0` without an fmod call on doubles such as timestamps.
+        `if (!Number.isInteger(${v}) || !(${v} >= -9007199254740990 && ${v} <= 9007199254740990)) throw INVALID;`,
       );
       out.emit(ind, `p = wl(b, p, ${v});`);
       return;

@@ -14,4 +14,12 @@ export interface Serde {
   serialize(topic: string, value: unknown): Promise<Buffer>;
   /** Throws OptiBidError('OPTIBID_ERR_DECODE') naming topic, partition and offset on bad bytes. */
   deserialize(bytes: Buffer, origin: RecordOrigin): Promise<unknown>;
+  /**
+   * Optional promise-free warm path (AvroSerde has it): the bytes, or undefined when the serde is not
+   * ready for this topic yet (schema id not cached), and then callers await `serialize`. Throws where
+   * `serialize` would reject. A promise per record costs more than encoding a small Avro record.
+   */
+  serializeSync?(topic: string, value: unknown): Buffer | undefined;
+  /** Optional promise-free warm path: `{ value }`, or undefined when not ready (then await `deserialize`). */
+  deserializeSync?(bytes: Buffer, origin: RecordOrigin): { value: unknown } | undefined;
 }
