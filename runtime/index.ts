@@ -21,3 +21,4 @@ export * from './metrics.js';
 export * from './kafka/json-serde.js';
 export * from './kafka/codec.js';
 export * from './kafka/transport.js';
+export * from './time-zone.js';

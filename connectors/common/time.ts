@@ -1,4 +1,7 @@
-import { OptiBidError } from '@optibid/runtime';
+import { OptiBidError, nextDate } from '@optibid/runtime';
+
+// Time-zone arithmetic lives in the runtime (one implementation for connectors, alerting and bidding).
+export { zoneOffsetMinutes, localToUtc, localMidnight, localDate, nextDate, localDay } from '@optibid/runtime';
 
 export const MINUTE_MS = 60_000;
 export const HOUR_MS = 60 * MINUTE_MS;
@@ -31,69 +34,11 @@ export function parseInstant(text: unknown, what: string): number {
   return ms;
 }
 
-/** Offset of an IANA time zone from UTC at instant `ms`, in minutes (positive east of Greenwich). */
-export function zoneOffsetMinutes(timeZone: string, ms: number): number {
-  const parts = new Intl.DateTimeFormat('en-US', {
-    timeZone,
-    hourCycle: 'h23',
-    year: 'numeric',
-    month: '2-digit',
-    day: '2-digit',
-    hour: '2-digit',
-    minute: '2-digit',
-    second: '2-digit',
-  }).formatToParts(new Date(ms));
-  const get = (t: string): number => Number(parts.find((p) => p.type === t)?.value);
-  const asUtc = Date.UTC(get('year'), get('month') - 1, get('day'), get('hour'), get('minute'), get('second'));
-  return Math.round((asUtc - Math.floor(ms / 1000) * 1000) / MINUTE_MS);
-}
-
-/** The UTC instant of local midnight starting `date` (YYYY-MM-DD) in `timeZone`. */
-export function localMidnight(date: string, timeZone: string): number {
-  return localToUtc(`${date}T00:00:00`, timeZone);
-}
-
-/**
- * The UTC instant of a local wall-clock time `YYYY-MM-DDTHH:MM[:SS]` in `timeZone`. A time that does
- * not exist (skipped by spring-forward) lands after the gap; an ambiguous one takes the first.
- */
-export function localToUtc(wall: string, timeZone: string): number {
-  const m = /^(\d{4})-(\d\d)-(\d\d)(?:T(\d\d):(\d\d)(?::(\d\d))?)?$/.exec(wall);
-  if (!m) throw new OptiBidError('OPTIBID_ERR_USAGE', `"${wall}" is not a local date-time (YYYY-MM-DDTHH:MM:SS)`);
-  const naive = Date.UTC(
-    Number(m[1]),
-    Number(m[2]) - 1,
-    Number(m[3]),
-    Number(m[4] ?? 0),
-    Number(m[5] ?? 0),
-    Number(m[6] ?? 0),
-  );
-  // Two passes settle the offset even when midnight is near a DST switch.
-  let guess = naive - zoneOffsetMinutes(timeZone, naive) * MINUTE_MS;
-  guess = naive - zoneOffsetMinutes(timeZone, guess) * MINUTE_MS;
-  return guess;
-}
-
-/** The local calendar date (YYYY-MM-DD) of instant `ms` in `timeZone`. */
-export function localDate(ms: number, timeZone: string): string {
-  return new Date(ms + zoneOffsetMinutes(timeZone, ms) * MINUTE_MS).toISOString().slice(0, 10);
-}
-
-/** The day after `date` (YYYY-MM-DD). */
-export function nextDate(date: string, days = 1): string {
-  return new Date(Date.parse(`${date}T00:00:00Z`) + days * DAY_MS).toISOString().slice(0, 10);
-}
-
 /** Every date from `from` to `to` inclusive (YYYY-MM-DD). */
 export function dateRange(from: string, to: string): string[] {
   const out: string[] = [];
   for (let d = from; d <= to; d = nextDate(d)) out.push(d);
   return out;
-}
-
-/** The UTC interval [start, end) of a local delivery day: 23, 24 or 25 hours across DST switches. */
-export function localDay(date: string, timeZone: string): { start: number; end: number } {
-  return { start: localMidnight(date, timeZone), end: localMidnight(nextDate(date), timeZone) };
 }
 
 /** yyyyMMddHHmm in UTC, the form ENTSO-E and CAISO query parameters take. */

@@ -1,5 +1,6 @@
 import { parseClockTime } from './duration.js';
-import { addDays, formatDate, localDate, zonedTimeToUtc, type LocalDate } from './time-zone.js';
+import { marketRules } from '../bidding/markets.js';
+import { addDays, formatDate, localCalendarDate, zonedTimeToUtc, type LocalDate } from '@optibid/runtime';
 
 /** One day-ahead market as the alert rules see it. Times are wall-clock `HH:MM` in the market's own zone. */
 export interface MarketCalendarEntry {
@@ -21,53 +22,42 @@ export interface MarketCalendarEntry {
   areas: string[];
 }
 
+/** Gate closure, time zone, price limits and currency come from the auction catalogue the bidder uses. */
+function fromCatalogue(
+  id: string,
+  entry: Pick<MarketCalendarEntry, 'publicationDeadline' | 'areas'> & Partial<MarketCalendarEntry>,
+): MarketCalendarEntry {
+  const rules = marketRules(id);
+  return {
+    timeZone: rules.timeZone,
+    gateClosure: rules.gateClosureLocal,
+    dayOffset: -1,
+    priceCap: rules.priceMax,
+    priceFloor: rules.priceMin,
+    currency: rules.currency,
+    ...entry,
+  };
+}
+
 /**
- * Built-in calendar. Sources: SDAC (EPEX, Nord Pool) gate closure 12:00 CET/CEST on D−1 with the harmonised
- * +4000/−500 EUR/MWh limits; IEX India day-ahead bidding 10:00–12:00 IST with a 10,000 INR/MWh ceiling;
- * PJM day-ahead offers due 10:30 ET with results by 13:30 ET. A rules file may override or add markets.
+ * Built-in calendar: the markets of the auction catalogue (processors/bidding/markets.ts: SDAC gate
+ * closure 12:00 CET/CEST on D−1 with +4000/−500 EUR/MWh for EPEX and Nord Pool; IEX India 12:00 IST
+ * with 0…10,000 INR/MWh; PJM 10:30 ET) plus what alerting needs besides: IEX's bidding window opening
+ * at 10:00 IST, publication deadlines (PJM results by 13:30 ET) and the areas of each market. A rules
+ * file may override or add markets.
  */
 export const defaultMarkets: Record<string, MarketCalendarEntry> = {
-  EPEX: {
-    timeZone: 'Europe/Paris',
-    gateClosure: '12:00',
+  EPEX: fromCatalogue('EPEX', { publicationDeadline: '13:00', areas: ['DE-LU', 'FR', 'BE', 'NL', 'AT', 'CH', 'PL'] }),
+  NORDPOOL: fromCatalogue('NORDPOOL', {
     publicationDeadline: '13:00',
-    dayOffset: -1,
-    priceCap: 4000,
-    priceFloor: -500,
-    currency: 'EUR',
-    areas: ['DE-LU', 'FR', 'BE', 'NL', 'AT', 'CH', 'PL'],
-  },
-  NORDPOOL: {
-    timeZone: 'Europe/Oslo',
-    gateClosure: '12:00',
-    publicationDeadline: '13:00',
-    dayOffset: -1,
-    priceCap: 4000,
-    priceFloor: -500,
-    currency: 'EUR',
     areas: ['NO1', 'NO2', 'NO3', 'NO4', 'NO5', 'SE1', 'SE2', 'SE3', 'SE4', 'DK1', 'DK2', 'FI', 'EE', 'LV', 'LT', 'SYS'],
-  },
-  IEX: {
-    timeZone: 'Asia/Kolkata',
+  }),
+  IEX: fromCatalogue('IEX', {
     biddingOpens: '10:00',
-    gateClosure: '12:00',
     publicationDeadline: '15:00',
-    dayOffset: -1,
-    priceCap: 10000,
-    priceFloor: 0,
-    currency: 'INR',
     areas: ['IN', 'N1', 'N2', 'N3', 'E1', 'E2', 'W1', 'W2', 'W3', 'S1', 'S2', 'S3', 'A1', 'A2'],
-  },
-  PJM: {
-    timeZone: 'America/New_York',
-    gateClosure: '10:30',
-    publicationDeadline: '13:30',
-    dayOffset: -1,
-    priceCap: 2000,
-    priceFloor: -1000,
-    currency: 'USD',
-    areas: ['PJM', 'PJM-RTO', 'PJM-WEST', 'PJM-EAST'],
-  },
+  }),
+  PJM: fromCatalogue('PJM', { publicationDeadline: '13:30', areas: ['PJM', 'PJM-RTO', 'PJM-WEST', 'PJM-EAST'] }),
 };
 
 /** A market calendar: the merged built-in and user markets with time arithmetic on them. */
@@ -107,7 +97,7 @@ export class MarketCalendar {
 
   /** The delivery day (in the market's zone) that an instant falls in, e.g. a record's deliveryStart. */
   deliveryDay(market: string, utcMs: number): LocalDate {
-    return localDate(this.entry(market).timeZone, utcMs);
+    return localCalendarDate(this.entry(market).timeZone, utcMs);
   }
 
   /** The UTC instant of `time` (`HH:MM`, market wall clock) on the day `dayOffset` from `deliveryDay`. */
@@ -142,7 +132,10 @@ export class MarketCalendar {
     afterMs: number,
     instantOf: (day: LocalDate) => number,
   ): { day: LocalDate; at: number } {
-    let day = addDays(localDate(this.entry(market).timeZone, afterMs), -Math.abs(this.entry(market).dayOffset) - 1);
+    let day = addDays(
+      localCalendarDate(this.entry(market).timeZone, afterMs),
+      -Math.abs(this.entry(market).dayOffset) - 1,
+    );
     for (let i = 0; i < 10; i++) {
       const at = instantOf(day);
       if (at > afterMs) return { day, at };

@@ -8,5 +8,4 @@ export * from './routing.js';
 export * from './rules-file.js';
 export * from './rules-schema.js';
 export * from './silences.js';
-export * from './time-zone.js';
 export type { AlertIdentity, EvalContext, Observation, RuleEvaluator, SourceLink } from './rules/types.js';

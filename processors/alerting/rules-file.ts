@@ -5,7 +5,7 @@ import { LineCounter, isMap, isSeq, isPair, isScalar, parseDocument, type Docume
 import { OptiBidError } from '@optibid/runtime';
 import { MarketCalendar } from './calendar.js';
 import { parseDuration } from './duration.js';
-import { isValidTimeZone } from './time-zone.js';
+import { isValidTimeZone } from '@optibid/runtime';
 import {
   RulesFileShape,
   ruleSchemas,

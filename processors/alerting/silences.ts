@@ -1,6 +1,6 @@
 import { parseClockTime } from './duration.js';
 import type { MaintenanceWindowSpec, SilenceSpec } from './rules-schema.js';
-import { localParts } from './time-zone.js';
+import { localParts } from '@optibid/runtime';
 
 const weekdays = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'];
 

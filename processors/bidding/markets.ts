@@ -1,4 +1,4 @@
-import { OptiBidError } from '@optibid/runtime';
+import { OptiBidError, localDay, localToUtc, nextDate } from '@optibid/runtime';
 
 /**
  * What an exchange accepts in its day-ahead auction: interval lengths, price bounds and ticks,
@@ -86,61 +86,20 @@ export const markets: Record<string, MarketRules> = {
 /** The rules of a market by id (case-insensitive); a usage error lists the known ones. */
 export function marketRules(id: string): MarketRules {
   const rules = markets[id.toUpperCase()];
-  if (!rules) throw new OptiBidError('OPTIBID_ERR_USAGE', `unknown market "${id}" (markets: ${Object.keys(markets).join(', ')})`);
+  if (!rules)
+    throw new OptiBidError('OPTIBID_ERR_USAGE', `unknown market "${id}" (markets: ${Object.keys(markets).join(', ')})`);
   return rules;
 }
 
-/** UTC milliseconds of a wall-clock time `HH:MM` on a date in a time zone. */
-export function zonedTimeToUtc(date: string, time: string, timeZone: string): number {
-  const [y, m, d] = date.split('-').map(Number);
-  const [hh, mm] = time.split(':').map(Number);
-  const wall = Date.UTC(y, m - 1, d, hh, mm);
-  // Two fixed-point steps: exact except inside a DST gap or overlap (never at midnight or gate times).
-  const guess = wall - offsetMs(wall, timeZone);
-  return wall - offsetMs(guess, timeZone);
-}
-
-/** Offset of a time zone from UTC (ms) at an instant. */
-export function offsetMs(utc: number, timeZone: string): number {
-  const parts = formatter(timeZone).formatToParts(new Date(utc));
-  const get = (type: string) => Number(parts.find((p) => p.type === type)!.value);
-  const asUtc = Date.UTC(get('year'), get('month') - 1, get('day'), get('hour'), get('minute'), get('second'));
-  return asUtc - Math.floor(utc / 1000) * 1000;
-}
-
-/** The local delivery date `YYYY-MM-DD` of an instant in the market's time zone. */
-export function localDate(utc: number, timeZone: string): string {
-  return new Date(utc + offsetMs(utc, timeZone)).toISOString().slice(0, 10);
-}
+export { localDate } from '@optibid/runtime';
 
 /** Start (UTC ms) of a local delivery day and its length in minutes (1380 or 1500 on DST days). */
 export function deliveryDay(market: MarketRules, date: string): { start: number; minutes: number } {
-  const start = zonedTimeToUtc(date, '00:00', market.timeZone);
-  const next = new Date(Date.parse(`${date}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
-  return { start, minutes: (zonedTimeToUtc(next, '00:00', market.timeZone) - start) / 60_000 };
+  const { start, end } = localDay(date, market.timeZone);
+  return { start, minutes: (end - start) / 60_000 };
 }
 
 /** Gate closure (UTC ms) of the day-ahead auction for a delivery date. */
 export function gateClosure(market: MarketRules, deliveryDate: string): number {
-  const before = new Date(Date.parse(`${deliveryDate}T00:00:00Z`) - 86_400_000).toISOString().slice(0, 10);
-  return zonedTimeToUtc(before, market.gateClosureLocal, market.timeZone);
-}
-
-const formatters = new Map<string, Intl.DateTimeFormat>();
-function formatter(timeZone: string): Intl.DateTimeFormat {
-  let f = formatters.get(timeZone);
-  if (!f) {
-    f = new Intl.DateTimeFormat('en-US', {
-      timeZone,
-      hourCycle: 'h23',
-      year: 'numeric',
-      month: 'numeric',
-      day: 'numeric',
-      hour: 'numeric',
-      minute: 'numeric',
-      second: 'numeric',
-    });
-    formatters.set(timeZone, f);
-  }
-  return f;
+  return localToUtc(`${nextDate(deliveryDate, -1)}T${market.gateClosureLocal}`, market.timeZone);
 }

@@ -1,6 +1,6 @@
 import type { StreamRecord } from '@optibid/runtime';
 import { formatDuration, parseDuration } from '../duration.js';
-import { formatDate, formatLocal, type LocalDate } from '../time-zone.js';
+import { formatDate, formatLocal, type LocalDate } from '@optibid/runtime';
 import { fieldOf, matchesWhere, timeAt } from '../fields.js';
 import type { GateClosureRuleSpec } from '../rules-schema.js';
 import { linkOf, type EvalContext, type RuleEvaluator } from './types.js';

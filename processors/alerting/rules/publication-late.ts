@@ -1,5 +1,5 @@
 import type { StreamRecord } from '@optibid/runtime';
-import { formatDate, formatLocal, type LocalDate } from '../time-zone.js';
+import { formatDate, formatLocal, type LocalDate } from '@optibid/runtime';
 import { fieldOf, matchesWhere, timeAt } from '../fields.js';
 import type { PublicationLateRuleSpec } from '../rules-schema.js';
 import { linkOf, type EvalContext, type RuleEvaluator } from './types.js';

@@ -1,6 +1,8 @@
 /**
- * Time-zone arithmetic on the IANA database built into Node's Intl (no tz download).
- * All functions are pure and DST-aware: offsets are looked up for the instant in question.
+ * Time-zone arithmetic on the IANA database built into Node's Intl (no tz download): the one place
+ * OptiBid turns market wall-clock times (delivery days, gate closures, publication deadlines) into
+ * UTC instants and back. All functions are pure and DST-aware: offsets are looked up for the instant
+ * in question, so 23- and 25-hour delivery days come out exact.
  */
 
 /** A calendar date (month 1–12). */
@@ -61,7 +63,7 @@ export function localParts(
 }
 
 /** The zone's UTC offset in minutes at instant `utcMs` (e.g. 60 for CET, 120 for CEST, 330 for IST). */
-export function offsetMinutes(timeZone: string, utcMs: number): number {
+export function zoneOffsetMinutes(timeZone: string, utcMs: number): number {
   const p = localParts(timeZone, utcMs);
   const asUtc = Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second);
   return Math.round((asUtc - Math.floor(utcMs / 1000) * 1000) / 60_000);
@@ -74,8 +76,8 @@ export function offsetMinutes(timeZone: string, utcMs: number): number {
  */
 export function zonedTimeToUtc(timeZone: string, date: LocalDate, minuteOfDay: number): number {
   const naive = Date.UTC(date.year, date.month - 1, date.day, 0, minuteOfDay);
-  const offsetBefore = offsetMinutes(timeZone, naive - 43_200_000);
-  const offsetAfter = offsetMinutes(timeZone, naive + 43_200_000);
+  const offsetBefore = zoneOffsetMinutes(timeZone, naive - 43_200_000);
+  const offsetAfter = zoneOffsetMinutes(timeZone, naive + 43_200_000);
   const exact = [offsetBefore, offsetAfter]
     .map((o) => naive - o * 60_000)
     .filter((t) => {
@@ -88,7 +90,7 @@ export function zonedTimeToUtc(timeZone: string, date: LocalDate, minuteOfDay: n
 }
 
 /** The calendar date in `timeZone` at instant `utcMs`. */
-export function localDate(timeZone: string, utcMs: number): LocalDate {
+export function localCalendarDate(timeZone: string, utcMs: number): LocalDate {
   const { year, month, day } = localParts(timeZone, utcMs);
   return { year, month, day };
 }
@@ -119,10 +121,47 @@ export function dayLengthHours(timeZone: string, date: LocalDate): number {
 /** `instant` as wall time in `timeZone` for messages, e.g. `2026-03-28 12:00 GMT+1`. */
 export function formatLocal(timeZone: string, instant: number): string {
   const p = localParts(timeZone, instant);
-  const off = offsetMinutes(timeZone, instant);
+  const off = zoneOffsetMinutes(timeZone, instant);
   const sign = off < 0 ? '-' : '+';
   const h = Math.floor(Math.abs(off) / 60);
   const m = Math.abs(off) % 60;
   const pad = (n: number) => String(n).padStart(2, '0');
   return `${p.year}-${pad(p.month)}-${pad(p.day)} ${pad(p.hour)}:${pad(p.minute)} ${timeZone} (UTC${sign}${pad(h)}:${pad(m)})`;
+}
+
+/** The local calendar date `YYYY-MM-DD` of instant `utcMs` in `timeZone`. */
+export function localDate(utcMs: number, timeZone: string): string {
+  return formatDate(localCalendarDate(timeZone, utcMs));
+}
+
+/** `date` (`YYYY-MM-DD`) shifted by `days` calendar days. */
+export function nextDate(date: string, days = 1): string {
+  return formatDate(addDays(requireDate(date), days));
+}
+
+/**
+ * The UTC instant of a local wall-clock time `YYYY-MM-DD[THH:MM[:SS]]` in `timeZone`. A time skipped
+ * by a spring-forward gap lands just after the gap; an ambiguous autumn time takes its first occurrence.
+ */
+export function localToUtc(wall: string, timeZone: string): number {
+  const m = /^(\d{4})-(\d\d)-(\d\d)(?:[T ](\d\d):(\d\d)(?::(\d\d))?)?$/.exec(wall);
+  if (!m) throw new RangeError(`"${wall}" is not a local date-time (YYYY-MM-DDTHH:MM[:SS])`);
+  const date = { year: Number(m[1]), month: Number(m[2]), day: Number(m[3]) };
+  return zonedTimeToUtc(timeZone, date, Number(m[4] ?? 0) * 60 + Number(m[5] ?? 0)) + Number(m[6] ?? 0) * 1000;
+}
+
+/** The UTC instant of local midnight starting `date` (`YYYY-MM-DD`) in `timeZone`. */
+export function localMidnight(date: string, timeZone: string): number {
+  return zonedTimeToUtc(timeZone, requireDate(date), 0);
+}
+
+/** The UTC interval [start, end) of a local delivery day: 23, 24 or 25 hours across DST switches. */
+export function localDay(date: string, timeZone: string): { start: number; end: number } {
+  return { start: localMidnight(date, timeZone), end: localMidnight(nextDate(date), timeZone) };
+}
+
+function requireDate(text: string): LocalDate {
+  const date = parseDate(text);
+  if (!date) throw new RangeError(`"${text}" is not a date (YYYY-MM-DD)`);
+  return date;
 }
