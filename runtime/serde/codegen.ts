@@ -232,18 +232,34 @@ function slx(b, p) {
   } while (x > 127);
   return p;
 }
-/** A short string of n bytes at s through the per-field cache C (an array of 2^CACHE_BITS strings). */
-function rsc(C, b, s, n) {
+/**
+ * A short string of n bytes at s through the per-field cache C (an array of 2^CACHE_BITS strings) with
+ * its counters S (bypass countdown, lookups, hits): repeated values are reused after a byte compare.
+ */
+function rsc(C, S, b, s, n) {
   const e = s + n;
   if (n > 32) return utf8Slice.call(b, s, e);
+  if (S[0] !== 0) {
+    S[0]--;
+    return utf8Slice.call(b, s, e);
+  }
   let h = n;
   for (let i = s; i < e; i++) h = Math.imul(h ^ b[i], 16777619);
   const slot = h >>> SHIFT;
   const c = C[slot];
+  if (++S[1] === 1024) {
+    // Every 1024 lookups: a field whose values rarely repeat (under 1 in 4) skips the cache for a while.
+    if (S[2] < 256) S[0] = 16384;
+    S[1] = 0;
+    S[2] = 0;
+  }
   if (c.length === n) {
     let i = 0;
     while (i < n && c.charCodeAt(i) === b[s + i]) i++;
-    if (i === n) return c;
+    if (i === n) {
+      S[2]++;
+      return c;
+    }
   }
   return (C[slot] = utf8Slice.call(b, s, e));
 }
@@ -736,7 +752,7 @@ function genRead(w: T, r: T, out: Source, ind: number, stack: Set<T>): string {
       const n = out.v('n');
       emitLength(out, ind, n);
       const cache = out.k(new Array<string>(1 << CACHE_BITS).fill('\u0000'.repeat(64)));
-      out.emit(ind, `const ${v} = rsc(${cache}, b, p, ${n});`);
+      out.emit(ind, `const ${v} = rsc(${cache}, ${out.k(new Int32Array(3))}, b, p, ${n});`);
       out.emit(ind, `p += ${n};`);
       return v;
     }
