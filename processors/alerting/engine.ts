@@ -12,26 +12,20 @@ import { PublicationLateEvaluator } from './rules/publication-late.js';
 import { RateOfChangeEvaluator } from './rules/rate-of-change.js';
 import { ThresholdEvaluator } from './rules/threshold.js';
 import type { AlertIdentity, EvalContext, Observation, RuleEvaluator, SourceLink } from './rules/types.js';
+import type { AlertEvent as AlertEventValue, AlertSeverity, AlertState } from '@optibid/schemas';
 import { Router, type RouteResult } from './routing.js';
 import type { RuleSpec, RulesFile, SeverityName } from './rules-schema.js';
 import { Silencer } from './silences.js';
 import { TimerQueue } from './timers.js';
 
-/** The value of an `alerts.events` record (field names as in schemas/avro/alerts.events-value.avsc). */
-export interface AlertEvent {
-  alertId: string;
-  rule: string;
-  severity: 'INFO' | 'WARNING' | 'CRITICAL';
-  state: 'FIRING' | 'RESOLVED';
-  resource: string;
-  message: string;
-  value: number | null;
-  threshold: number | null;
-  unit: string | null;
-  occurredAt: number;
-  emittedAt: number;
-  labels: Record<string, string>;
-}
+/**
+ * The value of an `alerts.events` record, from the generated topic types; the engine only ever emits
+ * known severities and states, never the UNKNOWN that readers map unknown symbols to.
+ */
+export type AlertEvent = AlertEventValue & {
+  severity: Exclude<AlertSeverity, 'UNKNOWN'>;
+  state: Exclude<AlertState, 'UNKNOWN'>;
+};
 
 /** One notification the engine decided to send: the event plus its routing. */
 export interface AlertNotification {
