@@ -422,6 +422,17 @@ describe('generated Avro codecs (codegen.ts)', () => {
     const values = Array.from({ length: 2000 }, (_, i) => `asset-${i}`);
     for (let round = 0; round < 2; round++)
       for (const s of values) expect((compiledRead(r, t.toBuffer({ s })) as { s: string }).s).toBe(s);
+    // Unique values switch the cache off for a while, repeated ones switch it on again: values stay right throughout.
+    const encoded = (v: string) => t.toBuffer({ s: v });
+    const repeated = Array.from({ length: 10 }, (_, i) => encoded(`unit-${i}`));
+    let wrong = 0;
+    for (let i = 0; i < 3000; i++)
+      if ((r.read(encoded(`unique-${i}`), 0) as { s: string }).s !== `unique-${i}`) wrong++;
+    for (let i = 0; i < 20_000; i++)
+      if ((r.read(repeated[i % 10]!, 0) as { s: string }).s !== `unit-${i % 10}`) wrong++;
+    for (let i = 0; i < 3000; i++)
+      if ((r.read(encoded(`later-${i % 50}`), 0) as { s: string }).s !== `later-${i % 50}`) wrong++;
+    expect(wrong).toBe(0);
     // Same bytes as a cached ASCII string but not ASCII: never taken from the cache.
     expect((compiledRead(r, t.toBuffer({ s: 'é' })) as { s: string }).s).toBe('é');
     expect((compiledRead(r, t.toBuffer({ s: 'Ã' })) as { s: string }).s).toBe('Ã');
