@@ -21,4 +21,5 @@ export * from './metrics.js';
 export * from './kafka/json-serde.js';
 export * from './kafka/codec.js';
 export * from './kafka/transport.js';
+export * from './rdkafka/transport.js';
 export * from './time-zone.js';

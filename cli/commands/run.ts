@@ -8,6 +8,7 @@ import {
   type Serde,
   MemoryTransport,
   OptiBidError,
+  RdkafkaTransport,
   createLogger,
   formatStatusLine,
   pipelineMetrics,
@@ -44,10 +45,7 @@ function transportFor(name: string, opts: RunOptions, spec: PipelineSpec): Trans
     case 'kafka':
       return new KafkaTransport({ instanceId: opts.instanceId ?? process.env.OPTIBID_INSTANCE_ID, serde: serdeFor(opts.serde, spec) });
     case 'rdkafka':
-      throw new OptiBidError(
-        'OPTIBID_ERR_USAGE',
-        'the rdkafka transport is not built in this installation (node-rdkafka needs its install script and a C++ toolchain; see runtime/README.md). Use --transport kafka.',
-      );
+      return new RdkafkaTransport({ instanceId: opts.instanceId ?? process.env.OPTIBID_INSTANCE_ID, serde: serdeFor(opts.serde, spec) });
     default:
       throw new OptiBidError('OPTIBID_ERR_USAGE', `unknown transport "${name}" (memory, kafka, rdkafka)`);
   }
@@ -61,13 +59,13 @@ export function registerRun(program: Command): void {
       'Run a pipeline file (or only some of its components, to scale out: every process running a component joins its consumer group and shares its partitions). Prints a status line per component at an interval; SIGTERM/SIGINT finish the in-flight batch, commit and close.',
     )
     .argument('<file>', 'pipeline YAML file')
-    .option('--transport <name>', 'memory (in-process), kafka (kafkajs, exactly-once transactions) or rdkafka', 'memory')
+    .option('--transport <name>', 'memory (in-process), kafka (kafkajs) or rdkafka (node-rdkafka/librdkafka); both Kafka transports run processors exactly-once in transactions', 'memory')
     .option('--component <name>', 'run only this component (repeat for several)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--until-idle', 'exit once the inputs are drained (sources ended, consumer lag 0); the memory transport also closes open windows')
     .option('--metrics-port <port>', 'serve Prometheus metrics on http://0.0.0.0:PORT/metrics')
     .option('--status-interval <seconds>', 'seconds between status lines', '10')
-    .option('--instance-id <id>', 'kafka: this worker\'s stable id (transactional ids derive from it; default: OPTIBID_INSTANCE_ID or "default")')
-    .option('--serde <name>', 'kafka: value encoding, json or avro (Confluent framing, schemas from the pipeline topics, registry at OPTIBID_REGISTRY_URL)', 'json')
+    .option('--instance-id <id>', 'kafka/rdkafka: this worker\'s stable id (transactional ids derive from it; default: OPTIBID_INSTANCE_ID or "default")')
+    .option('--serde <name>', 'kafka/rdkafka: value encoding, json or avro (Confluent framing, schemas from the pipeline topics, registry at OPTIBID_REGISTRY_URL)', 'json')
     .option('--log-level <level>', 'pino log level on stderr (debug, info, warn, error)', 'info')
     .action(async (file: string, opts: RunOptions) => {
       const pipeline = loadPipelineOrThrow(file);

@@ -1,61 +1,101 @@
-import type { IHeaders, KafkaMessage, Message } from 'kafkajs';
+import type { IHeaders, Message } from 'kafkajs';
 import { toDeadLetter } from '../dlq.js';
 import type { OutRecord, StreamRecord } from '../record.js';
-import type { Serde } from '../serde/serde.js';
+import type { RecordOrigin, Serde } from '../serde/serde.js';
+
+/**
+ * A serde that may also offer a promise-free warm path (as `AvroSerde` and the JSON serde do): the
+ * transports call `serializeSync`/`deserializeSync` first and await the async call only when the
+ * sync one returns undefined (schema not cached yet). Per-record awaits are the main cost otherwise.
+ */
+export type MaybeSyncSerde = Serde & {
+  serializeSync?(topic: string, value: unknown): Buffer | undefined;
+  deserializeSync?(bytes: Buffer, origin: RecordOrigin): { value: unknown } | undefined;
+};
+
+/** Headers as kafkajs (object) or node-rdkafka (array of one-entry objects) hands them over. */
+export type FetchedHeaders = IHeaders | Array<Record<string, string | Buffer>>;
+
+/** A fetched message, in the shape shared by kafkajs' KafkaMessage and node-rdkafka's Message. */
+export interface FetchedMessage {
+  key?: Buffer | string | null;
+  value: Buffer | null;
+  offset: string | number;
+  timestamp?: string | number;
+  headers?: FetchedHeaders;
+}
 
 /** Kafka headers (Buffer or string values) as the runtime's string map. */
-export function decodeHeaders(h: IHeaders | undefined): Record<string, string> | undefined {
+export function decodeHeaders(h: FetchedHeaders | undefined): Record<string, string> | undefined {
   if (!h) return undefined;
   const out: Record<string, string> = {};
   let any = false;
-  for (const [k, v] of Object.entries(h)) {
-    if (v === undefined) continue;
+  const add = (k: string, v: unknown) => {
+    if (v === undefined) return;
     const first = Array.isArray(v) ? v[0] : v;
-    if (first === undefined) continue;
+    if (first === undefined) return;
     out[k] = Buffer.isBuffer(first) ? first.toString('utf8') : String(first);
     any = true;
+  };
+  if (Array.isArray(h)) {
+    for (const entry of h) for (const k in entry) add(k, entry[k]);
+  } else {
+    for (const k in h) add(k, h[k]);
   }
   return any ? out : undefined;
 }
+
+/** Original value bytes by offset (looked up only when a record is dead-lettered). */
+export type RawLookup = Pick<Map<string, Buffer | null>, 'has' | 'get'>;
 
 /** Decoded records of a fetched batch plus the dead letters of those that failed to decode. */
 export interface DecodedBatch {
   records: StreamRecord[];
   deadLetters: Message[];
   /** Raw value bytes by offset, so a record that later fails keeps its original bytes in the DLQ. */
-  raw: Map<string, Buffer | null>;
+  raw: RawLookup;
+}
+
+/** Builds the offset → bytes map on first use: most batches never need it. */
+function lazyRaw(messages: readonly FetchedMessage[]): RawLookup {
+  let map: Map<string, Buffer | null> | undefined;
+  const get = () => (map ??= new Map(messages.map((m) => [String(m.offset), m.value])));
+  return { has: (k) => get().has(k), get: (k) => get().get(k) };
 }
 
 /** Decodes fetched messages with `serde`; undecodable ones become dead letters with their original bytes. */
 export async function decodeBatch(
   topic: string,
   partition: number,
-  messages: KafkaMessage[],
-  serde: Serde,
+  messages: readonly FetchedMessage[],
+  serde: MaybeSyncSerde,
   dlqTopic: string,
   component: string,
 ): Promise<DecodedBatch> {
   const records: StreamRecord[] = [];
   const deadLetters: Message[] = [];
-  const raw = new Map<string, Buffer | null>();
-  for (const m of messages) {
-    raw.set(m.offset, m.value);
-    const base = {
-      topic,
-      partition,
-      offset: m.offset,
-      key: m.key === null ? null : m.key.toString('utf8'),
-      timestamp: Number(m.timestamp),
-      headers: decodeHeaders(m.headers),
-    };
+  const sync = typeof serde.deserializeSync === 'function' ? serde.deserializeSync.bind(serde) : undefined;
+  for (let i = 0; i < messages.length; i++) {
+    const m = messages[i]!;
+    const offset = typeof m.offset === 'string' ? m.offset : String(m.offset);
+    const key =
+      m.key === null || m.key === undefined ? null : typeof m.key === 'string' ? m.key : m.key.toString('utf8');
+    const timestamp = Number(m.timestamp ?? 0);
+    const headers = m.headers === undefined ? undefined : decodeHeaders(m.headers);
     try {
-      const value = m.value === null ? null : await serde.deserialize(m.value, { topic, partition, offset: m.offset });
-      records.push({ ...base, value });
+      let value: unknown = null;
+      if (m.value !== null) {
+        const origin = { topic, partition, offset };
+        const fast = sync?.(m.value, origin);
+        value = fast !== undefined ? fast.value : await serde.deserialize(m.value, origin);
+      }
+      records.push({ topic, partition, offset, key, timestamp, headers, value });
     } catch (err) {
-      deadLetters.push(deadLetterMessage(toDeadLetter(dlqTopic, { ...base, value: null }, component, err), m.value));
+      const base = { topic, partition, offset, key, timestamp, headers, value: null };
+      deadLetters.push(deadLetterMessage(toDeadLetter(dlqTopic, base, component, err), m.value));
     }
   }
-  return { records, deadLetters, raw };
+  return { records, deadLetters, raw: lazyRaw(messages) };
 }
 
 /** A dead-letter record as a Kafka message carrying `bytes` (the original value) untouched. */
@@ -64,10 +104,11 @@ export function deadLetterMessage(rec: OutRecord, bytes: Buffer | null): Message
 }
 
 /** Dead letters produced by a processor or sink, with their original bytes when known. */
-export function rawDeadLetters(deadLetters: OutRecord[], raw: Map<string, Buffer | null>): Message[] {
+export function rawDeadLetters(deadLetters: OutRecord[], raw: RawLookup): Message[] {
   return deadLetters.map((d) => {
     const offset = d.headers?.['source-offset'];
-    const bytes = offset !== undefined && raw.has(offset) ? raw.get(offset)! : Buffer.from(JSON.stringify(d.value ?? null));
+    const bytes =
+      offset !== undefined && raw.has(offset) ? raw.get(offset)! : Buffer.from(JSON.stringify(d.value ?? null));
     return deadLetterMessage(d, bytes);
   });
 }
@@ -75,24 +116,35 @@ export function rawDeadLetters(deadLetters: OutRecord[], raw: Map<string, Buffer
 /** Serializes records grouped by topic; a record that cannot be serialized becomes a dead letter (JSON bytes). */
 export async function encodeRecords(
   records: OutRecord[],
-  serde: Serde,
+  serde: MaybeSyncSerde,
   dlqTopic: string,
   component: string,
 ): Promise<{ byTopic: Map<string, Message[]>; failed: number }> {
   const byTopic = new Map<string, Message[]>();
   let failed = 0;
+  let lastTopic: string | undefined;
+  let lastList: Message[] | undefined;
   const push = (topic: string, m: Message) => {
-    let list = byTopic.get(topic);
-    if (!list) byTopic.set(topic, (list = []));
-    list.push(m);
+    if (topic !== lastTopic) {
+      lastTopic = topic;
+      lastList = byTopic.get(topic);
+      if (!lastList) byTopic.set(topic, (lastList = []));
+    }
+    lastList!.push(m);
   };
-  for (const r of records) {
+  const sync = typeof serde.serializeSync === 'function' ? serde.serializeSync.bind(serde) : undefined;
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i]!;
     try {
-      const value = r.value === null ? null : await serde.serialize(r.topic, r.value);
+      let value: Buffer | null = null;
+      if (r.value !== null) value = sync?.(r.topic, r.value) ?? (await serde.serialize(r.topic, r.value));
       push(r.topic, { key: r.key, value, timestamp: String(r.timestamp), headers: r.headers });
     } catch (err) {
       failed++;
-      push(dlqTopic, deadLetterMessage(toDeadLetter(dlqTopic, r, component, err), Buffer.from(JSON.stringify(r.value ?? null))));
+      push(
+        dlqTopic,
+        deadLetterMessage(toDeadLetter(dlqTopic, r, component, err), Buffer.from(JSON.stringify(r.value ?? null))),
+      );
     }
   }
   return { byTopic, failed };

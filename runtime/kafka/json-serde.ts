@@ -1,21 +1,37 @@
 import { OptiBidError } from '../errors.js';
 import type { RecordOrigin, Serde } from '../serde/serde.js';
 
+/** The JSON serde, with the promise-free calls the Kafka transports use on their hot path. */
+export interface JsonSerde extends Serde {
+  serializeSync(topic: string, value: unknown): Buffer;
+  deserializeSync(bytes: Buffer, origin: RecordOrigin): { value: unknown };
+}
+
 /** JSON values as UTF-8: the Kafka transports' default until a topic has an Avro serde. */
-export function createJsonSerde(): Serde {
-  return {
-    async serialize(_topic, value) {
-      return Buffer.from(JSON.stringify(value), 'utf8');
-    },
-    async deserialize(bytes: Buffer, origin: RecordOrigin) {
-      try {
-        return JSON.parse(bytes.toString('utf8'));
-      } catch (cause) {
-        throw new OptiBidError('OPTIBID_ERR_DECODE', `${origin.topic}[${origin.partition ?? '?'}]@${origin.offset ?? '?'}: not JSON: ${(cause as Error).message}`, {
+export function createJsonSerde(): JsonSerde {
+  const deserializeSync = (bytes: Buffer, origin: RecordOrigin) => {
+    try {
+      return { value: JSON.parse(bytes.toString('utf8')) as unknown };
+    } catch (cause) {
+      throw new OptiBidError(
+        'OPTIBID_ERR_DECODE',
+        `${origin.topic}[${origin.partition ?? '?'}]@${origin.offset ?? '?'}: not JSON: ${(cause as Error).message}`,
+        {
           cause,
           context: { ...origin },
-        });
-      }
+        },
+      );
+    }
+  };
+  const serializeSync = (_topic: string, value: unknown) => Buffer.from(JSON.stringify(value), 'utf8');
+  return {
+    serializeSync,
+    deserializeSync,
+    async serialize(topic, value) {
+      return serializeSync(topic, value);
+    },
+    async deserialize(bytes: Buffer, origin: RecordOrigin) {
+      return deserializeSync(bytes, origin).value;
     },
   };
 }

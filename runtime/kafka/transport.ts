@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import kafkajs, { type Admin, type Consumer, type EachBatchPayload, type Kafka as KafkaClient, type Message, type Producer } from 'kafkajs';
+import kafkajs, { type Admin, type EachBatchPayload, type Kafka as KafkaClient, type Message } from 'kafkajs';
 import { systemClock } from '../clock.js';
 import { EndOfInput, NotConnected, type Logger, type Source } from '../component.js';
 import { ProcessorCore } from '../core/processor.js';
@@ -9,8 +9,15 @@ import { newStats, type ComponentStats } from '../core/stats.js';
 import { toDeadLetter } from '../dlq.js';
 import { endpointsFromEnv } from '../endpoints.js';
 import { OptiBidError } from '../errors.js';
-import { componentContext, selected, silentLogger, type RunOptions, type RunningPipeline, type Transport } from '../pipeline.js';
-import type { OutRecord } from '../record.js';
+import {
+  componentContext,
+  selected,
+  silentLogger,
+  type RunOptions,
+  type RunningPipeline,
+  type Transport,
+} from '../pipeline.js';
+import type { OutRecord, StreamRecord } from '../record.js';
 import type { Serde } from '../serde/serde.js';
 import { dlqTopic, type PipelineSpec, type ProcessorNode, type SinkNode, type SourceNode } from '../spec.js';
 import { decodeBatch, encodeRecords, rawDeadLetters } from './codec.js';
@@ -39,8 +46,15 @@ export interface KafkaTransportOptions {
   timerPollMs?: number;
   /** An input partition silent for this long (clock ms) stops holding the watermark back (default: never). */
   idlePartitionMs?: number;
+  /** Observability hook (benchmarks): after each processor transaction commits, with the input records it covered. */
+  afterCommit?: (info: { component: string; records: readonly StreamRecord[] }) => void;
   /** Test hook: runs inside each processor transaction just before commit; throwing aborts it. */
-  beforeCommit?: (info: { component: string; topic: string; partition: number; lastOffset: string }) => Promise<void> | void;
+  beforeCommit?: (info: {
+    component: string;
+    topic: string;
+    partition: number;
+    lastOffset: string;
+  }) => Promise<void> | void;
 }
 
 /** The compacted changelog topic of a processor's keyed state. */
@@ -131,9 +145,12 @@ class KafkaRun implements RunningPipeline {
     const { spec, opts } = this;
     const clock = opts.clock ?? systemClock;
     const ctx = (name: string) => componentContext(name, opts, clock, this.abort.signal);
-    for (const node of spec.sources.filter((s) => selected(s.name, opts.only))) this.tasks.push(await this.startSource(node, ctx(node.name)));
-    for (const node of spec.processors.filter((p) => selected(p.name, opts.only))) this.tasks.push(await this.startProcessor(node, ctx(node.name), clock));
-    for (const node of spec.sinks.filter((s) => selected(s.name, opts.only))) this.tasks.push(await this.startSink(node, ctx(node.name)));
+    for (const node of spec.sources.filter((s) => selected(s.name, opts.only)))
+      this.tasks.push(await this.startSource(node, ctx(node.name)));
+    for (const node of spec.processors.filter((p) => selected(p.name, opts.only)))
+      this.tasks.push(await this.startProcessor(node, ctx(node.name), clock));
+    for (const node of spec.sinks.filter((s) => selected(s.name, opts.only)))
+      this.tasks.push(await this.startSink(node, ctx(node.name)));
     if (opts.untilIdle) {
       this.idleTimer = setInterval(() => {
         const now = Date.now();
@@ -148,13 +165,22 @@ class KafkaRun implements RunningPipeline {
 
   private async ensureTopics(): Promise<void> {
     const existing = new Set(await this.admin.listTopics());
-    const wanted: Array<{ topic: string; numPartitions: number; configEntries?: Array<{ name: string; value: string }> }> = [];
-    for (const t of this.spec.topics.values()) if (!existing.has(t.name)) wanted.push({ topic: t.name, numPartitions: t.partitions });
+    const wanted: Array<{
+      topic: string;
+      numPartitions: number;
+      configEntries?: Array<{ name: string; value: string }>;
+    }> = [];
+    for (const t of this.spec.topics.values())
+      if (!existing.has(t.name)) wanted.push({ topic: t.name, numPartitions: t.partitions });
     if (!existing.has(this.dlq) && !this.spec.topics.has(this.dlq)) wanted.push({ topic: this.dlq, numPartitions: 1 });
     for (const p of this.spec.processors) {
       const name = changelogTopic(this.spec.name, p.name);
       if (!existing.has(name)) {
-        wanted.push({ topic: name, numPartitions: this.partitionsOf(p.inputs), configEntries: [{ name: 'cleanup.policy', value: 'compact' }] });
+        wanted.push({
+          topic: name,
+          numPartitions: this.partitionsOf(p.inputs),
+          configEntries: [{ name: 'cleanup.policy', value: 'compact' }],
+        });
       }
     }
     if (wanted.length) {
@@ -195,7 +221,15 @@ class KafkaRun implements RunningPipeline {
         const bad: OutRecord[] = [];
         for (const r of batch.records) {
           if (outputs.has(r.topic)) good.push(r);
-          else bad.push(toDeadLetter(this.dlq, r, node.name, new OptiBidError('OPTIBID_ERR_CONFIG', `source "${node.name}" wrote to undeclared topic "${r.topic}"`)));
+          else
+            bad.push(
+              toDeadLetter(
+                this.dlq,
+                r,
+                node.name,
+                new OptiBidError('OPTIBID_ERR_CONFIG', `source "${node.name}" wrote to undeclared topic "${r.topic}"`),
+              ),
+            );
         }
         const { byTopic, failed } = await encodeRecords(good, this.serde, this.dlq, node.name);
         if (bad.length) {
@@ -228,7 +262,11 @@ class KafkaRun implements RunningPipeline {
     };
   }
 
-  private async startProcessor(node: ProcessorNode, ctx: ReturnType<typeof componentContext>, clock: typeof systemClock): Promise<Task> {
+  private async startProcessor(
+    node: ProcessorNode,
+    ctx: ReturnType<typeof componentContext>,
+    clock: typeof systemClock,
+  ): Promise<Task> {
     const group = this.group(node.name);
     const changelog = changelogTopic(this.spec.name, node.name);
     const core = ProcessorCore.create(node, ctx, {
@@ -290,7 +328,8 @@ class KafkaRun implements RunningPipeline {
       if (dead.length) byTopic.set(this.dlq, [...(byTopic.get(this.dlq) ?? []), ...dead]);
       const changes: Message[] = [];
       for (const { partition, changes: list } of result.changes) {
-        for (const c of list) changes.push({ key: c.key, value: c.value === undefined ? null : JSON.stringify(c.value), partition });
+        for (const c of list)
+          changes.push({ key: c.key, value: c.value === undefined ? null : JSON.stringify(c.value), partition });
       }
       if (changes.length) byTopic.set(changelog, changes);
       const tx = await producer.transaction();
@@ -298,8 +337,16 @@ class KafkaRun implements RunningPipeline {
         const topicMessages = [...byTopic].map(([topic, messages]) => ({ topic, messages }));
         if (topicMessages.length) await tx.sendBatch({ topicMessages });
         const next = (BigInt(batch.lastOffset()) + 1n).toString();
-        await tx.sendOffsets({ consumerGroupId: group, topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: next }] }] });
-        await this.options.beforeCommit?.({ component: node.name, topic: batch.topic, partition: batch.partition, lastOffset: batch.lastOffset() });
+        await tx.sendOffsets({
+          consumerGroupId: group,
+          topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: next }] }],
+        });
+        await this.options.beforeCommit?.({
+          component: node.name,
+          topic: batch.topic,
+          partition: batch.partition,
+          lastOffset: batch.lastOffset(),
+        });
         await tx.commit();
       } catch (err) {
         await tx.abort().catch(() => {});
@@ -308,12 +355,18 @@ class KafkaRun implements RunningPipeline {
         restored.clear();
         throw err;
       }
+      this.options.afterCommit?.({ component: node.name, records: decoded.records });
       core.stats.dlq += decoded.deadLetters.length + failed;
       core.stats.failed += decoded.deadLetters.length + failed;
       resolveOffset(batch.lastOffset());
       await heartbeat();
     };
-    await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: 1, eachBatch });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: 1,
+      eachBatch,
+    });
     // Timers (onTimer, idle partitions): serialised with batches; what a tick produces commits in its own transaction.
     const timers = new TimerDriver(core, {
       clock,
@@ -343,7 +396,11 @@ class KafkaRun implements RunningPipeline {
       if (!e.payload.restart) this.fail(core.stats, e.payload.error);
     });
     return {
-      stats: Object.defineProperty(core.stats, 'lag', { get: () => [...lag.values()].reduce((a, b) => a + Math.max(0, b), 0), set: () => {}, configurable: true }),
+      stats: Object.defineProperty(core.stats, 'lag', {
+        get: () => [...lag.values()].reduce((a, b) => a + Math.max(0, b), 0),
+        set: () => {},
+        configurable: true,
+      }),
       idle: (now) => now - lastActivity > (this.options.idleMs ?? 1500) && [...lag.values()].every((l) => l <= 0),
       stop: async () => {
         await timers.stop();
@@ -370,7 +427,10 @@ class KafkaRun implements RunningPipeline {
       await reader.connect();
       await reader.subscribe({ topic: changelog, fromBeginning: true });
       await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new OptiBidError('OPTIBID_ERR_TIMEOUT', `restoring ${changelog}[${partition}] took over 60 s`)), 60_000);
+        const timer = setTimeout(
+          () => reject(new OptiBidError('OPTIBID_ERR_TIMEOUT', `restoring ${changelog}[${partition}] took over 60 s`)),
+          60_000,
+        );
         reader.on(reader.events.END_BATCH_PROCESS, (e) => {
           if (e.payload.partition === partition && Number(e.payload.offsetLag) <= 0) {
             clearTimeout(timer);
@@ -383,7 +443,10 @@ class KafkaRun implements RunningPipeline {
               if (batch.partition !== partition) return;
               for (const m of batch.messages) {
                 if (m.key === null) continue;
-                store.restore(m.key.toString('utf8'), m.value === null ? undefined : JSON.parse(m.value.toString('utf8')));
+                store.restore(
+                  m.key.toString('utf8'),
+                  m.value === null ? undefined : JSON.parse(m.value.toString('utf8')),
+                );
                 entries++;
               }
             },
@@ -395,12 +458,19 @@ class KafkaRun implements RunningPipeline {
       await reader.disconnect().catch(() => {});
       await this.admin.deleteGroups([restoreGroup]).catch(() => {});
     }
-    this.logger.info({ component: core.node.name, partition, entries, ms: Date.now() - started }, 'state restored from changelog');
+    this.logger.info(
+      { component: core.node.name, partition, entries, ms: Date.now() - started },
+      'state restored from changelog',
+    );
   }
 
   private async startSink(node: SinkNode, ctx: ReturnType<typeof componentContext>): Promise<Task> {
     const group = this.group(node.name);
-    const sink = new SinkCore(node.name, node.definition.create(node.config as never, ctx), { dlqTopic: this.dlq, logger: this.logger, signal: this.abort.signal });
+    const sink = new SinkCore(node.name, node.definition.create(node.config as never, ctx), {
+      dlqTopic: this.dlq,
+      logger: this.logger,
+      signal: this.abort.signal,
+    });
     await sink.connect();
     const producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     await producer.connect();
@@ -419,20 +489,33 @@ class KafkaRun implements RunningPipeline {
       eachBatch: async ({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }) => {
         if (!isRunning() || isStale() || batch.messages.length === 0) return;
         lastActivity = Date.now();
-        const decoded = await decodeBatch(batch.topic, batch.partition, batch.messages, this.serde, this.dlq, node.name);
+        const decoded = await decodeBatch(
+          batch.topic,
+          batch.partition,
+          batch.messages,
+          this.serde,
+          this.dlq,
+          node.name,
+        );
         const dead = [...decoded.deadLetters, ...rawDeadLetters(await sink.write(decoded.records), decoded.raw)];
         if (dead.length) await producer.send({ topic: this.dlq, messages: dead, acks: -1 });
         sink.stats.dlq += decoded.deadLetters.length;
         // Offsets only after the write is acknowledged: at-least-once, idempotent sinks make it exactly-once.
         resolveOffset(batch.lastOffset());
-        await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(batch.lastOffset()) + 1n).toString() }]);
+        await consumer.commitOffsets([
+          { topic: batch.topic, partition: batch.partition, offset: (BigInt(batch.lastOffset()) + 1n).toString() },
+        ]);
         await commitOffsetsIfNecessary();
         await heartbeat();
       },
     });
     sink.stats.state = 'running';
     return {
-      stats: Object.defineProperty(sink.stats, 'lag', { get: () => [...lag.values()].reduce((a, b) => a + Math.max(0, b), 0), set: () => {}, configurable: true }),
+      stats: Object.defineProperty(sink.stats, 'lag', {
+        get: () => [...lag.values()].reduce((a, b) => a + Math.max(0, b), 0),
+        set: () => {},
+        configurable: true,
+      }),
       idle: (now) => now - lastActivity > (this.options.idleMs ?? 1500) && [...lag.values()].every((l) => l <= 0),
       stop: async () => {
         await consumer.disconnect();

@@ -5,12 +5,12 @@ import { jest } from '@jest/globals';
 import type { KafkaMessage } from 'kafkajs';
 import { makeSpec } from '../spec.js';
 import { countingProcessor } from '../testing.js';
-import { KafkaTransport } from './transport.js';
+import { kafkaTransports } from './fixtures/transports.js';
 import { createTopics, produce, readTopic, testKafka } from './fixtures/kafka-helpers.js';
 
 jest.setTimeout(180_000);
 
-const run = `w${Date.now().toString(36)}${randomUUID().slice(0, 4)}`;
+const runId = `w${Date.now().toString(36)}${randomUUID().slice(0, 4)}`;
 const worker = fileURLToPath(new URL('./fixtures/worker.mjs', import.meta.url));
 
 async function endOffsetsSum(topic: string): Promise<number> {
@@ -44,28 +44,40 @@ function countsByKey(messages: KafkaMessage[]): Map<string, number[]> {
 }
 
 function inputsOf(messages: KafkaMessage[]): number[] {
-  return messages.map((m) => (JSON.parse(m.value!.toString()) as { input: { i: number } }).input.i).sort((a, b) => a - b);
+  return messages
+    .map((m) => (JSON.parse(m.value!.toString()) as { input: { i: number } }).input.i)
+    .sort((a, b) => a - b);
 }
 
-const records = (from: number, n: number, keys: number) => Array.from({ length: n }, (_, j) => ({ key: `k${(from + j) % keys}`, value: { i: from + j } }));
+const records = (from: number, n: number, keys: number) =>
+  Array.from({ length: n }, (_, j) => ({ key: `k${(from + j) % keys}`, value: { i: from + j } }));
 
-describe('Kafka workers', () => {
+describe.each(kafkaTransports)('Kafka workers on the %s transport', (transportName, makeTransport) => {
+  const run = `${runId}${transportName}`;
+
   it('a worker killed with SIGKILL mid-stream and restarted yields every record exactly once', async () => {
     const input = `${run}.kill.in`;
     const output = `${run}.kill.out`;
     const name = `${run}-kill`;
-    await createTopics([{ topic: input, numPartitions: 4 }, { topic: output, numPartitions: 2 }]);
+    await createTopics([
+      { topic: input, numPartitions: 4 },
+      { topic: output, numPartitions: 2 },
+    ]);
     const n = 1500;
     await produce(input, records(0, n, 10));
 
-    const first = spawn(process.execPath, [worker, name, input, output, 'w1', '2'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const first = spawn(process.execPath, [worker, name, input, output, 'w1', '2', 'forever', transportName], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     await waitFor(async () => (await endOffsetsSum(output)) > 200, 60_000, 'first outputs');
     first.kill('SIGKILL');
     expect(await exited(first)).toBeNull();
     const written = await endOffsetsSum(output);
     expect(written).toBeLessThan(n); // killed mid-stream
 
-    const second = spawn(process.execPath, [worker, name, input, output, 'w1', '0', 'until-idle'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const second = spawn(process.execPath, [worker, name, input, output, 'w1', '0', 'until-idle', transportName], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     expect(await exited(second)).toBe(0);
 
     const out = await readTopic(output, { count: n, settleMs: 1500 });
@@ -80,19 +92,26 @@ describe('Kafka workers', () => {
     const input = `${run}.share.in`;
     const output = `${run}.share.out`;
     const name = `${run}-share`;
-    await createTopics([{ topic: input, numPartitions: 4 }, { topic: output, numPartitions: 2 }]);
+    await createTopics([
+      { topic: input, numPartitions: 4 },
+      { topic: output, numPartitions: 2 },
+    ]);
     const spec = makeSpec({
       name,
       processors: [{ name: 'count', definition: countingProcessor, config: {}, inputs: [input], outputs: [output] }],
       partitions: { [input]: 4 },
     });
-    const a = await new KafkaTransport({ instanceId: 'a' }).start(spec);
+    const a = await makeTransport({ instanceId: 'a' }).start(spec);
     await produce(input, records(0, 400, 8));
     await waitFor(() => a.stats()[0]!.recordsIn >= 400, 60_000, 'worker a to process 400');
 
-    const b = await new KafkaTransport({ instanceId: 'b' }).start(spec);
+    const b = await makeTransport({ instanceId: 'b' }).start(spec);
     await produce(input, records(400, 400, 8));
-    await waitFor(() => a.stats()[0]!.recordsIn + b.stats()[0]!.recordsIn >= 800, 90_000, 'both workers to process 800');
+    await waitFor(
+      () => a.stats()[0]!.recordsIn + b.stats()[0]!.recordsIn >= 800,
+      90_000,
+      'both workers to process 800',
+    );
     expect(b.stats()[0]!.recordsIn).toBeGreaterThan(0); // b took over some partitions
     expect(a.stats()[0]!.recordsIn).toBeGreaterThan(400); // and a kept some
 

@@ -1,0 +1,782 @@
+import { randomUUID } from 'node:crypto';
+import type { Message } from 'kafkajs';
+import { systemClock, type Clock } from '../clock.js';
+import { EndOfInput, NotConnected, type Logger, type Source } from '../component.js';
+import { ProcessorCore, type BatchResult } from '../core/processor.js';
+import { SinkCore, retryConnect, sleep } from '../core/sink.js';
+import { TimerDriver, defaultTimerPollMs } from '../core/timer.js';
+import { newStats, type ComponentStats } from '../core/stats.js';
+import { toDeadLetter } from '../dlq.js';
+import { endpointsFromEnv } from '../endpoints.js';
+import { OptiBidError } from '../errors.js';
+import { decodeBatch, encodeRecords, rawDeadLetters, type MaybeSyncSerde, type RawLookup } from '../kafka/codec.js';
+import { createJsonSerde } from '../kafka/json-serde.js';
+import { changelogTopic } from '../kafka/transport.js';
+import {
+  componentContext,
+  selected,
+  silentLogger,
+  type RunOptions,
+  type RunningPipeline,
+  type Transport,
+} from '../pipeline.js';
+import type { OutRecord, StreamRecord } from '../record.js';
+import { dlqTopic, type PipelineSpec, type ProcessorNode, type SinkNode, type SourceNode } from '../spec.js';
+import {
+  call,
+  codes,
+  connect,
+  consume,
+  disconnect,
+  loadRdkafka,
+  produceAll,
+  type RdError,
+  type RdKafka,
+} from './client.js';
+
+export interface RdkafkaTransportOptions {
+  brokers?: string[];
+  clientId?: string;
+  /** Value serde (default JSON; the Avro serde with registry framing plugs in here). */
+  serde?: MaybeSyncSerde;
+  /** As for the kafkajs transport: names the transactional producers `<pipeline>.<component>.<instanceId>`. */
+  instanceId?: string;
+  /** Transaction timeout (ms): how long a crashed worker's open transaction can block read-committed readers. */
+  transactionTimeoutMs?: number;
+  /** How long (ms) nothing must arrive before `untilIdle` counts inputs as drained. */
+  idleMs?: number;
+  /** Most records per consume call; a processor commits one transaction per such batch (default 20 000). */
+  maxBatchRecords?: number;
+  /** A consume call returns early once no record arrived for this long (ms, default 50). */
+  consumeTimeoutMs?: number;
+  /** Most bytes fetched per partition at once (default 8 MiB). */
+  maxBytesPerPartition?: number;
+  /** Processor timers (`onTimer`) and idle-partition checks: real-ms poll of the injected clock (default 100). */
+  timerPollMs?: number;
+  /** An input partition silent for this long (clock ms) stops holding the watermark back (default: never). */
+  idlePartitionMs?: number;
+  /** Extra librdkafka properties for every client (e.g. `{ debug: 'eos' }`). */
+  librdkafka?: Record<string, string | number | boolean>;
+  /** Observability hook (benchmarks): after each processor transaction commits, with the input records it covered. */
+  afterCommit?: (info: { component: string; records: readonly StreamRecord[] }) => void;
+  /** Test hook: runs inside each processor transaction just before commit; throwing aborts it. */
+  beforeCommit?: (info: {
+    component: string;
+    topic: string;
+    partition: number;
+    lastOffset: string;
+  }) => Promise<void> | void;
+}
+
+/**
+ * The rdkafka transport (node-rdkafka on librdkafka), with the kafkajs transport's semantics:
+ * consume–transform–produce in transactions (outputs, dead letters, changelog records and consumed
+ * offsets commit atomically; consumers read committed), keyed state restored from the compacted
+ * changelog after every assignment, sinks committing offsets after a write. One transaction covers a
+ * whole consumed batch, which may span several partitions.
+ */
+export class RdkafkaTransport implements Transport {
+  readonly name = 'rdkafka';
+  constructor(private readonly options: RdkafkaTransportOptions = {}) {}
+
+  async start(spec: PipelineSpec, opts: RunOptions = {}): Promise<RunningPipeline> {
+    const run = new RdkafkaRun(spec, this.options, opts, loadRdkafka());
+    try {
+      await run.start();
+    } catch (err) {
+      await run.stop().catch(() => {});
+      throw err;
+    }
+    return run;
+  }
+}
+
+interface Task {
+  stats: ComponentStats;
+  stop(): Promise<void>;
+  idle(now: number): boolean;
+}
+
+/** Per-partition progress of a consumer: EOF flags and next offsets, for lag and `untilIdle`. */
+class Progress {
+  assigned: RdKafka.TopicPartition[] = [];
+  joined = false;
+  lastActivity = Date.now();
+  /** Partitions at their end: the offset the EOF was reported at (a later message clears it). */
+  private readonly eof = new Map<string, number>();
+  private readonly next = new Map<string, number>();
+
+  constructor(private readonly consumer: () => RdKafka.KafkaConsumer) {}
+
+  private resolveJoined!: () => void;
+  private readonly joinedOnce = new Promise<void>((resolve) => (this.resolveJoined = resolve));
+
+  /** Resolves once the first assignment arrived (or after `timeoutMs`: false). */
+  async waitJoined(timeoutMs: number): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
+    const ok = await Promise.race([this.joinedOnce.then(() => true), timeout]);
+    clearTimeout(timer);
+    return ok;
+  }
+
+  assign(list: RdKafka.TopicPartition[]): void {
+    this.assigned = list.map((p) => ({ topic: p.topic, partition: p.partition }));
+    this.joined = true;
+    this.resolveJoined();
+    this.eof.clear();
+    this.next.clear();
+  }
+
+  atEof(topic: string, partition: number, offset: number): void {
+    this.eof.set(`${topic}/${partition}`, offset);
+    this.next.set(`${topic}/${partition}`, offset);
+  }
+
+  consumed(messages: RdKafka.Message[]): void {
+    for (const m of messages) {
+      const k = `${m.topic}/${m.partition}`;
+      // EOF events of a consume call are emitted before its messages are handed over: keep one that came after.
+      const at = this.eof.get(k);
+      if (at !== undefined && m.offset >= at) this.eof.delete(k);
+      this.next.set(k, m.offset + 1);
+    }
+    if (messages.length) this.lastActivity = Date.now();
+  }
+
+  lag(): number {
+    let sum = 0;
+    for (const { topic, partition } of this.assigned) {
+      const k = `${topic}/${partition}`;
+      if (this.eof.has(k)) continue;
+      try {
+        const { highOffset } = this.consumer().getWatermarkOffsets(topic, partition);
+        const next = this.next.get(k);
+        if (highOffset >= 0 && next !== undefined) sum += Math.max(0, highOffset - next);
+      } catch {
+        // watermarks not known yet
+      }
+    }
+    return sum;
+  }
+
+  idle(now: number, idleMs: number): boolean {
+    return (
+      this.joined &&
+      now - this.lastActivity > idleMs &&
+      this.assigned.every((p) => this.eof.has(`${p.topic}/${p.partition}`))
+    );
+  }
+}
+
+class RdkafkaRun implements RunningPipeline {
+  readonly done: Promise<void>;
+  private resolveDone!: () => void;
+  private rejectDone!: (err: unknown) => void;
+  private readonly serde: MaybeSyncSerde;
+  private readonly logger: Logger;
+  private readonly abort = new AbortController();
+  private readonly tasks: Task[] = [];
+  private stopped = false;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private readonly dlq: string;
+  private readonly instanceId: string;
+  private readonly base: Record<string, string | number | boolean>;
+
+  constructor(
+    private readonly spec: PipelineSpec,
+    private readonly options: RdkafkaTransportOptions,
+    private readonly opts: RunOptions,
+    private readonly rd: typeof RdKafka,
+  ) {
+    this.done = new Promise((resolve, reject) => {
+      this.resolveDone = resolve;
+      this.rejectDone = reject;
+    });
+    this.done.catch(() => {});
+    this.logger = opts.logger ?? silentLogger;
+    this.serde = options.serde ?? createJsonSerde();
+    this.dlq = dlqTopic(spec.name);
+    this.instanceId = options.instanceId ?? 'default';
+    this.base = {
+      'metadata.broker.list': (options.brokers ?? endpointsFromEnv(opts.env).kafkaBrokers).join(','),
+      'client.id': options.clientId ?? `optibid-${spec.name}`,
+      'socket.keepalive.enable': true,
+      ...options.librdkafka,
+    };
+  }
+
+  private group(component: string): string {
+    return `${this.spec.name}.${component}`;
+  }
+
+  async start(): Promise<void> {
+    await this.ensureTopics();
+    const { spec, opts } = this;
+    const clock = opts.clock ?? systemClock;
+    const ctx = (name: string) => componentContext(name, opts, clock, this.abort.signal);
+    for (const node of spec.sources.filter((s) => selected(s.name, opts.only)))
+      this.tasks.push(await this.startSource(node, ctx(node.name)));
+    for (const node of spec.processors.filter((p) => selected(p.name, opts.only)))
+      this.tasks.push(await this.startProcessor(node, ctx(node.name), clock));
+    for (const node of spec.sinks.filter((s) => selected(s.name, opts.only)))
+      this.tasks.push(await this.startSink(node, ctx(node.name)));
+    if (opts.untilIdle) {
+      this.idleTimer = setInterval(() => {
+        const now = Date.now();
+        if (this.tasks.every((t) => t.idle(now))) void this.stop();
+      }, 250);
+    }
+  }
+
+  private partitionsOf(topics: string[]): number {
+    return Math.max(1, ...topics.map((t) => this.spec.topics.get(t)?.partitions ?? 1));
+  }
+
+  /** Creates the pipeline's topics, the DLQ and the compacted changelogs; existing ones are left as they are. */
+  private async ensureTopics(): Promise<void> {
+    const wanted: RdKafka.NewTopic[] = [];
+    for (const t of this.spec.topics.values())
+      wanted.push({ topic: t.name, num_partitions: t.partitions, replication_factor: -1 });
+    if (!this.spec.topics.has(this.dlq)) wanted.push({ topic: this.dlq, num_partitions: 1, replication_factor: -1 });
+    for (const p of this.spec.processors) {
+      wanted.push({
+        topic: changelogTopic(this.spec.name, p.name),
+        num_partitions: this.partitionsOf(p.inputs),
+        replication_factor: -1,
+        config: { 'cleanup.policy': 'compact' },
+      });
+    }
+    const admin = this.rd.AdminClient.create({ ...this.base });
+    try {
+      for (const t of wanted) {
+        await call((cb) => admin.createTopic(t, 30_000, cb)).catch((err: RdError) => {
+          if (err.code !== codes.topicAlreadyExists)
+            throw new OptiBidError('OPTIBID_ERR_UPSTREAM', `creating topic ${t.topic}: ${err.message}`, { cause: err });
+        });
+      }
+    } finally {
+      admin.disconnect();
+    }
+  }
+
+  private consumerConfig(group: string, extra: Record<string, unknown> = {}): RdKafka.ConsumerGlobalConfig {
+    return {
+      ...this.base,
+      'group.id': group,
+      'enable.auto.commit': false,
+      'enable.auto.offset.store': false,
+      'isolation.level': 'read_committed',
+      'enable.partition.eof': true,
+      // As kafkajs assigns: round robin spreads a topic's partitions alternately over the members.
+      'partition.assignment.strategy': 'roundrobin',
+      'session.timeout.ms': 10_000,
+      'heartbeat.interval.ms': 1000,
+      'max.partition.fetch.bytes': this.options.maxBytesPerPartition ?? 8 * 1024 * 1024,
+      'fetch.max.bytes': 64 * 1024 * 1024,
+      'fetch.wait.max.ms': 100,
+      'queued.min.messages': 200_000,
+      'queued.max.messages.kbytes': 128 * 1024,
+      ...extra,
+    } as RdKafka.ConsumerGlobalConfig;
+  }
+
+  private async startSource(node: SourceNode, ctx: ReturnType<typeof componentContext>): Promise<Task> {
+    const stats = newStats(node.name, 'source');
+    const source: Source = node.definition.create(node.config as never, ctx);
+    const producer = new this.rd.Producer({
+      ...this.base,
+      'enable.idempotence': true,
+      dr_cb: true,
+      partitioner: 'murmur2_random',
+      'linger.ms': 5,
+    } as RdKafka.ProducerGlobalConfig);
+    await connect(producer);
+    producer.setPollInterval(20);
+    const delivery = deliveryTracker(producer);
+    const outputs = new Set(node.outputs);
+    const signal = this.abort.signal;
+    const loop = (async () => {
+      await retryConnect(() => source.connect(), node.name, { logger: this.logger, signal });
+      stats.state = 'running';
+      while (!this.stopped) {
+        let batch;
+        try {
+          batch = await source.read();
+        } catch (err) {
+          if (err instanceof EndOfInput) break;
+          if (err instanceof NotConnected && !this.stopped) {
+            await sleep(100, signal);
+            await retryConnect(() => source.connect(), node.name, { logger: this.logger, signal });
+            continue;
+          }
+          throw err;
+        }
+        const good: OutRecord[] = [];
+        const bad: OutRecord[] = [];
+        for (const r of batch.records) {
+          if (outputs.has(r.topic)) good.push(r);
+          else
+            bad.push(
+              toDeadLetter(
+                this.dlq,
+                r,
+                node.name,
+                new OptiBidError('OPTIBID_ERR_CONFIG', `source "${node.name}" wrote to undeclared topic "${r.topic}"`),
+              ),
+            );
+        }
+        const { byTopic, failed } = await encodeRecords(good, this.serde, this.dlq, node.name);
+        if (bad.length) byTopic.set(this.dlq, [...(byTopic.get(this.dlq) ?? []), ...rawDeadLetters(bad, new Map())]);
+        try {
+          await delivery.send(byTopic);
+          await batch.ack();
+        } catch (err) {
+          await batch.ack(err as Error);
+          throw err;
+        }
+        stats.recordsOut += good.length - failed;
+        stats.failed += failed + bad.length;
+        stats.dlq += failed + bad.length;
+      }
+      stats.state = this.stopped ? 'stopped' : 'done';
+    })().catch((err) => this.fail(stats, err));
+    return {
+      stats,
+      idle: () => stats.state === 'done',
+      stop: async () => {
+        await loop;
+        await source.close().catch(() => {});
+        await disconnect(producer);
+      },
+    };
+  }
+
+  private async startProcessor(
+    node: ProcessorNode,
+    ctx: ReturnType<typeof componentContext>,
+    clock: Clock,
+  ): Promise<Task> {
+    const group = this.group(node.name);
+    const changelog = changelogTopic(this.spec.name, node.name);
+    const core = ProcessorCore.create(node, ctx, {
+      dlqTopic: this.dlq,
+      clock,
+      maxOutOfOrdernessMs: this.spec.settings.maxOutOfOrdernessMs,
+      trackChanges: true,
+      logger: this.logger,
+      idlePartitionMs: this.options.idlePartitionMs,
+    });
+    const producer = new this.rd.Producer({
+      ...this.base,
+      'transactional.id': `${group}.${this.instanceId}`,
+      'enable.idempotence': true,
+      'transaction.timeout.ms': this.options.transactionTimeoutMs ?? 10_000,
+      partitioner: 'murmur2_random',
+      'linger.ms': 5,
+      'batch.num.messages': 10_000,
+      'batch.size': 1024 * 1024,
+      'queue.buffering.max.messages': 1_000_000,
+      'queue.buffering.max.kbytes': 512 * 1024,
+      dr_cb: false,
+    } as RdKafka.ProducerGlobalConfig);
+    await connect(producer);
+    producer.setPollInterval(100);
+    // Fences (and aborts) a crashed predecessor's open transaction under the same transactional id.
+    await call((cb) => producer.initTransactions(30_000, cb));
+
+    // Batches, rebalances and timer ticks never interleave.
+    const exclusive = <T>(fn: () => Promise<T> | T) => core.exclusive(async () => fn());
+    const restored = new Set<number>();
+    const progress = new Progress(() => consumer);
+    const reset = () => {
+      core.discardAll();
+      restored.clear();
+    };
+    /** Every assigned partition back to its committed offset (re-assigning fetches from there). */
+    const rewind = () => {
+      const current = progress.assigned;
+      if (!consumer.isConnected()) return;
+      consumer.unassign();
+      if (current.length) consumer.assign(current);
+    };
+    // Bumped by every rebalance: a batch consumed across one is not processed but fetched again.
+    let epoch = 0;
+    const consumer: RdKafka.KafkaConsumer = new this.rd.KafkaConsumer(
+      this.consumerConfig(group, {
+        rebalance_cb: (err: RdError, assignment: RdKafka.TopicPartition[]) => {
+          // Never in the middle of a batch: state is dropped and re-read from the changelog before the next one.
+          void exclusive(() => {
+            epoch++;
+            reset();
+            if (err.code === codes.assignPartitions) {
+              this.logger.info({ component: node.name, assignment }, 'partitions assigned');
+              progress.assign(assignment);
+              consumer.assign(assignment);
+            } else {
+              this.logger.info({ component: node.name, revoked: assignment }, 'partitions revoked');
+              progress.assign([]);
+              if (consumer.isConnected()) consumer.unassign();
+            }
+          }).catch((e: Error) =>
+            this.logger.warn({ component: node.name, err: e.message }, 'rebalance handling failed'),
+          );
+        },
+      }),
+      { 'auto.offset.reset': 'earliest' },
+    );
+    consumer.on('partition.eof', (e) => progress.atEof(e.topic, e.partition, e.offset));
+    await connect(consumer);
+    consumer.setDefaultConsumeTimeout(this.options.consumeTimeoutMs ?? 50);
+    consumer.subscribe(node.inputs);
+    // Started means a member of the group with its partitions (the first consume call joins it).
+    const joined = progress.waitJoined(60_000);
+
+    let stopping = false;
+    const maxBatch = this.options.maxBatchRecords ?? 20_000;
+    const processBatch = async (messages: RdKafka.Message[]) => {
+      progress.consumed(messages);
+      // Messages of one consume call, per partition in offset order.
+      const parts = new Map<string, RdKafka.Message[]>();
+      for (const m of messages) {
+        const k = `${m.topic}\u0000${m.partition}`;
+        let list = parts.get(k);
+        if (!list) parts.set(k, (list = []));
+        list.push(m);
+      }
+      const todo = [...new Set(messages.map((m) => m.partition))].filter((p) => !restored.has(p));
+      if (todo.length) {
+        await this.restoreState(core, changelog, group, todo);
+        for (const p of todo) restored.add(p);
+      }
+      const records: StreamRecord[] = [];
+      const decodeDead: Message[] = [];
+      const raws = new Map<string, RawLookup>();
+      for (const [k, list] of parts) {
+        const first = list[0]!;
+        const decoded = await decodeBatch(first.topic, first.partition, list, this.serde, this.dlq, node.name);
+        for (const r of decoded.records) records.push(r);
+        for (const d of decoded.deadLetters) decodeDead.push(d);
+        raws.set(k, decoded.raw);
+      }
+      const result = await core.run(records);
+      const { byTopic, failed } = await encodeRecords(result.outputs, this.serde, this.dlq, node.name);
+      const dead = [...decodeDead];
+      for (const d of result.deadLetters) {
+        const raw = raws.get(`${d.headers?.['source-topic']}\u0000${d.headers?.['source-partition']}`);
+        dead.push(...rawDeadLetters([d], raw ?? new Map()));
+      }
+      if (dead.length) byTopic.set(this.dlq, [...(byTopic.get(this.dlq) ?? []), ...dead]);
+      const changes = changelogMessages(result.changes);
+      if (changes.length) byTopic.set(changelog, changes);
+      const offsets = [...parts.values()].map((list) => {
+        const last = list[list.length - 1]!;
+        return { topic: last.topic, partition: last.partition, offset: last.offset + 1 };
+      });
+      try {
+        await call((cb) => producer.beginTransaction(cb));
+        await produceAll(producer, byTopic);
+        // Outputs reach the broker while the offsets are added (commit would flush them anyway).
+        await Promise.all([
+          call((cb) => producer.flush(30_000, cb)),
+          call((cb) => producer.sendOffsetsToTransaction(offsets, consumer, 30_000, cb)),
+        ]);
+        for (const list of parts.values()) {
+          const last = list[list.length - 1]!;
+          await this.options.beforeCommit?.({
+            component: node.name,
+            topic: last.topic,
+            partition: last.partition,
+            lastOffset: String(last.offset),
+          });
+        }
+        await call((cb) => producer.commitTransaction(30_000, cb));
+      } catch (err) {
+        const e = err as RdError;
+        this.logger.warn(
+          { component: node.name, err: e.message, fatal: e.isFatal },
+          'transaction aborted; the batch will be consumed again',
+        );
+        await call((cb) => producer.abortTransaction(30_000, cb)).catch(() => {});
+        // Rebuild state from the changelog and read the batch again from the committed offsets.
+        reset();
+        rewind();
+        if (e.isFatal) throw err;
+        return;
+      }
+      this.options.afterCommit?.({ component: node.name, records });
+      core.stats.dlq += decodeDead.length + failed;
+      core.stats.failed += decodeDead.length + failed;
+    };
+
+    const loop = (async () => {
+      while (!stopping) {
+        let messages: RdKafka.Message[];
+        const consumedIn = epoch;
+        try {
+          messages = await consume(consumer, maxBatch);
+        } catch (err) {
+          if (stopping) break;
+          this.logger.warn({ component: node.name, err: (err as Error).message }, 'consume failed, retrying');
+          await sleep(100, this.abort.signal);
+          continue;
+        }
+        if (messages.length === 0) continue;
+        if (stopping) break; // not committed: read again by whoever gets these partitions
+        await exclusive(() => {
+          if (consumedIn === epoch) return processBatch(messages);
+          this.logger.info(
+            { component: node.name, records: messages.length },
+            'batch consumed across a rebalance, fetching it again',
+          );
+          rewind();
+        });
+      }
+    })().catch((err) => this.fail(core.stats, err));
+    // Timers (onTimer, idle partitions): what a tick produces commits in its own transaction.
+    const timers = new TimerDriver(core, {
+      clock,
+      pollMs: this.options.timerPollMs ?? defaultTimerPollMs,
+      logger: this.logger,
+      deliver: async (result) => {
+        const { byTopic } = await encodeRecords(result.outputs, this.serde, this.dlq, node.name);
+        const changes = changelogMessages(result.changes);
+        if (changes.length) byTopic.set(changelog, changes);
+        try {
+          await call((cb) => producer.beginTransaction(cb));
+          await produceAll(producer, byTopic);
+          await call((cb) => producer.commitTransaction(30_000, cb));
+        } catch (err) {
+          await call((cb) => producer.abortTransaction(30_000, cb)).catch(() => {});
+          reset();
+          throw err;
+        }
+      },
+    });
+    timers.start();
+    if (!(await joined))
+      this.logger.warn({ component: node.name, group }, 'no partitions assigned within 60 s; going on');
+    core.stats.state = 'running';
+    return {
+      stats: Object.defineProperty(core.stats, 'lag', { get: () => progress.lag(), set: () => {}, configurable: true }),
+      idle: (now) => progress.idle(now, this.options.idleMs ?? 1500),
+      stop: async () => {
+        stopping = true;
+        await timers.stop();
+        await loop;
+        await disconnect(consumer);
+        await disconnect(producer);
+        await core.close();
+        core.stats.state = 'stopped';
+      },
+    };
+  }
+
+  /** Loads the keyed state of `partitions` from the changelog (read committed, up to its end). */
+  private async restoreState(
+    core: ProcessorCore,
+    changelog: string,
+    group: string,
+    partitions: number[],
+  ): Promise<void> {
+    const started = Date.now();
+    for (const p of partitions) core.store(p).clear();
+    const reader = new this.rd.KafkaConsumer(this.consumerConfig(`${group}.restore.${randomUUID()}`), {
+      'auto.offset.reset': 'earliest',
+    });
+    let entries = 0;
+    try {
+      await connect(reader);
+      const pending = new Set<number>();
+      for (const p of partitions) {
+        const w = await call<RdKafka.WatermarkOffsets>((cb) => reader.queryWatermarkOffsets(changelog, p, 10_000, cb));
+        if (w.highOffset > w.lowOffset) pending.add(p);
+      }
+      if (pending.size === 0) return;
+      reader.on('partition.eof', (e) => pending.delete(e.partition));
+      reader.setDefaultConsumeTimeout(100);
+      reader.assign([...pending].map((partition) => ({ topic: changelog, partition, offset: codes.offsetBeginning })));
+      const deadline = Date.now() + 60_000;
+      while (pending.size) {
+        if (Date.now() > deadline)
+          throw new OptiBidError(
+            'OPTIBID_ERR_TIMEOUT',
+            `restoring ${changelog} [${[...pending].join(', ')}] took over 60 s`,
+          );
+        for (const m of await consume(reader, 10_000)) {
+          if (m.key === null || m.key === undefined) continue;
+          const key = typeof m.key === 'string' ? m.key : m.key.toString('utf8');
+          core.store(m.partition).restore(key, m.value === null ? undefined : JSON.parse(m.value.toString('utf8')));
+          entries++;
+        }
+      }
+    } finally {
+      for (const p of partitions) core.store(p).discardChanges();
+      await disconnect(reader);
+    }
+    this.logger.info(
+      { component: core.node.name, partitions, entries, ms: Date.now() - started },
+      'state restored from changelog',
+    );
+  }
+
+  private async startSink(node: SinkNode, ctx: ReturnType<typeof componentContext>): Promise<Task> {
+    const group = this.group(node.name);
+    const sink = new SinkCore(node.name, node.definition.create(node.config as never, ctx), {
+      dlqTopic: this.dlq,
+      logger: this.logger,
+      signal: this.abort.signal,
+    });
+    await sink.connect();
+    const producer = new this.rd.Producer({ ...this.base, 'enable.idempotence': true, dr_cb: true, 'linger.ms': 5 });
+    await connect(producer);
+    producer.setPollInterval(20);
+    const delivery = deliveryTracker(producer);
+    const progress = new Progress(() => consumer);
+    const consumer: RdKafka.KafkaConsumer = new this.rd.KafkaConsumer(
+      this.consumerConfig(group, {
+        rebalance_cb: (err: RdError, assignment: RdKafka.TopicPartition[]) => {
+          if (err.code === codes.assignPartitions) {
+            progress.assign(assignment);
+            consumer.assign(assignment);
+          } else {
+            progress.assign([]);
+            if (consumer.isConnected()) consumer.unassign();
+          }
+        },
+        offset_commit_cb: (err: RdError | null) => {
+          if (err && err.code)
+            this.logger.warn(
+              { component: node.name, err: err.message },
+              'offset commit failed (records will be written again)',
+            );
+        },
+      }),
+      { 'auto.offset.reset': 'earliest' },
+    );
+    consumer.on('partition.eof', (e) => progress.atEof(e.topic, e.partition, e.offset));
+    await connect(consumer);
+    consumer.setDefaultConsumeTimeout(this.options.consumeTimeoutMs ?? 50);
+    consumer.subscribe(node.inputs);
+    const joined = progress.waitJoined(60_000);
+    let stopping = false;
+    const loop = (async () => {
+      while (!stopping) {
+        let messages: RdKafka.Message[];
+        try {
+          messages = await consume(consumer, this.options.maxBatchRecords ?? 5000);
+        } catch (err) {
+          if (stopping) break;
+          this.logger.warn({ component: node.name, err: (err as Error).message }, 'consume failed, retrying');
+          await sleep(100, this.abort.signal);
+          continue;
+        }
+        if (messages.length === 0) continue;
+        progress.consumed(messages);
+        const parts = new Map<string, RdKafka.Message[]>();
+        for (const m of messages) {
+          const k = `${m.topic}\u0000${m.partition}`;
+          let list = parts.get(k);
+          if (!list) parts.set(k, (list = []));
+          list.push(m);
+        }
+        const dead: Message[] = [];
+        const offsets: RdKafka.TopicPartitionOffset[] = [];
+        for (const list of parts.values()) {
+          const first = list[0]!;
+          const last = list[list.length - 1]!;
+          const decoded = await decodeBatch(first.topic, first.partition, list, this.serde, this.dlq, node.name);
+          dead.push(...decoded.deadLetters, ...rawDeadLetters(await sink.write(decoded.records), decoded.raw));
+          sink.stats.dlq += decoded.deadLetters.length;
+          offsets.push({ topic: last.topic, partition: last.partition, offset: last.offset + 1 });
+        }
+        if (dead.length) await delivery.send(new Map([[this.dlq, dead]]));
+        // Offsets only after the write is acknowledged: at-least-once, idempotent sinks make it exactly-once.
+        consumer.commit(offsets);
+      }
+    })().catch((err) => this.fail(sink.stats, err));
+    if (!(await joined))
+      this.logger.warn({ component: node.name, group }, 'no partitions assigned within 60 s; going on');
+    sink.stats.state = 'running';
+    return {
+      stats: Object.defineProperty(sink.stats, 'lag', { get: () => progress.lag(), set: () => {}, configurable: true }),
+      idle: (now) => progress.idle(now, this.options.idleMs ?? 1500),
+      stop: async () => {
+        stopping = true;
+        await loop;
+        await disconnect(consumer);
+        await disconnect(producer);
+        await sink.close();
+        sink.stats.state = 'stopped';
+      },
+    };
+  }
+
+  private fail(stats: ComponentStats, err: unknown): void {
+    stats.state = 'failed';
+    this.logger.error({ component: stats.name, err: (err as Error)?.message }, 'component failed');
+    if (this.stopped) return;
+    void this.shutdown().then(() => this.rejectDone(err));
+  }
+
+  stats(): ComponentStats[] {
+    return this.tasks.map((t) => t.stats);
+  }
+
+  private async shutdown(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.idleTimer) clearInterval(this.idleTimer);
+    this.abort.abort();
+    for (const r of await Promise.allSettled(this.tasks.map((t) => t.stop()))) {
+      if (r.status === 'rejected') this.logger.warn({ err: (r.reason as Error).message }, 'stop failed');
+    }
+  }
+
+  async stop(): Promise<void> {
+    await this.shutdown();
+    this.resolveDone();
+  }
+}
+
+/** State changes as changelog messages (JSON values, null tombstones), to the input partition's changelog partition. */
+function changelogMessages(changes: BatchResult['changes']): Message[] {
+  const out: Message[] = [];
+  for (const { partition, changes: list } of changes) {
+    for (const c of list)
+      out.push({ key: c.key, value: c.value === undefined ? null : JSON.stringify(c.value), partition });
+  }
+  return out;
+}
+
+/**
+ * Sends batches through a non-transactional idempotent producer and resolves once librdkafka reported
+ * every message delivered (rejects with the first delivery error).
+ */
+function deliveryTracker(producer: RdKafka.Producer): { send(byTopic: Map<string, Message[]>): Promise<void> } {
+  let pending = 0;
+  let firstError: Error | undefined;
+  let wake: (() => void) | undefined;
+  producer.on('delivery-report', (err) => {
+    pending--;
+    if (err && !firstError)
+      firstError = new OptiBidError('OPTIBID_ERR_UPSTREAM', `delivery failed: ${err.message}`, { cause: err });
+    if (pending <= 0) wake?.();
+  });
+  return {
+    async send(byTopic) {
+      const n = [...byTopic.values()].reduce((a, l) => a + l.length, 0);
+      if (n === 0) return;
+      pending += n;
+      await produceAll(producer, byTopic);
+      producer.flush(30_000, () => {});
+      if (pending > 0) await new Promise<void>((resolve) => (wake = resolve));
+      wake = undefined;
+      if (firstError) {
+        const err = firstError;
+        firstError = undefined;
+        throw err;
+      }
+    },
+  };
+}
