@@ -8,7 +8,7 @@ import type { StreamRecord } from '../record.js';
 import { makeSpec } from '../spec.js';
 import { silentLogger } from '../pipeline.js';
 import { arraySource } from '../testing.js';
-import { RejectedRecordsError, SinkCore, isRejectedRecordsError } from './sink.js';
+import { RejectedRecordsError, SinkCore, isRejectedRecordsError, retryConnect } from './sink.js';
 
 /** A sink that stores records with a numeric price and rejects the others, like the database sinks. */
 function pricesSink(stored: StreamRecord[]) {
@@ -80,5 +80,37 @@ describe('sink dead-letter granularity', () => {
     const foreign = Object.assign(new Error('x'), { name: 'RejectedRecordsError', rejected: [] });
     expect(isRejectedRecordsError(foreign)).toBe(true);
     expect(isRejectedRecordsError(new Error('x'))).toBe(false);
+  });
+});
+
+describe('retryConnect', () => {
+  const opts = () => ({ logger: silentLogger, signal: new AbortController().signal, backoffMs: 1, maxBackoffMs: 1 });
+
+  it('retries a failing connect until it succeeds', async () => {
+    let calls = 0;
+    await retryConnect(
+      async () => {
+        calls += 1;
+        if (calls < 3) throw new Error('ECONNREFUSED');
+      },
+      'flaky',
+      opts(),
+    );
+    expect(calls).toBe(3);
+  });
+
+  it('gives up at once on a configuration error (a missing file does not appear by waiting)', async () => {
+    let calls = 0;
+    await expect(
+      retryConnect(
+        async () => {
+          calls += 1;
+          throw new OptiBidError('OPTIBID_ERR_CONFIG', 'replay: /nope.csv does not exist');
+        },
+        'replay',
+        opts(),
+      ),
+    ).rejects.toThrow('/nope.csv does not exist');
+    expect(calls).toBe(1);
   });
 });

@@ -122,7 +122,10 @@ export class SinkCore {
   }
 }
 
-/** Calls `connect` until it succeeds, with doubling delays; rejects when the signal aborts. */
+/**
+ * Calls `connect` until it succeeds, with doubling delays; rejects when the signal aborts, and at once on
+ * an OPTIBID_ERR_CONFIG error (a missing file or a bad setting does not fix itself by waiting).
+ */
 export async function retryConnect(
   connect: () => Promise<void>,
   name: string,
@@ -135,6 +138,7 @@ export async function retryConnect(
       return;
     } catch (err) {
       if (opts.signal.aborted) throw err;
+      if (err instanceof OptiBidError && err.code === 'OPTIBID_ERR_CONFIG' && !err.retriable) throw err;
       opts.logger.warn({ component: name, err: (err as Error).message, retryInMs: delay }, 'connect failed, retrying');
       await sleep(delay, opts.signal);
       delay = Math.min(delay * 2, opts.maxBackoffMs ?? 10_000);
