@@ -1,11 +1,18 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Type } from '@sinclair/typebox';
 import kafkajs from 'kafkajs';
 import {
+  AvroSerde,
   KafkaTransport,
   MemoryTransport,
+  RdkafkaTransport,
+  createJsonSerde,
+  type KafkaTransportOptions,
+  type MaybeSyncSerde,
+  type RdkafkaTransportOptions,
+  type Transport,
   arraySource,
   defineProcessor,
   endpointsFromEnv,
@@ -19,7 +26,9 @@ const double = defineProcessor({
   status: 'stable',
   summary: 'stateless map',
   config: Type.Object({}),
-  create: () => ({ process: (r, ctx) => ctx.emit({ key: r.key, value: (r.value as number) * 2, timestamp: r.timestamp }) }),
+  create: () => ({
+    process: (r, ctx) => ctx.emit({ key: r.key, value: (r.value as number) * 2, timestamp: r.timestamp }),
+  }),
 });
 
 /** Memory transport: source -> stateless map -> topic, records/s, beside a bare loop doing the same map. */
@@ -43,11 +52,16 @@ async function memoryMap(n: number): Promise<void> {
     best = Math.max(best, n / (ms / 1000));
     const out: unknown[] = [];
     const l0 = performance.now();
-    for (const r of input) out.push({ topic: 'out', key: r.key, value: (r.value as number) * 2, timestamp: r.timestamp });
+    for (const r of input)
+      out.push({ topic: 'out', key: r.key, value: (r.value as number) * 2, timestamp: r.timestamp });
     bestLoop = Math.max(bestLoop, n / ((performance.now() - l0) / 1000));
   }
-  console.log(`memory transport, stateless map, ${n} records (best of 3): ${Math.round(best).toLocaleString('en')} records/s`);
-  console.log(`  same map as a bare loop: ${Math.round(bestLoop).toLocaleString('en')} records/s (runtime/loop = ${(best / bestLoop).toFixed(2)})`);
+  console.log(
+    `memory transport, stateless map, ${n} records (best of 3): ${Math.round(best).toLocaleString('en')} records/s`,
+  );
+  console.log(
+    `  same map as a bare loop: ${Math.round(bestLoop).toLocaleString('en')} records/s (runtime/loop = ${(best / bestLoop).toFixed(2)})`,
+  );
 }
 
 function kafkaLibs(): string | undefined {
@@ -55,9 +69,44 @@ function kafkaLibs(): string | undefined {
   return existsSync(dir) ? `${dir}/*` : undefined;
 }
 
-/** Kafka -> keyed tumbling-window aggregate -> Kafka (JSON serde, exactly-once transactions) beside the broker's own perf tools. */
+const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0;
+const fmt = (x: number) => Math.round(x).toLocaleString('en');
+const readJson = (path: string) => JSON.parse(readFileSync(join(process.cwd(), path), 'utf8')) as object;
+
+/** One MarketPrice record (schemas/avro/market.prices-value.avsc) with event time `ts`. */
+function price(i: number, ts: number) {
+  return {
+    market: 'NORDPOOL',
+    area: `A${i % 10}`,
+    product: 'DAY_AHEAD',
+    deliveryStart: ts,
+    intervalMinutes: 15,
+    price: 40 + (i % 50) + 0.25,
+    currency: 'EUR',
+    energyUnit: 'MWH',
+    volumeMwh: null,
+    publishedAt: null,
+    ingestedAt: ts,
+    source: 'bench',
+  };
+}
+
+interface Sample {
+  transport: string;
+  rate: number;
+  withStart: number;
+  txRecords: number;
+  cycleP50: number;
+  cycleP99: number;
+  busyShare: number;
+}
+
+type Transports = Array<[name: string, make: (o: RdkafkaTransportOptions & KafkaTransportOptions) => Transport]>;
+
+/** Kafka -> Avro decode, keyed 1 h tumbling window, Avro encode -> Kafka (transactions), per transport, beside the broker's perf tools. */
 async function kafkaEndToEnd(n: number): Promise<void> {
-  const brokers = endpointsFromEnv().kafkaBrokers;
+  const endpoints = endpointsFromEnv();
+  const brokers = endpoints.kafkaBrokers;
   const { Kafka, logLevel } = kafkajs;
   const kafka = new Kafka({ clientId: 'bench', brokers, logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
@@ -67,77 +116,223 @@ async function kafkaEndToEnd(n: number): Promise<void> {
     console.log('kafka: broker not reachable, skipped');
     return;
   }
+  const avro = await fetch(`${endpoints.registryUrl}/subjects`, { signal: AbortSignal.timeout(2000) }).then(
+    (r) => r.ok,
+    () => false,
+  );
   const id = Date.now().toString(36);
   const input = `bench.${id}.in`;
-  const output = `bench.${id}.out`;
-  await admin.createTopics({ topics: [{ topic: input, numPartitions: 1 }, { topic: output, numPartitions: 1 }], waitForLeaders: true });
-  const value = (i: number) => JSON.stringify({ market: 'NORDPOOL', area: `A${i % 10}`, deliveryStart: i * 60_000, intervalMinutes: 15, price: 40 + (i % 50) });
-  const size = Buffer.byteLength(value(12345));
+  const prices = readJson('schemas/avro/market.prices-value.avsc');
+  const bars = readJson('pipelines/schemas/price-bars-value.avsc');
+  const makeSerde = (): MaybeSyncSerde =>
+    avro
+      ? new AvroSerde({ registry: endpoints.registryUrl, schemaFor: (t) => (t.includes('.out') ? bars : prices) })
+      : createJsonSerde();
+  const serdeName = avro
+    ? 'Avro (Confluent framing, registry on 8081)'
+    : 'JSON (schema registry not reachable: run `optibid services up`)';
+  const only = (process.env.OPTIBID_BENCH_TRANSPORTS ?? 'kafkajs,rdkafka').split(',');
+  const all: Transports = [
+    ['kafkajs', (o) => new KafkaTransport(o)],
+    ['rdkafka', (o) => new RdkafkaTransport(o)],
+  ];
+  const transports = all.filter(([t]) => only.includes(t));
+  const topics = [
+    input,
+    ...transports.map(([t]) => `bench.${id}.out-${t}`),
+    ...transports.flatMap(([t]) => [`bench.${id}.paced-${t}`, `bench.${id}.paced-out-${t}`]),
+  ];
+  await admin.createTopics({ topics: topics.map((topic) => ({ topic, numPartitions: 1 })), waitForLeaders: true });
+
+  const serde = makeSerde();
+  const encoded = await serde.serialize(input, price(12345, 12345 * 60_000));
+  const size = encoded.length;
   const producer = kafka.producer();
   await producer.connect();
   const p0 = performance.now();
   for (let i = 0; i < n; i += 5000) {
-    await producer.send({
-      topic: input,
-      acks: -1,
-      messages: Array.from({ length: Math.min(5000, n - i) }, (_, j) => ({ key: `A${(i + j) % 10}`, value: value(i + j), timestamp: String((i + j) * 60_000) })),
-    });
+    const messages = [];
+    for (let j = i; j < Math.min(n, i + 5000); j++) {
+      messages.push({
+        key: `NORDPOOL|A${j % 10}`,
+        value: await serde.serialize(input, price(j, j * 60_000)),
+        timestamp: String(j * 60_000),
+      });
+    }
+    await producer.send({ topic: input, acks: -1, messages });
   }
   const produceRate = n / ((performance.now() - p0) / 1000);
-  await producer.disconnect();
-
-  const spec = makeSpec({
-    name: `bench-${id}`,
-    processors: [{ name: 'bars', definition: rollupDefinition, config: { interval: '1h', field: 'price' }, inputs: [input], outputs: [output] }],
-  });
-  const batchMs: number[] = [];
-  const t0 = performance.now();
-  const run = await new KafkaTransport({ instanceId: 'bench', idleMs: 500 }).start(spec, { untilIdle: false });
-  const stats = run.stats()[0]!;
-  let firstBatchAt = 0;
-  stats.onBatch = (_n, ms) => {
-    if (batchMs.length === 0) firstBatchAt = performance.now() - ms;
-    batchMs.push(ms);
-  };
-  while (stats.recordsIn < n) await new Promise((r) => setTimeout(r, 5));
-  const pipelineMs = performance.now() - t0;
-  const steadyMs = performance.now() - firstBatchAt;
-  await run.stop();
-  batchMs.sort((a, b) => a - b);
-  const pct = (p: number) => batchMs[Math.min(batchMs.length - 1, Math.floor(p * batchMs.length))] ?? 0;
-  const pipelineRate = n / (steadyMs / 1000);
-  console.log(`kafka (kafkajs): ${n} records of ${size} B, keyed 1h tumbling window, JSON serde, transactions`);
-  console.log(`  kafkajs producer (acks=all, batches of 5000): ${Math.round(produceRate).toLocaleString('en')} records/s`);
   console.log(
-    `  pipeline Kafka -> window -> Kafka, from the first fetched batch: ${Math.round(pipelineRate).toLocaleString('en')} records/s (${Math.round(n / (pipelineMs / 1000)).toLocaleString('en')} incl. start-up and group join); batch processing p50 ${pct(0.5).toFixed(1)} ms, p99 ${pct(0.99).toFixed(1)} ms over ${batchMs.length} batches`,
+    `kafka: ${n} MarketPrice records of ${size} B, ${serdeName}; processor = decode, keyed 1 h tumbling window (rollup), encode; exactly-once transactions; 1 partition`,
   );
+  console.log(`  kafkajs producer (acks=all, batches of 5000, encoding included): ${fmt(produceRate)} records/s`);
 
+  let rawConsume = 0;
   const libs = kafkaLibs();
-  if (!libs) {
-    console.log('  broker perf tools: .optibid/cache/kafka-4.1.1/libs not found, skipped');
-  } else {
-    const java = (cls: string, args: string[]) => execFileSync('java', ['-Xmx512m', '-cp', libs, cls, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-    const consLines: string[] = [];
-    const summary = java('org.apache.kafka.tools.ConsumerPerformance', ['--bootstrap-server', brokers[0]!, '--topic', input, '--messages', String(n)]).trim().split('\n');
-    const cols = summary[0]!.split(',').map((s) => s.trim());
-    const vals = summary[summary.length - 1]!.split(',').map((s) => s.trim());
-    const rate = Number(vals[cols.indexOf('fetch.nMsg.sec')]);
-    void consLines;
-    console.log(`  broker ConsumerPerformance on the same topic (fetch.nMsg.sec, after its group join): ${Math.round(rate).toLocaleString('en')} records/s (pipeline/raw consume = ${(pipelineRate / rate).toFixed(2)})`);
+  if (!libs || process.env.OPTIBID_BENCH_BROKER_TOOLS === '0')
+    console.log('  broker perf tools: skipped (no .optibid/cache/kafka-4.1.1/libs, or OPTIBID_BENCH_BROKER_TOOLS=0)');
+  else {
+    const java = (cls: string, args: string[]) =>
+      execFileSync('java', ['-Xmx512m', '-cp', libs, cls, ...args], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+      });
+    const summary = java('org.apache.kafka.tools.ConsumerPerformance', [
+      '--bootstrap-server',
+      brokers[0]!,
+      '--topic',
+      input,
+      '--messages',
+      String(n),
+    ])
+      .trim()
+      .split('\n');
+    const cols = summary[0]!.split(',').map((c) => c.trim());
+    const vals = summary[summary.length - 1]!.split(',').map((c) => c.trim());
+    rawConsume = Number(vals[cols.indexOf('fetch.nMsg.sec')]);
+    console.log(
+      `  broker ConsumerPerformance, same topic (fetch.nMsg.sec, after its group join): ${fmt(rawConsume)} records/s`,
+    );
+    const perfTopic = `bench.${id}.perf`;
     const prod = java('org.apache.kafka.tools.ProducerPerformance', [
-      '--topic', input, '--num-records', String(n), '--record-size', String(size), '--throughput', '-1',
-      '--producer-props', `bootstrap.servers=${brokers[0]}`, 'acks=all',
+      '--topic',
+      perfTopic,
+      '--num-records',
+      String(n),
+      '--record-size',
+      String(size),
+      '--throughput',
+      '-1',
+      '--producer-props',
+      `bootstrap.servers=${brokers[0]}`,
+      'acks=all',
     ]);
-    const last = prod.trim().split('\n').pop()!;
-    console.log(`  broker ProducerPerformance, ${size} B records, acks=all: ${last.split(',').slice(0, 2).join(',')}`);
+    topics.push(perfTopic);
+    console.log(
+      `  broker ProducerPerformance, ${size} B records, acks=all: ${prod.trim().split('\n').pop()!.split(',').slice(0, 3).join(',')}`,
+    );
   }
-  await admin.deleteTopics({ topics: [input, output] }).catch(() => {});
+
+  // Throughput from a backlog: a fresh consumer group per transport reads the same input topic.
+  const samples: Sample[] = [];
+  for (const [name, make] of transports) {
+    const output = `bench.${id}.out-${name}`;
+    const spec = makeSpec({
+      name: `bench-${id}-${name}`,
+      processors: [
+        {
+          name: 'bars',
+          definition: rollupDefinition,
+          config: { interval: '1h', field: 'price' },
+          inputs: [input],
+          outputs: [output],
+        },
+      ],
+    });
+    const commits: Array<{ at: number; records: number }> = [];
+    const t0 = performance.now();
+    const run = await make({
+      instanceId: 'bench',
+      serde: makeSerde(),
+      afterCommit: ({ records }) => commits.push({ at: performance.now(), records: records.length }),
+    }).start(spec);
+    const stats = run.stats()[0]!;
+    let firstBatchAt = 0;
+    stats.onBatch = (_n, ms) => {
+      if (firstBatchAt === 0) firstBatchAt = performance.now() - ms;
+    };
+    while (commits.reduce((a, c) => a + c.records, 0) < n) await new Promise((r) => setTimeout(r, 5));
+    const end = performance.now();
+    await run.stop();
+    const cycles = commits
+      .slice(1)
+      .map((c, i) => c.at - commits[i]!.at)
+      .sort((a, b) => a - b);
+    samples.push({
+      transport: name,
+      rate: n / ((end - firstBatchAt) / 1000),
+      withStart: n / ((end - t0) / 1000),
+      txRecords: n / commits.length,
+      cycleP50: pct(cycles, 0.5),
+      cycleP99: pct(cycles, 0.99),
+      busyShare: stats.busyMs / (end - firstBatchAt),
+    });
+  }
+  for (const s of samples) {
+    console.log(
+      `  pipeline on ${s.transport.padEnd(7)}: ${fmt(s.rate)} records/s from the first batch (${fmt(s.withStart)} incl. start-up and group join)` +
+        (rawConsume ? `; pipeline/raw consume = ${(s.rate / rawConsume).toFixed(2)}` : ''),
+    );
+    console.log(
+      `    ${fmt(s.txRecords)} records per transaction; batch cycle (fetch..commit) p50 ${s.cycleP50.toFixed(1)} ms, p99 ${s.cycleP99.toFixed(1)} ms; processor busy ${(100 * s.busyShare).toFixed(0)}% of the time`,
+    );
+  }
+
+  // End-to-end latency at a steady rate: producer timestamp (now) -> the transaction holding the record's effect committed.
+  const rate = Number(process.env.OPTIBID_BENCH_PACED_RATE ?? 5000);
+  const seconds = Number(process.env.OPTIBID_BENCH_PACED_SECONDS ?? 5);
+  for (const [name, make] of transports) {
+    const pacedIn = `bench.${id}.paced-${name}`;
+    const spec = makeSpec({
+      name: `bench-${id}-paced-${name}`,
+      processors: [
+        {
+          name: 'bars',
+          definition: rollupDefinition,
+          config: { interval: '1h', field: 'price' },
+          inputs: [pacedIn],
+          outputs: [`bench.${id}.paced-out-${name}`],
+        },
+      ],
+    });
+    const latencies: number[] = [];
+    const run = await make({
+      instanceId: 'bench',
+      serde: makeSerde(),
+      afterCommit: ({ records }) => {
+        const now = Date.now();
+        for (const r of records) latencies.push(now - r.timestamp);
+      },
+    }).start(spec);
+    const total = rate * seconds;
+    const started = Date.now();
+    let sent = 0;
+    while (sent < total) {
+      const due = Math.min(total, Math.floor(((Date.now() - started) / 1000) * rate));
+      if (due > sent) {
+        const messages = [];
+        for (; sent < due; sent++) {
+          const now = Date.now();
+          messages.push({
+            key: `NORDPOOL|A${sent % 10}`,
+            value: await serde.serialize(input, price(sent, now)),
+            timestamp: String(now),
+          });
+        }
+        await producer.send({ topic: pacedIn, acks: 1, messages });
+      } else await new Promise((r) => setTimeout(r, 2));
+    }
+    while (latencies.length < total) await new Promise((r) => setTimeout(r, 10));
+    await run.stop();
+    latencies.sort((a, b) => a - b);
+    console.log(
+      `  latency on ${name.padEnd(7)} at ${fmt(rate)} records/s for ${seconds} s (produce timestamp -> its transaction committed): p50 ${pct(latencies, 0.5)} ms, p99 ${pct(latencies, 0.99)} ms, max ${latencies[latencies.length - 1]} ms`,
+    );
+  }
+  await producer.disconnect();
+  await admin.deleteTopics({ topics }).catch(() => {});
   await admin.disconnect();
+  if (avro) {
+    for (const t of [input, ...topics]) {
+      for (const q of ['', '?permanent=true'])
+        await fetch(`${endpoints.registryUrl}/subjects/${t}-value${q}`, { method: 'DELETE' }).catch(() => {});
+    }
+  }
 }
 
 /** Memory-transport map rate (target ≥ 500k records/s) and Kafka end-to-end beside the broker's perf tools. */
 export async function run(): Promise<void> {
   await memoryMap(1_000_000);
-  const kafkaRecords = Number(process.env.OPTIBID_BENCH_KAFKA_RECORDS ?? 100_000);
+  const kafkaRecords = Number(process.env.OPTIBID_BENCH_KAFKA_RECORDS ?? 200_000);
   if (kafkaRecords > 0) await kafkaEndToEnd(kafkaRecords);
 }

@@ -76,6 +76,39 @@ export function consume(consumer: RdKafka.KafkaConsumer, n: number): Promise<RdK
   );
 }
 
+export interface GatherOptions {
+  /** Most records in one batch. */
+  maxRecords: number;
+  /** A batch closes this long (ms) after its first record arrived, however many records it has. */
+  maxMs: number;
+  /** How long (ms) to wait for a first record before returning an empty batch. */
+  idleWaitMs: number;
+  /** Once a batch started, a consume call ends after this long (ms) without a new record. */
+  gapMs?: number;
+  /** Records asked for per consume call (each is one round trip to librdkafka's thread). */
+  chunk?: number;
+}
+
+/**
+ * One batch of records: returns as soon as a first record is ready, then keeps taking what is ready
+ * (chunk by chunk) until `maxRecords`, until nothing arrives for `gapMs`, or until `maxMs` passed.
+ * So a backlog gives large batches (few transactions) and a trickle gives small, prompt ones.
+ */
+export async function gatherBatch(consumer: RdKafka.KafkaConsumer, o: GatherOptions): Promise<RdKafka.Message[]> {
+  consumer.setDefaultConsumeTimeout(o.idleWaitMs);
+  const out = await consume(consumer, 1);
+  if (out.length === 0) return out;
+  const started = performance.now();
+  const chunk = o.chunk ?? 2000;
+  consumer.setDefaultConsumeTimeout(o.gapMs ?? 5);
+  while (out.length < o.maxRecords && performance.now() - started < o.maxMs) {
+    const more = await consume(consumer, Math.min(chunk, o.maxRecords - out.length));
+    for (const m of more) out.push(m);
+    if (more.length === 0) break;
+  }
+  return out;
+}
+
 /** Headers of an encoded message as node-rdkafka wants them. */
 function headersOf(h: Message['headers']): RdKafka.MessageHeader[] | undefined {
   if (!h) return undefined;

@@ -28,6 +28,7 @@ import {
   connect,
   consume,
   disconnect,
+  gatherBatch,
   loadRdkafka,
   produceAll,
   type RdError,
@@ -45,10 +46,12 @@ export interface RdkafkaTransportOptions {
   transactionTimeoutMs?: number;
   /** How long (ms) nothing must arrive before `untilIdle` counts inputs as drained. */
   idleMs?: number;
-  /** Most records per consume call; a processor commits one transaction per such batch (default 20 000). */
+  /** Most records per batch; a processor commits one transaction per batch (default 20 000). */
   maxBatchRecords?: number;
-  /** A consume call returns early once no record arrived for this long (ms, default 50). */
-  consumeTimeoutMs?: number;
+  /** A batch closes this long (ms) after its first record, full or not (default 100): bounds latency at steady rates. */
+  maxBatchMs?: number;
+  /** A batch also closes once no record arrived for this long (ms, default 5). */
+  batchGapMs?: number;
   /** Most bytes fetched per partition at once (default 8 MiB). */
   maxBytesPerPartition?: number;
   /** Processor timers (`onTimer`) and idle-partition checks: real-ms poll of the injected clock (default 100). */
@@ -133,15 +136,17 @@ class Progress {
     this.next.set(`${topic}/${partition}`, offset);
   }
 
-  consumed(messages: RdKafka.Message[]): void {
-    for (const m of messages) {
+  /** Records that a batch was consumed: per partition, its last message in offset order. */
+  consumed(parts: Iterable<RdKafka.Message[]>): void {
+    for (const list of parts) {
+      const m = list[list.length - 1]!;
       const k = `${m.topic}/${m.partition}`;
       // EOF events of a consume call are emitted before its messages are handed over: keep one that came after.
       const at = this.eof.get(k);
       if (at !== undefined && m.offset >= at) this.eof.delete(k);
       this.next.set(k, m.offset + 1);
     }
-    if (messages.length) this.lastActivity = Date.now();
+    this.lastActivity = Date.now();
   }
 
   lag(): number {
@@ -395,12 +400,13 @@ class RdkafkaRun implements RunningPipeline {
     };
     /** Every assigned partition back to its committed offset (re-assigning fetches from there). */
     const rewind = () => {
+      epoch++;
       const current = progress.assigned;
       if (!consumer.isConnected()) return;
       consumer.unassign();
       if (current.length) consumer.assign(current);
     };
-    // Bumped by every rebalance: a batch consumed across one is not processed but fetched again.
+    // Bumped by every rebalance and rewind: a batch consumed across one is not processed but fetched again.
     let epoch = 0;
     const consumer: RdKafka.KafkaConsumer = new this.rd.KafkaConsumer(
       this.consumerConfig(group, {
@@ -427,23 +433,20 @@ class RdkafkaRun implements RunningPipeline {
     );
     consumer.on('partition.eof', (e) => progress.atEof(e.topic, e.partition, e.offset));
     await connect(consumer);
-    consumer.setDefaultConsumeTimeout(this.options.consumeTimeoutMs ?? 50);
     consumer.subscribe(node.inputs);
     // Started means a member of the group with its partitions (the first consume call joins it).
     const joined = progress.waitJoined(60_000);
 
     let stopping = false;
-    const maxBatch = this.options.maxBatchRecords ?? 20_000;
+    const gather = {
+      maxRecords: this.options.maxBatchRecords ?? 20_000,
+      maxMs: this.options.maxBatchMs ?? 100,
+      gapMs: this.options.batchGapMs,
+      idleWaitMs: 100,
+    };
     const processBatch = async (messages: RdKafka.Message[]) => {
-      progress.consumed(messages);
-      // Messages of one consume call, per partition in offset order.
-      const parts = new Map<string, RdKafka.Message[]>();
-      for (const m of messages) {
-        const k = `${m.topic}\u0000${m.partition}`;
-        let list = parts.get(k);
-        if (!list) parts.set(k, (list = []));
-        list.push(m);
-      }
+      const parts = byPartition(messages);
+      progress.consumed(parts.values());
       const todo = [...new Set(messages.map((m) => m.partition))].filter((p) => !restored.has(p));
       if (todo.length) {
         await this.restoreState(core, changelog, group, todo);
@@ -498,9 +501,9 @@ class RdkafkaRun implements RunningPipeline {
           'transaction aborted; the batch will be consumed again',
         );
         await call((cb) => producer.abortTransaction(30_000, cb)).catch(() => {});
-        // Rebuild state from the changelog and read the batch again from the committed offsets.
+        // Rebuild state from the changelog; the loop reads the batch again from the committed offsets.
         reset();
-        rewind();
+        epoch++;
         if (e.isFatal) throw err;
         return;
       }
@@ -509,28 +512,43 @@ class RdkafkaRun implements RunningPipeline {
       core.stats.failed += decodeDead.length + failed;
     };
 
+    // The next batch is fetched while the current one is processed and committed (librdkafka consumes on
+    // its own threads). After a rebalance or an aborted transaction (both bump `epoch`) what was fetched
+    // in between is dropped and the partitions are re-assigned, i.e. read again from the committed
+    // offsets, with no consume call in flight (so the re-read itself is never dropped).
+    let pending: { epoch: number; batch: Promise<RdKafka.Message[]> } | undefined;
+    const fetchNext = () => (pending = { epoch, batch: gatherBatch(consumer, gather) });
+    const resync = async () => {
+      await pending?.batch.catch(() => {});
+      await exclusive(() => rewind());
+      fetchNext();
+    };
     const loop = (async () => {
+      fetchNext();
       while (!stopping) {
+        const { epoch: consumedIn, batch } = pending!;
         let messages: RdKafka.Message[];
-        const consumedIn = epoch;
         try {
-          messages = await consume(consumer, maxBatch);
+          messages = await batch;
         } catch (err) {
           if (stopping) break;
           this.logger.warn({ component: node.name, err: (err as Error).message }, 'consume failed, retrying');
           await sleep(100, this.abort.signal);
+          fetchNext();
           continue;
         }
-        if (messages.length === 0) continue;
         if (stopping) break; // not committed: read again by whoever gets these partitions
-        await exclusive(() => {
-          if (consumedIn === epoch) return processBatch(messages);
+        if (consumedIn !== epoch) {
           this.logger.info(
             { component: node.name, records: messages.length },
-            'batch consumed across a rebalance, fetching it again',
+            'batch fetched across a rebalance or abort, reading it again',
           );
-          rewind();
-        });
+          await resync();
+          continue;
+        }
+        fetchNext();
+        if (messages.length) await exclusive(() => (consumedIn === epoch ? processBatch(messages) : undefined));
+        if (pending!.epoch !== epoch) await resync();
       }
     })().catch((err) => this.fail(core.stats, err));
     // Timers (onTimer, idle partitions): what a tick produces commits in its own transaction.
@@ -564,6 +582,7 @@ class RdkafkaRun implements RunningPipeline {
         stopping = true;
         await timers.stop();
         await loop;
+        await pending?.batch.catch(() => {});
         await disconnect(consumer);
         await disconnect(producer);
         await core.close();
@@ -656,7 +675,6 @@ class RdkafkaRun implements RunningPipeline {
     );
     consumer.on('partition.eof', (e) => progress.atEof(e.topic, e.partition, e.offset));
     await connect(consumer);
-    consumer.setDefaultConsumeTimeout(this.options.consumeTimeoutMs ?? 50);
     consumer.subscribe(node.inputs);
     const joined = progress.waitJoined(60_000);
     let stopping = false;
@@ -664,7 +682,12 @@ class RdkafkaRun implements RunningPipeline {
       while (!stopping) {
         let messages: RdKafka.Message[];
         try {
-          messages = await consume(consumer, this.options.maxBatchRecords ?? 5000);
+          messages = await gatherBatch(consumer, {
+            maxRecords: this.options.maxBatchRecords ?? 5000,
+            maxMs: this.options.maxBatchMs ?? 100,
+            gapMs: this.options.batchGapMs,
+            idleWaitMs: 100,
+          });
         } catch (err) {
           if (stopping) break;
           this.logger.warn({ component: node.name, err: (err as Error).message }, 'consume failed, retrying');
@@ -672,14 +695,8 @@ class RdkafkaRun implements RunningPipeline {
           continue;
         }
         if (messages.length === 0) continue;
-        progress.consumed(messages);
-        const parts = new Map<string, RdKafka.Message[]>();
-        for (const m of messages) {
-          const k = `${m.topic}\u0000${m.partition}`;
-          let list = parts.get(k);
-          if (!list) parts.set(k, (list = []));
-          list.push(m);
-        }
+        const parts = byPartition(messages);
+        progress.consumed(parts.values());
         const dead: Message[] = [];
         const offsets: RdKafka.TopicPartitionOffset[] = [];
         for (const list of parts.values()) {
@@ -737,6 +754,26 @@ class RdkafkaRun implements RunningPipeline {
     await this.shutdown();
     this.resolveDone();
   }
+}
+
+/** Messages of one batch per partition (`topic\u0000partition`), each list in offset order. */
+function byPartition(messages: RdKafka.Message[]): Map<string, RdKafka.Message[]> {
+  const parts = new Map<string, RdKafka.Message[]>();
+  let lastTopic: string | undefined;
+  let lastPartition = -1;
+  let list: RdKafka.Message[] = [];
+  for (const m of messages) {
+    if (m.partition !== lastPartition || m.topic !== lastTopic) {
+      lastTopic = m.topic;
+      lastPartition = m.partition;
+      const k = `${m.topic}\u0000${m.partition}`;
+      const known = parts.get(k);
+      if (known) list = known;
+      else parts.set(k, (list = []));
+    }
+    list.push(m);
+  }
+  return parts;
 }
 
 /** State changes as changelog messages (JSON values, null tombstones), to the input partition's changelog partition. */
