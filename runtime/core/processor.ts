@@ -128,15 +128,15 @@ export class ProcessorCore {
 
   private newContext(): PartitionContext {
     const store = new ChangelogStore({ trackChanges: this.opts.trackChanges });
-    const self = this;
+    const tracker = this.watermark;
     return {
       store,
       state: new TxStore(store),
       clock: this.opts.clock,
       get watermark() {
-        return self.watermark.value;
+        return tracker.value;
       },
-      emit: (rec) => self.emit(rec),
+      emit: (rec) => this.emit(rec),
     };
   }
 
