@@ -49,6 +49,10 @@ describe('optibid connector', () => {
     expect(out).toMatch(/^mqtt \(source, \w+\)/);
     expect(out).toMatch(/topics: .*\(required\) — /);
     expect((await cli('describe', 'nope')).code).toBe(1);
+    // webhook's delivery options have defaults the loader fills in: shown as defaults, not as required
+    const webhook = (await cli('describe', 'webhook')).out;
+    expect(webhook).toMatch(/url: string \(required\)/);
+    expect(webhook).toMatch(/maxAttempts: integer \(default 5\)/);
   });
 
   test('decode prints one JSON line per record with the Avro field names', async () => {

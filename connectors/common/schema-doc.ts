@@ -31,11 +31,13 @@ export function describeSchema(schema: TSchema, prefix = ''): string[] {
   const required = new Set(s.required ?? []);
   for (const [name, field] of Object.entries(s.properties ?? {})) {
     const path = `${prefix}${name}`;
-    const flags = required.has(name)
-      ? 'required'
-      : field.default !== undefined
+    // The pipeline loader fills defaults before checking, so a field with a default never has to be given.
+    const flags =
+      field.default !== undefined
         ? `default ${JSON.stringify(field.default)}`
-        : 'optional';
+        : required.has(name)
+          ? 'required'
+          : 'optional';
     lines.push(`${path}: ${typeOf(field)} (${flags})${field.description ? ` — ${field.description}` : ''}`);
     if (field.properties) lines.push(...describeSchema(field, `${path}.`));
     if (field.items?.properties) lines.push(...describeSchema(field.items, `${path}[].`));
