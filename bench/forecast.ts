@@ -7,7 +7,7 @@ const dataDir = process.env.OPTIBID_EPF_DIR ?? '/work/shared/data/epf';
 /**
  * EPF benchmark: on the second year of NP, PJM and BE (first timestamp + 365 days to the end), the MAE of
  * `default` (and of its members) divided by the MAE of the published `LEAR Ensemble` on the same hours,
- * using only the prices in the file, with the wall time of one market-year on one core.
+ * using only the prices in the file, with the wall and CPU time of one market-year (one process).
  * Markets: OPTIBID_BENCH_MARKETS (default NP,PJM,BE).
  */
 export async function run(): Promise<void> {
@@ -17,8 +17,11 @@ export async function run(): Promise<void> {
     const table = readPriceCsv(`${dataDir}/${market}.csv`, 'Real price');
     const evalFrom = table.days[365];
     const started = performance.now();
+    const cpuStart = process.cpuUsage();
     const days = await rollingForecast({ table, model: 'default', evalFrom });
     const seconds = (performance.now() - started) / 1000;
+    const cpu = process.cpuUsage(cpuStart);
+    const cpuSeconds = (cpu.user + cpu.system) / 1e6;
     const actual = days.flatMap((d) => d.actual);
     const rows = days.flatMap((d) => {
       const first = table.days.indexOf(d.date) * table.perDay;
@@ -28,7 +31,7 @@ export async function run(): Promise<void> {
     const learMae = ref('LEAR Ensemble');
     const naiveMae = mae(actual, rows.map((r) => table.prices[r - 7 * table.perDay]));
     const line = (name: string, m: number) => `  ${name.padEnd(16)} MAE ${m.toFixed(3).padStart(7)}  /LEAR-Ens ${(m / learMae).toFixed(3)}  rMAE ${(m / naiveMae).toFixed(3)}`;
-    console.log(`${market}: ${evalFrom} .. ${days[days.length - 1].date} (${days.length} days), wall ${seconds.toFixed(1)} s`);
+    console.log(`${market}: ${evalFrom} .. ${days[days.length - 1].date} (${days.length} days + 28 calibration days), wall ${seconds.toFixed(1)} s, CPU ${cpuSeconds.toFixed(1)} s (one process, single-threaded)`);
     console.log(line('default', mae(actual, days.flatMap((d) => d.forecast))));
     for (const member of Object.keys(days[0].members ?? {})) console.log(line(member, mae(actual, days.flatMap((d) => d.members![member]))));
     console.log(line('naive-weekly', naiveMae));

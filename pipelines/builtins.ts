@@ -4,6 +4,7 @@ import { rollupDefinition } from '@optibid/processors/aggregate/rollup.js';
 import { windowAggregateDefinition } from '@optibid/processors/aggregate/window-aggregate.js';
 import { tableJoinDefinition } from '@optibid/processors/aggregate/join.js';
 import { alertingProcessor } from '@optibid/processors/alerting/processor.js';
+import { priceForecastProcessor } from '@optibid/processors/forecast/processor.js';
 import { batteryBidderProcessor } from '@optibid/processors/bidding/processor.js';
 import { demoForecastDefinition } from './demo/forecast.js';
 import { entsoeSource } from '@optibid/connectors/entsoe/source.js';
@@ -31,6 +32,7 @@ export const builtinDefinitions: ComponentDefinition[] = [
   windowAggregateDefinition,
   tableJoinDefinition,
   alertingProcessor,
+  priceForecastProcessor,
   batteryBidderProcessor,
   demoForecastDefinition,
   entsoeSource,

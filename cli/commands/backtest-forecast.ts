@@ -19,6 +19,7 @@ interface Options {
   compare?: string;
   json?: boolean;
   predictionsOut?: string;
+  exog?: string;
 }
 
 const datePattern = /^\d{4}-\d{2}-\d{2}$/;
@@ -37,6 +38,10 @@ export function registerBacktestForecast(backtest: Command): void {
     .requiredOption('--eval-from <date>', 'first delivery day to forecast, YYYY-MM-DD')
     .option('--eval-to <date>', 'last delivery day to forecast, inclusive (default: the last day of the file)')
     .option('--compare <columns>', 'comma-separated CSV columns holding other forecasts to score on the same hours')
+    .option(
+      '--exog <columns>',
+      'comma-separated CSV columns with day-ahead fundamentals forecasts (load, wind, solar) used as model inputs; the model sees them for the target day too',
+    )
     .option('--json', 'print one JSON object: mae, rmae, smape of the model, and a compare object per column')
     .option('--predictions-out <file>', 'write timestamp,forecast,q10,q50,q90 of every forecast interval to this CSV')
     .action(async (opts: Options) => {
@@ -52,6 +57,7 @@ export function registerBacktestForecast(backtest: Command): void {
         model: opts.model,
         evalFrom: opts.evalFrom,
         evalTo: opts.evalTo,
+        exog: (opts.exog ?? '').split(',').map((c) => c.trim()).filter(Boolean),
         onProgress: (done, total) => {
           const now = Date.now();
           if (total < 8 || (now - lastShown < 2000 && done < total)) return;

@@ -1,44 +1,56 @@
-import * as tf from '@tensorflow/tfjs';
-import '@tensorflow/tfjs-backend-wasm';
-import { asinhScale, asinhUnscale, columnStats, lagMatrix, writeDayOfWeek } from './features.js';
+import type * as TF from '@tensorflow/tfjs';
+import { learSettings, rawFeatures } from './lear.js';
 import type { DayAheadModel, DayInput } from './model.js';
+import { fitTransform, type FittedTransform } from './transforms.js';
+import { dayOfWeek } from './table.js';
 
-/** DNN settings (defaults keep it small: one training takes a few seconds on one core). */
+/** DNN settings. */
 export interface DnnOptions {
   /** Training window in days (default 364; fewer when the history is shorter). */
   window?: number;
+  /** Price lags (default 1, 2, 3, 7), as LEAR. */
   lags?: number[];
   /** Hidden layer widths (default [64]). */
   hidden?: number[];
-  /** Epochs of the first training (default 200) and of each weekly warm-started retraining (default 80). */
-  epochs?: number;
-  retrainEpochs?: number;
-  /** Retrain after this many new days (default 7); in between, the latest weights forecast each day. */
+  /** Most full-batch Adam steps (default 1500). */
+  maxSteps?: number;
+  /** Days at the end of the window held out to pick the number of steps (default 42). */
+  validationDays?: number;
+  /** Validation checks without improvement before stopping (default 8; a check every 20 steps). */
+  patience?: number;
+  /** Retrain after this many new days (default 7); in between, the latest networks forecast each day. */
   retrainEvery?: number;
-  /** Adam learning rate (default 5e-3). */
+  /** Adam learning rate (default 3e-3). */
   learningRate?: number;
-  /** L2 penalty on the weights (default 1e-4). */
-  l2?: number;
-  /** Seed of the weight initialisation and minibatch order. */
-  seed?: number;
+  /** L1 penalty on the first layer's weights (default 1e-4): input selection, as LEAR's LASSO. */
+  l1?: number;
+  /** Seeds of the networks averaged (default [1, 2, 3]). */
+  seeds?: number[];
 }
 
-let backendReady: Promise<void> | undefined;
+type Tf = typeof TF;
+let tfLoaded: Promise<Tf> | undefined;
 
-/** Selects the wasm backend once (falls back to the pure-JS cpu backend if wasm cannot load). */
-export function tfReady(): Promise<void> {
-  backendReady ??= (async () => {
+/**
+ * Loads TensorFlow.js with the wasm backend once (falls back to the pure-JS cpu backend if wasm cannot
+ * load). Loaded lazily, so importing the forecast package does not pay for it.
+ */
+export function tfReady(): Promise<Tf> {
+  tfLoaded ??= (async () => {
+    const tf = await import('@tensorflow/tfjs');
+    await import('@tensorflow/tfjs-backend-wasm');
     try {
       if (!(await tf.setBackend('wasm'))) await tf.setBackend('cpu');
     } catch {
       await tf.setBackend('cpu');
     }
     await tf.ready();
+    return tf;
   })();
-  return backendReady;
+  return tfLoaded;
 }
 
-/** Mulberry32: a small seeded PRNG for the minibatch order. */
+/** Mulberry32: a small seeded PRNG for weight initialisation. */
 function prng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
@@ -50,100 +62,200 @@ function prng(seed: number): () => number {
   };
 }
 
+/** Glorot-uniform weights from a seeded PRNG (reproducible, independent of tfjs's own RNG). */
+function glorot(random: () => number, fanIn: number, fanOut: number): Float32Array {
+  const limit = Math.sqrt(6 / (fanIn + fanOut));
+  return Float32Array.from({ length: fanIn * fanOut }, () => (2 * random() - 1) * limit);
+}
+
+/** Weights of one trained network, as plain arrays (shapes follow `sizes`). */
+interface Net {
+  sizes: number[];
+  weights: Float32Array[];
+  biases: Float32Array[];
+}
+
+/** The per-window scaling fitted before training and reused for the forecasts in between. */
+interface Scaling {
+  x: FittedTransform[];
+  mean: Float64Array;
+  std: Float64Array;
+  y: FittedTransform[];
+}
+
 /**
- * A feed-forward network forecasting all intervals of day d jointly from the LEAR features (asinh of the
- * median/MAD-normalised lagged price profiles plus day-of-week), trained with MAE loss on the last
- * `window` days. Retrained (warm start) every `retrainEvery` days; seeded, so runs are reproducible.
+ * Trains one MLP (ReLU hidden layers, linear output of all intervals of the day) with MAE loss by
+ * full-batch Adam: first on the window without its last `validationDays` to find the step count with the
+ * lowest validation MAE (checked every 20 steps, early stop after `patience` checks), then from the same
+ * initial weights on the whole window for that many steps.
+ */
+function trainNet(tf: Tf, x: Float32Array, y: Float32Array, n: number, p: number, out: number, opts: Required<Pick<DnnOptions, 'hidden' | 'maxSteps' | 'validationDays' | 'patience' | 'learningRate' | 'l1'>>, seed: number): Net {
+  const sizes = [p, ...opts.hidden, out];
+  const random = prng(seed);
+  const init: Net = { sizes, weights: [], biases: [] };
+  for (let l = 0; l + 1 < sizes.length; l++) {
+    init.weights.push(glorot(random, sizes[l], sizes[l + 1]));
+    init.biases.push(new Float32Array(sizes[l + 1]));
+  }
+  const every = 20;
+
+  const run = (rows: number, steps: number, validate: boolean): { net: Net; bestStep: number } => {
+    const vars = init.weights.flatMap((w, l) => [
+      tf.variable(tf.tensor2d(w, [sizes[l], sizes[l + 1]])),
+      tf.variable(tf.tensor1d(init.biases[l])),
+    ]);
+    const optimizer = tf.train.adam(opts.learningRate);
+    const forward = (input: TF.Tensor2D): TF.Tensor2D => {
+      let h: TF.Tensor2D = input;
+      for (let l = 0; l < vars.length / 2; l++) {
+        h = tf.add(tf.matMul(h, vars[2 * l] as TF.Tensor2D), vars[2 * l + 1]) as TF.Tensor2D;
+        if (l + 1 < vars.length / 2) h = tf.relu(h);
+      }
+      return h;
+    };
+    const nv = validate ? Math.min(opts.validationDays, Math.floor(rows / 4)) : 0;
+    const nt = rows - nv;
+    const xt = tf.tensor2d(x.subarray(0, nt * p), [nt, p]);
+    const yt = tf.tensor2d(y.subarray(0, nt * out), [nt, out]);
+    const xv = nv > 0 ? tf.tensor2d(x.subarray(nt * p, rows * p), [nv, p]) : undefined;
+    const yv = nv > 0 ? tf.tensor2d(y.subarray(nt * out, rows * out), [nv, out]) : undefined;
+    let best = Infinity;
+    let bestStep = steps;
+    let stale = 0;
+    for (let step = 1; step <= steps; step++) {
+      optimizer.minimize(() => {
+        const mae = tf.mean(tf.abs(tf.sub(forward(xt), yt)));
+        return opts.l1 > 0 ? (tf.add(mae, tf.mul(opts.l1, tf.sum(tf.abs(vars[0])))) as TF.Scalar) : (mae as TF.Scalar);
+      }, false, vars);
+      if (xv && yv && step % every === 0) {
+        const v = tf.tidy(() => tf.mean(tf.abs(tf.sub(forward(xv), yv))).dataSync()[0]);
+        if (v < best - 1e-5) {
+          best = v;
+          bestStep = step;
+          stale = 0;
+        } else if (++stale >= opts.patience) break;
+      }
+    }
+    const net: Net = { sizes, weights: [], biases: [] };
+    for (let l = 0; l < vars.length / 2; l++) {
+      net.weights.push(vars[2 * l].dataSync() as Float32Array);
+      net.biases.push(vars[2 * l + 1].dataSync() as Float32Array);
+    }
+    for (const t of [...vars, xt, yt, xv, yv]) t?.dispose();
+    optimizer.dispose();
+    return { net, bestStep };
+  };
+
+  const { bestStep } = run(n, opts.maxSteps, true);
+  return run(n, bestStep, false).net;
+}
+
+/** Forward pass of a trained network on one feature row, in plain JS. */
+function predict(net: Net, row: Float32Array): Float64Array {
+  let h = Float64Array.from(row);
+  for (let l = 0; l < net.weights.length; l++) {
+    const inN = net.sizes[l];
+    const outN = net.sizes[l + 1];
+    const w = net.weights[l];
+    const next = Float64Array.from(net.biases[l]);
+    for (let i = 0; i < inN; i++) {
+      const v = h[i];
+      if (v === 0) continue;
+      for (let j = 0; j < outN; j++) next[j] += v * w[i * outN + j];
+    }
+    if (l + 1 < net.weights.length) for (let j = 0; j < outN; j++) next[j] = Math.max(0, next[j]);
+    h = next;
+  }
+  return h;
+}
+
+/**
+ * A feed-forward network forecasting all intervals of day d jointly from the LEAR inputs (lagged price
+ * profiles, d-1 min/max/mean, exogenous series when given; asinh of median/MAD, then standardised per
+ * column over the window) plus day-of-week, trained with MAE loss on the last `window` days.
+ * Retrained every `retrainEvery` days; several seeded networks are averaged (reproducible).
  */
 export function dnnModel(opts: DnnOptions = {}, name = 'dnn'): DayAheadModel {
-  const lags = opts.lags ?? [1, 2, 3, 7];
-  const maxLag = Math.max(...lags);
+  const s = learSettings({ lags: opts.lags, extras: true });
   const window = opts.window ?? 364;
   const retrainEvery = opts.retrainEvery ?? 7;
-  const seed = opts.seed ?? 42;
-  const random = prng(seed);
-  let net: tf.Sequential | undefined;
+  const seeds = opts.seeds ?? [1, 2, 3];
+  const train = {
+    hidden: opts.hidden ?? [64],
+    maxSteps: opts.maxSteps ?? 1500,
+    validationDays: opts.validationDays ?? 42,
+    patience: opts.patience ?? 8,
+    learningRate: opts.learningRate ?? 3e-3,
+    l1: opts.l1 ?? 1e-4,
+  };
+  let nets: Net[] = [];
+  let scaling: Scaling | undefined;
   let trainedAt = -Infinity;
-  let xStats: { med: Float64Array; mad: Float64Array } | undefined;
-  let yStats: { med: Float64Array; mad: Float64Array } | undefined;
+  let exogKey = '';
 
-  const build = (p: number, perDay: number): tf.Sequential => {
-    const layers: tf.layers.Layer[] = [];
-    (opts.hidden ?? [64]).forEach((units, i) =>
-      layers.push(
-        tf.layers.dense({
-          ...(i === 0 ? { inputShape: [p] } : {}),
-          units,
-          activation: 'relu',
-          kernelInitializer: tf.initializers.glorotUniform({ seed: seed + i }),
-          kernelRegularizer: tf.regularizers.l2({ l2: opts.l2 ?? 1e-4 }),
-        }),
-      ),
-    );
-    layers.push(tf.layers.dense({ units: perDay, kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 100 }) }));
-    const m = tf.sequential({ layers });
-    m.compile({ optimizer: tf.train.adam(opts.learningRate ?? 5e-3), loss: 'meanAbsoluteError' });
-    return m;
+  const featureRow = (raw: Float64Array, r: number, cols: number, date: string, sc: Scaling, out: Float32Array, offset: number): void => {
+    for (let j = 0; j < cols; j++) out[offset + j] = (sc.x[j].forward(raw[r * cols + j]) - sc.mean[j]) / sc.std[j];
+    for (let k = 0; k < 7; k++) out[offset + cols + k] = 0;
+    out[offset + cols + dayOfWeek(date)] = 1;
   };
 
-  const features = (raw: Float64Array, rows: number, nPrice: number, dates: string[]): Float32Array => {
-    const p = nPrice + 7;
-    const out = new Float32Array(rows * p);
-    for (let r = 0; r < rows; r++) {
-      for (let j = 0; j < nPrice; j++) out[r * p + j] = asinhScale(raw[r * nPrice + j], xStats!.med[j], xStats!.mad[j]);
-      writeDayOfWeek(out, r * p + nPrice, dates[r]);
-    }
-    return out;
-  };
-
-  const train = async (input: DayInput, t: number): Promise<void> => {
+  const fit = async (input: DayInput, t: number): Promise<void> => {
+    const tf = await tfReady();
     const { history, historyDays, perDay } = input;
-    const first = Math.max(maxLag, t - window);
+    const first = Math.max(s.maxLag, t - window);
     const n = t - first;
-    const nPrice = lags.length * perDay;
-    const raw = lagMatrix(history, perDay, first, t, lags);
-    xStats = columnStats(raw, n, nPrice);
-    const yRaw = history.subarray(first * perDay, t * perDay);
-    yStats = columnStats(yRaw, n, perDay);
-    const x = features(raw, n, nPrice, historyDays.slice(first, t));
-    const y = new Float32Array(n * perDay);
-    for (let i = 0; i < n * perDay; i++) y[i] = asinhScale(yRaw[i], yStats.med[i % perDay], yStats.mad[i % perDay]);
-    // Seeded shuffle of the rows (tfjs's own shuffle is not seedable).
-    const order = Array.from({ length: n }, (_, i) => i);
-    for (let i = n - 1; i > 0; i--) {
-      const j = Math.floor(random() * (i + 1));
-      [order[i], order[j]] = [order[j], order[i]];
+    const { raw, cols } = rawFeatures(input, s, first, t);
+    const column = new Float64Array(n);
+    const sc: Scaling = { x: [], mean: new Float64Array(cols), std: new Float64Array(cols), y: [] };
+    for (let j = 0; j < cols; j++) {
+      for (let r = 0; r < n; r++) column[r] = raw[r * cols + j];
+      const f = fitTransform('asinh', column);
+      sc.x.push(f);
+      let sum = 0;
+      let sq = 0;
+      for (let r = 0; r < n; r++) {
+        const v = f.forward(column[r]);
+        sum += v;
+        sq += v * v;
+      }
+      sc.mean[j] = sum / n;
+      sc.std[j] = Math.sqrt(Math.max(sq / n - sc.mean[j] ** 2, 0)) || 1;
     }
-    const p = nPrice + 7;
-    const xs = new Float32Array(n * p);
-    const ys = new Float32Array(n * perDay);
-    order.forEach((src, dst) => {
-      xs.set(x.subarray(src * p, (src + 1) * p), dst * p);
-      ys.set(y.subarray(src * perDay, (src + 1) * perDay), dst * perDay);
-    });
-    const warm = net !== undefined;
-    net ??= build(p, perDay);
-    const xt = tf.tensor2d(xs, [n, p]);
-    const yt = tf.tensor2d(ys, [n, perDay]);
-    await net.fit(xt, yt, { epochs: warm ? (opts.retrainEpochs ?? 80) : (opts.epochs ?? 200), batchSize: 32, shuffle: false, verbose: 0 });
-    xt.dispose();
-    yt.dispose();
+    const p = cols + 7;
+    const x = new Float32Array(n * p);
+    for (let r = 0; r < n; r++) featureRow(raw, r, cols, historyDays[first + r], sc, x, r * p);
+    const y = new Float32Array(n * perDay);
+    for (let h = 0; h < perDay; h++) {
+      for (let r = 0; r < n; r++) column[r] = history[(first + r) * perDay + h];
+      const f = fitTransform('asinh', column);
+      sc.y.push(f);
+      for (let r = 0; r < n; r++) y[r * perDay + h] = f.forward(column[r]);
+    }
+    nets = seeds.map((seed) => trainNet(tf, x, y, n, p, perDay, train, seed));
+    scaling = sc;
     trainedAt = t;
   };
 
   return {
     name,
-    minHistoryDays: maxLag + 28,
+    minHistoryDays: s.maxLag + 56,
     async forecastDay(input: DayInput): Promise<number[]> {
-      await tfReady();
       const { history, perDay, targetDate } = input;
       const t = history.length / perDay;
-      if (t - trainedAt >= retrainEvery || t < trainedAt) await train(input, t);
-      const nPrice = lags.length * perDay;
-      const raw = lagMatrix(history, perDay, t, t + 1, lags);
-      const x = features(raw, 1, nPrice, [targetDate]);
-      const pred = tf.tidy(() => (net!.predict(tf.tensor2d(x, [1, nPrice + 7])) as tf.Tensor).dataSync());
-      return Array.from(pred, (z, h) => asinhUnscale(z, yStats!.med[h], yStats!.mad[h]));
+      const key = Object.keys(input.exog ?? {}).join(',');
+      if (t - trainedAt >= retrainEvery || t < trainedAt || key !== exogKey) {
+        exogKey = key;
+        await fit(input, t);
+      }
+      const { raw, cols } = rawFeatures(input, s, t, t + 1);
+      const row = new Float32Array(cols + 7);
+      featureRow(raw, 0, cols, targetDate, scaling!, row, 0);
+      const sum = new Array<number>(perDay).fill(0);
+      for (const net of nets) {
+        const z = predict(net, row);
+        for (let h = 0; h < perDay; h++) sum[h] += scaling!.y[h].inverse(z[h]) / nets.length;
+      }
+      return sum;
     },
   };
 }

@@ -1,4 +1,4 @@
-import { lassoDesign, lassoFit, lassoPredict } from './lasso.js';
+import { lassoDesign, lassoFit, lassoFitCriteria, lassoPredict } from './lasso.js';
 
 /** Deterministic pseudo-random numbers for synthetic designs. */
 function lcg(seed: number): () => number {
@@ -46,5 +46,24 @@ describe('coordinate-descent LASSO', () => {
     const noise = Array.from({ length: n }, () => rand());
     const fit = lassoFit(lassoDesign(x, n, p), noise);
     expect(fit.df).toBeLessThanOrEqual(1);
+  });
+
+  it('picks one fit per criterion from a single path; AIC never keeps fewer coefficients than BIC', () => {
+    const design = lassoDesign(x, n, p);
+    const noisy = y.map((v) => v + 0.5 * rand());
+    const [bic, aic, aicv] = lassoFitCriteria(design, noisy, ['bic', 'aic', 'aicv']);
+    expect(Array.from(bic.coef)).toEqual(Array.from(lassoFit(design, noisy, { criterion: 'bic' }).coef));
+    expect(Array.from(aic.coef)).toEqual(Array.from(lassoFit(design, noisy, { criterion: 'aic' }).coef));
+    expect(aic.df).toBeGreaterThanOrEqual(bic.df);
+    expect(aic.lambda).toBeLessThanOrEqual(bic.lambda);
+    expect(aicv.coef[2]).toBeCloseTo(3, 0);
+  });
+
+  it('with patience, stops the path early but keeps the criterion choice when it lies before the stop', () => {
+    const design = lassoDesign(x, n, p);
+    const full = lassoFit(design, y, { pathLength: 40, minRatio: 1e-4 });
+    const early = lassoFit(design, y, { pathLength: 40, minRatio: 1e-4, patience: 5 });
+    expect(early.lambda).toBe(full.lambda);
+    expect(Array.from(early.coef)).toEqual(Array.from(full.coef));
   });
 });

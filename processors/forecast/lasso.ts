@@ -17,7 +17,11 @@ export interface LassoDesign {
   scale: Float64Array;
 }
 
-export type Criterion = 'aic' | 'bic' | 'aicc';
+/**
+ * `bic`/`aic`/`aicc`: n log(RSS/n) + penalty; `aicv`: n RSS / (n var(y)) + 2 df, the form older
+ * scikit-learn LassoLarsIC used (noise variance estimated by the variance of y).
+ */
+export type Criterion = 'aic' | 'bic' | 'aicc' | 'aicv';
 
 export interface LassoOptions {
   /** Lambda path length (default 25). */
@@ -32,6 +36,11 @@ export interface LassoOptions {
   maxSweeps?: number;
   /** Stop the path once this share of n coefficients is non-zero (default 0.5): criteria are unreliable beyond. */
   maxDfRatio?: number;
+  /**
+   * Stop the path once no criterion has improved for this many consecutive lambdas (default: never);
+   * the small-lambda end of the path is the costly one and rarely wins.
+   */
+  patience?: number;
 }
 
 export interface LassoFit {
@@ -81,10 +90,14 @@ export function lassoDesign(x: Float64Array, n: number, p: number): LassoDesign 
 
 /** Fits y on the design along the lambda path and returns the fit the criterion prefers. */
 export function lassoFit(design: LassoDesign, y: ArrayLike<number>, opts: LassoOptions = {}): LassoFit {
+  return lassoFitCriteria(design, y, [opts.criterion ?? 'bic'], opts)[0];
+}
+
+/** One pass along the lambda path; returns, for each criterion, the fit it prefers. */
+export function lassoFitCriteria(design: LassoDesign, y: ArrayLike<number>, criteria: Criterion[], opts: LassoOptions = {}): LassoFit[] {
   const { n, p, z, gram, mean, scale } = design;
   const pathLength = opts.pathLength ?? 25;
   const minRatio = opts.minRatio ?? 1e-2;
-  const criterion = opts.criterion ?? 'bic';
   const tol = opts.tolerance ?? 1e-4;
   const maxSweeps = opts.maxSweeps ?? 200;
   const maxDf = Math.max(1, Math.floor((opts.maxDfRatio ?? 0.5) * n));
@@ -110,14 +123,14 @@ export function lassoFit(design: LassoDesign, y: ArrayLike<number>, opts: LassoO
   const b = new Float64Array(p);
   const r = Float64Array.from(c); // r = c - G b
   const active = new Uint8Array(p);
-  let best = { score: Infinity, b: new Float64Array(p), lambda: lambdaMax, df: 0 };
-  const scoreOf = (rss: number, df: number): number => {
+  const scoreOf = (criterion: Criterion, rss: number, df: number): number => {
+    if (criterion === 'aicv') return (n * rss) / Math.max(yy, 1e-300) + 2 * df;
     const fit = n * Math.log(Math.max(rss, 1e-12 * yy + 1e-300));
     if (criterion === 'bic') return fit + Math.log(n) * df;
     if (criterion === 'aicc') return df >= n - 1 ? Infinity : fit + 2 * df + (2 * df * (df + 1)) / (n - df - 1);
     return fit + 2 * df;
   };
-  best.score = scoreOf(yy, 0);
+  const best = criteria.map((c) => ({ score: scoreOf(c, yy, 0), b: new Float64Array(p), lambda: lambdaMax, df: 0 }));
 
   const sweep = (lambda: number, onlyActive: boolean): number => {
     let maxDelta = 0;
@@ -140,6 +153,8 @@ export function lassoFit(design: LassoDesign, y: ArrayLike<number>, opts: LassoO
     return maxDelta;
   };
 
+  const patience = opts.patience ?? Infinity;
+  let stale = 0;
   for (let step = 1; step < pathLength; step++) {
     const lambda = lambdaMax * Math.pow(minRatio, step / (pathLength - 1));
     for (let sweeps = 0; sweeps < maxSweeps; ) {
@@ -156,18 +171,27 @@ export function lassoFit(design: LassoDesign, y: ArrayLike<number>, opts: LassoO
       br += b[j] * r[j];
     }
     const rss = Math.max(0, yy - bc - br); // (1/n)||y - Zb||^2 = yy - 2b'c + b'Gb, and Gb = c - r
-    const score = scoreOf(rss, df);
-    if (score < best.score) best = { score, b: Float64Array.from(b), lambda, df };
-    if (df >= maxDf) break;
+    let improved = false;
+    for (let k = 0; k < criteria.length; k++) {
+      const score = scoreOf(criteria[k], rss, df);
+      if (score < best[k].score) {
+        best[k] = { score, b: Float64Array.from(b), lambda, df };
+        improved = true;
+      }
+    }
+    stale = improved ? 0 : stale + 1;
+    if (df >= maxDf || stale >= patience) break;
   }
 
-  const coef = new Float64Array(p);
-  let intercept = ymean;
-  for (let j = 0; j < p; j++) {
-    coef[j] = best.b[j] / scale[j];
-    intercept -= coef[j] * mean[j];
-  }
-  return { coef, intercept, lambda: best.lambda, df: best.df };
+  return best.map((pick) => {
+    const coef = new Float64Array(p);
+    let intercept = ymean;
+    for (let j = 0; j < p; j++) {
+      coef[j] = pick.b[j] / scale[j];
+      intercept -= coef[j] * mean[j];
+    }
+    return { coef, intercept, lambda: pick.lambda, df: pick.df };
+  });
 }
 
 /** Prediction of a fit for one raw feature row. */

@@ -1,73 +1,201 @@
-import { lassoDesign, lassoFit, type Criterion, type LassoOptions } from './lasso.js';
+import { lassoDesign, lassoFitCriteria, type Criterion, type LassoOptions } from './lasso.js';
 import type { DayAheadModel, DayInput } from './model.js';
-import { asinhScale, columnStats, lagMatrix, medianMad } from './features.js';
+import { fitTransform, type TransformName } from './transforms.js';
 import { dayOfWeek } from './table.js';
 
 /** LEAR settings. */
 export interface LearOptions {
-  /** Calibration windows in days; the forecasts of all windows are averaged (default 56, 84, 182, 364). */
+  /**
+   * Calibration windows in days; 0 stands for all the history there is (an expanding window).
+   * The forecasts of every window x transform x criterion are averaged in price space.
+   */
   windows?: number[];
   /** Day lags whose full price profile enters every hour's model (default 1, 2, 3, 7). */
   lags?: number[];
+  /** Variance-stabilising transforms, each fitted per feature column and per target hour (default asinh). */
+  transforms?: TransformName[];
+  /** Penalty choice(s) along the lambda path (default the single `criterion`, itself default 'bic'). */
+  criteria?: Criterion[];
   criterion?: Criterion;
+  /** Adds the minimum, maximum and mean of day d-1 as features (default false). */
+  extras?: boolean;
+  /** Day lags of each exogenous series (default 0, 1, 7: the forecast for day d, and d-1, d-7). */
+  exogLags?: number[];
+  /**
+   * Price level the model works relative to: `none` (default, as Lago et al.) or `d1`, where every price
+   * feature and the target are taken relative to the mean price of day d-1 (which is itself a feature),
+   * so the forecast follows level shifts instead of reverting to the window's mean.
+   */
+  level?: 'none' | 'd1';
   lasso?: LassoOptions;
 }
 
-/**
- * One LEAR forecast for the day after `history` from the last `window` days: per delivery interval a
- * LASSO on the asinh-transformed (median/MAD-normalised per calibration window) price profiles of the
- * lagged days plus day-of-week dummies, the penalty chosen by an information criterion.
- */
-export function learForecast(input: DayInput, window: number, opts: LearOptions = {}): number[] {
-  const { history, historyDays, targetDate, perDay } = input;
+/** Resolved settings with defaults. */
+export interface LearSettings {
+  windows: number[];
+  lags: number[];
+  maxLag: number;
+  transforms: TransformName[];
+  criteria: Criterion[];
+  extras: boolean;
+  exogLags: number[];
+  relative: boolean;
+  lasso: LassoOptions;
+}
+
+export function learSettings(opts: LearOptions): LearSettings {
   const lags = opts.lags ?? [1, 2, 3, 7];
-  const maxLag = Math.max(...lags);
+  const exogLags = opts.exogLags ?? [0, 1, 7];
+  return {
+    windows: opts.windows ?? [56, 84, 182, 364],
+    lags,
+    maxLag: Math.max(...lags, ...exogLags),
+    transforms: opts.transforms ?? ['asinh'],
+    criteria: opts.criteria ?? [opts.criterion ?? 'bic'],
+    extras: opts.extras ?? false,
+    exogLags,
+    relative: opts.level === 'd1',
+    lasso: opts.lasso ?? {},
+  };
+}
+
+/**
+ * Raw (untransformed) features of days `from`..`to-1`, row-major: the price profiles of the lagged days,
+ * optionally the min/max/mean of d-1, and the profiles of each exogenous series at its lags.
+ * Exogenous series cover the target day as well (they are forecasts known before gate closure).
+ */
+export function rawFeatures(input: DayInput, s: LearSettings, from: number, to: number): { raw: Float64Array; cols: number } {
+  const { history, perDay } = input;
+  const exog = input.exog ? Object.values(input.exog) : [];
+  const extras = s.extras || s.relative;
+  const cols = s.lags.length * perDay + (extras ? 3 : 0) + exog.length * s.exogLags.length * perDay;
+  const raw = new Float64Array((to - from) * cols);
+  let k = 0;
+  for (let day = from; day < to; day++) {
+    const base = s.relative ? dayMean(history, perDay, day - 1) : 0;
+    for (const lag of s.lags) {
+      const start = (day - lag) * perDay;
+      for (let h = 0; h < perDay; h++) raw[k++] = history[start + h] - base;
+    }
+    if (extras) {
+      const start = (day - 1) * perDay;
+      let min = Infinity;
+      let max = -Infinity;
+      let sum = 0;
+      for (let h = 0; h < perDay; h++) {
+        const v = history[start + h];
+        min = Math.min(min, v);
+        max = Math.max(max, v);
+        sum += v;
+      }
+      raw[k++] = min - base;
+      raw[k++] = max - base;
+      raw[k++] = sum / perDay; // the level itself (in relative mode the other features are relative to it)
+    }
+    for (const series of exog) {
+      for (const lag of s.exogLags) {
+        const start = (day - lag) * perDay;
+        for (let h = 0; h < perDay; h++) raw[k++] = series[start + h];
+      }
+    }
+  }
+  return { raw, cols };
+}
+
+function dayMean(series: ArrayLike<number>, perDay: number, day: number): number {
+  let sum = 0;
+  for (let h = 0; h < perDay; h++) sum += series[day * perDay + h];
+  return sum / perDay;
+}
+
+/** Number of the calibration window's first training day. */
+function firstDay(t: number, window: number, maxLag: number): number {
+  return window <= 0 ? maxLag : Math.max(maxLag, t - window);
+}
+
+/** Member key: `<transform>[+d1]/<window or all>/<criterion>`. */
+export function learMemberKey(transform: TransformName, window: number, criterion: Criterion, relative = false): string {
+  return `${transform}${relative ? '+d1' : ''}/${window <= 0 ? 'all' : window}/${criterion}`;
+}
+
+/**
+ * Every LEAR member forecast for the day after `input.history`: for each calibration window and
+ * transform, per delivery interval a LASSO on the transformed lagged features plus day-of-week dummies
+ * (one Gram matrix per window and transform, shared by all intervals), the penalty picked by each
+ * criterion along one lambda path. Forecasts are transformed back to prices.
+ */
+export function learMembers(input: DayInput, opts: LearOptions = {}): Map<string, number[]> {
+  const s = learSettings(opts);
+  const { history, historyDays, targetDate, perDay } = input;
   const t = history.length / perDay;
-  const first = Math.max(maxLag, t - window);
-  const n = t - first;
-  const nPrice = lags.length * perDay;
-  const p = nPrice + 7;
-
-  // Raw lag features for training rows (days first..t-1) and the target row (day t), then asinh(median/MAD).
-  const raw = lagMatrix(history, perDay, first, t + 1, lags);
-  const { med, mad } = columnStats(raw.subarray(0, n * nPrice), n, nPrice);
-  const x = new Float64Array(n * p);
-  const xt = new Float64Array(p);
-  for (let r = 0; r < n; r++) for (let j = 0; j < nPrice; j++) x[r * p + j] = asinhScale(raw[r * nPrice + j], med[j], mad[j]);
-  for (let j = 0; j < nPrice; j++) xt[j] = asinhScale(raw[n * nPrice + j], med[j], mad[j]);
-  for (let r = 0; r < n; r++) x[r * p + nPrice + dayOfWeek(historyDays[first + r])] = 1;
-  xt[nPrice + dayOfWeek(targetDate)] = 1;
-
-  const design = lassoDesign(x, n, p);
-  const lassoOpts = { criterion: opts.criterion, ...opts.lasso };
-  const out: number[] = [];
-  const y = new Float64Array(n);
-  for (let h = 0; h < perDay; h++) {
-    for (let r = 0; r < n; r++) y[r] = history[(first + r) * perDay + h];
-    const [med, mad] = medianMad(y);
-    for (let r = 0; r < n; r++) y[r] = Math.asinh((y[r] - med) / mad);
-    const fit = lassoFit(design, y, lassoOpts);
-    let s = fit.intercept;
-    for (let j = 0; j < p; j++) s += fit.coef[j] * xt[j];
-    out.push(Math.sinh(s) * mad + med);
+  const firstAll = Math.min(...s.windows.map((w) => firstDay(t, w, s.maxLag)));
+  const { raw, cols } = rawFeatures(input, s, firstAll, t + 1);
+  const p = cols + 7;
+  const out = new Map<string, number[]>();
+  for (const window of s.windows) {
+    const first = firstDay(t, window, s.maxLag);
+    const n = t - first;
+    const rows = raw.subarray((first - firstAll) * cols, (t + 1 - firstAll) * cols); // n training rows + target row
+    const column = new Float64Array(n);
+    const y = new Float64Array(n);
+    for (const transform of s.transforms) {
+      const x = new Float64Array(n * p);
+      const xt = new Float64Array(p);
+      for (let j = 0; j < cols; j++) {
+        for (let r = 0; r < n; r++) column[r] = rows[r * cols + j];
+        const f = fitTransform(transform, column);
+        for (let r = 0; r < n; r++) x[r * p + j] = f.forward(column[r]);
+        xt[j] = f.forward(rows[n * cols + j]);
+      }
+      for (let r = 0; r < n; r++) x[r * p + cols + dayOfWeek(historyDays[first + r])] = 1;
+      xt[cols + dayOfWeek(targetDate)] = 1;
+      const design = lassoDesign(x, n, p);
+      const forecasts = s.criteria.map(() => new Array<number>(perDay));
+      const targetBase = s.relative ? dayMean(history, perDay, t - 1) : 0;
+      for (let h = 0; h < perDay; h++) {
+        for (let r = 0; r < n; r++) y[r] = history[(first + r) * perDay + h] - (s.relative ? dayMean(history, perDay, first + r - 1) : 0);
+        const f = fitTransform(transform, y);
+        for (let r = 0; r < n; r++) y[r] = f.forward(y[r]);
+        const fits = lassoFitCriteria(design, y, s.criteria, s.lasso);
+        fits.forEach((fit, k) => {
+          let z = fit.intercept;
+          for (let j = 0; j < p; j++) if (fit.coef[j] !== 0) z += fit.coef[j] * xt[j];
+          forecasts[k][h] = f.inverse(z) + targetBase;
+        });
+      }
+      s.criteria.forEach((c, k) => out.set(learMemberKey(transform, window, c, s.relative), forecasts[k]));
+    }
   }
   return out;
 }
 
-/** LEAR (Lago et al. 2021) recalibrated every day, averaged over calibration windows. */
+/** Mean (in price space) of member forecasts. */
+function average(members: Iterable<number[]>, perDay: number): number[] {
+  const sum = new Array<number>(perDay).fill(0);
+  let count = 0;
+  for (const f of members) {
+    for (let h = 0; h < perDay; h++) sum[h] += f[h];
+    count++;
+  }
+  return sum.map((v) => v / count);
+}
+
+/** LEAR forecast of one calibration window (averaged over the configured transforms and criteria). */
+export function learForecast(input: DayInput, window: number, opts: LearOptions = {}): number[] {
+  return average(learMembers(input, { ...opts, windows: [window] }).values(), input.perDay);
+}
+
+/** LEAR (Lago et al. 2021) recalibrated every day, averaged over calibration windows, transforms and criteria. */
 export function learModel(opts: LearOptions = {}, name = 'lear'): DayAheadModel {
-  const windows = opts.windows ?? [56, 84, 182, 364];
-  const maxLag = Math.max(...(opts.lags ?? [1, 2, 3, 7]));
+  const s = learSettings(opts);
+  const shortest = Math.min(...s.windows.map((w) => (w <= 0 ? 28 : w)), 28);
+  let last: Map<string, number[]> = new Map();
   return {
     name,
-    minHistoryDays: maxLag + Math.min(...windows, 28),
+    minHistoryDays: s.maxLag + shortest,
     forecastDay(input: DayInput): number[] {
-      const sum = new Array<number>(input.perDay).fill(0);
-      for (const w of windows) {
-        const f = learForecast(input, w, opts);
-        for (let h = 0; h < input.perDay; h++) sum[h] += f[h] / windows.length;
-      }
-      return sum;
+      last = learMembers(input, opts);
+      return average(last.values(), input.perDay);
     },
   };
 }

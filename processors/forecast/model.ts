@@ -8,6 +8,11 @@ export interface DayInput {
   targetDate: string;
   /** Intervals per day (24 or 96). */
   perDay: number;
+  /**
+   * Optional exogenous series by name (load, wind, solar forecasts), day-major like `history` but one
+   * day longer: they cover the target day too, as forecasts known before gate closure.
+   */
+  exog?: Record<string, Float64Array>;
 }
 
 /** A day-ahead point forecaster. It may keep state between calls, but only from inputs it was given. */

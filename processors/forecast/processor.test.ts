@@ -70,4 +70,53 @@ describe('price-forecast processor', () => {
     await expect(p.process({ topic: 'market.prices', key: null, value: { market: 'NORDPOOL', area: 'SYS', deliveryStart: 0, intervalMinutes: 60, price: 'x' }, timestamp: 0 }, ctx)).rejects.toThrow(/numeric deliveryStart and price/);
     await expect(p.process({ topic: 'market.prices', key: null, value: { market: 'NORDPOOL', area: 'SYS', deliveryStart: 0, intervalMinutes: 15, price: 1 }, timestamp: 0 }, ctx)).rejects.toThrow(/intervalMinutes 15/);
   });
+
+  it('uses market.fundamentals of the area as exogenous inputs, and falls back to prices only when the target day lacks them', async () => {
+    const be = readPriceCsv(new URL('./fixtures/be-exog-70d.csv', import.meta.url).pathname, 'Price');
+    const run = async (fundamentals: string[] | undefined, skipLoadOf?: string) => {
+      const p = createPriceForecaster({ market: 'EPEX', area: 'BE', model: 'lear', ...(fundamentals ? { fundamentals } : {}) });
+      const clock = new VirtualClock(cetMidnight(be.days[0]) - 48 * HOUR);
+      const emitted: OutRecord[] = [];
+      const ctx: ProcessContext = { emit: (r) => emitted.push(r), state: new ChangelogStore(), clock, watermark: -Infinity };
+      for (let i = 0; i < 44; i++) {
+        const start = cetMidnight(be.days[i]);
+        // Day-ahead fundamentals forecasts for day i are published on day i-1 at 09:00 CET, before the issue time.
+        clock.set(start - 15 * HOUR);
+        for (let h = 0; h < 24; h++) {
+          if (be.days[i] === skipLoadOf) continue;
+          const base = { area: 'BE', basis: 'DAY_AHEAD_FORECAST', deliveryStart: start + h * HOUR, intervalMinutes: 60, ingestedAt: 0, source: 'test' };
+          await p.process({ topic: 'market.fundamentals', key: 'BE|LOAD', value: { ...base, kind: 'LOAD', valueMw: be.columns.Exogenous1[i * 24 + h] }, timestamp: clock.now() }, ctx);
+          await p.process({ topic: 'market.fundamentals', key: 'BE|WIND', value: { ...base, kind: 'WIND', valueMw: be.columns.Exogenous2[i * 24 + h] }, timestamp: clock.now() }, ctx);
+        }
+        clock.set(start - 13 * HOUR + 60_000);
+        await p.onWatermark!(clock.now(), ctx);
+        clock.set(start - 11 * HOUR);
+        for (let h = 0; h < 24; h++) {
+          const value = { market: 'EPEX', area: 'BE', product: 'DAY_AHEAD', deliveryStart: start + h * HOUR, intervalMinutes: 60, price: be.prices[i * 24 + h] };
+          await p.process({ topic: 'market.prices', key: 'EPEX|BE', value, timestamp: clock.now() }, ctx);
+        }
+      }
+      const byDay = new Map<string, number[]>();
+      for (const r of emitted) {
+        const v = r.value as { deliveryStart: number; price: number };
+        const day = new Date(v.deliveryStart + HOUR).toISOString().slice(0, 10);
+        byDay.set(day, [...(byDay.get(day) ?? []), v.price]);
+      }
+      return byDay;
+    };
+    const pricesOnly = await run(undefined);
+    const withExog = await run(['LOAD', 'WIND']);
+    const missing = be.days[42];
+    const withGap = await run(['LOAD', 'WIND'], missing);
+    expect([...withExog.keys()]).toEqual([...pricesOnly.keys()]);
+    expect(withExog.get(be.days[41])).not.toEqual(pricesOnly.get(be.days[41]));
+    expect(withGap.get(be.days[41])).toEqual(withExog.get(be.days[41]));
+    expect(withGap.get(missing)).toEqual(pricesOnly.get(missing));
+    await expect(
+      createPriceForecaster({ market: 'EPEX', area: 'BE', fundamentals: ['LOAD'] }).process(
+        { topic: 'market.fundamentals', key: null, value: { area: 'BE', kind: 'LOAD', basis: 'DAY_AHEAD_FORECAST', deliveryStart: 0, intervalMinutes: 60, valueMw: null }, timestamp: 0 },
+        harness().ctx,
+      ),
+    ).rejects.toThrow(/numeric deliveryStart and valueMw/);
+  });
 });

@@ -17,6 +17,13 @@ export const PriceForecastConfig = Type.Object(
     leadMinutes: Type.Optional(Type.Integer({ minimum: 0, default: 60, description: 'Recalibrate and issue this many minutes before gate closure.' })),
     maxHistoryDays: Type.Optional(Type.Integer({ minimum: 8, default: 400, description: 'Days of prices kept in state and handed to the model.' })),
     currency: Type.Optional(Type.String({ default: 'EUR', description: 'ISO 4217 currency of the prices.' })),
+    fundamentals: Type.Optional(
+      Type.Array(Type.String(), {
+        description:
+          'market.fundamentals kinds of the same area used as exogenous model inputs (e.g. ["LOAD", "WIND", "SOLAR"]): their profiles for day d, d-1 and d-7 enter LEAR. When a kind is missing for the target day, the forecast falls back to prices only.',
+      }),
+    ),
+    fundamentalsBasis: Type.Optional(Type.String({ default: 'DAY_AHEAD_FORECAST', description: 'Basis of the fundamentals records to use (MarketFundamental.basis).' })),
   },
   { additionalProperties: false },
 );
@@ -57,12 +64,25 @@ export function createPriceForecaster(cfg: PriceForecastConfig, deps: { logger?:
 
   const localDate = (ms: number) => new Date(ms + offset).toISOString().slice(0, 10);
   const dayStart = (date: string) => Date.parse(`${date}T00:00:00Z`) - offset;
-  const dayPrices = (state: ProcessContext['state'], date: string): number[] | undefined => {
+  const kinds = cfg.fundamentals ?? [];
+  const basis = cfg.fundamentalsBasis ?? 'DAY_AHEAD_FORECAST';
+  const daySeries = (state: ProcessContext['state'], prefix: string, date: string): number[] | undefined => {
     const start = dayStart(date);
     const out: number[] = [];
     for (let i = 0; i < perDay; i++) {
-      const v = state.get(`price:${start + i * interval * 60_000}`);
+      const v = state.get(`${prefix}:${start + i * interval * 60_000}`);
       if (typeof v !== 'number') return undefined;
+      out.push(v);
+    }
+    return out;
+  };
+  const dayPrices = (state: ProcessContext['state'], date: string) => daySeries(state, 'price', date);
+  /** The fundamentals of one day, one profile per configured kind, or undefined when any is incomplete. */
+  const dayExog = (state: ProcessContext['state'], date: string): number[][] | undefined => {
+    const out: number[][] = [];
+    for (const kind of kinds) {
+      const v = daySeries(state, `exog:${kind}`, date);
+      if (!v) return undefined;
       out.push(v);
     }
     return out;
@@ -75,13 +95,22 @@ export function createPriceForecaster(cfg: PriceForecastConfig, deps: { logger?:
     const issueAt = dayStart(target) + issueOffset;
     const gate = issueAt + (cfg.leadMinutes ?? 60) * 60_000;
     if (now < issueAt || now >= gate || ctx.state.get(`issued:${target}`) !== undefined) return;
+    const targetExog = kinds.length > 0 ? dayExog(ctx.state, target) : undefined;
+    if (kinds.length > 0 && !targetExog) deps.logger?.warn({ target, kinds }, 'fundamentals incomplete for the target day; forecasting from prices only');
     const days: string[] = [];
     const rows: number[][] = [];
+    const exogRows: number[][][] = [];
     for (let d = addDays(target, -1); days.length < maxHistory; d = addDays(d, -1)) {
       const p = dayPrices(ctx.state, d);
       if (!p) break;
+      let e: number[][] | undefined;
+      if (targetExog) {
+        e = dayExog(ctx.state, d);
+        if (!e) break; // history with fundamentals ends at the first day without them
+      }
       days.unshift(d);
       rows.unshift(p);
+      if (e) exogRows.unshift(e);
     }
     if (days.length < model.minHistoryDays) {
       deps.logger?.warn({ target, days: days.length, needed: model.minHistoryDays }, 'not enough complete price days before the target day; no forecast');
@@ -89,7 +118,14 @@ export function createPriceForecaster(cfg: PriceForecastConfig, deps: { logger?:
       return;
     }
     const history = Float64Array.from(rows.flat());
-    const forecast = await model.forecastDay({ history, historyDays: days, targetDate: target, perDay });
+    let exog: Record<string, Float64Array> | undefined;
+    if (targetExog) {
+      exog = {};
+      kinds.forEach((kind, k) => {
+        exog![kind] = Float64Array.from([...exogRows.flatMap((e) => e[k]), ...targetExog[k]]);
+      });
+    }
+    const forecast = await model.forecastDay({ history, historyDays: days, targetDate: target, perDay, ...(exog ? { exog } : {}) });
     const modelVersion = `${resolvedModel}@${days[days.length - 1]}`;
     const q = conformal.quantiles(forecast);
     ctx.state.put(`issued:${target}`, { forecast, modelVersion });
@@ -134,14 +170,28 @@ export function createPriceForecaster(cfg: PriceForecastConfig, deps: { logger?:
     ctx.state.put(`settled:${date}`, true);
     const horizon = dayStart(addDays(date, -maxHistory - 1));
     for (const [key] of [...ctx.state.entries()]) {
-      const [kind, rest] = key.split(':', 2);
-      if (kind === 'price' && Number(rest) < horizon) ctx.state.delete(key);
+      const cut = key.indexOf(':');
+      const kind = key.slice(0, cut);
+      const rest = key.slice(cut + 1);
+      if ((kind === 'price' || kind === 'exog') && Number(rest.slice(rest.lastIndexOf(':') + 1)) < horizon) ctx.state.delete(key);
       if ((kind === 'issued' || kind === 'settled') && rest < addDays(date, -7)) ctx.state.delete(key);
     }
   }
 
   return {
     async process(record: StreamRecord, ctx: ProcessContext): Promise<void> {
+      const f = record.value as { area?: string; kind?: string; basis?: string; deliveryStart?: number; intervalMinutes?: number; valueMw?: number };
+      if (kinds.length > 0 && f && typeof f === 'object' && 'kind' in f && 'valueMw' in f) {
+        if (f.area === cfg.area && kinds.includes(f.kind ?? '') && (f.basis ?? basis) === basis) {
+          if (typeof f.deliveryStart !== 'number' || typeof f.valueMw !== 'number' || !Number.isFinite(f.valueMw)) {
+            throw new Error('market.fundamentals record without a numeric deliveryStart and valueMw');
+          }
+          if (f.intervalMinutes !== interval) throw new Error(`fundamentals intervalMinutes ${f.intervalMinutes} does not match the configured ${interval}`);
+          ctx.state.put(`exog:${f.kind}:${f.deliveryStart}`, f.valueMw);
+        }
+        await maybeIssue(ctx);
+        return;
+      }
       const v = record.value as { market?: string; area?: string; product?: string; deliveryStart?: number; intervalMinutes?: number; price?: number };
       if (v.market === cfg.market && v.area === cfg.area && (v.product ?? 'DAY_AHEAD') === 'DAY_AHEAD') {
         if (typeof v.deliveryStart !== 'number' || typeof v.price !== 'number' || !Number.isFinite(v.price)) {
@@ -163,7 +213,7 @@ export function createPriceForecaster(cfg: PriceForecastConfig, deps: { logger?:
 export const priceForecastProcessor = defineProcessor({
   name: 'price-forecast',
   status: 'beta',
-  summary: 'Day-ahead price forecasts (LEAR/DNN/ensemble with conformal quantiles) from market.prices, issued before gate closure',
+  summary: 'Day-ahead price forecasts (LEAR/DNN/ensemble with conformal quantiles) from market.prices (and market.fundamentals), issued before gate closure',
   config: PriceForecastConfig,
   create: (cfg, ctx) => createPriceForecaster(cfg, { logger: ctx.logger }),
 });

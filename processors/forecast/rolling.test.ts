@@ -58,16 +58,38 @@ describe('rollingForecast', () => {
     await expect(rollingForecast({ table, model: 'magic', evalFrom: '2017-02-01' })).rejects.toThrow(/unknown forecast model "magic"/);
   });
 
-  it.each(['naive-weekly', 'default', 'ensemble'])(
+  it.each(['naive-weekly', 'lear', 'default'])(
     'no look-ahead (%s): changing every price after day D leaves forecasts up to D bit-identical',
     async (model) => {
-      const D = '2017-02-10';
-      const clean = await rollingForecast({ table, model, evalFrom: '2017-02-08', evalTo: D, calibrationDays: 2 });
-      const dirty = await rollingForecast({ table: corruptAfter(table, D), model, evalFrom: '2017-02-08', evalTo: D, calibrationDays: 2 });
+      const D = '2017-03-10';
+      const clean = await rollingForecast({ table, model, evalFrom: '2017-03-08', evalTo: D, calibrationDays: 2 });
+      const dirty = await rollingForecast({ table: corruptAfter(table, D), model, evalFrom: '2017-03-08', evalTo: D, calibrationDays: 2 });
       expect(dirty.map((d) => d.forecast)).toEqual(clean.map((d) => d.forecast));
       expect(dirty.map((d) => d.q90)).toEqual(clean.map((d) => d.q90));
       expect(clean).toHaveLength(3);
     },
     60_000,
   );
+
+  it('no look-ahead with exogenous columns: prices after D-1 and fundamentals after D may change freely', async () => {
+    const be = readPriceCsv(new URL('./fixtures/be-exog-70d.csv', import.meta.url).pathname, 'Price');
+    const D = be.days[60];
+    const opts = { model: 'lear', evalFrom: be.days[58], evalTo: D, calibrationDays: 0, exog: ['Exogenous1', 'Exogenous2'] };
+    const clean = await rollingForecast({ table: be, ...opts });
+    const cut = (be.days.indexOf(D) + 1) * 24;
+    const noisy = (v: Float64Array, from: number) => v.map((x, i) => (i >= from ? x * (1.5 + Math.sin(i)) : x));
+    const prices = noisy(be.prices, cut);
+    const dirty = {
+      ...be,
+      prices,
+      columns: { ...be.columns, Price: prices, Exogenous1: noisy(be.columns.Exogenous1, cut), Exogenous2: noisy(be.columns.Exogenous2, cut) },
+    };
+    expect((await rollingForecast({ table: dirty, ...opts })).map((d) => d.forecast)).toEqual(clean.map((d) => d.forecast));
+    // ...while the fundamentals of day D itself are used for D.
+    const dayD = { ...be, columns: { ...be.columns, Exogenous1: noisy(be.columns.Exogenous1, cut - 24) } };
+    const changed = await rollingForecast({ table: dayD, ...opts });
+    expect(changed.slice(0, 2).map((d) => d.forecast)).toEqual(clean.slice(0, 2).map((d) => d.forecast));
+    expect(changed[2].forecast).not.toEqual(clean[2].forecast);
+    await expect(rollingForecast({ table: be, ...opts, exog: ['Wind'] })).rejects.toThrow(/no column "Wind"/);
+  });
 });

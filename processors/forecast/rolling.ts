@@ -35,6 +35,11 @@ export interface RollingForecastOptions {
    * default 28, fewer when the history is too short.
    */
   calibrationDays?: number;
+  /**
+   * Columns of the table used as exogenous inputs (day-ahead load/wind/solar forecasts): the model sees
+   * them up to the end of the target day (they are known before gate closure), prices only before it.
+   */
+  exog?: string[];
 }
 
 /**
@@ -52,6 +57,11 @@ export async function rollingForecast(opts: RollingForecastOptions): Promise<Day
 
   const column = opts.model.startsWith('column:') ? tableColumn(table, opts.model.slice('column:'.length)) : undefined;
   const model = column ? undefined : createModel(opts.model);
+  const exogColumns = (opts.exog ?? []).map((name) => [name, tableColumn(table, name)] as const);
+  for (const [name, values] of exogColumns) {
+    const bad = values.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) throw usage(`exogenous column "${name}" of ${table.source} has no number at ${table.timestamps[bad]}`);
+  }
   const minHistory = model?.minHistoryDays ?? 0;
   if (first < minHistory) {
     throw usage(`model ${opts.model} needs ${minHistory} days of history; ${opts.evalFrom} has ${first} (first day ${days[0]})`);
@@ -72,6 +82,7 @@ export async function rollingForecast(opts: RollingForecastOptions): Promise<Day
         historyDays: days.slice(0, d),
         targetDate: days[d],
         perDay,
+        ...(exogColumns.length > 0 ? { exog: Object.fromEntries(exogColumns.map(([name, v]) => [name, v.subarray(0, hi)])) } : {}),
       });
       if (forecast.length !== perDay) throw new Error(`model ${model!.name} returned ${forecast.length} values for ${days[d]}`);
     }
