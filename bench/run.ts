@@ -21,7 +21,7 @@ async function main(): Promise<void> {
   const unknown = wanted.filter((w) => !all.includes(w));
   if (unknown.length) {
     console.error(`unknown benchmark ${unknown.join(', ')}; available: ${all.join(', ')}`);
-    process.exitCode = 2;
+    process.exitCode = 1;
     return;
   }
   for (const name of wanted.length ? wanted : all) {
