@@ -8,7 +8,7 @@ export function registerServices(program: Command): void {
   const services = program
     .command('services')
     .description(
-      'Install (first use), start, stop and inspect the local Kafka, PostgreSQL/TimescaleDB, ClickHouse and Mosquitto',
+      'Install (first use), start, stop and inspect the local Kafka, schema registry, PostgreSQL/TimescaleDB, ClickHouse and Mosquitto',
     )
     .addHelpText(
       'after',
