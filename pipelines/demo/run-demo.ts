@@ -99,8 +99,11 @@ export function summarise(d: {
     `OptiBid demo: ${first?.market ?? '?'} ${first?.area ?? '?'} day-ahead prices (${first?.currency ?? '?'}/MWh), ${times.length ? `${day(times[0]!)} to ${day(times[times.length - 1]!)}` : 'no data'}`,
   );
   lines.push(`replayed from ${d.pricesFile} on the memory transport in ${(d.elapsedMs / 1000).toFixed(2)} s`);
+  // The published column is read from the CSV for comparison; only the rest came out of the pipeline.
+  const published = d.forecasts.filter((r) => (r.value as { model?: string }).model === publishedModel).length;
   lines.push(
-    `${d.prices.length} prices in, ${d.hourly.length} hourly bars, ${d.daily.length} daily bars, ${d.forecasts.length} forecasts, ${d.deadLetters.length} dead letters`,
+    `${d.prices.length} prices in, ${d.hourly.length} hourly bars, ${d.daily.length} daily bars, ${d.forecasts.length - published} forecasts, ${d.deadLetters.length} dead letters` +
+      (published ? ` (+${published} published ${publishedColumn} values read from the CSV)` : ''),
   );
   lines.push('');
   lines.push('Daily bars, last 7 delivery days');
