@@ -51,6 +51,24 @@ function transportFor(name: string, opts: RunOptions, spec: PipelineSpec): Trans
   }
 }
 
+/** Seconds between status lines from `--status-interval`: a positive number, else a usage error naming the option. */
+export function parseStatusInterval(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n <= 0) {
+    throw new OptiBidError('OPTIBID_ERR_USAGE', `--status-interval must be a positive number of seconds, got "${value}"`);
+  }
+  return n;
+}
+
+/** The port from `--metrics-port`: an integer 0–65535 (0 = any free port), else a usage error naming the option. */
+export function parseMetricsPort(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isInteger(n) || n < 0 || n > 65535) {
+    throw new OptiBidError('OPTIBID_ERR_USAGE', `--metrics-port must be a port number (0-65535), got "${value}"`);
+  }
+  return n;
+}
+
 /** `optibid run FILE`: runs a pipeline, or some of its components, on a transport. */
 export function registerRun(program: Command): void {
   program
@@ -68,6 +86,8 @@ export function registerRun(program: Command): void {
     .option('--serde <name>', 'kafka/rdkafka: value encoding, json or avro (Confluent framing, schemas from the pipeline topics, registry at OPTIBID_REGISTRY_URL)', 'json')
     .option('--log-level <level>', 'pino log level on stderr (debug, info, warn, error)', 'info')
     .action(async (file: string, opts: RunOptions) => {
+      const statusSeconds = parseStatusInterval(opts.statusInterval);
+      const metricsPort = opts.metricsPort === undefined ? undefined : parseMetricsPort(opts.metricsPort);
       const pipeline = loadPipelineOrThrow(file);
       const names = new Set([...pipeline.spec.sources, ...pipeline.spec.processors, ...pipeline.spec.sinks].map((c) => c.name));
       for (const c of opts.component) {
@@ -76,11 +96,11 @@ export function registerRun(program: Command): void {
       const logger = createLogger({ level: opts.logLevel, name: pipeline.spec.name });
       const transport = transportFor(opts.transport, opts, pipeline.spec);
       const run = await transport.start(pipeline.spec, { untilIdle: opts.untilIdle, only: opts.component, logger, clock: systemClock });
-      const server = opts.metricsPort ? await serveMetrics(pipelineMetrics(pipeline.spec.name, run), Number(opts.metricsPort)) : undefined;
+      const server = metricsPort !== undefined ? await serveMetrics(pipelineMetrics(pipeline.spec.name, run), metricsPort) : undefined;
       const printStatus = () => {
         for (const s of run.stats()) console.log(formatStatusLine(s));
       };
-      const timer = setInterval(printStatus, Math.max(0.2, Number(opts.statusInterval)) * 1000);
+      const timer = setInterval(printStatus, Math.max(0.2, statusSeconds) * 1000);
       let signals = 0;
       const onSignal = (sig: string) => {
         if (signals++ > 0) process.exit(130); // a second signal: stop waiting
