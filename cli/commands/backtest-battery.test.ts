@@ -46,6 +46,19 @@ describe('optibid backtest battery', () => {
     expect(small.capture).toBeLessThan(1);
   });
 
+  it('reports capture as undefined with the reason when perfect foresight earns nothing (--max-cycles 0)', async () => {
+    const json = await cli('--csv', csv, '--forecast-model', 'naive-daily', '--eval-from', '2016-02-20', '--max-cycles', '0', '--json');
+    expect(json.code).toBe(0);
+    const r = JSON.parse(json.out);
+    expect(r.perfect_foresight).toBe(0);
+    expect(r.capture).toBeNull();
+    expect(r.capture_undefined).toMatch(/nothing to capture/);
+    const text = await cli('--csv', csv, '--forecast-model', 'naive-daily', '--eval-from', '2016-02-20', '--max-cycles', '0', '--daily');
+    expect(text.out).toMatch(/^capture\s+undefined: perfect foresight earns 0 .*nothing to capture/m);
+    expect(text.out).toMatch(/^2016-02-21 .* n\/a$/m);
+    expect(text.out).not.toMatch(/0\.0000/);
+  });
+
   it('prints a readable summary and per-day lines', async () => {
     const { code, out } = await cli('--csv', csv, '--forecast-model', 'column:LEAR Ensemble', '--eval-from', '2016-02-20', '--daily');
     expect(code).toBe(0);

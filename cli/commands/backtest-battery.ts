@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { OptiBidError } from '@optibid/runtime';
 import { readPriceCsv, forecastModels } from '@optibid/processors/forecast/index.js';
-import { backtestBattery, type BatteryBacktestResult } from '@optibid/processors/bidding/backtest.js';
+import { backtestBattery, captureUndefinedReason, type BatteryBacktestResult } from '@optibid/processors/bidding/backtest.js';
 import type { Battery } from '@optibid/processors/bidding/battery.js';
 
 interface BatteryBacktestFlags {
@@ -68,7 +68,10 @@ export function registerBacktestBattery(backtest: Command): void {
 }
 
 function formatJson(r: BatteryBacktestResult, daily: boolean): string {
-  const { daily: days, ...totals } = r;
+  const { daily: days, ...rest } = r;
+  // An undefined capture (0/0) is null with the reason beside it, never a made-up 0.
+  const reason = captureUndefinedReason(r);
+  const totals = reason === undefined ? rest : { ...rest, capture: null, capture_undefined: reason };
   return JSON.stringify(daily ? { ...totals, daily: days } : totals, null, 2) + '\n';
 }
 
@@ -77,7 +80,7 @@ function formatText(r: BatteryBacktestResult, daily: boolean): string {
   if (daily) {
     lines.push('date        perfect_foresight  realized  capture');
     for (const d of r.daily) {
-      const c = d.perfectForesight === 0 ? '' : (d.realized / d.perfectForesight).toFixed(3);
+      const c = d.perfectForesight === 0 ? 'n/a' : (d.realized / d.perfectForesight).toFixed(3);
       lines.push(`${d.date}  ${d.perfectForesight.toFixed(2).padStart(17)}  ${d.realized.toFixed(2).padStart(8)}  ${c.padStart(7)}`);
     }
     lines.push('');
@@ -87,7 +90,7 @@ function formatText(r: BatteryBacktestResult, daily: boolean): string {
     `days               ${r.days} (${r.eval_from} .. ${r.eval_to})`,
     `perfect_foresight  ${r.perfect_foresight.toFixed(2)}`,
     `realized           ${r.realized.toFixed(2)}`,
-    `capture            ${r.capture.toFixed(4)}`,
+    `capture            ${Number.isNaN(r.capture) ? `undefined: ${captureUndefinedReason(r)}` : r.capture.toFixed(4)}`,
   );
   return lines.join('\n') + '\n';
 }

@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { readPriceCsv, type DayForecast } from '../forecast/index.js';
-import { backtestBattery, backtestDays } from './backtest.js';
+import { backtestBattery, backtestDays, captureUndefinedReason } from './backtest.js';
 import { defaultBattery, scheduleBattery, settle } from './battery.js';
 
 const table = readPriceCsv(fileURLToPath(new URL('./fixtures/be-2016-02.csv', import.meta.url)), 'Real price');
@@ -35,5 +35,14 @@ describe('battery backtest', () => {
     expect(volume(hedged)).toBeLessThan(volume(point));
     expect(hedged.perfect_foresight).toBeCloseTo(point.perfect_foresight, 9);
     expect(() => backtestDays([], defaultBattery)).toThrow(/no days/);
+  });
+  it('capture is undefined (NaN, with a reason), not 0, when perfect foresight earns nothing', async () => {
+    const r = await backtestBattery({ table, model: 'naive-daily', evalFrom: '2016-02-10', evalTo: '2016-02-12', battery: { ...defaultBattery, maxCyclesPerDay: 0 } });
+    expect(r.perfect_foresight).toBe(0);
+    expect(r.realized).toBe(0);
+    expect(r.capture).toBeNaN();
+    expect(captureUndefinedReason(r)).toMatch(/nothing to capture/);
+    const normal = await backtestBattery({ table, model: 'naive-daily', evalFrom: '2016-02-10', evalTo: '2016-02-12', battery: defaultBattery });
+    expect(captureUndefinedReason(normal)).toBeUndefined();
   });
 });

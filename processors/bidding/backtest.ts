@@ -15,7 +15,10 @@ export interface BatteryBacktestDay {
   chargedMwh: number;
 }
 
-/** Totals of a battery backtest; `capture` = realized / perfect_foresight. */
+/**
+ * Totals of a battery backtest; `capture` = realized / perfect_foresight, or NaN (JSON: null) when
+ * perfect foresight earns nothing (e.g. `maxCyclesPerDay: 0`, or no spread beats the losses): 0/0 has no value.
+ */
 export interface BatteryBacktestResult {
   model: string;
   days: number;
@@ -23,6 +26,7 @@ export interface BatteryBacktestResult {
   eval_to: string;
   perfect_foresight: number;
   realized: number;
+  /** realized / perfect_foresight; NaN when perfect_foresight is 0 (see `captureUndefinedReason`). */
   capture: number;
   expected: number;
   daily: BatteryBacktestDay[];
@@ -71,10 +75,16 @@ export function backtestDays(days: DayForecast[], battery: Battery, opts: { mode
     eval_to: days[days.length - 1].date,
     perfect_foresight: pf,
     realized,
-    capture: pf === 0 ? 0 : realized / pf,
+    capture: pf === 0 ? Number.NaN : realized / pf,
     expected,
     daily,
   };
+}
+
+/** Why `capture` has no value for a result, or undefined when it has one. */
+export function captureUndefinedReason(r: Pick<BatteryBacktestResult, 'perfect_foresight' | 'capture'>): string | undefined {
+  if (!Number.isNaN(r.capture)) return undefined;
+  return `perfect foresight earns ${r.perfect_foresight} on these days (the battery cannot trade profitably, e.g. max cycles 0), so there is nothing to capture and realized / perfect_foresight is 0/0`;
 }
 
 /** What `optibid backtest battery` runs. */
