@@ -86,6 +86,56 @@ describe('Shelly Gen2', () => {
   });
 });
 
+describe('Shelly Gen2: payloads without readings say why', () => {
+  const device = JSON.parse(fx('pro_3em.json'));
+  const shelly = makeDecoder('shelly');
+
+  test('a metering status without any meter field is malformed, naming the expected fields and what it has', async () => {
+    expect(await reason(() => shelly.decode(msg('d/status/em:0', '{}')))).toBe(
+      'em:0 status has none of the expected meter fields (a_act_power, a_voltage, a_current, total_act_power, total_current, ...): the object is empty',
+    );
+    // The whole device dump published on a status topic (a misconfigured bridge)
+    expect(await reason(() => shelly.decode(msg('d/status/em:0', JSON.stringify(device))))).toMatch(
+      /^em:0 status has none of the expected meter fields .*: it has config, shelly, status$/,
+    );
+    expect(await reason(() => shelly.decode(msg('d/status/emdata:0', '{"id": 0, "a_total_act_energy": null}')))).toMatch(
+      /^emdata:0 status has none .*it has id, a_total_act_energy \(null: a_total_act_energy\)$/,
+    );
+  });
+
+  test('a topic that is neither a status nor an RPC notification is malformed; other RPC traffic is a note', async () => {
+    expect(await reason(() => shelly.decode(msg('d/foo', JSON.stringify(device.status['em:0']))))).toMatch(
+      /neither a <device>\/status\/<component> topic nor a NotifyStatus/,
+    );
+    const ev = await shelly.decode(msg('d/events/rpc', '{"src": "d", "method": "NotifyEvent", "params": {"ts": 1}}'));
+    expect(ev).toEqual({ readings: [], events: ['d/events/rpc: NotifyEvent carries no readings'] });
+  });
+
+  test('a relay without metering and a non-metering component give no readings and a note, not an error', async () => {
+    const sw = await shelly.decode(msg('d/status/switch:0', '{"id": 0, "output": false}'));
+    expect(sw.readings).toEqual([]);
+    expect(sw.events).toEqual([expect.stringMatching(/switch:0 status has none of the expected meter fields .*a switch without metering/)]);
+    const sys = await shelly.decode(msg('d/status/sys', '{"uptime": 5}'));
+    expect(sys).toEqual({ readings: [], events: ['d/status/sys: sys is not a metering component; no readings'] });
+    const wifi = await shelly.decode(msg('d/status/wifi:0', '{"rssi": -60}'));
+    expect(wifi).toEqual({ readings: [], events: ['d/status/wifi:0: wifi:0 is not a metering component; no readings'] });
+  });
+
+  test('em1:N single-phase meters give active power, apparent power and power factor too', async () => {
+    const { readings } = await shelly.decode(
+      msg('d/status/em1:1', '{"id":1,"current":0.5,"voltage":230.1,"act_power":101.5,"aprt_power":115,"pf":0.88,"freq":50}'),
+    );
+    expect(Object.fromEntries(readings.map((r) => [r.metric, [r.value, r.unit]]))).toEqual({
+      current_1: [0.5, 'A'],
+      voltage_1: [230.1, 'V'],
+      active_power_1: [101.5, 'W'],
+      apparent_power_1: [115, 'VA'],
+      power_factor_1: [0.88, '1'],
+      frequency_1: [50, 'Hz'],
+    });
+  });
+});
+
 describe('Victron Venus', () => {
   const rows = fx('vebus.csv')
     .split('\n')

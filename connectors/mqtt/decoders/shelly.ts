@@ -26,6 +26,12 @@ const emFields: [RegExp, string, string][] = [
   [/^([abc])_total_act_ret_energy$/, 'energy_export_$1', 'Wh'],
   [/^total_act$/, 'energy_import', 'Wh'],
   [/^total_act_ret$/, 'energy_export', 'Wh'],
+  // em1:N / em1data:N (single-phase meters: Pro EM, Pro EM-50)
+  [/^act_power$/, 'active_power', 'W'],
+  [/^aprt_power$/, 'apparent_power', 'VA'],
+  [/^pf$/, 'power_factor', '1'],
+  [/^total_act_energy$/, 'energy_import', 'Wh'],
+  [/^total_act_ret_energy$/, 'energy_export', 'Wh'],
   // switch:N (plugs, relays with metering)
   [/^apower$/, 'active_power', 'W'],
   [/^voltage$/, 'voltage', 'V'],
@@ -70,6 +76,24 @@ function componentReadings(
 
 const metered = /^(em|emdata|em1|em1data|switch):\d+$/;
 
+/** Fields a status of each metered component kind should carry (named when a payload has none of them). */
+const expectedFields: Record<string, string> = {
+  em: 'a_act_power, a_voltage, a_current, total_act_power, total_current, ...',
+  emdata: 'a_total_act_energy, total_act, total_act_ret, ...',
+  em1: 'act_power, voltage, current, ...',
+  em1data: 'total_act_energy, total_act_ret_energy',
+  switch: 'apower, voltage, current, aenergy.total',
+};
+
+/** What a status object that yielded no reading held instead, for the reason. */
+function describeKeys(status: Record<string, unknown>): string {
+  const keys = Object.keys(status);
+  if (keys.length === 0) return 'the object is empty';
+  const nulls = keys.filter((k) => status[k] === null);
+  const shown = keys.slice(0, 8).join(', ') + (keys.length > 8 ? `, ... (${keys.length} keys)` : '');
+  return `it has ${shown}${nulls.length ? ` (null: ${nulls.slice(0, 8).join(', ')})` : ''}`;
+}
+
 /**
  * Shelly Gen2 (Pro 3EM, Plus plugs, ...): `<prefix>/status/em:0` (the component's status object) and
  * `<prefix>/events/rpc` NotifyStatus/NotifyFullStatus notifications (`params.ts` is the observation time).
@@ -82,9 +106,10 @@ export function shellyDecoder(): MqttDecoder {
       const body = jsonPayload(msg) as Record<string, unknown>;
       if (!body || typeof body !== 'object' || Array.isArray(body))
         throw new MalformedPayload(msg.topic, 'payload is not a JSON object');
-      const status = /^(.*)\/status\/([a-z0-9]+:\d+)$/.exec(msg.topic);
+      const status = /^(.*)\/status\/([a-z0-9_]+(?::\d+)?)$/.exec(msg.topic); // em:0, switch:1, sys, wifi
       if (status) {
-        if (!metered.test(status[2])) return { readings: [] };
+        if (!metered.test(status[2]))
+          return { readings: [], events: [`${msg.topic}: ${status[2]} is not a metering component; no readings`] };
         const base = makeReading({
           assetId: status[1],
           metric: '',
@@ -94,7 +119,15 @@ export function shellyDecoder(): MqttDecoder {
           receivedAt: msg.receivedAt,
           origin: msg.topic,
         });
-        return { readings: componentReadings(msg.topic, status[2], body, base) };
+        const readings = componentReadings(msg.topic, status[2], body, base);
+        if (readings.length === 0) {
+          const kind = status[2].slice(0, status[2].indexOf(':'));
+          const why = `${status[2]} status has none of the expected meter fields (${expectedFields[kind]}): ${describeKeys(body)}`;
+          // A relay without metering (Plus 1, Pro 4 without PM) legitimately reports only its output.
+          if (kind === 'switch') return { readings: [], events: [`${msg.topic}: ${why}; a switch without metering has no readings`] };
+          throw new MalformedPayload(msg.topic, why);
+        }
+        return { readings };
       }
       if (body.method === 'NotifyStatus' || body.method === 'NotifyFullStatus') {
         const params = body.params as Record<string, unknown> | undefined;
@@ -118,7 +151,15 @@ export function shellyDecoder(): MqttDecoder {
           .flatMap(([k, v]) => componentReadings(msg.topic, k, v as Record<string, unknown>, base));
         return { readings };
       }
-      return { readings: [] }; // other RPC traffic (NotifyEvent, responses) carries no readings
+      if (/\/events\/rpc$/.test(msg.topic)) {
+        // other RPC traffic (NotifyEvent, responses) carries no readings
+        const method = typeof body.method === 'string' ? body.method : 'a response';
+        return { readings: [], events: [`${msg.topic}: ${method} carries no readings`] };
+      }
+      throw new MalformedPayload(
+        msg.topic,
+        'neither a <device>/status/<component> topic nor a NotifyStatus/NotifyFullStatus notification (method and params)',
+      );
     },
   };
 }
