@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HttpRegistryClient, OptiBidError } from '@optibid/runtime';
 import { parseSchema, type ParsedSchema } from './registry/avro-schema.js';
@@ -100,53 +100,73 @@ export function registryBaseline(url: string): Baseline {
   };
 }
 
-/** The same files at a git revision (default: the previous commit), under one level (default BACKWARD). */
+/**
+ * The same files at a git revision, under one level (default BACKWARD). Without `ref`: HEAD when
+ * the folder has uncommitted changes, else HEAD~1 (the previous commit); when HEAD is the first commit
+ * there is no previous version and every schema counts as new. A `ref` that does not resolve, or a
+ * shallow clone that lacks the previous commit, is an error (OPTIBID_ERR_USAGE): a gate that cannot see
+ * its baseline must not pass as if every schema were new.
+ */
 export function gitBaseline(opts: { ref?: string; level?: CompatibilityLevel; dir?: string } = {}): Baseline {
   const dir = opts.dir ?? avroDir();
   const git = (...args: string[]) =>
     execFileSync('git', args, { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  let top: string;
-  try {
-    top = git('rev-parse', '--show-toplevel').trim();
-  } catch {
-    throw new OptiBidError(
-      'OPTIBID_ERR_USAGE',
-      `${dir} is not in a git checkout; pass --registry URL to compare with a registry instead`,
-    );
-  }
-  const ref = opts.ref ?? defaultRef(git, dir);
-  const level = opts.level ?? 'BACKWARD';
-  const hasRef = (() => {
+  const succeeds = (...args: string[]) => {
     try {
-      git('rev-parse', '--verify', '--quiet', `${ref}^{commit}`);
+      git(...args);
       return true;
     } catch {
       return false;
     }
-  })();
-  return {
-    describe: () => (hasRef ? `git ${ref}` : `git ${ref} (not in this clone: every schema counts as new)`),
-    async previous(subject) {
-      if (!hasRef) return undefined;
-      const path = relative(top, join(dir, `${subject}.avsc`));
-      let text: string;
-      try {
-        text = git('show', `${ref}:${path}`);
-      } catch {
-        return undefined;
+  };
+  if (!succeeds('rev-parse', '--show-toplevel')) {
+    throw new OptiBidError(
+      'OPTIBID_ERR_USAGE',
+      `${dir} is not in a git checkout (or git is not installed); pass --registry URL to compare with a registry instead`,
+    );
+  }
+  const level = opts.level ?? 'BACKWARD';
+  const resolves = (ref: string) => succeeds('rev-parse', '--verify', '--quiet', `${ref}^{commit}`);
+  const shallow = succeeds('rev-parse', '--is-shallow-repository') && git('rev-parse', '--is-shallow-repository').trim() === 'true';
+  const deepen = shallow ? ' This is a shallow clone: fetch more history (git fetch --deepen=1, or --unshallow).' : '';
+
+  let ref: string;
+  let none: string | undefined; // why there is no previous version at all
+  if (opts.ref !== undefined) {
+    if (!resolves(opts.ref)) {
+      throw new OptiBidError(
+        'OPTIBID_ERR_USAGE',
+        `--against ${opts.ref}: no such git revision in this clone (a branch, tag or commit is needed).${deepen}`,
+      );
+    }
+    ref = opts.ref;
+  } else if (!resolves('HEAD')) {
+    ref = 'HEAD';
+    none = 'no commit yet: every schema is new';
+  } else if (git('status', '--porcelain', '--', '.').trim()) {
+    ref = 'HEAD';
+  } else {
+    ref = 'HEAD~1';
+    if (!resolves(ref)) {
+      if (shallow) {
+        throw new OptiBidError(
+          'OPTIBID_ERR_USAGE',
+          `cannot compare with the previous commit: HEAD~1 is not in this clone.${deepen} Or pass --against REF or --registry URL.`,
+        );
       }
-      return { versions: [{ version: 0, schema: parseSchema(text) }], level, against: `git ${ref}` };
+      none = 'HEAD is the first commit: every schema is new';
+    }
+  }
+  return {
+    describe: () => (none ? `git ${ref} (${none})` : `git ${ref}`),
+    async previous(subject) {
+      if (none) return undefined;
+      // `<ref>:./<file>` is relative to cwd (this folder), so no path arithmetic can miss the file.
+      const spec = `${ref}:./${subject}.avsc`;
+      if (!succeeds('cat-file', '-e', spec)) return undefined; // the subject did not exist then
+      return { versions: [{ version: 0, schema: parseSchema(git('show', spec)) }], level, against: `git ${ref}` };
     },
   };
-}
-
-/** The previous commit relative to the working tree: HEAD when schemas/avro has uncommitted changes, else HEAD~1. */
-function defaultRef(git: (...a: string[]) => string, dir: string): string {
-  try {
-    return git('status', '--porcelain', '--', dir).trim() ? 'HEAD' : 'HEAD~1';
-  } catch {
-    return 'HEAD~1';
-  }
 }
 
 /** Checks every local schema against the baseline; explains each incompatible field. */

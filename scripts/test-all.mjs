@@ -67,8 +67,14 @@ process.exit(exit);
 
 /** Whole-repo checks that count as one test each. */
 function extraChecks() {
+  // The schema gate compares schemas/avro with the previous commit (the local registry starts empty on a
+  // clean machine, so checking against it alone passes vacuously). A shallow CI clone lacks HEAD~1:
+  // fetch one more commit; if that fails, the check fails saying so instead of passing.
+  const shallow = spawnSync('git', ['rev-parse', '--is-shallow-repository'], { encoding: 'utf8' });
+  if (shallow.stdout?.trim() === 'true') step('schemas: fetch the previous commit', 'git', ['fetch', '--quiet', '--deepen=1']);
   return [
     ['schemas: generated types are current', ['schemas/gen-types.mjs', '--check']],
+    ['schemas: compatible with the previous commit', ['cli/bin/optibid.js', 'schemas', 'check']],
     ['schemas: compatible with the registry', ['cli/bin/optibid.js', 'schemas', 'check', '--registry', 'http://127.0.0.1:8081']],
   ];
 }

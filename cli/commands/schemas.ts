@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { OptiBidError, endpointsFromEnv } from '@optibid/runtime';
 import {
@@ -27,19 +29,25 @@ export function registerSchemasCommand(program: Command): void {
     .option('--registry <url>', 'schema registry to compare with (its latest versions and per-subject levels)')
     .option(
       '--against <git-ref>',
-      'without --registry: git revision to compare with (default: HEAD when schemas/avro has uncommitted changes, else HEAD~1)',
+      'without --registry: git revision to compare with (default: HEAD when schemas/avro has uncommitted changes, else HEAD~1; on the first commit every schema is new); a revision not in this clone is an error',
     )
     .addOption(
       new Option('--level <level>', 'without --registry: compatibility level to check under')
         .choices([...compatibilityLevels])
         .default('BACKWARD'),
     )
+    .option('--schemas-dir <dir>', 'folder of the .avsc files (<subject>.avsc) to check (default: the repository\'s schemas/avro)')
     .option('--json', 'print the reports as JSON')
-    .action(async (opts: { registry?: string; against?: string; level: CompatibilityLevel; json?: boolean }) => {
+    .action(async (opts: { registry?: string; against?: string; level: CompatibilityLevel; schemasDir?: string; json?: boolean }) => {
+      if (opts.registry && opts.against) throw new OptiBidError('OPTIBID_ERR_USAGE', '--against compares with git; it cannot be combined with --registry');
+      const dir = opts.schemasDir === undefined ? undefined : resolve(opts.schemasDir);
+      if (dir !== undefined && !existsSync(dir)) throw new OptiBidError('OPTIBID_ERR_USAGE', `--schemas-dir ${opts.schemasDir}: no such folder`);
       const baseline = opts.registry
         ? registryBaseline(opts.registry)
-        : gitBaseline({ ref: opts.against, level: opts.level });
-      const reports = await checkSchemas(baseline);
+        : gitBaseline({ ref: opts.against, level: opts.level, dir });
+      const local = readLocalSchemas(dir);
+      if (local.length === 0) throw new OptiBidError('OPTIBID_ERR_CONFIG', `no .avsc files in ${dir ?? 'schemas/avro'}`);
+      const reports = await checkSchemas(baseline, local);
       const [text, ok] = formatReports(reports, baseline);
       console.log(opts.json ? JSON.stringify(reports, null, 2) : text);
       process.exitCode = ok ? 0 : 1;
