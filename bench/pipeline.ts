@@ -137,6 +137,11 @@ async function kafkaEndToEnd(n: number): Promise<void> {
     ['rdkafka', (o) => new RdkafkaTransport(o)],
   ];
   const transports = all.filter(([t]) => only.includes(t));
+  // rdkafka batch bounds (see runtime/rdkafka/README.md): OPTIBID_BENCH_MAX_BATCH_MS, OPTIBID_BENCH_BATCH_GAP_MS.
+  const batchTuning: RdkafkaTransportOptions = {
+    maxBatchMs: process.env.OPTIBID_BENCH_MAX_BATCH_MS ? Number(process.env.OPTIBID_BENCH_MAX_BATCH_MS) : undefined,
+    batchGapMs: process.env.OPTIBID_BENCH_BATCH_GAP_MS ? Number(process.env.OPTIBID_BENCH_BATCH_GAP_MS) : undefined,
+  };
   const topics = [
     input,
     ...transports.map(([t]) => `bench.${id}.out-${t}`),
@@ -234,6 +239,7 @@ async function kafkaEndToEnd(n: number): Promise<void> {
     const run = await make({
       instanceId: 'bench',
       serde: makeSerde(),
+      ...batchTuning,
       afterCommit: ({ records }) => commits.push({ at: performance.now(), records: records.length }),
     }).start(spec);
     const stats = run.stats()[0]!;
@@ -289,6 +295,7 @@ async function kafkaEndToEnd(n: number): Promise<void> {
     const run = await make({
       instanceId: 'bench',
       serde: makeSerde(),
+      ...batchTuning,
       afterCommit: ({ records }) => {
         const now = Date.now();
         for (const r of records) latencies.push(now - r.timestamp);

@@ -555,12 +555,13 @@ class KafkaRun implements RunningPipeline {
 
 /**
  * Messages by topic as `sendBatch` calls of at most `max` messages each. kafkajs groups a call's
- * messages per partition by copying the partition's list for every message (quadratic): a
- * transaction of 10k records spent more time there than in encoding them.
+ * messages per partition by copying the partition's list for every message (quadratic): in a profile
+ * of 14k-record transactions it took 11% of the time (encoding the requests 17%). Each extra call is
+ * one more produce round trip, so chunks stay large.
  */
 export function sendChunks(
   byTopic: Map<string, Message[]>,
-  max = 2000,
+  max = 5000,
 ): Array<Array<{ topic: string; messages: Message[] }>> {
   const calls: Array<Array<{ topic: string; messages: Message[] }>> = [];
   let call: Array<{ topic: string; messages: Message[] }> = [];

@@ -85,7 +85,10 @@ export interface GatherOptions {
   idleWaitMs: number;
   /** Once a batch started, a consume call ends after this long (ms) without a new record. */
   gapMs?: number;
-  /** Records asked for per consume call (each is one round trip to librdkafka's thread). */
+  /**
+   * Records asked for per consume call (default 500). A call ends only when it has them or after `gapMs`
+   * without a record, so at a steady rate a big chunk would hold a batch far past `maxMs`.
+   */
   chunk?: number;
 }
 
@@ -99,7 +102,7 @@ export async function gatherBatch(consumer: RdKafka.KafkaConsumer, o: GatherOpti
   const out = await consume(consumer, 1);
   if (out.length === 0) return out;
   const started = performance.now();
-  const chunk = o.chunk ?? 2000;
+  const chunk = o.chunk ?? 500;
   consumer.setDefaultConsumeTimeout(o.gapMs ?? 5);
   while (out.length < o.maxRecords && performance.now() - started < o.maxMs) {
     const more = await consume(consumer, Math.min(chunk, o.maxRecords - out.length));

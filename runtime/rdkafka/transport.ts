@@ -48,7 +48,7 @@ export interface RdkafkaTransportOptions {
   idleMs?: number;
   /** Most records per batch; a processor commits one transaction per batch (default 20 000). */
   maxBatchRecords?: number;
-  /** A batch closes this long (ms) after its first record, full or not (default 100): bounds latency at steady rates. */
+  /** A batch closes this long (ms) after its first record, full or not (default 25): bounds latency at steady rates. */
   maxBatchMs?: number;
   /** A batch also closes once no record arrived for this long (ms, default 5). */
   batchGapMs?: number;
@@ -440,7 +440,7 @@ class RdkafkaRun implements RunningPipeline {
     let stopping = false;
     const gather = {
       maxRecords: this.options.maxBatchRecords ?? 20_000,
-      maxMs: this.options.maxBatchMs ?? 100,
+      maxMs: this.options.maxBatchMs ?? 25,
       gapMs: this.options.batchGapMs,
       idleWaitMs: 100,
     };
@@ -684,7 +684,7 @@ class RdkafkaRun implements RunningPipeline {
         try {
           messages = await gatherBatch(consumer, {
             maxRecords: this.options.maxBatchRecords ?? 5000,
-            maxMs: this.options.maxBatchMs ?? 100,
+            maxMs: this.options.maxBatchMs ?? 25,
             gapMs: this.options.batchGapMs,
             idleWaitMs: 100,
           });
