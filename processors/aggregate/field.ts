@@ -20,3 +20,13 @@ export function numericField(record: StreamRecord, path: string): number {
   }
   return v;
 }
+
+/** Field (dotted path) → the value it must equal, or a list of allowed values. */
+export type WhereClause = Record<string, string | number | boolean | Array<string | number | boolean>>;
+
+/** A record filter from `where`: every listed field equals its value (or one of its values); no clause keeps all. */
+export function recordFilter(where: WhereClause | undefined): (value: unknown) => boolean {
+  const clauses = Object.entries(where ?? {}).map(([path, want]) => [path, Array.isArray(want) ? want : [want]] as const);
+  if (clauses.length === 0) return () => true;
+  return (value) => clauses.every(([path, allowed]) => allowed.includes(getPath(value, path) as string | number | boolean));
+}

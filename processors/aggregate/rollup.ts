@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import { defineProcessor } from '@optibid/runtime';
 import { Duration, parseDuration } from './duration.js';
-import { windowAggregate } from './window-aggregate.js';
+import { WhereConfig, windowAggregate } from './window-aggregate.js';
 
 /**
  * `rollup`: tumbling event-time bars (15 min, hourly, daily, ...) per key with OHLC, mean, min, max,
@@ -16,6 +16,7 @@ export const rollupDefinition = defineProcessor({
     {
       interval: Duration,
       field: Type.String({ description: 'dotted path of the numeric field, e.g. priceEurPerMwh' }),
+      where: Type.Optional(WhereConfig),
       offset: Type.Optional(Duration),
       allowedLateness: Type.Optional(Duration),
       lateTopic: Type.Optional(Type.String({ description: 'where records later than the allowed lateness go (default: the DLQ)' })),
@@ -26,6 +27,7 @@ export const rollupDefinition = defineProcessor({
     windowAggregate({
       window: { type: 'tumbling', sizeMs: parseDuration(cfg.interval), offsetMs: cfg.offset === undefined ? 0 : parseDuration(cfg.offset) },
       field: cfg.field,
+      where: cfg.where,
       allowedLatenessMs: cfg.allowedLateness === undefined ? 0 : parseDuration(cfg.allowedLateness),
       lateTopic: cfg.lateTopic,
     }),

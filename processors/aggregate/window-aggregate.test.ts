@@ -149,3 +149,24 @@ describe('table-join', () => {
     ]);
   });
 });
+
+describe('where: aggregating only some records', () => {
+  const reading = (t: number, metric: string, value: number | string): OutRecord => ({ topic: 'in', key: 'bess-1', value: { assetId: 'bess-1', metric, value }, timestamp: t });
+
+  it('window-aggregate and rollup skip records whose fields do not match (not dead letters), and their timestamps still move the watermark', async () => {
+    // The power readings carry a non-numeric value: aggregating them would dead-letter them.
+    const input = [reading(0, 'state_of_charge', 50), reading(10_000, 'dc_power', 'n/a'), reading(30_000, 'state_of_charge', 48), reading(70_000, 'dc_power', -208)];
+    const w = await run(windowAggregateDefinition, { window: { type: 'tumbling', size: '1m' }, field: 'value', where: { metric: 'state_of_charge' } }, input);
+    expect(w.out.map((r) => r.value)).toEqual([{ key: 'bess-1', windowStart: 0, windowEnd: M, count: 2, sum: 98, mean: 49, min: 48, max: 50, open: 50, close: 48 }]);
+    expect(w.out[0]!.headers?.window).toBe('final'); // closed by the dc_power record at 70 s, not only by the end of input
+    expect(w.dlq).toEqual([]);
+    const r = await run(rollupDefinition, { interval: '1m', field: 'value', where: { metric: ['dc_power', 'state_of_charge'] } }, input);
+    // A list matches any of its values: the "n/a" power reading is taken and dead-lettered, the rest aggregated.
+    expect(r.out.map((o) => [o.value.windowStart, o.value.count, o.value.close])).toEqual([
+      [0, 2, 48],
+      [M, 1, -208],
+    ]);
+    expect(r.dlq.map((d) => d.headers?.reason)).toEqual(['field "value" is not a finite number ("n/a")']);
+  });
+});
+

@@ -1,7 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { OptiBidError, defineProcessor, type KeyValueStore, type ProcessContext, type Processor, type StreamRecord } from '@optibid/runtime';
 import { Duration, parseDuration } from './duration.js';
-import { numericField } from './field.js';
+import { numericField, recordFilter, type WhereClause } from './field.js';
 import { accumulate, mergeAccumulators, windowResult, windowsFor, type Accumulator, type WindowSpec } from './window.js';
 
 export const WindowConfig = Type.Union(
@@ -22,10 +22,19 @@ export const WindowConfig = Type.Union(
   { description: 'the event-time window' },
 );
 
+const Scalar = Type.Union([Type.String(), Type.Number(), Type.Boolean()]);
+
+/** `where`: aggregate only the records whose fields match (others are skipped, not dead-lettered). */
+export const WhereConfig = Type.Record(Type.String(), Type.Union([Scalar, Type.Array(Scalar)]), {
+  description:
+    'only records whose field (dotted path) equals the value, or one of the listed values, e.g. { metric: state_of_charge }; other records are skipped',
+});
+
 export const WindowAggregateConfig = Type.Object(
   {
     window: WindowConfig,
     field: Type.String({ description: 'dotted path of the numeric field to aggregate, e.g. priceEurPerMwh' }),
+    where: Type.Optional(WhereConfig),
     allowedLateness: Type.Optional(Duration),
     lateTopic: Type.Optional(Type.String({ description: 'where records later than the allowed lateness go (default: the DLQ)' })),
   },
@@ -77,7 +86,8 @@ export function toWindowSpec(cfg: WindowAggregateConfig['window']): WindowSpec {
  * arriving later but within `allowedLatenessMs` updates it and re-emits (header `window: update`);
  * a record later than that goes to `lateTopic` (or the DLQ).
  */
-export function windowAggregate(opts: { window: WindowSpec; field: string; allowedLatenessMs?: number; lateTopic?: string }): Processor {
+export function windowAggregate(opts: { window: WindowSpec; field: string; where?: WhereClause; allowedLatenessMs?: number; lateTopic?: string }): Processor {
+  const selected = recordFilter(opts.where);
   const lateness = opts.allowedLatenessMs ?? 0;
   const spec = opts.window;
   if ((spec.type === 'session' ? spec.gapMs : spec.sizeMs) <= 0) throw new OptiBidError('OPTIBID_ERR_CONFIG', 'window size and gap must be positive');
@@ -144,6 +154,7 @@ export function windowAggregate(opts: { window: WindowSpec; field: string; allow
 
   return {
     process(r, ctx) {
+      if (!selected(r.value)) return;
       const v = numericField(r, opts.field);
       if (spec.type === 'session') processSession(r, ctx, v, spec.gapMs);
       else processFixed(r, ctx, v, spec);
@@ -202,6 +213,7 @@ export const windowAggregateDefinition = defineProcessor({
     windowAggregate({
       window: toWindowSpec(cfg.window),
       field: cfg.field,
+      where: cfg.where,
       allowedLatenessMs: cfg.allowedLateness === undefined ? 0 : parseDuration(cfg.allowedLateness),
       lateTopic: cfg.lateTopic,
     }),
