@@ -30,19 +30,41 @@ export const TopicEntry = Type.Object(
   { additionalProperties: false },
 );
 
+/** A point in time: ms since the epoch or an ISO-8601 date. */
+const time = (description: string) => Type.Union([Type.Integer(), Type.String()], { description });
+
 export const TestRecord = Type.Object(
   {
     key: Type.Optional(Type.Union([Type.String(), Type.Null()])),
     value: Type.Optional(Type.Unknown({ description: 'the record value; in `expect`, leave it out to check only key, timestamp and headers' })),
     timestamp: Type.Optional(Type.Union([Type.Integer(), Type.String()], { description: 'event time: ms since the epoch or an ISO-8601 date' })),
     headers: Type.Optional(Type.Record(Type.String(), Type.String())),
+    at: Type.Optional(
+      time(
+        'input only: processing time (virtual clock) at which the record arrives; records arrive in `at` order and the processors run until idle before the clock moves on',
+      ),
+    ),
+    fields: Type.Optional(
+      Type.Record(Type.String(), Type.Unknown(), {
+        description: 'expect only, instead of `value`: dotted field paths of the value and what each must equal (the other fields are not compared)',
+      }),
+    ),
   },
   { additionalProperties: false },
+);
+
+export const TestClock = Type.Object(
+  {
+    start: Type.Optional(time('virtual processing time when the case starts (default 0, i.e. 1970-01-01T00:00:00Z)')),
+    end: Type.Optional(time('after the last input, the clock moves here and processor timers run before the case ends')),
+  },
+  { additionalProperties: false, description: 'the virtual clock (processing time) of a test case' },
 );
 
 export const TestCase = Type.Object(
   {
     name: Type.String({ minLength: 1 }),
+    clock: Type.Optional(TestClock),
     input: Type.Record(Type.String(), Type.Array(TestRecord), { description: 'records per topic, fed to the processors' }),
     expect: Type.Record(Type.String(), Type.Array(TestRecord), { description: 'every record expected per topic, in order (numbers compared to 1e-9)' }),
   },

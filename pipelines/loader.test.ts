@@ -73,6 +73,42 @@ processors:
     expect(check(withEnv)).toEqual(['p.yaml:7:36 environment variable FIELD is not set (use ${FIELD:-default} for a default)']);
   });
 
+  it('a lone unquoted ${VAR} takes the type YAML would give the text; a quoted one stays a string', () => {
+    const yaml = valid.replace('field: price }', 'field: price }\n    description: "${DESC:-x}"') + 'settings:\n  batchSize: ${BATCH:-250}\n';
+    const r = loadPipelineText(yaml, 'p.yaml', { env: {} });
+    expect(r.ok).toBe(true);
+    if (r.ok) expect(r.pipeline.spec.settings.batchSize).toBe(250);
+    expect(check(`${valid}settings:\n  batchSize: "\${BATCH:-250}"\n`)).toEqual([expect.stringMatching(/^p\.yaml:9:14 settings\.batchSize: expected integer/)]);
+  });
+
+  it('connectorEnv defer: an unset variable in source/sink config is a note (value checked at run time); processors still need theirs', () => {
+    const withSink = `${valid}sinks:
+  - name: hook
+    use: webhook
+    inputs: forecasts.prices
+    config: { url: "\${HOOK_URL}", secret: "\${HOOK_SECRET}", maxAttempts: 3 }
+`;
+    expect(check(withSink)).toEqual([
+      'p.yaml:12:20 environment variable HOOK_URL is not set (use ${HOOK_URL:-default} for a default)',
+      'p.yaml:12:43 environment variable HOOK_SECRET is not set (use ${HOOK_SECRET:-default} for a default)',
+    ]);
+    const deferred = loadPipelineText(withSink, 'p.yaml', { env: {}, connectorEnv: 'defer' });
+    expect(deferred.ok).toBe(true);
+    if (!deferred.ok) return;
+    expect(deferred.pipeline.notes.map(formatIssue)).toEqual([
+      'p.yaml:12:20 environment variable HOOK_URL is not set: `optibid run` will need it',
+      'p.yaml:12:43 environment variable HOOK_SECRET is not set: `optibid run` will need it',
+    ]);
+    expect(deferred.pipeline.spec.sinks[0]!.config).toMatchObject({ url: '${HOOK_URL}', secret: '${HOOK_SECRET}' });
+    // Other config errors of the same sink are still reported, and so is a processor's unset variable.
+    const bad = withSink.replace('maxAttempts: 3', 'maxAttempts: many').replace('field: price', 'field: "${FIELD}"');
+    const r = loadPipelineText(bad, 'p.yaml', { env: {}, connectorEnv: 'defer' });
+    expect(r.ok ? [] : r.issues.map(formatIssue)).toEqual([
+      'p.yaml:7:36 environment variable FIELD is not set (use ${FIELD:-default} for a default)',
+      expect.stringMatching(/^p\.yaml:12:\d+ sinks\.0\.config\.maxAttempts: expected integer, got "many"$/),
+    ]);
+  });
+
   it('reports YAML syntax errors with their position', () => {
     expect(check('name: [unclosed\n')).toEqual([expect.stringMatching(/^p\.yaml:\d+:\d+ /)]);
   });

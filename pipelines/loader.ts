@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Value, type ValueError } from '@sinclair/typebox/value';
-import { LineCounter, isMap, isScalar, isSeq, parseDocument, visit, type Document, type Node } from 'yaml';
+import { LineCounter, isMap, isPair, isScalar, isSeq, parseDocument, visit, type Document, type Node } from 'yaml';
 import {
   defaultSettings,
   dlqTopic,
@@ -39,6 +39,13 @@ export interface LoadOptions {
   env?: NodeJS.ProcessEnv;
   /** Folder holding `avro/<topic>-value.avsc` (default: the repository's schemas/). */
   schemasDir?: string;
+  /**
+   * `require` (default, what `optibid run` uses): an unset `${VAR}` without a default is an error anywhere.
+   * `defer` (validate, `tests:`): inside a source's or sink's `config` it is only a note, since tests never
+   * start sources and sinks, so a file whose webhook secret lives in the environment validates and tests
+   * in a clean clone; the value keeps the `${VAR}` text. Processor config always needs its variables.
+   */
+  connectorEnv?: 'require' | 'defer';
 }
 
 /** A pipeline file that validated: the spec transports run, its tests, and a way back to source positions. */
@@ -49,6 +56,8 @@ export interface LoadedPipeline {
   tests: TestCase[];
   /** Line and column of a path in the file (e.g. ['tests', 0, 'expect']). */
   locate(path: Array<string | number>): { line: number; column: number };
+  /** Not errors: unset variables of source/sink config left for run time (`connectorEnv: 'defer'`). */
+  notes: PipelineIssue[];
 }
 
 export type LoadResult = { ok: true; pipeline: LoadedPipeline; issues: [] } | { ok: false; issues: PipelineIssue[] };
@@ -105,12 +114,27 @@ export function loadPipelineText(text: string, file: string, opts: LoadOptions =
   for (const err of doc.errors) at(err.pos[0], err.message.split('\n')[0]!);
   if (issues.length) return { ok: false, issues };
 
+  const notes: PipelineIssue[] = [];
+  const deferred = new Set<string>(); // `${NAME}` texts left in connector config
   visit(doc, {
-    Scalar(key, node) {
+    Scalar(key, node, path) {
       if (key === 'key' || typeof node.value !== 'string' || !node.value.includes('${')) return;
-      const { value, missing } = substituteEnv(node.value, env);
-      for (const name of missing) at(node.range?.[0] ?? 0, `environment variable ${name} is not set (use \${${name}:-default} for a default)`);
-      node.value = value;
+      const original = node.value;
+      const { value, missing } = substituteEnv(original, env);
+      const offset = node.range?.[0] ?? 0;
+      if (missing.length > 0) {
+        // The value keeps the `${NAME}` text, and config checks skip it: the variable is what is missing.
+        for (const name of missing) deferred.add(`\${${name}}`);
+        node.value = substituteEnv(original, { ...env, ...Object.fromEntries(missing.map((n) => [n, `\${${n}}`])) }).value;
+        const pos = lineCounter.linePos(offset);
+        const defer = opts.connectorEnv === 'defer' && inConnectorConfig(path);
+        for (const name of missing) {
+          if (defer) notes.push({ file, line: pos.line, column: pos.col, message: `environment variable ${name} is not set: \`optibid run\` will need it` });
+          else at(offset, `environment variable ${name} is not set (use \${${name}:-default} for a default)`);
+        }
+        return;
+      }
+      node.value = node.type === 'PLAIN' && wholeReference.test(original) ? plainScalar(value) : value;
     },
   });
 
@@ -128,7 +152,7 @@ export function loadPipelineText(text: string, file: string, opts: LoadOptions =
   for (const e of schemaErrors(PipelineDocument, js)) reportSchemaError(e, [], issueAt, 'top level');
 
   const document = js as unknown as PipelineDocument;
-  const spec = buildSpec(document, registry, issueAt);
+  const spec = buildSpec(document, registry, issueAt, deferred);
   checkTopics(document, spec, file, schemasDir, issueAt);
   checkCycles(document, spec, issueAt);
   checkTests(document, spec, issueAt);
@@ -141,8 +165,28 @@ export function loadPipelineText(text: string, file: string, opts: LoadOptions =
   return {
     ok: true,
     issues: [],
-    pipeline: { file, document, spec, tests: document.tests ?? [], locate: (path) => locator(path, 'value') },
+    pipeline: { file, document, spec, tests: document.tests ?? [], locate: (path) => locator(path, 'value'), notes },
   };
+}
+
+/** A scalar that is one `${VAR}` or `${VAR:-default}` and nothing else. */
+const wholeReference = /^\$\{[A-Za-z_][A-Za-z0-9_]*(?::-[^}]*)?\}$/;
+
+/**
+ * The value of an unquoted scalar that was a lone `${VAR}`: a number or boolean as YAML would have read
+ * the text in place (`retentionDays: ${DAYS:-730}` is the number 730); anything else stays a string.
+ * Quote the reference to keep a string ("${PORT}").
+ */
+function plainScalar(text: string): string | number | boolean {
+  if (/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(text)) return Number(text);
+  if (text === 'true' || text === 'false') return text === 'true';
+  return text;
+}
+
+/** Whether a YAML node path runs through `sources[i].config` or `sinks[i].config`. */
+function inConnectorConfig(path: readonly unknown[]): boolean {
+  const keys = path.filter(isPair).map((p) => (isScalar(p.key) ? p.key.value : undefined));
+  return (keys[0] === 'sources' || keys[0] === 'sinks') && keys[1] === 'config';
 }
 
 type IssueAt = (path: Array<string | number>, message: string, which?: 'key' | 'value') => void;
@@ -200,7 +244,7 @@ function topicList(v: unknown): string[] {
   return [];
 }
 
-function buildSpec(doc: PipelineDocument, registry: ComponentRegistry, issueAt: IssueAt): PipelineSpec {
+function buildSpec(doc: PipelineDocument, registry: ComponentRegistry, issueAt: IssueAt, deferred: Set<string>): PipelineSpec {
   const names = new Map<string, string>();
   const sources: SourceNode[] = [];
   const processors: ProcessorNode[] = [];
@@ -230,7 +274,8 @@ function buildSpec(doc: PipelineDocument, registry: ComponentRegistry, issueAt: 
       }
       const rawConfig = entry.config === undefined ? {} : entry.config;
       const config = Value.Default(def.config, structuredClone(rawConfig));
-      const errors = schemaErrors(def.config, config);
+      // A value still holding a deferred `${VAR}` is checked at run time, once the variable is set.
+      const errors = schemaErrors(def.config, config).filter((e) => !(typeof e.value === 'string' && [...deferred].some((d) => (e.value as string).includes(d))));
       for (const e of errors) reportSchemaError(e, [section, i, 'config'], issueAt, `${name}.config`);
       if (errors.length) return;
       if (kind === 'source') {
@@ -352,7 +397,47 @@ function checkTests(doc: PipelineDocument, spec: PipelineSpec, issueAt: IssueAt)
     for (const topic of Object.keys(test.expect ?? {})) {
       if (!spec.topics.has(topic)) issueAt(['tests', i, 'expect', topic], `test expects records on "${topic}", which this pipeline does not use`, 'key');
     }
+    checkTestTimes(test, i, issueAt);
   });
+}
+
+/** A time of a test (ms or ISO-8601), or an issue at `path`. */
+function testTime(v: unknown, path: Array<string | number>, issueAt: IssueAt): number | undefined {
+  if (typeof v === 'number') return v;
+  if (typeof v !== 'string') return undefined;
+  const t = Date.parse(v);
+  if (Number.isNaN(t)) issueAt(path, `"${v}" is not an ISO-8601 time (e.g. 2026-03-29T10:00:00Z) or ms since the epoch`);
+  return Number.isNaN(t) ? undefined : t;
+}
+
+/** `clock`, `at` and `fields` of one test case: where they may appear and in what order. */
+function checkTestTimes(test: TestCase, i: number, issueAt: IssueAt): void {
+  const clock = test.clock && typeof test.clock === 'object' ? test.clock : {};
+  const start = testTime(clock.start, ['tests', i, 'clock', 'start'], issueAt) ?? 0;
+  let last = start;
+  for (const [topic, records] of Object.entries(test.input ?? {})) {
+    if (!Array.isArray(records)) continue;
+    records.forEach((r, j) => {
+      if (!r || typeof r !== 'object') return;
+      const path = ['tests', i, 'input', topic, j];
+      if (r.fields !== undefined) issueAt([...path, 'fields'], '`fields` is for expected records; an input record gives its whole `value`', 'key');
+      const at = testTime(r.at, [...path, 'at'], issueAt);
+      if (at === undefined) return;
+      if (at < start) issueAt([...path, 'at'], `at ${new Date(at).toISOString()} is before the case's clock.start ${new Date(start).toISOString()}`);
+      last = Math.max(last, at);
+    });
+  }
+  for (const [topic, records] of Object.entries(test.expect ?? {})) {
+    if (!Array.isArray(records)) continue;
+    records.forEach((r, j) => {
+      if (!r || typeof r !== 'object') return;
+      const path = ['tests', i, 'expect', topic, j];
+      if (r.at !== undefined) issueAt([...path, 'at'], '`at` is for input records (when they arrive); expected records are checked after the run', 'key');
+      if (r.fields !== undefined && r.value !== undefined) issueAt([...path, 'fields'], 'give either `value` (all of it) or `fields` (some of it), not both', 'key');
+    });
+  }
+  const end = testTime(clock.end, ['tests', i, 'clock', 'end'], issueAt);
+  if (end !== undefined && end < last) issueAt(['tests', i, 'clock', 'end'], `clock.end ${new Date(end).toISOString()} is before the last input arrives (${new Date(last).toISOString()})`);
 }
 
 /** Maps a path in the document to line and column (1-based) of its key or value. */

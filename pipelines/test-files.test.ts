@@ -22,7 +22,8 @@ describe('pipelines/*.yaml', () => {
   });
 
   it.each(files.map((f) => [f.slice(here.length + 1), f]))('%s validates and its tests pass', async (_name, file) => {
-    const loaded = loadPipelineFile(file, { env: {} });
+    // A clean environment: connector secrets (`${OPTIBID_WEBHOOK_SECRET}`) are deferred to run time, as `pipeline test` does.
+    const loaded = loadPipelineFile(file, { env: {}, connectorEnv: 'defer' });
     if (!loaded.ok) throw new Error(loaded.issues.map(formatIssue).join('\n'));
     const outcomes = await runPipelineTests(loaded.pipeline);
     const failed = outcomes.filter((o) => !o.passed).map((o) => `${o.name}: ${o.failures.join('; ')}`);

@@ -1,4 +1,15 @@
-import { MemoryTransport, VirtualClock, type OutRecord, type StreamRecord } from '@optibid/runtime';
+import { Type } from '@sinclair/typebox';
+import {
+  EndOfInput,
+  MemoryTransport,
+  VirtualClock,
+  defineSource,
+  type MemoryRunningPipeline,
+  type OutRecord,
+  type SourceDefinition,
+  type SourceNode,
+  type StreamRecord,
+} from '@optibid/runtime';
 import type { LoadedPipeline } from './loader.js';
 import type { TestCase, TestRecord } from './document.js';
 
@@ -26,6 +37,9 @@ export function testTimestamp(v: number | string | undefined, fallback: number):
  * Runs each `tests:` case on a fresh memory transport: the case's input records go onto their topics,
  * the processors run until idle (end of input closes every window), then each expected topic must hold
  * exactly the expected records in order. Sources and sinks are not run (they talk to the outside world).
+ * The virtual clock stays at `clock.start` (default 0) unless records carry `at` or the case sets
+ * `clock.end`: then records arrive in `at` order, the processors run until idle between arrival times,
+ * the clock moves to each arrival time (and finally to `clock.end`) and processor timers run there.
  */
 export async function runPipelineTests(pipeline: LoadedPipeline): Promise<TestOutcome[]> {
   const outcomes: TestOutcome[] = [];
@@ -47,17 +61,31 @@ async function runCase(pipeline: LoadedPipeline, test: TestCase): Promise<string
   const transport = new MemoryTransport();
   const { spec } = pipeline;
   for (const t of spec.topics.values()) transport.broker.createTopic(t.name, t.partitions);
-  const inputs: OutRecord[] = [];
+  const start = testTimestamp(test.clock?.start, 0);
+  const clock = new VirtualClock(start);
+  const inputs: Array<{ record: OutRecord; at: number }> = [];
   for (const [topic, records] of Object.entries(test.input)) {
-    records.forEach((r, j) => inputs.push(toRecord(topic, r, j)));
+    records.forEach((r, j) => inputs.push({ record: toRecord(topic, r, j), at: testTimestamp(r.at, start) }));
   }
-  transport.broker.append(inputs);
-  const run = await transport.start(spec, {
-    clock: new VirtualClock(0),
-    untilIdle: true,
-    only: spec.processors.map((p) => p.name),
-  });
-  await run.done;
+  const processors = spec.processors.map((p) => p.name);
+  const timed = test.clock?.end !== undefined || inputs.some((i) => i.at !== start);
+  if (!timed) {
+    // Everything arrives at once, at the start time.
+    transport.broker.append(inputs.map((i) => i.record));
+    const run = await transport.start(spec, { clock, untilIdle: true, only: processors });
+    await run.done;
+  } else {
+    // Records arrive in `at` order from a test source that waits for the processors to go idle before it
+    // moves the clock to the next arrival time (then runs their timers), like a live run on virtual time.
+    const arrivals = timedArrivals(inputs, test.clock?.end === undefined ? undefined : testTimestamp(test.clock.end, start));
+    const ready = deferred<MemoryRunningPipeline>();
+    const source = arrivalSource(arrivals, clock, ready.promise);
+    const topics = [...new Set(inputs.map((i) => i.record.topic))];
+    const node: SourceNode = { name: testSourceName, definition: source, config: {}, outputs: topics };
+    const run = await transport.start({ ...spec, sources: [node] }, { clock, untilIdle: true, only: [...processors, testSourceName] });
+    ready.resolve(run);
+    await run.done;
+  }
   const failures: string[] = [];
   for (const [topic, expected] of Object.entries(test.expect)) {
     const actual = transport.broker.records(topic);
@@ -67,6 +95,57 @@ async function runCase(pipeline: LoadedPipeline, test: TestCase): Promise<string
     failures.push(...(ordered ? compareTopic(topic, expected, actual) : compareUnordered(topic, expected, actual)));
   }
   return failures;
+}
+
+const testSourceName = 'test-input';
+
+/** Input records grouped by arrival time, earliest first; a last empty group at `end` when set. */
+function timedArrivals(inputs: Array<{ record: OutRecord; at: number }>, end: number | undefined): Array<{ at: number; records: OutRecord[] }> {
+  const byTime = new Map<number, OutRecord[]>();
+  for (const i of [...inputs].sort((a, b) => a.at - b.at)) byTime.set(i.at, [...(byTime.get(i.at) ?? []), i.record]);
+  const out = [...byTime].map(([at, records]) => ({ at, records }));
+  if (end !== undefined && (out.length === 0 || end > out[out.length - 1]!.at)) out.push({ at: end, records: [] });
+  return out;
+}
+
+/** The source behind timed test cases: one batch per arrival time, each after the processors went idle. */
+function arrivalSource(arrivals: Array<{ at: number; records: OutRecord[] }>, clock: VirtualClock, run: Promise<MemoryRunningPipeline>): SourceDefinition {
+  let next = 0;
+  return defineSource({
+    name: testSourceName,
+    status: 'stable',
+    summary: 'the input records of a pipeline test case, in arrival order',
+    outputs: [],
+    config: Type.Object({}),
+    create: () => ({
+      async connect() {},
+      async read() {
+        const r = await run;
+        if (next > 0) await idle(r);
+        const arrival = arrivals[next++];
+        if (!arrival) throw new EndOfInput();
+        clock.set(Math.max(clock.now(), arrival.at));
+        await r.runTimers();
+        return { records: arrival.records, ack: async () => {} };
+      },
+      async close() {},
+    }),
+  });
+}
+
+/** Resolves once no processor has unprocessed input (its outputs are then on their topics too). */
+async function idle(run: MemoryRunningPipeline): Promise<void> {
+  for (let i = 0; i < 1_000_000; i++) {
+    await new Promise((resolve) => setImmediate(resolve));
+    if (run.stats().every((s) => s.kind !== 'processor' || s.lag === 0)) return;
+  }
+  throw new Error('the processors did not go idle');
+}
+
+function deferred<T>(): { promise: Promise<T>; resolve: (v: T) => void } {
+  let resolve!: (v: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
 }
 
 function toRecord(topic: string, r: TestRecord, index: number): OutRecord {
@@ -85,7 +164,7 @@ export function compareTopic(topic: string, expected: TestRecord[], actual: Stre
       continue;
     }
     if (!a) {
-      failures.push(`${topic}[${i}]: missing record, expected ${JSON.stringify(e.value)}`);
+      failures.push(`${topic}[${i}]: missing record, expected ${JSON.stringify(e.value ?? e.fields ?? { key: e.key })}`);
       continue;
     }
     if (e.key !== undefined && e.key !== a.key) failures.push(`${topic}[${i}]: key ${JSON.stringify(a.key)}, expected ${JSON.stringify(e.key)}`);
@@ -94,6 +173,10 @@ export function compareTopic(topic: string, expected: TestRecord[], actual: Stre
     }
     const diff = 'value' in e ? firstDifference(e.value, a.value, 'value') : undefined;
     if (diff) failures.push(`${topic}[${i}]: ${diff}`);
+    for (const [path, want] of Object.entries(e.fields ?? {})) {
+      const d = firstDifference(want, valueAt(a.value, path), `value.${path}`);
+      if (d) failures.push(`${topic}[${i}]: ${d}`);
+    }
     for (const [h, v] of Object.entries(e.headers ?? {})) {
       if (a.headers?.[h] !== v) failures.push(`${topic}[${i}]: header ${h} is ${JSON.stringify(a.headers?.[h])}, expected ${JSON.stringify(v)}`);
     }
@@ -112,6 +195,16 @@ export function compareUnordered(topic: string, expected: TestRecord[], actual: 
   });
   for (const a of left) failures.push(`${topic}: unexpected record ${show(a)}`);
   return failures;
+}
+
+/** The value at a dotted path (`quantiles.0.price`), or undefined. */
+function valueAt(value: unknown, path: string): unknown {
+  let cur = value;
+  for (const part of path.split('.')) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string, unknown>)[part];
+  }
+  return cur;
 }
 
 function show(r: StreamRecord): string {
