@@ -22,7 +22,12 @@ export function failureReason(err: unknown): string {
  * The dead-letter copy of `record`: same key, value and timestamp, original headers kept, plus
  * headers naming the reason, the source topic, partition and offset and the failing component.
  */
-export function toDeadLetter(topic: string, record: StreamRecord | OutRecord, component: string, err: unknown): OutRecord {
+export function toDeadLetter(
+  topic: string,
+  record: StreamRecord | OutRecord,
+  component: string,
+  err: unknown,
+): OutRecord {
   const r = record as StreamRecord;
   const headers: Record<string, string> = {
     ...(record.headers ?? {}),

@@ -13,9 +13,12 @@ export const errorCodes = {
   OPTIBID_ERR_UPSTREAM: 'An upstream system answered with an error.',
   OPTIBID_ERR_DECODE: 'A record could not be decoded.',
   OPTIBID_ERR_USAGE: 'A command was called with invalid arguments.',
-  OPTIBID_ERR_LATE: 'A record arrived after its window closed and the allowed lateness passed (it goes to the late-data topic, or the DLQ when none is set).',
-  OPTIBID_ERR_RECORD: 'A record does not have the shape a processor needs (missing or non-numeric field); it goes to the DLQ.',
-  OPTIBID_ERR_MARKET_RULE: 'A bid curve breaks a rule of its market (price bounds or tick, quantity tick, ordering, interval length or count); the message and context.rule name the rule.',
+  OPTIBID_ERR_LATE:
+    'A record arrived after its window closed and the allowed lateness passed (it goes to the late-data topic, or the DLQ when none is set).',
+  OPTIBID_ERR_RECORD:
+    'A record does not have the shape a processor needs (missing or non-numeric field); it goes to the DLQ.',
+  OPTIBID_ERR_MARKET_RULE:
+    'A bid curve breaks a rule of its market (price bounds or tick, quantity tick, ordering, interval length or count); the message and context.rule name the rule.',
 } as const;
 
 export type ErrorCode = keyof typeof errorCodes;

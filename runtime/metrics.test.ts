@@ -23,7 +23,15 @@ describe('pipeline metrics', () => {
   it('serves records in/out/failed, DLQ count, lag and a latency histogram per component', async () => {
     const spec = makeSpec({
       name: 'm',
-      sources: [{ name: 'src', definition: arraySource('src', [2, 3, 4, 5, 6].map((v, i) => ({ topic: 'in', key: null, value: v, timestamp: i }))) }],
+      sources: [
+        {
+          name: 'src',
+          definition: arraySource(
+            'src',
+            [2, 3, 4, 5, 6].map((v, i) => ({ topic: 'in', key: null, value: v, timestamp: i })),
+          ),
+        },
+      ],
       processors: [{ name: 'halve', definition: halve, inputs: ['in'], outputs: ['out'] }],
     });
     const run = await new MemoryTransport().start(spec, { untilIdle: true });

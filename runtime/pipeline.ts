@@ -36,9 +36,10 @@ export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() 
 /** The context a component is created with. */
 export function componentContext(name: string, opts: RunOptions, clock: Clock, signal: AbortSignal): ComponentContext {
   const base = opts.logger ?? silentLogger;
-  const logger: Logger = 'child' in base && typeof (base as { child?: unknown }).child === 'function'
-    ? (base as unknown as { child(b: object): Logger }).child({ component: name })
-    : base;
+  const logger: Logger =
+    'child' in base && typeof (base as { child?: unknown }).child === 'function'
+      ? (base as unknown as { child(b: object): Logger }).child({ component: name })
+      : base;
   return { name, clock, logger, env: opts.env ?? process.env, signal };
 }
 

@@ -92,7 +92,11 @@ export interface SpecInput {
 
 /** Builds a PipelineSpec in code (tests, embedded jobs): every topic named by a node gets a TopicSpec. */
 export function makeSpec(input: SpecInput): PipelineSpec {
-  const sources = (input.sources ?? []).map((s) => ({ ...s, config: s.config ?? {}, outputs: s.outputs ?? s.definition.outputs }));
+  const sources = (input.sources ?? []).map((s) => ({
+    ...s,
+    config: s.config ?? {},
+    outputs: s.outputs ?? s.definition.outputs,
+  }));
   const processors = (input.processors ?? []).map((p) => ({ ...p, config: p.config ?? {} }));
   const sinks = (input.sinks ?? []).map((s) => ({ ...s, config: s.config ?? {} }));
   const topics = new Map<string, TopicSpec>();

@@ -1,12 +1,23 @@
 import { Type } from '@sinclair/typebox';
-import { EndOfInput, defineProcessor, defineSink, defineSource, type SinkDefinition, type SourceDefinition } from './component.js';
+import {
+  EndOfInput,
+  defineProcessor,
+  defineSink,
+  defineSource,
+  type SinkDefinition,
+  type SourceDefinition,
+} from './component.js';
 import type { OutRecord, StreamRecord } from './record.js';
 
 /**
  * A source that replays a fixed list of records in batches, then ends: for tests and embedded jobs.
  * `acked` counts acknowledged batches.
  */
-export function arraySource(name: string, records: OutRecord[], opts: { batchSize?: number; outputs?: string[] } = {}): SourceDefinition & { acked: () => number } {
+export function arraySource(
+  name: string,
+  records: OutRecord[],
+  opts: { batchSize?: number; outputs?: string[] } = {},
+): SourceDefinition & { acked: () => number } {
   let acked = 0;
   const outputs = opts.outputs ?? [...new Set(records.map((r) => r.topic))];
   const def = defineSource({
@@ -34,7 +45,10 @@ export function arraySource(name: string, records: OutRecord[], opts: { batchSiz
 }
 
 /** A sink that keeps what it is given; `delayMs` makes it slow (real time) to exercise back-pressure. */
-export function collectingSink(name: string, opts: { failWhen?: (r: StreamRecord) => boolean; onWrite?: (batch: StreamRecord[]) => Promise<void> | void } = {}): SinkDefinition & {
+export function collectingSink(
+  name: string,
+  opts: { failWhen?: (r: StreamRecord) => boolean; onWrite?: (batch: StreamRecord[]) => Promise<void> | void } = {},
+): SinkDefinition & {
   records: StreamRecord[];
 } {
   const records: StreamRecord[] = [];
@@ -65,7 +79,11 @@ export const countingProcessor = defineProcessor({
   name: 'count-by-key',
   status: 'experimental',
   summary: 'running count per key (tests)',
-  config: Type.Object({ delayMs: Type.Optional(Type.Integer({ minimum: 0, description: 'real-time pause per record (to slow a worker down)' })) }),
+  config: Type.Object({
+    delayMs: Type.Optional(
+      Type.Integer({ minimum: 0, description: 'real-time pause per record (to slow a worker down)' }),
+    ),
+  }),
   create: (cfg) => ({
     async process(r, ctx) {
       if (cfg.delayMs) await new Promise((res) => setTimeout(res, cfg.delayMs));

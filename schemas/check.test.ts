@@ -135,7 +135,8 @@ describe('schemas check against git: a baseline it cannot see is never a silent 
   let git: (...args: string[]) => string;
   beforeEach(() => {
     repo = mkdtempSync(join(tmpdir(), 'optibid-schemas-git-'));
-    git = (...args: string[]) => execFileSync('git', args, { cwd: repo, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    git = (...args: string[]) =>
+      execFileSync('git', args, { cwd: repo, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
     git('init', '-q');
     git('config', 'user.email', 't@example.invalid');
     git('config', 'user.name', 't');
@@ -158,7 +159,9 @@ describe('schemas check against git: a baseline it cannot see is never a silent 
     writeFileSync(join(dir, 'market.prices-value.avsc'), v1);
     git('add', '.');
     git('commit', '-q', '-m', 'first');
-    expect(() => gitBaseline({ dir, ref: 'nosuchref' })).toThrow('--against nosuchref: no such git revision in this clone');
+    expect(() => gitBaseline({ dir, ref: 'nosuchref' })).toThrow(
+      '--against nosuchref: no such git revision in this clone',
+    );
     expect(() => gitBaseline({ dir, ref: 'HEAD~1' })).toThrow(/--against HEAD~1: no such git revision/);
   });
 
@@ -166,13 +169,18 @@ describe('schemas check against git: a baseline it cannot see is never a silent 
     writeFileSync(join(dir, 'market.prices-value.avsc'), v1);
     git('add', '.');
     git('commit', '-q', '-m', 'v1');
-    writeFileSync(join(dir, 'market.prices-value.avsc'), price([]).replace('"area","type":"string"', '"area","type":"int"'));
+    writeFileSync(
+      join(dir, 'market.prices-value.avsc'),
+      price([]).replace('"area","type":"string"', '"area","type":"int"'),
+    );
     git('commit', '-q', '-am', 'breaking');
     const shallow = mkdtempSync(join(tmpdir(), 'optibid-schemas-shallow-'));
     try {
       execFileSync('git', ['clone', '-q', '--depth', '1', `file://${repo}`, shallow], { stdio: 'ignore' });
       const sdir = join(shallow, 'schemas', 'avro');
-      expect(() => gitBaseline({ dir: sdir })).toThrow(/HEAD~1 is not in this clone\. This is a shallow clone: fetch more history \(git fetch --deepen=1/);
+      expect(() => gitBaseline({ dir: sdir })).toThrow(
+        /HEAD~1 is not in this clone\. This is a shallow clone: fetch more history \(git fetch --deepen=1/,
+      );
       execFileSync('git', ['fetch', '-q', '--deepen=1'], { cwd: shallow, stdio: 'ignore' });
       const reports = await checkSchemas(gitBaseline({ dir: sdir }), readLocalSchemas(sdir));
       expect(reports[0]).toMatchObject({ status: 'incompatible', against: 'git HEAD~1' });

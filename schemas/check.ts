@@ -127,7 +127,8 @@ export function gitBaseline(opts: { ref?: string; level?: CompatibilityLevel; di
   }
   const level = opts.level ?? 'BACKWARD';
   const resolves = (ref: string) => succeeds('rev-parse', '--verify', '--quiet', `${ref}^{commit}`);
-  const shallow = succeeds('rev-parse', '--is-shallow-repository') && git('rev-parse', '--is-shallow-repository').trim() === 'true';
+  const shallow =
+    succeeds('rev-parse', '--is-shallow-repository') && git('rev-parse', '--is-shallow-repository').trim() === 'true';
   const deepen = shallow ? ' This is a shallow clone: fetch more history (git fetch --deepen=1, or --unshallow).' : '';
 
   let ref: string;

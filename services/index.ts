@@ -12,4 +12,10 @@ export * from './probe.js';
 export { kafkaService, postgresService, clickhouseService, mosquittoService, registryService };
 
 /** The local services, in start order (`down` stops them in reverse). */
-export const localServices: ServiceDefinition[] = [kafkaService, registryService, postgresService, clickhouseService, mosquittoService];
+export const localServices: ServiceDefinition[] = [
+  kafkaService,
+  registryService,
+  postgresService,
+  clickhouseService,
+  mosquittoService,
+];

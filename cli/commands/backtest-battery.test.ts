@@ -25,7 +25,17 @@ async function cli(...args: string[]): Promise<{ code: number; out: string; err:
 
 describe('optibid backtest battery', () => {
   it('prints perfect_foresight, realized and capture as top-level JSON keys', async () => {
-    const { code, out } = await cli('--csv', csv, '--forecast-model', 'column:LEAR Ensemble', '--eval-from', '2016-02-04', '--eval-to', '2016-02-10', '--json');
+    const { code, out } = await cli(
+      '--csv',
+      csv,
+      '--forecast-model',
+      'column:LEAR Ensemble',
+      '--eval-from',
+      '2016-02-04',
+      '--eval-to',
+      '2016-02-10',
+      '--json',
+    );
     expect(code).toBe(0);
     const r = JSON.parse(out);
     expect(r.days).toBe(7);
@@ -38,29 +48,75 @@ describe('optibid backtest battery', () => {
   });
 
   it('captures everything when the forecast is the real price, and less with a bigger battery on a noisy forecast', async () => {
-    const exact = JSON.parse((await cli('--csv', csv, '--forecast-model', 'column:Real price', '--eval-from', '2016-02-01', '--json')).out);
+    const exact = JSON.parse(
+      (await cli('--csv', csv, '--forecast-model', 'column:Real price', '--eval-from', '2016-02-01', '--json')).out,
+    );
     expect(exact.capture).toBeCloseTo(1, 12);
-    const small = JSON.parse((await cli('--csv', csv, '--forecast-model', 'naive-daily', '--eval-from', '2016-02-01', '--json')).out);
-    const big = JSON.parse((await cli('--csv', csv, '--forecast-model', 'naive-daily', '--eval-from', '2016-02-01', '--energy-mwh', '4', '--json')).out);
+    const small = JSON.parse(
+      (await cli('--csv', csv, '--forecast-model', 'naive-daily', '--eval-from', '2016-02-01', '--json')).out,
+    );
+    const big = JSON.parse(
+      (
+        await cli(
+          '--csv',
+          csv,
+          '--forecast-model',
+          'naive-daily',
+          '--eval-from',
+          '2016-02-01',
+          '--energy-mwh',
+          '4',
+          '--json',
+        )
+      ).out,
+    );
     expect(big.perfect_foresight).toBeGreaterThan(small.perfect_foresight);
     expect(small.capture).toBeLessThan(1);
   });
 
   it('reports capture as undefined with the reason when perfect foresight earns nothing (--max-cycles 0)', async () => {
-    const json = await cli('--csv', csv, '--forecast-model', 'naive-daily', '--eval-from', '2016-02-20', '--max-cycles', '0', '--json');
+    const json = await cli(
+      '--csv',
+      csv,
+      '--forecast-model',
+      'naive-daily',
+      '--eval-from',
+      '2016-02-20',
+      '--max-cycles',
+      '0',
+      '--json',
+    );
     expect(json.code).toBe(0);
     const r = JSON.parse(json.out);
     expect(r.perfect_foresight).toBe(0);
     expect(r.capture).toBeNull();
     expect(r.capture_undefined).toMatch(/nothing to capture/);
-    const text = await cli('--csv', csv, '--forecast-model', 'naive-daily', '--eval-from', '2016-02-20', '--max-cycles', '0', '--daily');
+    const text = await cli(
+      '--csv',
+      csv,
+      '--forecast-model',
+      'naive-daily',
+      '--eval-from',
+      '2016-02-20',
+      '--max-cycles',
+      '0',
+      '--daily',
+    );
     expect(text.out).toMatch(/^capture\s+undefined: perfect foresight earns 0 .*nothing to capture/m);
     expect(text.out).toMatch(/^2016-02-21 .* n\/a$/m);
     expect(text.out).not.toMatch(/0\.0000/);
   });
 
   it('prints a readable summary and per-day lines', async () => {
-    const { code, out } = await cli('--csv', csv, '--forecast-model', 'column:LEAR Ensemble', '--eval-from', '2016-02-20', '--daily');
+    const { code, out } = await cli(
+      '--csv',
+      csv,
+      '--forecast-model',
+      'column:LEAR Ensemble',
+      '--eval-from',
+      '2016-02-20',
+      '--daily',
+    );
     expect(code).toBe(0);
     expect(out).toMatch(/^2016-02-21 /m);
     expect(out).toMatch(/^capture\s+\d\.\d{4}$/m);

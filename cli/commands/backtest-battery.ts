@@ -1,7 +1,11 @@
 import type { Command } from 'commander';
 import { OptiBidError } from '@optibid/runtime';
 import { readPriceCsv, forecastModels } from '@optibid/processors/forecast/index.js';
-import { backtestBattery, captureUndefinedReason, type BatteryBacktestResult } from '@optibid/processors/bidding/backtest.js';
+import {
+  backtestBattery,
+  captureUndefinedReason,
+  type BatteryBacktestResult,
+} from '@optibid/processors/bidding/backtest.js';
 import type { Battery } from '@optibid/processors/bidding/battery.js';
 
 interface BatteryBacktestFlags {
@@ -31,16 +35,26 @@ export function registerBacktestBattery(backtest: Command): void {
     )
     .requiredOption('--csv <file>', 'price CSV: a timestamp column then numeric columns, 24 (or 96) rows per day')
     .option('--price-column <name>', 'column holding the real (settlement) prices', 'Real price')
-    .option('--forecast-model <name>', `forecast to schedule on: ${forecastModels.join(', ')}, or column:NAME to use a column of the CSV`, 'default')
+    .option(
+      '--forecast-model <name>',
+      `forecast to schedule on: ${forecastModels.join(', ')}, or column:NAME to use a column of the CSV`,
+      'default',
+    )
     .requiredOption('--eval-from <date>', 'first delivery day to evaluate, YYYY-MM-DD')
-    .option('--eval-to <date>', 'last delivery day to evaluate (inclusive), YYYY-MM-DD; default: the last day of the file')
+    .option(
+      '--eval-to <date>',
+      'last delivery day to evaluate (inclusive), YYYY-MM-DD; default: the last day of the file',
+    )
     .option('--power-mw <mw>', 'charge and discharge power limit (MW)', '1')
     .option('--energy-mwh <mwh>', 'storage capacity (MWh)', '2')
     .option('--charge-eff <fraction>', 'charging efficiency, in (0, 1]', '0.95')
     .option('--discharge-eff <fraction>', 'discharging efficiency, in (0, 1]', '0.95')
     .option('--degradation-cost <price>', 'cost per MWh charged or discharged, in the price unit', '0')
     .option('--max-cycles <n>', 'most full cycles per day (default: no limit)')
-    .option('--risk-aversion <alpha>', 'schedule on forecast quantiles instead of the point forecast: buy at q50+α(q90−q50), sell at q50−α(q50−q10); α in [0, 1]')
+    .option(
+      '--risk-aversion <alpha>',
+      'schedule on forecast quantiles instead of the point forecast: buy at q50+α(q90−q50), sell at q50−α(q50−q10); α in [0, 1]',
+    )
     .option('--daily', 'also print one line (or JSON entry) per day')
     .option('--json', 'print one JSON object with perfect_foresight, realized and capture as top-level keys')
     .addHelpText(
@@ -57,13 +71,29 @@ export function registerBacktestBattery(backtest: Command): void {
         degradationCostPerMwh: nonNegative('--degradation-cost', flags.degradationCost),
         maxCyclesPerDay: flags.maxCycles === undefined ? undefined : nonNegative('--max-cycles', flags.maxCycles),
       };
-      for (const [flag, value] of [['--eval-from', flags.evalFrom], ['--eval-to', flags.evalTo]] as const) {
-        if (value !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(value)) throw usage(`${flag} must be YYYY-MM-DD, got "${value}"`);
+      for (const [flag, value] of [
+        ['--eval-from', flags.evalFrom],
+        ['--eval-to', flags.evalTo],
+      ] as const) {
+        if (value !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(value))
+          throw usage(`${flag} must be YYYY-MM-DD, got "${value}"`);
       }
-      const hedge = flags.riskAversion === undefined ? undefined : { riskAversion: fraction('--risk-aversion', flags.riskAversion, true) };
+      const hedge =
+        flags.riskAversion === undefined
+          ? undefined
+          : { riskAversion: fraction('--risk-aversion', flags.riskAversion, true) };
       const table = readPriceCsv(flags.csv, flags.priceColumn);
-      const result = await backtestBattery({ table, model: flags.forecastModel, evalFrom: flags.evalFrom, evalTo: flags.evalTo, battery, hedge });
-      process.stdout.write(flags.json ? formatJson(result, flags.daily === true) : formatText(result, flags.daily === true));
+      const result = await backtestBattery({
+        table,
+        model: flags.forecastModel,
+        evalFrom: flags.evalFrom,
+        evalTo: flags.evalTo,
+        battery,
+        hedge,
+      });
+      process.stdout.write(
+        flags.json ? formatJson(result, flags.daily === true) : formatText(result, flags.daily === true),
+      );
     });
 }
 
@@ -81,7 +111,9 @@ function formatText(r: BatteryBacktestResult, daily: boolean): string {
     lines.push('date        perfect_foresight  realized  capture');
     for (const d of r.daily) {
       const c = d.perfectForesight === 0 ? 'n/a' : (d.realized / d.perfectForesight).toFixed(3);
-      lines.push(`${d.date}  ${d.perfectForesight.toFixed(2).padStart(17)}  ${d.realized.toFixed(2).padStart(8)}  ${c.padStart(7)}`);
+      lines.push(
+        `${d.date}  ${d.perfectForesight.toFixed(2).padStart(17)}  ${d.realized.toFixed(2).padStart(8)}  ${c.padStart(7)}`,
+      );
     }
     lines.push('');
   }
@@ -115,7 +147,8 @@ function nonNegative(flag: string, raw: string): number {
 
 function fraction(flag: string, raw: string, zeroAllowed = false): number {
   const v = number(flag, raw);
-  if (!(v <= 1 && (zeroAllowed ? v >= 0 : v > 0))) throw usage(`${flag} must be in ${zeroAllowed ? '[0, 1]' : '(0, 1]'}, got ${raw}`);
+  if (!(v <= 1 && (zeroAllowed ? v >= 0 : v > 0)))
+    throw usage(`${flag} must be in ${zeroAllowed ? '[0, 1]' : '(0, 1]'}, got ${raw}`);
   return v;
 }
 

@@ -9,7 +9,10 @@ export function registerDemo(program: Command): void {
     .description(
       'Run the demo pipeline (pipelines/demo.yaml) in-process on the memory transport: replay real Nord Pool day-ahead prices from the repository fixtures, roll them up hourly and daily, forecast the next day, schedule a 1 MW / 2 MWh battery on each forecast (capture at real prices, bid signals for the next day), print a summary. Needs no services.',
     )
-    .option('--prices <file>', 'an EPF-benchmark style CSV (timestamp,Real price,...; a "LEAR Ensemble" column is shown as the published forecast when present) to replay instead of the fixture')
+    .option(
+      '--prices <file>',
+      'an EPF-benchmark style CSV (timestamp,Real price,...; a "LEAR Ensemble" column is shown as the published forecast when present) to replay instead of the fixture',
+    )
     .option('--verbose', 'log component events (pino JSON on stderr) and print a status line per component')
     .action(async (opts: { prices?: string; verbose?: boolean }) => {
       const logger = opts.verbose ? createLogger({ level: 'debug' }) : undefined;

@@ -14,4 +14,15 @@ import { registerConnector } from './connector.js';
 export type RegisterCommand = (program: Command) => void;
 
 /** Every top-level command, in the order `optibid --help` lists them. */
-export const commands: RegisterCommand[] = [registerServices, registerBacktest, registerAlerts, registerDb, registerRegistry, registerSchemasCommand, registerPipeline, registerDemo, registerRun, registerConnector];
+export const commands: RegisterCommand[] = [
+  registerServices,
+  registerBacktest,
+  registerAlerts,
+  registerDb,
+  registerRegistry,
+  registerSchemasCommand,
+  registerPipeline,
+  registerDemo,
+  registerRun,
+  registerConnector,
+];

@@ -29,14 +29,18 @@ export function registerPipeline(program: Command): void {
         errors += result.issues.length;
       }
       if (errors > 0) {
-        console.error(`${errors} error${errors === 1 ? '' : 's'} in ${files.length} file${files.length === 1 ? '' : 's'}`);
+        console.error(
+          `${errors} error${errors === 1 ? '' : 's'} in ${files.length} file${files.length === 1 ? '' : 's'}`,
+        );
         process.exitCode = 1;
       } else console.error(`${files.length} file${files.length === 1 ? '' : 's'} valid`);
     });
 
   pipeline
     .command('test')
-    .description("Run each file's `tests:` cases on the memory transport (inputs onto topics, processors until idle, expected records per topic); prints pass/fail per case, exits 1 on any failure or invalid file")
+    .description(
+      "Run each file's `tests:` cases on the memory transport (inputs onto topics, processors until idle, expected records per topic); prints pass/fail per case, exits 1 on any failure or invalid file",
+    )
     .argument('<files...>', 'pipeline YAML files')
     .action(async (files: string[]) => {
       let failed = 0;

@@ -15,11 +15,14 @@ async function cli(...args: string[]): Promise<{ code: number; err: string }> {
 }
 
 describe('optibid run option checks', () => {
-  it.each([['abc'], ['0'], ['-1'], ['']])('refuses --status-interval %j naming the option, before starting anything', async (v) => {
-    const { code, err } = await cli('--status-interval', v);
-    expect(code).toBe(1);
-    expect(err).toContain(`optibid: --status-interval must be a positive number of seconds, got "${v}"`);
-  });
+  it.each([['abc'], ['0'], ['-1'], ['']])(
+    'refuses --status-interval %j naming the option, before starting anything',
+    async (v) => {
+      const { code, err } = await cli('--status-interval', v);
+      expect(code).toBe(1);
+      expect(err).toContain(`optibid: --status-interval must be a positive number of seconds, got "${v}"`);
+    },
+  );
 
   it.each([['abc'], ['70000'], ['80.5'], ['-1']])('refuses --metrics-port %j naming the option', async (v) => {
     const { code, err } = await cli('--metrics-port', v);

@@ -22,14 +22,21 @@ async function check(...args: string[]): Promise<{ code: number; out: string; er
 }
 
 const schema = (fields: object[]) =>
-  JSON.stringify({ type: 'record', name: 'Reading', namespace: 'energy.optibid', doc: 'r', fields: [{ name: 'assetId', type: 'string', doc: 'a' }, ...fields] });
+  JSON.stringify({
+    type: 'record',
+    name: 'Reading',
+    namespace: 'energy.optibid',
+    doc: 'r',
+    fields: [{ name: 'assetId', type: 'string', doc: 'a' }, ...fields],
+  });
 
 // The CI gate (scripts/test-all.mjs extraChecks) runs `optibid schemas check` with no baseline option:
 // these run the same command on a throwaway repository whose last commit changes a schema.
 describe('optibid schemas check (the CI gate, git mode)', () => {
   let repo: string;
   let dir: string;
-  const git = (...args: string[]) => execFileSync('git', args, { cwd: repo, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const git = (...args: string[]) =>
+    execFileSync('git', args, { cwd: repo, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   const commit = (text: string, message: string) => {
     writeFileSync(join(dir, 'telemetry.readings-value.avsc'), text);
     git('add', '.');
@@ -47,11 +54,19 @@ describe('optibid schemas check (the CI gate, git mode)', () => {
 
   it('fails (exit 1) when the last commit made a schema incompatible, explaining the field', async () => {
     commit(schema([{ name: 'value', type: 'double', doc: 'v' }]), 'v1');
-    commit(schema([{ name: 'value', type: 'double', doc: 'v' }, { name: 'unit', type: 'string', doc: 'u' }]), 'add a required field');
+    commit(
+      schema([
+        { name: 'value', type: 'double', doc: 'v' },
+        { name: 'unit', type: 'string', doc: 'u' },
+      ]),
+      'add a required field',
+    );
     const r = await check('--schemas-dir', dir);
     expect(r.code).toBe(1);
     expect(r.out).toContain('FAIL  telemetry.readings-value  (BACKWARD against git HEAD~1)');
-    expect(r.out).toMatch(/Reading\.unit: consumers on the new schema cannot read records written with the schema at HEAD~1: .*no default/);
+    expect(r.out).toMatch(
+      /Reading\.unit: consumers on the new schema cannot read records written with the schema at HEAD~1: .*no default/,
+    );
   });
 
   it('passes a compatible evolution and the first commit (nothing to compare with)', async () => {
@@ -59,7 +74,13 @@ describe('optibid schemas check (the CI gate, git mode)', () => {
     const first = await check('--schemas-dir', dir);
     expect(first.code).toBe(0);
     expect(first.out).toContain('git HEAD~1 (HEAD is the first commit: every schema is new)');
-    commit(schema([{ name: 'value', type: 'double', doc: 'v' }, { name: 'unit', type: 'string', default: 'kW', doc: 'u' }]), 'add a field with a default');
+    commit(
+      schema([
+        { name: 'value', type: 'double', doc: 'v' },
+        { name: 'unit', type: 'string', default: 'kW', doc: 'u' },
+      ]),
+      'add a field with a default',
+    );
     const second = await check('--schemas-dir', dir);
     expect(second.code).toBe(0);
     expect(second.out).toContain('ok    telemetry.readings-value  (BACKWARD against git HEAD~1)');

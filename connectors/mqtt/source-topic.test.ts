@@ -6,7 +6,11 @@ const packet = (topic: string, payload: string): IPublishPacket =>
   ({ cmd: 'publish', topic, payload: Buffer.from(payload), qos: 0, dup: false, retain: false }) as IPublishPacket;
 
 const topics = [
-  { filter: 'site/+/soc', decoder: 'json' as const, mapping: '{"assetId": $levels[1], "metric": "soc", "value": soc, "unit": "%"}' },
+  {
+    filter: 'site/+/soc',
+    decoder: 'json' as const,
+    mapping: '{"assetId": $levels[1], "metric": "soc", "value": soc, "unit": "%"}',
+  },
 ];
 
 describe('MQTT source output topic', () => {

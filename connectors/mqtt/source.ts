@@ -63,7 +63,7 @@ export const mqttConfig = Type.Object(
       Type.String({
         default: 'telemetry.readings',
         description:
-          'Topic the decoded readings go to (per-site or per-run topics); list it in the source\'s outputs when it is not telemetry.readings.',
+          "Topic the decoded readings go to (per-site or per-run topics); list it in the source's outputs when it is not telemetry.readings.",
       }),
     ),
     clientId: Type.Optional(
@@ -307,7 +307,10 @@ export class MqttSource implements Source {
       if (this.events.length > 1000) this.events.splice(0, this.events.length - 1000);
       this.stats.readings += res.readings.length;
       const topic = this.cfg.topic ?? 'telemetry.readings';
-      return res.readings.map((r) => ({ ...toOutRecord({ topic: 'telemetry.readings', value: r }, { 'mqtt-topic': m.topic }), topic }));
+      return res.readings.map((r) => ({
+        ...toOutRecord({ topic: 'telemetry.readings', value: r }, { 'mqtt-topic': m.topic }),
+        topic,
+      }));
     } catch (err) {
       if (err instanceof MalformedPayload) return [this.deadLetter(m, err.reason, err)];
       throw err;

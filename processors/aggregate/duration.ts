@@ -12,6 +12,7 @@ export const Duration = Type.Union([Type.Integer({ minimum: 0 }), Type.String({ 
 export function parseDuration(value: number | string): number {
   if (typeof value === 'number') return value;
   const m = /^([0-9]+)(ms|s|m|h|d)$/.exec(value);
-  if (!m) throw new OptiBidError('OPTIBID_ERR_CONFIG', `"${value}" is not a duration (use e.g. 500ms, 30s, 15m, 1h, 1d)`);
+  if (!m)
+    throw new OptiBidError('OPTIBID_ERR_CONFIG', `"${value}" is not a duration (use e.g. 500ms, 30s, 15m, 1h, 1d)`);
   return Number(m[1]) * units[m[2]!]!;
 }

@@ -14,9 +14,13 @@ export function getPath(value: unknown, path: string): unknown {
 export function numericField(record: StreamRecord, path: string): number {
   const v = getPath(record.value, path);
   if (typeof v !== 'number' || !Number.isFinite(v)) {
-    throw new OptiBidError('OPTIBID_ERR_RECORD', `field "${path}" is ${v === undefined ? 'missing' : `not a finite number (${JSON.stringify(v)})`}`, {
-      context: { topic: record.topic, partition: record.partition, offset: record.offset },
-    });
+    throw new OptiBidError(
+      'OPTIBID_ERR_RECORD',
+      `field "${path}" is ${v === undefined ? 'missing' : `not a finite number (${JSON.stringify(v)})`}`,
+      {
+        context: { topic: record.topic, partition: record.partition, offset: record.offset },
+      },
+    );
   }
   return v;
 }
@@ -26,7 +30,10 @@ export type WhereClause = Record<string, string | number | boolean | Array<strin
 
 /** A record filter from `where`: every listed field equals its value (or one of its values); no clause keeps all. */
 export function recordFilter(where: WhereClause | undefined): (value: unknown) => boolean {
-  const clauses = Object.entries(where ?? {}).map(([path, want]) => [path, Array.isArray(want) ? want : [want]] as const);
+  const clauses = Object.entries(where ?? {}).map(
+    ([path, want]) => [path, Array.isArray(want) ? want : [want]] as const,
+  );
   if (clauses.length === 0) return () => true;
-  return (value) => clauses.every(([path, allowed]) => allowed.includes(getPath(value, path) as string | number | boolean));
+  return (value) =>
+    clauses.every(([path, allowed]) => allowed.includes(getPath(value, path) as string | number | boolean));
 }

@@ -15,7 +15,11 @@ export const tableJoinDefinition = defineProcessor({
     {
       table: Type.String({ description: 'the input topic holding the table (latest value per key)' }),
       as: Type.String({ description: 'field of the output value that receives the table value' }),
-      inner: Type.Optional(Type.Boolean({ description: 'drop stream records without a table value (default false: left join, field set to null)' })),
+      inner: Type.Optional(
+        Type.Boolean({
+          description: 'drop stream records without a table value (default false: left join, field set to null)',
+        }),
+      ),
     },
     { additionalProperties: false },
   ),
@@ -32,7 +36,12 @@ export const tableJoinDefinition = defineProcessor({
       if (r.value === null || typeof r.value !== 'object' || Array.isArray(r.value)) {
         throw new OptiBidError('OPTIBID_ERR_RECORD', `stream record value must be an object to add field "${cfg.as}"`);
       }
-      ctx.emit({ key: r.key, value: { ...(r.value as object), [cfg.as]: row ?? null }, timestamp: r.timestamp, headers: r.headers });
+      ctx.emit({
+        key: r.key,
+        value: { ...(r.value as object), [cfg.as]: row ?? null },
+        timestamp: r.timestamp,
+        headers: r.headers,
+      });
     },
   }),
 });

@@ -11,7 +11,8 @@ import { WhereConfig, windowAggregate } from './window-aggregate.js';
 export const rollupDefinition = defineProcessor({
   name: 'rollup',
   status: 'beta',
-  summary: 'Tumbling event-time bars per key (e.g. hourly, daily) with open, high (max), low (min), close, mean, sum, count',
+  summary:
+    'Tumbling event-time bars per key (e.g. hourly, daily) with open, high (max), low (min), close, mean, sum, count',
   config: Type.Object(
     {
       interval: Duration,
@@ -19,13 +20,19 @@ export const rollupDefinition = defineProcessor({
       where: Type.Optional(WhereConfig),
       offset: Type.Optional(Duration),
       allowedLateness: Type.Optional(Duration),
-      lateTopic: Type.Optional(Type.String({ description: 'where records later than the allowed lateness go (default: the DLQ)' })),
+      lateTopic: Type.Optional(
+        Type.String({ description: 'where records later than the allowed lateness go (default: the DLQ)' }),
+      ),
     },
     { additionalProperties: false },
   ),
   create: (cfg) =>
     windowAggregate({
-      window: { type: 'tumbling', sizeMs: parseDuration(cfg.interval), offsetMs: cfg.offset === undefined ? 0 : parseDuration(cfg.offset) },
+      window: {
+        type: 'tumbling',
+        sizeMs: parseDuration(cfg.interval),
+        offsetMs: cfg.offset === undefined ? 0 : parseDuration(cfg.offset),
+      },
       field: cfg.field,
       where: cfg.where,
       allowedLatenessMs: cfg.allowedLateness === undefined ? 0 : parseDuration(cfg.allowedLateness),

@@ -1,4 +1,11 @@
-import { MemoryTransport, VirtualClock, arraySource, makeSpec, type OutRecord, type ProcessorDefinition } from '@optibid/runtime';
+import {
+  MemoryTransport,
+  VirtualClock,
+  arraySource,
+  makeSpec,
+  type OutRecord,
+  type ProcessorDefinition,
+} from '@optibid/runtime';
 import { Value } from '@sinclair/typebox/value';
 import { tableJoinDefinition } from './join.js';
 import { rollupDefinition } from './rollup.js';
@@ -8,16 +15,26 @@ import { windowsFor } from './window.js';
 const H = 3_600_000;
 const M = 60_000;
 
-async function run(def: ProcessorDefinition, config: unknown, input: OutRecord[], opts: { inputs?: string[]; outputs?: string[] } = {}) {
-  if (!Value.Check(def.config, config)) throw new Error(`bad config ${JSON.stringify([...Value.Errors(def.config, config)][0])}`);
+async function run(
+  def: ProcessorDefinition,
+  config: unknown,
+  input: OutRecord[],
+  opts: { inputs?: string[]; outputs?: string[] } = {},
+) {
+  if (!Value.Check(def.config, config))
+    throw new Error(`bad config ${JSON.stringify([...Value.Errors(def.config, config)][0])}`);
   const transport = new MemoryTransport();
   const spec = makeSpec({
     name: 't',
     sources: [{ name: 'src', definition: arraySource('src', input, { batchSize: 3, outputs: opts.inputs ?? ['in'] }) }],
-    processors: [{ name: 'w', definition: def, config, inputs: opts.inputs ?? ['in'], outputs: opts.outputs ?? ['out', 'late'] }],
+    processors: [
+      { name: 'w', definition: def, config, inputs: opts.inputs ?? ['in'], outputs: opts.outputs ?? ['out', 'late'] },
+    ],
   });
   const clock = new VirtualClock(Date.UTC(2024, 0, 1));
-  await (await transport.start(spec, { clock, untilIdle: true })).done;
+  await (
+    await transport.start(spec, { clock, untilIdle: true })
+  ).done;
   return {
     out: transport.broker.records('out'),
     late: transport.broker.records('late'),
@@ -25,7 +42,12 @@ async function run(def: ProcessorDefinition, config: unknown, input: OutRecord[]
   };
 }
 
-const price = (t: number, p: number, key = 'NO1'): OutRecord => ({ topic: 'in', key, value: { priceEurPerMwh: p }, timestamp: t });
+const price = (t: number, p: number, key = 'NO1'): OutRecord => ({
+  topic: 'in',
+  key,
+  value: { priceEurPerMwh: p },
+  timestamp: t,
+});
 
 describe('windowsFor', () => {
   it('assigns one tumbling window and size/advance hopping windows', () => {
@@ -42,12 +64,31 @@ describe('windowsFor', () => {
 
 describe('rollup (tumbling windows on event time)', () => {
   it('emits one OHLC bar per key and hour when the watermark passes the hour', async () => {
-    const input = [price(0, 10), price(15 * M, 30), price(30 * M, 5), price(45 * M, 20), price(0, 100, 'NO2'), price(H, 7), price(H + 5 * M, 9, 'NO2')];
+    const input = [
+      price(0, 10),
+      price(15 * M, 30),
+      price(30 * M, 5),
+      price(45 * M, 20),
+      price(0, 100, 'NO2'),
+      price(H, 7),
+      price(H + 5 * M, 9, 'NO2'),
+    ];
     const { out } = await run(rollupDefinition, { interval: '1h', field: 'priceEurPerMwh' }, input);
     const bars = out.map((r) => [r.key, r.value, r.headers?.window]);
     expect(bars[0]).toEqual([
       'NO1',
-      { key: 'NO1', windowStart: 0, windowEnd: H, count: 4, sum: 65, mean: 16.25, min: 5, max: 30, open: 10, close: 20 },
+      {
+        key: 'NO1',
+        windowStart: 0,
+        windowEnd: H,
+        count: 4,
+        sum: 65,
+        mean: 16.25,
+        min: 5,
+        max: 30,
+        open: 10,
+        close: 20,
+      },
       'final',
     ]);
     expect(bars[1]).toMatchObject(['NO2', { windowStart: 0, count: 1, open: 100 }, 'final']);
@@ -75,7 +116,11 @@ describe('rollup (tumbling windows on event time)', () => {
       price(2 * H + 30 * M, 60), // watermark 2:30: hour 0 is now past end + lateness (2:00)
       price(40 * M, 99), // too late
     ];
-    const { out, late } = await run(rollupDefinition, { interval: '1h', field: 'priceEurPerMwh', allowedLateness: '1h', lateTopic: 'late' }, input);
+    const { out, late } = await run(
+      rollupDefinition,
+      { interval: '1h', field: 'priceEurPerMwh', allowedLateness: '1h', lateTopic: 'late' },
+      input,
+    );
     const hour0 = out.filter((r) => (r.value as { windowStart: number }).windowStart === 0);
     expect(hour0.map((r) => [r.headers?.window, (r.value as { count: number }).count])).toEqual([
       ['final', 1],
@@ -85,7 +130,12 @@ describe('rollup (tumbling windows on event time)', () => {
   });
 
   it('sends too-late records to the DLQ when no late topic is configured, and non-numeric fields too', async () => {
-    const input = [price(10 * M, 1), price(2 * H, 2), price(5 * M, 3), { topic: 'in', key: 'NO1', value: { priceEurPerMwh: 'n/a' }, timestamp: 2 * H }];
+    const input = [
+      price(10 * M, 1),
+      price(2 * H, 2),
+      price(5 * M, 3),
+      { topic: 'in', key: 'NO1', value: { priceEurPerMwh: 'n/a' }, timestamp: 2 * H },
+    ];
     const { dlq, out } = await run(rollupDefinition, { interval: '1h', field: 'priceEurPerMwh' }, input);
     expect(dlq.map((r) => r.headers?.['error-code'])).toEqual(['OPTIBID_ERR_LATE', 'OPTIBID_ERR_RECORD']);
     expect(dlq[1]!.headers?.reason).toMatch(/priceEurPerMwh.*not a finite number/);
@@ -96,8 +146,14 @@ describe('rollup (tumbling windows on event time)', () => {
 describe('window-aggregate', () => {
   it('hopping windows count each record in size/advance windows', async () => {
     const input = [price(0, 1), price(30 * M, 2), price(60 * M, 3)];
-    const { out } = await run(windowAggregateDefinition, { window: { type: 'hopping', size: '1h', advance: '30m' }, field: 'priceEurPerMwh' }, input);
-    expect(out.map((r) => [(r.value as { windowStart: number }).windowStart / M, (r.value as { sum: number }).sum])).toEqual([
+    const { out } = await run(
+      windowAggregateDefinition,
+      { window: { type: 'hopping', size: '1h', advance: '30m' }, field: 'priceEurPerMwh' },
+      input,
+    );
+    expect(
+      out.map((r) => [(r.value as { windowStart: number }).windowStart / M, (r.value as { sum: number }).sum]),
+    ).toEqual([
       [-30, 1],
       [0, 3],
       [30, 5],
@@ -107,7 +163,11 @@ describe('window-aggregate', () => {
 
   it('session windows merge records closer than the gap and split on a longer silence', async () => {
     const input = [price(0, 1), price(10 * M, 2), price(5 * M, 5, 'NO2'), price(25 * M, 3), price(2 * H, 4)];
-    const { out } = await run(windowAggregateDefinition, { window: { type: 'session', gap: '20m' }, field: 'priceEurPerMwh' }, input);
+    const { out } = await run(
+      windowAggregateDefinition,
+      { window: { type: 'session', gap: '20m' }, field: 'priceEurPerMwh' },
+      input,
+    );
     const sessions = out.map((r) => {
       const v = r.value as { windowStart: number; windowEnd: number; count: number };
       return [r.key, v.windowStart / M, v.windowEnd / M, v.count];
@@ -128,7 +188,13 @@ describe('window-aggregate', () => {
       input,
     );
     // 0 and 30 are separate sessions until 15 arrives (the first one had already closed at watermark 30)
-    expect(out.map((r) => [r.headers?.window, (r.value as { windowStart: number }).windowStart / M, (r.value as { count: number }).count])).toEqual([
+    expect(
+      out.map((r) => [
+        r.headers?.window,
+        (r.value as { windowStart: number }).windowStart / M,
+        (r.value as { count: number }).count,
+      ]),
+    ).toEqual([
       ['final', 0, 1],
       ['final', 0, 3],
     ]);
@@ -137,10 +203,31 @@ describe('window-aggregate', () => {
 
 describe('table-join', () => {
   it('enriches stream records with the latest table value for their key', async () => {
-    const asset = (t: number, key: string, name: string | null): OutRecord => ({ topic: 'assets', key, value: name === null ? null : { name }, timestamp: t });
-    const reading = (t: number, key: string, kw: number): OutRecord => ({ topic: 'readings', key, value: { powerKw: kw }, timestamp: t });
-    const input = [asset(0, 'b1', 'Battery 1'), reading(1, 'b1', 5), reading(2, 'b2', 7), asset(3, 'b1', 'Battery One'), reading(4, 'b1', 6), asset(5, 'b1', null), reading(6, 'b1', 1)];
-    const { out } = await run(tableJoinDefinition, { table: 'assets', as: 'asset' }, input, { inputs: ['assets', 'readings'], outputs: ['out'] });
+    const asset = (t: number, key: string, name: string | null): OutRecord => ({
+      topic: 'assets',
+      key,
+      value: name === null ? null : { name },
+      timestamp: t,
+    });
+    const reading = (t: number, key: string, kw: number): OutRecord => ({
+      topic: 'readings',
+      key,
+      value: { powerKw: kw },
+      timestamp: t,
+    });
+    const input = [
+      asset(0, 'b1', 'Battery 1'),
+      reading(1, 'b1', 5),
+      reading(2, 'b2', 7),
+      asset(3, 'b1', 'Battery One'),
+      reading(4, 'b1', 6),
+      asset(5, 'b1', null),
+      reading(6, 'b1', 1),
+    ];
+    const { out } = await run(tableJoinDefinition, { table: 'assets', as: 'asset' }, input, {
+      inputs: ['assets', 'readings'],
+      outputs: ['out'],
+    });
     expect(out.map((r) => r.value)).toEqual([
       { powerKw: 5, asset: { name: 'Battery 1' } },
       { powerKw: 7, asset: null },
@@ -151,16 +238,47 @@ describe('table-join', () => {
 });
 
 describe('where: aggregating only some records', () => {
-  const reading = (t: number, metric: string, value: number | string): OutRecord => ({ topic: 'in', key: 'bess-1', value: { assetId: 'bess-1', metric, value }, timestamp: t });
+  const reading = (t: number, metric: string, value: number | string): OutRecord => ({
+    topic: 'in',
+    key: 'bess-1',
+    value: { assetId: 'bess-1', metric, value },
+    timestamp: t,
+  });
 
   it('window-aggregate and rollup skip records whose fields do not match (not dead letters), and their timestamps still move the watermark', async () => {
     // The power readings carry a non-numeric value: aggregating them would dead-letter them.
-    const input = [reading(0, 'state_of_charge', 50), reading(10_000, 'dc_power', 'n/a'), reading(30_000, 'state_of_charge', 48), reading(70_000, 'dc_power', -208)];
-    const w = await run(windowAggregateDefinition, { window: { type: 'tumbling', size: '1m' }, field: 'value', where: { metric: 'state_of_charge' } }, input);
-    expect(w.out.map((r) => r.value)).toEqual([{ key: 'bess-1', windowStart: 0, windowEnd: M, count: 2, sum: 98, mean: 49, min: 48, max: 50, open: 50, close: 48 }]);
+    const input = [
+      reading(0, 'state_of_charge', 50),
+      reading(10_000, 'dc_power', 'n/a'),
+      reading(30_000, 'state_of_charge', 48),
+      reading(70_000, 'dc_power', -208),
+    ];
+    const w = await run(
+      windowAggregateDefinition,
+      { window: { type: 'tumbling', size: '1m' }, field: 'value', where: { metric: 'state_of_charge' } },
+      input,
+    );
+    expect(w.out.map((r) => r.value)).toEqual([
+      {
+        key: 'bess-1',
+        windowStart: 0,
+        windowEnd: M,
+        count: 2,
+        sum: 98,
+        mean: 49,
+        min: 48,
+        max: 50,
+        open: 50,
+        close: 48,
+      },
+    ]);
     expect(w.out[0]!.headers?.window).toBe('final'); // closed by the dc_power record at 70 s, not only by the end of input
     expect(w.dlq).toEqual([]);
-    const r = await run(rollupDefinition, { interval: '1m', field: 'value', where: { metric: ['dc_power', 'state_of_charge'] } }, input);
+    const r = await run(
+      rollupDefinition,
+      { interval: '1m', field: 'value', where: { metric: ['dc_power', 'state_of_charge'] } },
+      input,
+    );
     // A list matches any of its values: the "n/a" power reading is taken and dead-lettered, the rest aggregated.
     expect(r.out.map((o) => [o.value.windowStart, o.value.count, o.value.close])).toEqual([
       [0, 2, 48],
@@ -169,4 +287,3 @@ describe('where: aggregating only some records', () => {
     expect(r.dlq.map((d) => d.headers?.reason)).toEqual(['field "value" is not a finite number ("n/a")']);
   });
 });
-

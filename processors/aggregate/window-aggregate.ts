@@ -1,18 +1,38 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { OptiBidError, defineProcessor, type KeyValueStore, type ProcessContext, type Processor, type StreamRecord } from '@optibid/runtime';
+import {
+  OptiBidError,
+  defineProcessor,
+  type KeyValueStore,
+  type ProcessContext,
+  type Processor,
+  type StreamRecord,
+} from '@optibid/runtime';
 import { Duration, parseDuration } from './duration.js';
 import { numericField, recordFilter, type WhereClause } from './field.js';
-import { accumulate, mergeAccumulators, windowResult, windowsFor, type Accumulator, type WindowSpec } from './window.js';
+import {
+  accumulate,
+  mergeAccumulators,
+  windowResult,
+  windowsFor,
+  type Accumulator,
+  type WindowSpec,
+} from './window.js';
 
 export const WindowConfig = Type.Union(
   [
     Type.Object(
       { type: Type.Literal('tumbling'), size: Duration, offset: Type.Optional(Duration) },
-      { additionalProperties: false, description: 'fixed, non-overlapping windows of `size`, aligned to the epoch (+ offset)' },
+      {
+        additionalProperties: false,
+        description: 'fixed, non-overlapping windows of `size`, aligned to the epoch (+ offset)',
+      },
     ),
     Type.Object(
       { type: Type.Literal('hopping'), size: Duration, advance: Duration, offset: Type.Optional(Duration) },
-      { additionalProperties: false, description: 'windows of `size` starting every `advance` (they overlap when advance < size)' },
+      {
+        additionalProperties: false,
+        description: 'windows of `size` starting every `advance` (they overlap when advance < size)',
+      },
     ),
     Type.Object(
       { type: Type.Literal('session'), gap: Duration },
@@ -36,7 +56,9 @@ export const WindowAggregateConfig = Type.Object(
     field: Type.String({ description: 'dotted path of the numeric field to aggregate, e.g. priceEurPerMwh' }),
     where: Type.Optional(WhereConfig),
     allowedLateness: Type.Optional(Duration),
-    lateTopic: Type.Optional(Type.String({ description: 'where records later than the allowed lateness go (default: the DLQ)' })),
+    lateTopic: Type.Optional(
+      Type.String({ description: 'where records later than the allowed lateness go (default: the DLQ)' }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -67,7 +89,11 @@ interface SessionEntry {
 export function toWindowSpec(cfg: WindowAggregateConfig['window']): WindowSpec {
   switch (cfg.type) {
     case 'tumbling':
-      return { type: 'tumbling', sizeMs: parseDuration(cfg.size), offsetMs: cfg.offset === undefined ? 0 : parseDuration(cfg.offset) };
+      return {
+        type: 'tumbling',
+        sizeMs: parseDuration(cfg.size),
+        offsetMs: cfg.offset === undefined ? 0 : parseDuration(cfg.offset),
+      };
     case 'hopping':
       return {
         type: 'hopping',
@@ -86,12 +112,20 @@ export function toWindowSpec(cfg: WindowAggregateConfig['window']): WindowSpec {
  * arriving later but within `allowedLatenessMs` updates it and re-emits (header `window: update`);
  * a record later than that goes to `lateTopic` (or the DLQ).
  */
-export function windowAggregate(opts: { window: WindowSpec; field: string; where?: WhereClause; allowedLatenessMs?: number; lateTopic?: string }): Processor {
+export function windowAggregate(opts: {
+  window: WindowSpec;
+  field: string;
+  where?: WhereClause;
+  allowedLatenessMs?: number;
+  lateTopic?: string;
+}): Processor {
   const selected = recordFilter(opts.where);
   const lateness = opts.allowedLatenessMs ?? 0;
   const spec = opts.window;
-  if ((spec.type === 'session' ? spec.gapMs : spec.sizeMs) <= 0) throw new OptiBidError('OPTIBID_ERR_CONFIG', 'window size and gap must be positive');
-  if (spec.type === 'hopping' && spec.advanceMs <= 0) throw new OptiBidError('OPTIBID_ERR_CONFIG', 'hopping window advance must be positive');
+  if ((spec.type === 'session' ? spec.gapMs : spec.sizeMs) <= 0)
+    throw new OptiBidError('OPTIBID_ERR_CONFIG', 'window size and gap must be positive');
+  if (spec.type === 'hopping' && spec.advanceMs <= 0)
+    throw new OptiBidError('OPTIBID_ERR_CONFIG', 'hopping window advance must be positive');
   // Earliest event time at which something in a store is due (fire or purge): lets most watermarks skip the scan.
   const nextDue = new WeakMap<KeyValueStore, number>();
   const due = (store: KeyValueStore, t: number) => {
@@ -101,15 +135,41 @@ export function windowAggregate(opts: { window: WindowSpec; field: string; where
 
   const late = (r: StreamRecord, ctx: ProcessContext, by: number) => {
     if (!opts.lateTopic) {
-      throw new OptiBidError('OPTIBID_ERR_LATE', `record at ${new Date(r.timestamp).toISOString()} is ${by} ms past its window's allowed lateness`);
+      throw new OptiBidError(
+        'OPTIBID_ERR_LATE',
+        `record at ${new Date(r.timestamp).toISOString()} is ${by} ms past its window's allowed lateness`,
+      );
     }
-    ctx.emit({ topic: opts.lateTopic, key: r.key, value: r.value, timestamp: r.timestamp, headers: { ...r.headers, 'late-by-ms': String(by) } });
+    ctx.emit({
+      topic: opts.lateTopic,
+      key: r.key,
+      value: r.value,
+      timestamp: r.timestamp,
+      headers: { ...r.headers, 'late-by-ms': String(by) },
+    });
   };
 
-  const emitResult = (ctx: ProcessContext, k: string | null, s: number, e: number, acc: Accumulator, kind: 'final' | 'update') =>
-    ctx.emit({ key: k, value: windowResult(k, { start: s, end: e }, acc), timestamp: s, headers: { [windowHeader]: kind } });
+  const emitResult = (
+    ctx: ProcessContext,
+    k: string | null,
+    s: number,
+    e: number,
+    acc: Accumulator,
+    kind: 'final' | 'update',
+  ) =>
+    ctx.emit({
+      key: k,
+      value: windowResult(k, { start: s, end: e }, acc),
+      timestamp: s,
+      headers: { [windowHeader]: kind },
+    });
 
-  const processFixed = (r: StreamRecord, ctx: ProcessContext, v: number, fixed: Exclude<WindowSpec, { type: 'session' }>) => {
+  const processFixed = (
+    r: StreamRecord,
+    ctx: ProcessContext,
+    v: number,
+    fixed: Exclude<WindowSpec, { type: 'session' }>,
+  ) => {
     const wm = ctx.watermark;
     const windows = windowsFor(fixed, r.timestamp);
     const live = windows.filter((w) => w.end + lateness > wm);
@@ -117,7 +177,13 @@ export function windowAggregate(opts: { window: WindowSpec; field: string; where
     for (const w of live) {
       const sk = `w\u0000${r.key ?? ''}\u0000${w.start}`;
       const prev = ctx.state.get(sk) as FixedEntry | undefined;
-      const entry: FixedEntry = { k: r.key, s: w.start, e: w.end, acc: accumulate(prev?.acc, v, r.timestamp), fired: prev?.fired ?? false };
+      const entry: FixedEntry = {
+        k: r.key,
+        s: w.start,
+        e: w.end,
+        acc: accumulate(prev?.acc, v, r.timestamp),
+        fired: prev?.fired ?? false,
+      };
       if (w.end <= wm) {
         emitResult(ctx, r.key, w.start, w.end, entry.acc, entry.fired ? 'update' : 'final');
         entry.fired = true;
@@ -138,7 +204,12 @@ export function windowAggregate(opts: { window: WindowSpec; field: string; where
     let wasFired = false;
     for (const s of entry.sessions) {
       if (s.s < merged.e && merged.s < s.e) {
-        merged = { s: Math.min(s.s, merged.s), e: Math.max(s.e, merged.e), acc: mergeAccumulators(s.acc, merged.acc), fired: false };
+        merged = {
+          s: Math.min(s.s, merged.s),
+          e: Math.max(s.e, merged.e),
+          acc: mergeAccumulators(s.acc, merged.acc),
+          fired: false,
+        };
         wasFired ||= s.fired;
       } else rest.push(s);
     }

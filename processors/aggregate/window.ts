@@ -15,7 +15,8 @@ export function windowsFor(spec: Exclude<WindowSpec, { type: 'session' }>, t: nu
   const offset = spec.offsetMs ?? 0;
   const lastStart = Math.floor((t - offset) / advance) * advance + offset;
   const out: WindowBounds[] = [];
-  for (let start = lastStart; start > t - spec.sizeMs; start -= advance) out.unshift({ start, end: start + spec.sizeMs });
+  for (let start = lastStart; start > t - spec.sizeMs; start -= advance)
+    out.unshift({ start, end: start + spec.sizeMs });
   return out;
 }
 

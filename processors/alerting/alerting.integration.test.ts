@@ -170,7 +170,10 @@ test('on Kafka: an MQTT device that stops publishing fires once after the config
       await publish();
     }
     clock.advance(4 * minute);
-    await until('the webhook sink to have every alert event', () => stat('ops-webhook').recordsIn >= stat('alerts').recordsOut);
+    await until(
+      'the webhook sink to have every alert event',
+      () => stat('ops-webhook').recordsIn >= stat('alerts').recordsOut,
+    );
     await new Promise((r) => setTimeout(r, 500)); // I/O settle: the 20 ms timer poll runs many times meanwhile
     expect(stat('alerts').recordsOut).toBe(2);
     expect(hook.payloads.map((p) => `${p.alert.state} ${p.alert.resource}`)).toEqual([

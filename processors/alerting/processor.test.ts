@@ -220,9 +220,9 @@ describe('alerting processor on the memory transport', () => {
       env: {},
       signal: new AbortController().signal,
     };
-    expect(() => alertingProcessor.create({ rulesFile: rulesFile(), time: 'clock', tickInterval: 'often' }, ctx)).toThrow(
-      'alerting: tickInterval "often" is not a positive duration',
-    );
+    expect(() =>
+      alertingProcessor.create({ rulesFile: rulesFile(), time: 'clock', tickInterval: 'often' }, ctx),
+    ).toThrow('alerting: tickInterval "often" is not a positive duration');
   });
 
   test('a record whose value is not an object goes to the dead-letter topic and the pipeline keeps going', async () => {

@@ -1,5 +1,11 @@
 import { Type } from '@sinclair/typebox';
-import { OptiBidError, defineProcessor, type ProcessContext, type Processor, type StreamRecord } from '@optibid/runtime';
+import {
+  OptiBidError,
+  defineProcessor,
+  type ProcessContext,
+  type Processor,
+  type StreamRecord,
+} from '@optibid/runtime';
 import { parseDuration } from './duration.js';
 import { AlertEngine, toAlertRecord, type AlertNotification } from './engine.js';
 import { loadRulesFile } from './rules-file.js';

@@ -50,7 +50,13 @@ function exhaustiveOptimum(prices: number[], battery: Battery, intervalMinutes: 
     if (need < 0) continue;
     for (const subset of combinations(ineqRows.length, need)) {
       const active = [...eqRows, ...subset.map((i) => ineqRows[i])];
-      const x = k === 0 ? [] : solveSquare(active.map((r) => r.a), active.map((r) => r.rhs));
+      const x =
+        k === 0
+          ? []
+          : solveSquare(
+              active.map((r) => r.a),
+              active.map((r) => r.rhs),
+            );
       if (!x || !feasible(x)) continue;
       const v = value(x);
       if (best === undefined || v > best) best = v;
@@ -189,7 +195,9 @@ describe('scheduleBattery', () => {
 
   it('rejects bad batteries and bad prices naming the problem', () => {
     const ok: Battery = { powerMw: 1, energyMwh: 2, chargeEfficiency: 0.9, dischargeEfficiency: 0.9 };
-    expect(() => scheduleBattery([1, 2], { ...ok, chargeEfficiency: 1.2 })).toThrow(/chargeEfficiency must be in \(0, 1\]/);
+    expect(() => scheduleBattery([1, 2], { ...ok, chargeEfficiency: 1.2 })).toThrow(
+      /chargeEfficiency must be in \(0, 1\]/,
+    );
     expect(() => scheduleBattery([1, 2], { ...ok, initialSocMwh: 3 })).toThrow(/initialSocMwh/);
     expect(() => scheduleBattery([1, NaN], ok)).toThrow(/interval 1 is not a finite number/);
     try {

@@ -73,12 +73,17 @@ export function resolveBattery(b: Battery): ResolvedBattery {
   for (const [k, v] of Object.entries(r)) if (Number.isNaN(v) || v === -Infinity) bad(k, `must be a number, got ${v}`);
   if (!(r.powerMw > 0) || !Number.isFinite(r.powerMw)) bad('powerMw', `must be positive, got ${r.powerMw}`);
   if (!(r.energyMwh > 0) || !Number.isFinite(r.energyMwh)) bad('energyMwh', `must be positive, got ${r.energyMwh}`);
-  if (!(r.chargeEfficiency > 0 && r.chargeEfficiency <= 1)) bad('chargeEfficiency', `must be in (0, 1], got ${r.chargeEfficiency}`);
-  if (!(r.dischargeEfficiency > 0 && r.dischargeEfficiency <= 1)) bad('dischargeEfficiency', `must be in (0, 1], got ${r.dischargeEfficiency}`);
-  if (!(r.socMinMwh >= 0 && r.socMinMwh <= r.socMaxMwh)) bad('socMinMwh', `must be in [0, socMaxMwh], got ${r.socMinMwh}`);
+  if (!(r.chargeEfficiency > 0 && r.chargeEfficiency <= 1))
+    bad('chargeEfficiency', `must be in (0, 1], got ${r.chargeEfficiency}`);
+  if (!(r.dischargeEfficiency > 0 && r.dischargeEfficiency <= 1))
+    bad('dischargeEfficiency', `must be in (0, 1], got ${r.dischargeEfficiency}`);
+  if (!(r.socMinMwh >= 0 && r.socMinMwh <= r.socMaxMwh))
+    bad('socMinMwh', `must be in [0, socMaxMwh], got ${r.socMinMwh}`);
   if (!(r.socMaxMwh <= r.energyMwh)) bad('socMaxMwh', `must not exceed energyMwh (${r.energyMwh}), got ${r.socMaxMwh}`);
-  if (!(r.initialSocMwh >= r.socMinMwh && r.initialSocMwh <= r.socMaxMwh)) bad('initialSocMwh', `must be within the SoC bounds, got ${r.initialSocMwh}`);
-  if (!(r.finalSocMwh >= r.socMinMwh && r.finalSocMwh <= r.socMaxMwh)) bad('finalSocMwh', `must be within the SoC bounds, got ${r.finalSocMwh}`);
+  if (!(r.initialSocMwh >= r.socMinMwh && r.initialSocMwh <= r.socMaxMwh))
+    bad('initialSocMwh', `must be within the SoC bounds, got ${r.initialSocMwh}`);
+  if (!(r.finalSocMwh >= r.socMinMwh && r.finalSocMwh <= r.socMaxMwh))
+    bad('finalSocMwh', `must be within the SoC bounds, got ${r.finalSocMwh}`);
   if (!(r.degradationCostPerMwh >= 0)) bad('degradationCostPerMwh', `must be ≥ 0, got ${r.degradationCostPerMwh}`);
   if (!(r.maxCyclesPerDay >= 0)) bad('maxCyclesPerDay', `must be ≥ 0, got ${r.maxCyclesPerDay}`);
   return r;
@@ -96,26 +101,38 @@ export interface SchedulePrices {
  * LP would charge and discharge at once (only profitable at negative prices, and impossible for a
  * real inverter), so the answer is the optimum of the mixed-integer model.
  */
-export function scheduleBattery(prices: ArrayLike<number> | SchedulePrices, battery: Battery, intervalMinutes = 60): BatterySchedule {
+export function scheduleBattery(
+  prices: ArrayLike<number> | SchedulePrices,
+  battery: Battery,
+  intervalMinutes = 60,
+): BatterySchedule {
   const p: SchedulePrices = isSchedulePrices(prices) ? prices : { sell: prices };
   const sell = p.sell;
   const buy = p.buy ?? p.sell;
   const T = sell.length;
   if (T === 0) throw new OptiBidError('OPTIBID_ERR_USAGE', 'cannot schedule an empty day');
-  if (buy.length !== T) throw new OptiBidError('OPTIBID_ERR_USAGE', `buy prices have ${buy.length} intervals, sell prices ${T}`);
+  if (buy.length !== T)
+    throw new OptiBidError('OPTIBID_ERR_USAGE', `buy prices have ${buy.length} intervals, sell prices ${T}`);
   for (let t = 0; t < T; t++) {
     if (!Number.isFinite(sell[t]) || !Number.isFinite(buy[t])) {
-      throw new OptiBidError('OPTIBID_ERR_USAGE', `price of interval ${t} is not a finite number (${sell[t]}, ${buy[t]})`);
+      throw new OptiBidError(
+        'OPTIBID_ERR_USAGE',
+        `price of interval ${t} is not a finite number (${sell[t]}, ${buy[t]})`,
+      );
     }
   }
-  if (!(intervalMinutes > 0)) throw new OptiBidError('OPTIBID_ERR_USAGE', `intervalMinutes must be positive, got ${intervalMinutes}`);
+  if (!(intervalMinutes > 0))
+    throw new OptiBidError('OPTIBID_ERR_USAGE', `intervalMinutes must be positive, got ${intervalMinutes}`);
   return new BatteryOptimizer(battery, T, intervalMinutes).schedule(sell, buy);
 }
 
 /** Revenue of a schedule settled at `prices` (energy revenue minus degradation, price unit × MWh). */
 export function settle(schedule: BatterySchedule, prices: ArrayLike<number>, degradationCostPerMwh = 0): number {
   if (prices.length !== schedule.netMw.length) {
-    throw new OptiBidError('OPTIBID_ERR_USAGE', `settlement prices have ${prices.length} intervals, schedule ${schedule.netMw.length}`);
+    throw new OptiBidError(
+      'OPTIBID_ERR_USAGE',
+      `settlement prices have ${prices.length} intervals, schedule ${schedule.netMw.length}`,
+    );
   }
   const h = schedule.intervalMinutes / 60;
   let revenue = 0;
@@ -146,10 +163,17 @@ export interface HedgedSchedule extends BatterySchedule {
  * point-forecast schedule; as α grows the battery trades only spreads that survive the forecast's
  * own 10–90 % band, which cuts the loss on days where the forecast shape is wrong.
  */
-export function scheduleHedged(q: PriceQuantiles, battery: Battery, riskAversion = 0.5, intervalMinutes = 60): HedgedSchedule {
-  if (!(riskAversion >= 0 && riskAversion <= 1)) throw new OptiBidError('OPTIBID_ERR_USAGE', `riskAversion must be in [0, 1], got ${riskAversion}`);
+export function scheduleHedged(
+  q: PriceQuantiles,
+  battery: Battery,
+  riskAversion = 0.5,
+  intervalMinutes = 60,
+): HedgedSchedule {
+  if (!(riskAversion >= 0 && riskAversion <= 1))
+    throw new OptiBidError('OPTIBID_ERR_USAGE', `riskAversion must be in [0, 1], got ${riskAversion}`);
   const T = q.q50.length;
-  if (q.q10.length !== T || q.q90.length !== T) throw new OptiBidError('OPTIBID_ERR_USAGE', 'q10, q50 and q90 must have the same length');
+  if (q.q10.length !== T || q.q90.length !== T)
+    throw new OptiBidError('OPTIBID_ERR_USAGE', 'q10, q50 and q90 must have the same length');
   const sell = new Float64Array(T);
   const buy = new Float64Array(T);
   for (let t = 0; t < T; t++) {
@@ -177,24 +201,33 @@ export class BatteryOptimizer {
   /** Nodes explored by the last `schedule` call (1 when the LP was already exact). */
   lastNodes = 0;
 
-  constructor(battery: Battery, private readonly T: number, private readonly intervalMinutes = 60) {
+  constructor(
+    battery: Battery,
+    private readonly T: number,
+    private readonly intervalMinutes = 60,
+  ) {
     this.b = resolveBattery(battery);
     this.h = intervalMinutes / 60;
     const zero = new Float64Array(T);
     this.simplex = new DenseSimplex(buildModel(this.b, T, this.h, zero, zero));
     if (this.simplex.solve().status !== 'optimal') {
-      throw new OptiBidError('OPTIBID_ERR_CONFIG', `battery cannot reach final SoC ${this.b.finalSocMwh} MWh from ${this.b.initialSocMwh} MWh in ${T} intervals of ${intervalMinutes} min`);
+      throw new OptiBidError(
+        'OPTIBID_ERR_CONFIG',
+        `battery cannot reach final SoC ${this.b.finalSocMwh} MWh from ${this.b.initialSocMwh} MWh in ${T} intervals of ${intervalMinutes} min`,
+      );
     }
   }
 
   /** The exact revenue-maximising schedule for these prices. */
   schedule(sell: ArrayLike<number>, buy: ArrayLike<number> = sell): BatterySchedule {
     const T = this.T;
-    if (sell.length !== T || buy.length !== T) throw new OptiBidError('OPTIBID_ERR_USAGE', `expected ${T} prices, got ${sell.length} and ${buy.length}`);
+    if (sell.length !== T || buy.length !== T)
+      throw new OptiBidError('OPTIBID_ERR_USAGE', `expected ${T} prices, got ${sell.length} and ${buy.length}`);
     const objective = objectiveOf(this.b, T, this.h, sell, buy);
     let scale = 1;
     for (const v of objective) scale = Math.max(scale, Math.abs(v));
-    const penalty = (1e3 * (scale + this.b.degradationCostPerMwh + 1)) / (this.b.chargeEfficiency * this.b.dischargeEfficiency);
+    const penalty =
+      (1e3 * (scale + this.b.degradationCostPerMwh + 1)) / (this.b.chargeEfficiency * this.b.dischargeEfficiency);
     const tol = 1e-7 * Math.max(1, this.b.powerMw);
     let best: { x: Float64Array; value: number } | undefined;
     const stack: number[][] = [[]];
@@ -227,7 +260,10 @@ export class BatteryOptimizer {
       stack.push([...forbidden, split], [...forbidden, T + split]);
     }
     if (!best) {
-      throw new OptiBidError('OPTIBID_ERR_CONFIG', `battery cannot reach final SoC ${this.b.finalSocMwh} MWh from ${this.b.initialSocMwh} MWh in ${T} intervals of ${this.intervalMinutes} min without charging and discharging at once`);
+      throw new OptiBidError(
+        'OPTIBID_ERR_CONFIG',
+        `battery cannot reach final SoC ${this.b.finalSocMwh} MWh from ${this.b.initialSocMwh} MWh in ${T} intervals of ${this.intervalMinutes} min without charging and discharging at once`,
+      );
     }
     return toSchedule(best.x, this.b, T, this.intervalMinutes, best.value);
   }
@@ -241,7 +277,13 @@ export interface BatteryModel {
 }
 
 /** Builds the LP (exported for tests and for the bid-curve price sweep). */
-export function buildModel(b: ResolvedBattery, T: number, h: number, sell: ArrayLike<number>, buy: ArrayLike<number>): BatteryModel {
+export function buildModel(
+  b: ResolvedBattery,
+  T: number,
+  h: number,
+  sell: ArrayLike<number>,
+  buy: ArrayLike<number>,
+): BatteryModel {
   const n = 2 * T;
   const objective = objectiveOf(b, T, h, sell, buy);
   const constraints: LinearConstraint[] = [];
@@ -272,7 +314,13 @@ export function buildModel(b: ResolvedBattery, T: number, h: number, sell: Array
   return { objective, constraints, upper: new Float64Array(n).fill(b.powerMw) };
 }
 
-function objectiveOf(b: ResolvedBattery, T: number, h: number, sell: ArrayLike<number>, buy: ArrayLike<number>): Float64Array {
+function objectiveOf(
+  b: ResolvedBattery,
+  T: number,
+  h: number,
+  sell: ArrayLike<number>,
+  buy: ArrayLike<number>,
+): Float64Array {
   const objective = new Float64Array(2 * T);
   for (let t = 0; t < T; t++) {
     objective[t] = -(buy[t] + b.degradationCostPerMwh) * h;
@@ -282,7 +330,13 @@ function objectiveOf(b: ResolvedBattery, T: number, h: number, sell: ArrayLike<n
 }
 
 /** Turns an LP solution into a schedule, snapping solver noise to the bounds. */
-export function toSchedule(x: Float64Array, b: ResolvedBattery, T: number, intervalMinutes: number, revenue: number): BatterySchedule {
+export function toSchedule(
+  x: Float64Array,
+  b: ResolvedBattery,
+  T: number,
+  intervalMinutes: number,
+  revenue: number,
+): BatterySchedule {
   const h = intervalMinutes / 60;
   const snap = (v: number): number => {
     if (Math.abs(v) < 1e-9) return 0;

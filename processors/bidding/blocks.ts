@@ -77,8 +77,18 @@ export function cycleCandidates(opts: BlockSelectionOptions): CycleBlock[] {
       for (let d = c + length; d + length <= T; d++) {
         let sell = 0;
         for (let t = d; t < d + length; t++) sell += f[t];
-        const profit = (sell * dischargeMw - buy * chargeMw) * h - b.degradationCostPerMwh * (chargeMw + dischargeMw) * length * h;
-        if (profit > 0) out.push({ id: `c${c}-d${d}-l${length}`, chargeStart: c, dischargeStart: d, length, chargeMw, dischargeMw, expectedProfit: profit });
+        const profit =
+          (sell * dischargeMw - buy * chargeMw) * h - b.degradationCostPerMwh * (chargeMw + dischargeMw) * length * h;
+        if (profit > 0)
+          out.push({
+            id: `c${c}-d${d}-l${length}`,
+            chargeStart: c,
+            dischargeStart: d,
+            length,
+            chargeMw,
+            dischargeMw,
+            expectedProfit: profit,
+          });
       }
     }
   }
@@ -118,7 +128,8 @@ export function buildBlockQubo(opts: BlockSelectionOptions): BlockQubo {
     let s = 0;
     for (let t = 0; t < T; t++) {
       if (!exposure[i][t]) continue;
-      for (let u = 0; u < T; u++) if (exposure[j][u]) s += exposure[i][t] * exposure[j][u] * sigma[t] * sigma[u] * rho ** Math.abs(t - u);
+      for (let u = 0; u < T; u++)
+        if (exposure[j][u]) s += exposure[i][t] * exposure[j][u] * sigma[t] * sigma[u] * rho ** Math.abs(t - u);
     }
     return s;
   };
@@ -157,7 +168,9 @@ export function buildBlockQubo(opts: BlockSelectionOptions): BlockQubo {
 }
 
 /** Chooses which cycle block orders to submit by annealing the QUBO (or exhaustively, for checks). */
-export function selectBlockOrders(opts: BlockSelectionOptions & { solver?: 'annealing' | 'exhaustive'; anneal?: AnnealOptions }): BlockSelection {
+export function selectBlockOrders(
+  opts: BlockSelectionOptions & { solver?: 'annealing' | 'exhaustive'; anneal?: AnnealOptions },
+): BlockSelection {
   const built = buildBlockQubo(opts);
   const solver = opts.solver ?? 'annealing';
   const sol = solver === 'exhaustive' ? solveExhaustive(built.qubo) : simulatedAnnealing(built.qubo, opts.anneal);
@@ -181,7 +194,13 @@ function repair(chosen: CycleBlock[], limit: number): CycleBlock[] {
   return kept;
 }
 
-function summarise(built: BlockQubo, chosen: CycleBlock[], opts: BlockSelectionOptions, energy: number, solver: BlockSelection['solver']): BlockSelection {
+function summarise(
+  built: BlockQubo,
+  chosen: CycleBlock[],
+  opts: BlockSelectionOptions,
+  energy: number,
+  solver: BlockSelection['solver'],
+): BlockSelection {
   if (!chosen.every((c, i) => chosen.every((d, j) => i === j || !conflicts(c, d)))) {
     throw new OptiBidError('OPTIBID_ERR_USAGE', 'block selection overlaps (internal error)');
   }
@@ -193,5 +212,11 @@ function summarise(built: BlockQubo, chosen: CycleBlock[], opts: BlockSelectionO
     for (const j of idx) variance += built.covariance(i, j);
   }
   void opts;
-  return { selected: chosen.sort((a, b) => a.chargeStart - b.chargeStart), expectedProfit: profit, variance, energy, solver };
+  return {
+    selected: chosen.sort((a, b) => a.chargeStart - b.chargeStart),
+    expectedProfit: profit,
+    variance,
+    energy,
+    solver,
+  };
 }

@@ -8,7 +8,8 @@ import { seededRng } from './rng.js';
 
 const battery: Battery = { powerMw: 1, energyMwh: 2, chargeEfficiency: 0.95, dischargeEfficiency: 0.95 };
 const table = readPriceCsv(fileURLToPath(new URL('./fixtures/be-2016-02.csv', import.meta.url)), 'Real price');
-const dayPrices = (i: number, column = 'LEAR Ensemble') => Array.from(table.columns[column].subarray(i * 24, (i + 1) * 24));
+const dayPrices = (i: number, column = 'LEAR Ensemble') =>
+  Array.from(table.columns[column].subarray(i * 24, (i + 1) * 24));
 
 function expectRule(fn: () => void, rule: string): void {
   try {
@@ -64,15 +65,32 @@ describe('buildBidCurves', () => {
 
   it('wider uncertainty bands put more price levels into the curves', () => {
     const forecast = dayPrices(5);
-    const narrow = buildBidCurves({ market: 'EPEX', deliveryDate: table.days[5], forecast, q10: forecast.map((v) => v - 0.5), q90: forecast.map((v) => v + 0.5), battery });
-    const wide = buildBidCurves({ market: 'EPEX', deliveryDate: table.days[5], forecast, q10: forecast.map((v) => v - 20), q90: forecast.map((v) => v + 20), battery });
+    const narrow = buildBidCurves({
+      market: 'EPEX',
+      deliveryDate: table.days[5],
+      forecast,
+      q10: forecast.map((v) => v - 0.5),
+      q90: forecast.map((v) => v + 0.5),
+      battery,
+    });
+    const wide = buildBidCurves({
+      market: 'EPEX',
+      deliveryDate: table.days[5],
+      forecast,
+      q10: forecast.map((v) => v - 20),
+      q90: forecast.map((v) => v + 20),
+      battery,
+    });
     const steps = (d: DayBidCurves) => d.curves.reduce((s, c) => s + c.steps.length, 0);
     expect(steps(wide)).toBeGreaterThan(steps(narrow));
   });
 
   it('builds IEX 15-minute curves in rupees with prices clamped to 0…10,000', () => {
     const rng = seededRng(3);
-    const forecast = Array.from({ length: 96 }, (_, t) => 3000 + 2500 * Math.sin((2 * Math.PI * t) / 96) + rng.next() * 200);
+    const forecast = Array.from(
+      { length: 96 },
+      (_, t) => 3000 + 2500 * Math.sin((2 * Math.PI * t) / 96) + rng.next() * 200,
+    );
     const day = buildBidCurves({ market: 'IEX', deliveryDate: '2024-03-01', forecast, battery, pricePoints: 3 });
     expect(day.currency).toBe('INR');
     expect(day.intervalMinutes).toBe(15);
@@ -124,7 +142,13 @@ describe('validateBidCurves', () => {
   it('applies each market’s own bounds: a negative price is fine on EPEX, not on IEX', () => {
     const epex = good();
     const iex: DayBidCurves = { ...epex, market: 'IEX', currency: 'INR', intervalMinutes: 15, curves: [] };
-    for (let i = 0; i < 96; i++) iex.curves.push({ index: i, forecastPrice: 0, scheduledMw: 0, steps: [{ price: i === 7 ? -5 : 100, quantityMw: 0 }] });
+    for (let i = 0; i < 96; i++)
+      iex.curves.push({
+        index: i,
+        forecastPrice: 0,
+        scheduledMw: 0,
+        steps: [{ price: i === 7 ? -5 : 100, quantityMw: 0 }],
+      });
     expectRule(() => validateBidCurves(iex), 'price-range');
     expectRule(() => validateBidCurves({ ...epex, market: 'IEX', currency: 'INR' }), 'interval-length');
   });

@@ -44,7 +44,9 @@ export class MarketRuleError extends OptiBidError {
     message: string,
     context: Record<string, unknown> = {},
   ) {
-    super('OPTIBID_ERR_MARKET_RULE', `bid curve breaks market rule ${rule}: ${message}`, { context: { rule, ...context } });
+    super('OPTIBID_ERR_MARKET_RULE', `bid curve breaks market rule ${rule}: ${message}`, {
+      context: { rule, ...context },
+    });
   }
 }
 
@@ -95,7 +97,12 @@ export function buildBidCurves(opts: BuildBidCurvesOptions): DayBidCurves {
       raw.push({ price: p, quantityMw: s.chargeMw[t] - s.dischargeMw[t] });
     }
     prices[t] = f;
-    curves.push({ index: t, forecastPrice: f, scheduledMw: schedule.chargeMw[t] - schedule.dischargeMw[t], steps: toSteps(raw, market) });
+    curves.push({
+      index: t,
+      forecastPrice: f,
+      scheduledMw: schedule.chargeMw[t] - schedule.dischargeMw[t],
+      steps: toSteps(raw, market),
+    });
   }
   const day: DayBidCurves = {
     market: market.id,
@@ -113,35 +120,68 @@ export function buildBidCurves(opts: BuildBidCurvesOptions): DayBidCurves {
 /** Checks every curve of a day against the market's rules; throws MarketRuleError naming the first rule broken. */
 export function validateBidCurves(day: DayBidCurves, rules?: MarketRules): void {
   const market = rules ?? marketRules(day.market);
-  if (day.currency !== market.currency) throw new MarketRuleError('currency', `${market.id} trades in ${market.currency}, curve is in ${day.currency}`);
+  if (day.currency !== market.currency)
+    throw new MarketRuleError('currency', `${market.id} trades in ${market.currency}, curve is in ${day.currency}`);
   if (!market.intervalMinutes.includes(day.intervalMinutes)) {
-    throw new MarketRuleError('interval-length', `${market.id} trades ${market.intervalMinutes.join(' or ')}-minute intervals, curve has ${day.intervalMinutes}`);
+    throw new MarketRuleError(
+      'interval-length',
+      `${market.id} trades ${market.intervalMinutes.join(' or ')}-minute intervals, curve has ${day.intervalMinutes}`,
+    );
   }
-  const expected = /^\d{4}-\d{2}-\d{2}$/.test(day.deliveryDate) ? deliveryDay(market, day.deliveryDate).minutes / day.intervalMinutes : undefined;
+  const expected = /^\d{4}-\d{2}-\d{2}$/.test(day.deliveryDate)
+    ? deliveryDay(market, day.deliveryDate).minutes / day.intervalMinutes
+    : undefined;
   if (expected !== undefined && day.curves.length !== expected) {
-    throw new MarketRuleError('interval-count', `${day.deliveryDate} has ${expected} intervals of ${day.intervalMinutes} min in ${market.timeZone}, got ${day.curves.length} curves`);
+    throw new MarketRuleError(
+      'interval-count',
+      `${day.deliveryDate} has ${expected} intervals of ${day.intervalMinutes} min in ${market.timeZone}, got ${day.curves.length} curves`,
+    );
   }
   const onTick = (v: number, tick: number) => Math.abs(v / tick - Math.round(v / tick)) < 1e-6;
   for (const c of day.curves) {
     const where = { interval: c.index };
     const at = `interval ${c.index}`;
     if (c.steps.length < 1) throw new MarketRuleError('steps-min', `${at} has no price–quantity point`, where);
-    if (c.steps.length > market.maxSteps) throw new MarketRuleError('steps-max', `${at} has ${c.steps.length} points, ${market.id} allows ${market.maxSteps}`, where);
+    if (c.steps.length > market.maxSteps)
+      throw new MarketRuleError(
+        'steps-max',
+        `${at} has ${c.steps.length} points, ${market.id} allows ${market.maxSteps}`,
+        where,
+      );
     for (let i = 0; i < c.steps.length; i++) {
       const { price, quantityMw } = c.steps[i];
-      if (!Number.isFinite(price) || !Number.isFinite(quantityMw)) throw new MarketRuleError('finite', `${at} point ${i} is (${price}, ${quantityMw})`, where);
+      if (!Number.isFinite(price) || !Number.isFinite(quantityMw))
+        throw new MarketRuleError('finite', `${at} point ${i} is (${price}, ${quantityMw})`, where);
       if (price < market.priceMin || price > market.priceMax) {
-        throw new MarketRuleError('price-range', `${at} price ${price} is outside ${market.priceMin}…${market.priceMax} ${market.currency}/MWh`, where);
+        throw new MarketRuleError(
+          'price-range',
+          `${at} price ${price} is outside ${market.priceMin}…${market.priceMax} ${market.currency}/MWh`,
+          where,
+        );
       }
-      if (!onTick(price, market.priceTick)) throw new MarketRuleError('price-tick', `${at} price ${price} is not a multiple of ${market.priceTick}`, where);
+      if (!onTick(price, market.priceTick))
+        throw new MarketRuleError('price-tick', `${at} price ${price} is not a multiple of ${market.priceTick}`, where);
       if (!onTick(quantityMw, market.quantityTickMw)) {
-        throw new MarketRuleError('quantity-tick', `${at} quantity ${quantityMw} MW is not a multiple of ${market.quantityTickMw} MW`, where);
+        throw new MarketRuleError(
+          'quantity-tick',
+          `${at} quantity ${quantityMw} MW is not a multiple of ${market.quantityTickMw} MW`,
+          where,
+        );
       }
       if (i > 0) {
         const prev = c.steps[i - 1];
-        if (!(price > prev.price)) throw new MarketRuleError('price-order', `${at} prices must increase strictly: ${prev.price} then ${price}`, where);
+        if (!(price > prev.price))
+          throw new MarketRuleError(
+            'price-order',
+            `${at} prices must increase strictly: ${prev.price} then ${price}`,
+            where,
+          );
         if (quantityMw > prev.quantityMw) {
-          throw new MarketRuleError('quantity-order', `${at} quantity rises from ${prev.quantityMw} to ${quantityMw} MW as price rises from ${prev.price} to ${price}`, where);
+          throw new MarketRuleError(
+            'quantity-order',
+            `${at} quantity rises from ${prev.quantityMw} to ${quantityMw} MW as price rises from ${prev.price} to ${price}`,
+            where,
+          );
         }
       }
     }

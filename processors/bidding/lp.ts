@@ -44,7 +44,8 @@ export class DenseSimplex {
   constructor(private readonly lp: LinearProgram) {
     this.n = lp.objective.length;
     for (const c of lp.constraints) {
-      if (c.coefficients.length !== this.n) throw new RangeError(`constraint has ${c.coefficients.length} coefficients, objective has ${this.n}`);
+      if (c.coefficients.length !== this.n)
+        throw new RangeError(`constraint has ${c.coefficients.length} coefficients, objective has ${this.n}`);
     }
   }
 
@@ -65,7 +66,8 @@ export class DenseSimplex {
 
   private build(): void {
     const rows: { a: Float64Array; sense: '<=' | '>=' | '='; rhs: number }[] = [];
-    for (const c of this.lp.constraints) rows.push({ a: Float64Array.from(c.coefficients), sense: c.sense, rhs: c.rhs });
+    for (const c of this.lp.constraints)
+      rows.push({ a: Float64Array.from(c.coefficients), sense: c.sense, rhs: c.rhs });
     const upper = this.lp.upper;
     if (upper) {
       for (let j = 0; j < this.n; j++) {
@@ -152,7 +154,8 @@ export class DenseSimplex {
     this.obj = obj;
     if (this.iterate(this.artificialFrom) === 'unbounded') return { status: 'unbounded' };
     const x = new Float64Array(this.n);
-    for (let i = 0; i < this.rows.length; i++) if (this.basis[i] < this.n) x[this.basis[i]] = Math.max(0, this.rows[i][rhsCol]);
+    for (let i = 0; i < this.rows.length; i++)
+      if (this.basis[i] < this.n) x[this.basis[i]] = Math.max(0, this.rows[i][rhsCol]);
     let value = 0;
     for (let j = 0; j < this.n; j++) value += objective[j] * x[j];
     return { status: 'optimal', x, value, pivots: this.pivots };

@@ -1,10 +1,26 @@
-import { VirtualClock, isOptiBidError, type KeyValueStore, type OutRecord, type ProcessContext, type Processor, type StreamRecord } from '@optibid/runtime';
+import {
+  VirtualClock,
+  isOptiBidError,
+  type KeyValueStore,
+  type OutRecord,
+  type ProcessContext,
+  type Processor,
+  type StreamRecord,
+} from '@optibid/runtime';
 import type { BidSignal, PriceForecast } from '@optibid/schemas';
 import { scheduleBattery } from './battery.js';
 import { batteryBidderProcessor, type BatteryAsset } from './processor.js';
 import { deliveryDay, gateClosure, markets } from './markets.js';
 
-const asset: BatteryAsset = { assetId: 'bess-antwerp-1', market: 'EPEX', area: 'BE', powerMw: 1, energyMwh: 2, chargeEfficiency: 0.95, dischargeEfficiency: 0.95 };
+const asset: BatteryAsset = {
+  assetId: 'bess-antwerp-1',
+  market: 'EPEX',
+  area: 'BE',
+  powerMw: 1,
+  energyMwh: 2,
+  chargeEfficiency: 0.95,
+  dischargeEfficiency: 0.95,
+};
 const date = '2024-01-15';
 const dayStart = deliveryDay(markets.EPEX, date).start;
 const gate = gateClosure(markets.EPEX, date);
@@ -27,7 +43,13 @@ function forecastRecords(prices: number[], issuedAt: number, withQuantiles = tru
       price,
       currency: 'EUR',
       energyUnit: 'MWH',
-      quantiles: withQuantiles ? [{ probability: 0.1, price: price - 8 }, { probability: 0.5, price }, { probability: 0.9, price: price + 8 }] : [],
+      quantiles: withQuantiles
+        ? [
+            { probability: 0.1, price: price - 8 },
+            { probability: 0.5, price },
+            { probability: 0.9, price: price + 8 },
+          ]
+        : [],
     },
   }));
 }
@@ -35,7 +57,13 @@ function forecastRecords(prices: number[], issuedAt: number, withQuantiles = tru
 function harness(config: Parameters<typeof batteryBidderProcessor.create>[0], clock: VirtualClock) {
   const warnings: unknown[] = [];
   const logger = { debug() {}, info() {}, warn: (o: unknown) => void warnings.push(o), error() {} };
-  const processor: Processor = batteryBidderProcessor.create(config, { name: 'bidder', clock, logger, env: {}, signal: new AbortController().signal });
+  const processor: Processor = batteryBidderProcessor.create(config, {
+    name: 'bidder',
+    clock,
+    logger,
+    env: {},
+    signal: new AbortController().signal,
+  });
   const out: OutRecord<BidSignal>[] = [];
   const store = new Map<string, unknown>();
   const state: KeyValueStore = {
@@ -44,7 +72,12 @@ function harness(config: Parameters<typeof batteryBidderProcessor.create>[0], cl
     delete: (k) => void store.delete(k),
     entries: () => store.entries(),
   };
-  const ctx: ProcessContext = { emit: (r) => void out.push({ topic: 'bids.signals', ...r } as OutRecord<BidSignal>), state, clock, watermark: -Infinity };
+  const ctx: ProcessContext = {
+    emit: (r) => void out.push({ topic: 'bids.signals', ...r } as OutRecord<BidSignal>),
+    state,
+    clock,
+    watermark: -Infinity,
+  };
   const feed = async (records: StreamRecord[]) => {
     for (const r of records) await processor.process(r, ctx);
   };
@@ -90,7 +123,12 @@ describe('battery-bidder processor', () => {
     await feed(forecastRecords(shape, clock.now()));
     expect(out).toHaveLength(24);
     clock.advance(30 * 60_000);
-    await feed(forecastRecords(shape.map((p) => p + 0.5), clock.now())); // same shape, shifted: same schedule
+    await feed(
+      forecastRecords(
+        shape.map((p) => p + 0.5),
+        clock.now(),
+      ),
+    ); // same shape, shifted: same schedule
     expect(out).toHaveLength(24);
     clock.advance(30 * 60_000);
     const flipped = [...shape].reverse(); // cheap and dear hours swap
@@ -118,7 +156,9 @@ describe('battery-bidder processor', () => {
     await feed(forecastRecords(shape, clock.now()));
     expect(out).toHaveLength(0);
     await feed([{ topic: 'assets.registry', key: asset.assetId, value: asset, timestamp: 0 }]);
-    await feed([{ topic: 'assets.registry', key: 'nl', value: { ...asset, assetId: 'bess-nl', area: 'NL' }, timestamp: 0 }]);
+    await feed([
+      { topic: 'assets.registry', key: 'nl', value: { ...asset, assetId: 'bess-nl', area: 'NL' }, timestamp: 0 },
+    ]);
     clock.advance(60_000);
     await feed(forecastRecords(shape, clock.now()));
     expect(new Set(out.map((r) => r.value.assetId))).toEqual(new Set(['bess-antwerp-1']));
@@ -131,8 +171,12 @@ describe('battery-bidder processor', () => {
     const clock = new VirtualClock(gate - 3_600_000);
     const { feed } = harness({ assets: [asset] }, clock);
     const bad = forecastRecords(shape, 0)[0];
-    await expect(feed([{ ...bad, value: { ...bad.value, price: 'high' } as unknown as PriceForecast }])).rejects.toThrow(/field price must be a finite number/);
-    await expect(feed([{ ...bad, value: { ...bad.value, market: 'NASDAQ' } }])).rejects.toThrow(/unknown market "NASDAQ"/);
+    await expect(
+      feed([{ ...bad, value: { ...bad.value, price: 'high' } as unknown as PriceForecast }]),
+    ).rejects.toThrow(/field price must be a finite number/);
+    await expect(feed([{ ...bad, value: { ...bad.value, market: 'NASDAQ' } }])).rejects.toThrow(
+      /unknown market "NASDAQ"/,
+    );
     try {
       await feed([{ ...bad, value: { ...bad.value, intervalMinutes: 30 } }]);
       throw new Error('expected a throw');

@@ -29,17 +29,50 @@ export type BatteryAsset = Static<typeof AssetSchema>;
 
 export const BatteryBidderConfig = Type.Object(
   {
-    assets: Type.Optional(Type.Array(AssetSchema, { default: [], description: 'Batteries to bid for (more can arrive on assetTopic).' })),
-    assetTopic: Type.Optional(Type.String({ description: 'Topic of asset-registry records (a BatteryAsset value; `{assetId, deleted: true}` removes one).' })),
-    forecastTopic: Type.Optional(Type.String({ default: 'forecasts.prices', description: 'Topic of PriceForecast records.' })),
-    outputTopic: Type.Optional(Type.String({ description: "Topic for BidSignal records; default: the processor's first output (bids.signals)." })),
-    model: Type.Optional(Type.String({ description: 'Only use forecasts of this model (default: any).' })),
-    riskAversion: Type.Optional(Type.Number({ minimum: 0, maximum: 1, default: 0, description: 'Hedge on forecast quantiles: buy at q50+α(q90−q50), sell at q50−α(q50−q10).' })),
-    materialChangeMwh: Type.Optional(
-      Type.Number({ minimum: 0, default: 0.1, description: 'Re-emit for a newer forecast only when the schedule moves at least this much energy (Σ|Δ net MW|·hours).' }),
+    assets: Type.Optional(
+      Type.Array(AssetSchema, { default: [], description: 'Batteries to bid for (more can arrive on assetTopic).' }),
     ),
-    gateMarginMinutes: Type.Optional(Type.Number({ minimum: 0, default: 5, description: 'Stop emitting this many minutes before gate closure.' })),
-    pricePoints: Type.Optional(Type.Integer({ minimum: 2, maximum: 50, default: 5, description: 'Price points evaluated per interval inside the forecast band when building curves.' })),
+    assetTopic: Type.Optional(
+      Type.String({
+        description: 'Topic of asset-registry records (a BatteryAsset value; `{assetId, deleted: true}` removes one).',
+      }),
+    ),
+    forecastTopic: Type.Optional(
+      Type.String({ default: 'forecasts.prices', description: 'Topic of PriceForecast records.' }),
+    ),
+    outputTopic: Type.Optional(
+      Type.String({
+        description: "Topic for BidSignal records; default: the processor's first output (bids.signals).",
+      }),
+    ),
+    model: Type.Optional(Type.String({ description: 'Only use forecasts of this model (default: any).' })),
+    riskAversion: Type.Optional(
+      Type.Number({
+        minimum: 0,
+        maximum: 1,
+        default: 0,
+        description: 'Hedge on forecast quantiles: buy at q50+α(q90−q50), sell at q50−α(q50−q10).',
+      }),
+    ),
+    materialChangeMwh: Type.Optional(
+      Type.Number({
+        minimum: 0,
+        default: 0.1,
+        description:
+          'Re-emit for a newer forecast only when the schedule moves at least this much energy (Σ|Δ net MW|·hours).',
+      }),
+    ),
+    gateMarginMinutes: Type.Optional(
+      Type.Number({ minimum: 0, default: 5, description: 'Stop emitting this many minutes before gate closure.' }),
+    ),
+    pricePoints: Type.Optional(
+      Type.Integer({
+        minimum: 2,
+        maximum: 50,
+        default: 5,
+        description: 'Price points evaluated per interval inside the forecast band when building curves.',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -74,7 +107,8 @@ interface DayBucket {
 export const batteryBidderProcessor = defineProcessor({
   name: 'battery-bidder',
   status: 'beta',
-  summary: 'Battery day-ahead bids from price forecasts: exact schedule, exchange-ready curves, re-emitted when a new forecast changes the schedule',
+  summary:
+    'Battery day-ahead bids from price forecasts: exact schedule, exchange-ready curves, re-emitted when a new forecast changes the schedule',
   config: BatteryBidderConfig,
   create(config, ctx) {
     const assets = new Map<string, BatteryAsset>();
@@ -87,14 +121,19 @@ export const batteryBidderProcessor = defineProcessor({
 
     function addAsset(a: BatteryAsset): void {
       const market = markets[a.market.toUpperCase()];
-      if (!market) throw new OptiBidError('OPTIBID_ERR_CONFIG', `asset ${a.assetId}: unknown market "${a.market}" (markets: ${Object.keys(markets).join(', ')})`);
+      if (!market)
+        throw new OptiBidError(
+          'OPTIBID_ERR_CONFIG',
+          `asset ${a.assetId}: unknown market "${a.market}" (markets: ${Object.keys(markets).join(', ')})`,
+        );
       resolveBattery(a);
       assets.set(a.assetId, { ...a, market: market.id });
     }
 
     function onAsset(record: StreamRecord): void {
       const v = record.value as Partial<BatteryAsset> & { deleted?: boolean };
-      if (!v || typeof v !== 'object' || typeof v.assetId !== 'string') throw recordError(record, 'asset record needs a string assetId');
+      if (!v || typeof v !== 'object' || typeof v.assetId !== 'string')
+        throw recordError(record, 'asset record needs a string assetId');
       if (v.deleted) assets.delete(v.assetId);
       else addAsset(v as BatteryAsset);
     }
@@ -103,8 +142,13 @@ export const batteryBidderProcessor = defineProcessor({
       const f = decodeForecast(record);
       if (config.model && f.model !== config.model) return;
       const market = markets[f.market.toUpperCase()];
-      if (!market) throw recordError(record, `unknown market "${f.market}" (markets: ${Object.keys(markets).join(', ')})`);
-      if (!market.intervalMinutes.includes(f.intervalMinutes)) throw recordError(record, `${market.id} trades ${market.intervalMinutes.join('/')}-minute intervals, not ${f.intervalMinutes}`);
+      if (!market)
+        throw recordError(record, `unknown market "${f.market}" (markets: ${Object.keys(markets).join(', ')})`);
+      if (!market.intervalMinutes.includes(f.intervalMinutes))
+        throw recordError(
+          record,
+          `${market.id} trades ${market.intervalMinutes.join('/')}-minute intervals, not ${f.intervalMinutes}`,
+        );
       const date = localDate(f.deliveryStart, market.timeZone);
       const dayKey = `${market.id}|${f.area}|${f.model}|${date}`;
       if ((latestIssued.get(dayKey) ?? -Infinity) > f.issuedAt) return; // superseded already
@@ -112,16 +156,28 @@ export const batteryBidderProcessor = defineProcessor({
       let bucket = buckets.get(key);
       if (!bucket) {
         const day = deliveryDay(market, date);
-        bucket = { market, area: f.area, model: f.model, modelVersion: f.modelVersion, issuedAt: f.issuedAt, date, intervalMinutes: f.intervalMinutes, expected: day.minutes / f.intervalMinutes, byStart: new Map() };
+        bucket = {
+          market,
+          area: f.area,
+          model: f.model,
+          modelVersion: f.modelVersion,
+          issuedAt: f.issuedAt,
+          date,
+          intervalMinutes: f.intervalMinutes,
+          expected: day.minutes / f.intervalMinutes,
+          byStart: new Map(),
+        };
         buckets.set(key, bucket);
       }
       bucket.byStart.set(f.deliveryStart, f);
       if (bucket.byStart.size < bucket.expected) return;
       buckets.delete(key);
       latestIssued.set(dayKey, f.issuedAt);
-      for (const k of buckets.keys()) if (k.startsWith(`${dayKey}|`) && Number(k.slice(dayKey.length + 1)) < f.issuedAt) buckets.delete(k);
+      for (const k of buckets.keys())
+        if (k.startsWith(`${dayKey}|`) && Number(k.slice(dayKey.length + 1)) < f.issuedAt) buckets.delete(k);
       for (const asset of assets.values()) {
-        if (asset.market === market.id && asset.area.toUpperCase() === f.area.toUpperCase()) bid(asset, bucket, pctx, ctx.logger);
+        if (asset.market === market.id && asset.area.toUpperCase() === f.area.toUpperCase())
+          bid(asset, bucket, pctx, ctx.logger);
       }
     }
 
@@ -129,7 +185,10 @@ export const batteryBidderProcessor = defineProcessor({
       const gate = gateClosure(day.market, day.date);
       const now = pctx.clock.now();
       if (now > gate - margin) {
-        logger.warn({ assetId: asset.assetId, date: day.date, gateClosure: new Date(gate).toISOString() }, 'forecast complete after gate closure; no bids emitted');
+        logger.warn(
+          { assetId: asset.assetId, date: day.date, gateClosure: new Date(gate).toISOString() },
+          'forecast complete after gate closure; no bids emitted',
+        );
         return;
       }
       const rows = [...day.byStart.values()].sort((a, b) => a.deliveryStart - b.deliveryStart);
@@ -137,22 +196,42 @@ export const batteryBidderProcessor = defineProcessor({
       const q10 = quantileOf(rows, 0.1);
       const q90 = quantileOf(rows, 0.9);
       const battery: Battery = asset;
-      const curves = buildBidCurves({ market: day.market, deliveryDate: day.date, forecast, q10, q90, battery, intervalMinutes: day.intervalMinutes, pricePoints: config.pricePoints ?? 5 });
+      const curves = buildBidCurves({
+        market: day.market,
+        deliveryDate: day.date,
+        forecast,
+        q10,
+        q90,
+        battery,
+        intervalMinutes: day.intervalMinutes,
+        pricePoints: config.pricePoints ?? 5,
+      });
       const alpha = config.riskAversion ?? 0;
-      const schedule: BatterySchedule = alpha > 0 && q10 && q90 ? scheduleHedged({ q10, q50: forecast, q90 }, battery, alpha, day.intervalMinutes) : curves.schedule;
+      const schedule: BatterySchedule =
+        alpha > 0 && q10 && q90
+          ? scheduleHedged({ q10, q50: forecast, q90 }, battery, alpha, day.intervalMinutes)
+          : curves.schedule;
       const stateKey = `bid|${asset.assetId}|${day.date}`;
       const previous = pctx.state.get(stateKey) as Emitted | undefined;
       const h = day.intervalMinutes / 60;
       if (previous) {
         let moved = 0;
-        for (let t = 0; t < schedule.netMw.length; t++) moved += Math.abs(schedule.netMw[t] - (previous.netMw[t] ?? 0)) * h;
+        for (let t = 0; t < schedule.netMw.length; t++)
+          moved += Math.abs(schedule.netMw[t] - (previous.netMw[t] ?? 0)) * h;
         if (moved < materialMwh) {
-          logger.debug({ assetId: asset.assetId, date: day.date, movedMwh: moved }, 'new forecast does not change the schedule materially');
+          logger.debug(
+            { assetId: asset.assetId, date: day.date, movedMwh: moved },
+            'new forecast does not change the schedule materially',
+          );
           return;
         }
       }
       const revision = (previous?.revision ?? 0) + 1;
-      pctx.state.put(stateKey, { issuedAt: day.issuedAt, revision, netMw: Array.from(schedule.netMw) } satisfies Emitted);
+      pctx.state.put(stateKey, {
+        issuedAt: day.issuedAt,
+        revision,
+        netMw: Array.from(schedule.netMw),
+      } satisfies Emitted);
       const b = resolveBattery(battery);
       const dayValue = schedule.netMw.reduce((s, net, t) => s + forecast[t] * net * h, 0);
       for (let t = 0; t < rows.length; t++) {
@@ -160,7 +239,14 @@ export const batteryBidderProcessor = defineProcessor({
         const side: BidSignal['side'] = net < -1e-9 ? 'BUY' : net > 1e-9 ? 'SELL' : 'HOLD';
         const steps = curves.curves[t].steps;
         const value: BidSignal = {
-          signalId: ['battery-arbitrage', day.market.id, day.area, 'DAY_AHEAD', asset.assetId, rows[t].deliveryStart].join('|'),
+          signalId: [
+            'battery-arbitrage',
+            day.market.id,
+            day.area,
+            'DAY_AHEAD',
+            asset.assetId,
+            rows[t].deliveryStart,
+          ].join('|'),
           market: day.market.id,
           area: day.area,
           product: 'DAY_AHEAD',
@@ -172,7 +258,8 @@ export const batteryBidderProcessor = defineProcessor({
           limitPrice: limitPrice(side, Math.abs(net), steps, day.market, forecast[t]),
           currency: day.market.currency,
           energyUnit: 'MWH',
-          expectedValue: (forecast[t] * net - b.degradationCostPerMwh * (schedule.chargeMw[t] + schedule.dischargeMw[t])) * h,
+          expectedValue:
+            (forecast[t] * net - b.degradationCostPerMwh * (schedule.chargeMw[t] + schedule.dischargeMw[t])) * h,
           strategy: 'battery-arbitrage',
           forecastModel: day.model,
           forecastIssuedAt: day.issuedAt,
@@ -199,7 +286,10 @@ export const batteryBidderProcessor = defineProcessor({
       process(record: StreamRecord, pctx: ProcessContext) {
         if (config.assetTopic && record.topic === config.assetTopic) return onAsset(record);
         if (record.topic === forecastTopic) return onForecast(record, pctx);
-        throw recordError(record, `battery-bidder does not read topic ${record.topic} (forecasts: ${forecastTopic}${config.assetTopic ? `, assets: ${config.assetTopic}` : ''})`);
+        throw recordError(
+          record,
+          `battery-bidder does not read topic ${record.topic} (forecasts: ${forecastTopic}${config.assetTopic ? `, assets: ${config.assetTopic}` : ''})`,
+        );
       },
     };
   },
@@ -210,7 +300,13 @@ export const batteryBidderProcessor = defineProcessor({
  * the most to pay when buying, the least to take when selling. With step semantics a point's price
  * is the top of the range it covers, so a sell limit is one tick above the previous point.
  */
-function limitPrice(side: BidSignal['side'], quantity: number, steps: BidStep[], market: MarketRules, fallback: number): number | null {
+function limitPrice(
+  side: BidSignal['side'],
+  quantity: number,
+  steps: BidStep[],
+  market: MarketRules,
+  fallback: number,
+): number | null {
   if (side === 'HOLD') return null;
   const need = quantity - market.quantityTickMw + 1e-9;
   if (side === 'BUY') {
@@ -236,14 +332,18 @@ function quantileOf(rows: PriceForecast[], p: number): number[] | undefined {
 function decodeForecast(record: StreamRecord): PriceForecast {
   const v = record.value as Partial<PriceForecast>;
   if (!v || typeof v !== 'object') throw recordError(record, 'value is not an object');
-  for (const field of ['market', 'area', 'model'] as const) if (typeof v[field] !== 'string') throw recordError(record, `field ${field} must be a string`);
+  for (const field of ['market', 'area', 'model'] as const)
+    if (typeof v[field] !== 'string') throw recordError(record, `field ${field} must be a string`);
   for (const field of ['deliveryStart', 'intervalMinutes', 'issuedAt', 'price'] as const) {
-    if (typeof v[field] !== 'number' || !Number.isFinite(v[field])) throw recordError(record, `field ${field} must be a finite number, got ${String(v[field])}`);
+    if (typeof v[field] !== 'number' || !Number.isFinite(v[field]))
+      throw recordError(record, `field ${field} must be a finite number, got ${String(v[field])}`);
   }
   const f = v as PriceForecast;
   return { ...f, modelVersion: f.modelVersion ?? null, quantiles: Array.isArray(f.quantiles) ? f.quantiles : [] };
 }
 
 function recordError(record: StreamRecord, reason: string): OptiBidError {
-  return new OptiBidError('OPTIBID_ERR_RECORD', `battery-bidder: ${reason}`, { context: { topic: record.topic, partition: record.partition, offset: record.offset } });
+  return new OptiBidError('OPTIBID_ERR_RECORD', `battery-bidder: ${reason}`, {
+    context: { topic: record.topic, partition: record.partition, offset: record.offset },
+  });
 }

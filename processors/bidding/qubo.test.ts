@@ -68,7 +68,10 @@ describe('block-order selection', () => {
   const battery: Battery = { powerMw: 1, energyMwh: 2, chargeEfficiency: 0.95, dischargeEfficiency: 0.95 };
   const day = (seed: number) => {
     const rng = seededRng(seed);
-    const forecast = Array.from({ length: 24 }, (_, t) => 40 + 25 * Math.sin((2 * Math.PI * (t - 8)) / 12) + rng.next() * 10);
+    const forecast = Array.from(
+      { length: 24 },
+      (_, t) => 40 + 25 * Math.sin((2 * Math.PI * (t - 8)) / 12) + rng.next() * 10,
+    );
     return { forecast, q10: forecast.map((v, t) => v - 3 - (t % 5)), q90: forecast.map((v, t) => v + 3 + (t % 5)) };
   };
 
@@ -89,7 +92,12 @@ describe('block-order selection', () => {
 
   it('a cycle limit of one keeps only the best single cycle; risk aversion trades profit for variance', () => {
     const d = day(4);
-    const one = selectBlockOrders({ ...d, battery: { ...battery, maxCyclesPerDay: 1 }, maxCandidates: 14, solver: 'exhaustive' });
+    const one = selectBlockOrders({
+      ...d,
+      battery: { ...battery, maxCyclesPerDay: 1 },
+      maxCandidates: 14,
+      solver: 'exhaustive',
+    });
     expect(one.selected).toHaveLength(1);
     const best = buildBlockQubo({ ...d, battery, maxCandidates: 14 }).candidates[0];
     expect(one.selected[0].id).toBe(best.id);

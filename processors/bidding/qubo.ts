@@ -70,12 +70,22 @@ export class Qubo {
   toJSON(): QuboJson {
     const n = this.size;
     const quadratic: QuboJson['quadratic'] = [];
-    for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) if (this.coupling[i * n + j] !== 0) quadratic.push({ i, j, value: this.coupling[i * n + j] });
-    return { format: 'optibid.qubo.v1', sense: 'minimize', variables: [...this.variables], offset: this.offset, linear: Array.from(this.linear), quadratic };
+    for (let i = 0; i < n; i++)
+      for (let j = i + 1; j < n; j++)
+        if (this.coupling[i * n + j] !== 0) quadratic.push({ i, j, value: this.coupling[i * n + j] });
+    return {
+      format: 'optibid.qubo.v1',
+      sense: 'minimize',
+      variables: [...this.variables],
+      offset: this.offset,
+      linear: Array.from(this.linear),
+      quadratic,
+    };
   }
 
   static fromJSON(json: QuboJson): Qubo {
-    if (json.format !== 'optibid.qubo.v1') throw new OptiBidError('OPTIBID_ERR_DECODE', `not an optibid.qubo.v1 document (format ${json.format})`);
+    if (json.format !== 'optibid.qubo.v1')
+      throw new OptiBidError('OPTIBID_ERR_DECODE', `not an optibid.qubo.v1 document (format ${json.format})`);
     const q = new Qubo(json.variables);
     q.offset = json.offset;
     json.linear.forEach((v, i) => (q.linear[i] = v));
@@ -92,7 +102,8 @@ export interface QuboSolution {
 /** Exact minimum by enumerating all 2^n assignments in Gray-code order (one flip per step); n ≤ 26. */
 export function solveExhaustive(q: Qubo): QuboSolution {
   const n = q.size;
-  if (n > 26) throw new OptiBidError('OPTIBID_ERR_USAGE', `exhaustive search over ${n} variables is too large (max 26)`);
+  if (n > 26)
+    throw new OptiBidError('OPTIBID_ERR_USAGE', `exhaustive search over ${n} variables is too large (max 26)`);
   const x = new Uint8Array(n);
   let e = q.energy(x);
   let best = { x: x.slice(), energy: e };
@@ -158,7 +169,7 @@ export function simulatedAnnealing(q: Qubo, opts: AnnealOptions = {}): QuboSolut
     }
     // Finish with a greedy descent so the answer is at least a local minimum.
     const y = localBest.x;
-    for (let improved = true; improved; ) {
+    for (let improved = true; improved;) {
       improved = false;
       for (let i = 0; i < n; i++) {
         if (q.flipDelta(y, i) < -1e-12) {

@@ -33,17 +33,28 @@ const summing = defineProcessor({
   }),
 });
 
-const rec = (offset: number, value: object) => ({ topic: 'in', key: 'a', value, timestamp: offset * 1000, partition: 0, offset: String(offset) });
+const rec = (offset: number, value: object) => ({
+  topic: 'in',
+  key: 'a',
+  value,
+  timestamp: offset * 1000,
+  partition: 0,
+  offset: String(offset),
+});
 
 describe('state rollback of a failed call', () => {
   it('ProcessorCore: a failing record leaves state and the changelog as they were', async () => {
     const node = { name: 'sum', definition: summing, config: {}, inputs: ['in'], outputs: ['out'] };
-    const core = ProcessorCore.create(node, { name: 'sum', clock: new VirtualClock(), logger: console, env: {}, signal: new AbortController().signal }, {
-      dlqTopic: 'dlq.t',
-      clock: new VirtualClock(),
-      maxOutOfOrdernessMs: 0,
-      trackChanges: true,
-    });
+    const core = ProcessorCore.create(
+      node,
+      { name: 'sum', clock: new VirtualClock(), logger: console, env: {}, signal: new AbortController().signal },
+      {
+        dlqTopic: 'dlq.t',
+        clock: new VirtualClock(),
+        maxOutOfOrdernessMs: 0,
+        trackChanges: true,
+      },
+    );
     const result = await core.run([rec(0, { n: 1 }), rec(1, { fail: true }), rec(2, { n: 2 })]);
     expect(result.outputs.map((o) => o.value)).toEqual([
       { sum: 1, keep: 'yes' },
@@ -51,7 +62,15 @@ describe('state rollback of a failed call', () => {
     ]);
     expect(result.deadLetters).toHaveLength(1);
     // What goes to the changelog: only committed writes (last per key), nothing of offset 1.
-    expect(result.changes).toEqual([{ partition: 0, changes: [{ key: 'sum:a', value: 3 }, { key: 'keep', value: 'yes' }] }]);
+    expect(result.changes).toEqual([
+      {
+        partition: 0,
+        changes: [
+          { key: 'sum:a', value: 3 },
+          { key: 'keep', value: 'yes' },
+        ],
+      },
+    ]);
     expect([...core.store(0).entries()]).toEqual([
       ['sum:a', 3],
       ['keep', 'yes'],
@@ -62,7 +81,14 @@ describe('state rollback of a failed call', () => {
     const sink = collectingSink('out');
     const spec = makeSpec({
       name: 'rollback',
-      sources: [{ name: 'src', definition: arraySource('src', [rec(0, { n: 1 }), rec(1, { fail: true }), rec(2, { n: 2 })], { batchSize: 1 }) }],
+      sources: [
+        {
+          name: 'src',
+          definition: arraySource('src', [rec(0, { n: 1 }), rec(1, { fail: true }), rec(2, { n: 2 })], {
+            batchSize: 1,
+          }),
+        },
+      ],
       processors: [{ name: 'sum', definition: summing, inputs: ['in'], outputs: ['out'] }],
       sinks: [{ name: 'out', definition: sink, inputs: ['out'] }],
     });

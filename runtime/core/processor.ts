@@ -143,7 +143,10 @@ export class ProcessorCore {
   private emit(rec: Omit<OutRecord, 'topic'> & { topic?: string }): void {
     const topic = rec.topic ?? this.defaultOutput;
     if (topic === undefined) {
-      throw new OptiBidError('OPTIBID_ERR_CONFIG', `processor "${this.node.name}" emitted a record but has no output topic`);
+      throw new OptiBidError(
+        'OPTIBID_ERR_CONFIG',
+        `processor "${this.node.name}" emitted a record but has no output topic`,
+      );
     }
     if (rec.topic !== undefined && !this.outputSet.has(topic)) {
       throw new OptiBidError(
@@ -237,7 +240,10 @@ export class ProcessorCore {
         this.lastSeen.delete(k);
         this.watermark.forget(k);
         forgot = true;
-        this.opts.logger?.debug({ component: this.node.name, partition: k, idleMs: now - last }, 'input partition idle; watermark no longer waits for it');
+        this.opts.logger?.debug(
+          { component: this.node.name, partition: k, idleMs: now - last },
+          'input partition idle; watermark no longer waits for it',
+        );
       }
       const advanced = forgot ? this.watermark.advance() : undefined;
       if (advanced !== undefined && this.processor.onWatermark) await this.fireWatermark(advanced);
@@ -259,7 +265,11 @@ export class ProcessorCore {
   }
 
   /** Runs a watermark or timer call; when it throws, its emits and state writes are dropped, counted and logged. */
-  private async guarded(ctx: PartitionContext, call: () => void | Promise<void>, what: Record<string, number>): Promise<void> {
+  private async guarded(
+    ctx: PartitionContext,
+    call: () => void | Promise<void>,
+    what: Record<string, number>,
+  ): Promise<void> {
     const mark = this.buffer.length;
     try {
       await call();

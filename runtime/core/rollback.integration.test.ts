@@ -44,7 +44,10 @@ test('Kafka: the changelog carries no state write of a record whose processing t
     { key: 'b', value: { fail: true } },
   ]);
   const name = `${run}-p`;
-  const spec = makeSpec({ name, processors: [{ name: 'sum', definition: summing, inputs: [input], outputs: [output] }] });
+  const spec = makeSpec({
+    name,
+    processors: [{ name: 'sum', definition: summing, inputs: [input], outputs: [output] }],
+  });
   const worker = await new KafkaTransport({ instanceId: 'a' }).start(spec, { untilIdle: true });
   await worker.done;
 

@@ -25,7 +25,10 @@ function pricesSink(stored: StreamRecord[]) {
         stored.push(...batch.filter((r) => !bad.includes(r)));
         if (bad.length) {
           throw new RejectedRecordsError(
-            bad.map((record) => ({ record, reason: `price must be a finite number, got ${JSON.stringify((record.value as { price: unknown }).price)}` })),
+            bad.map((record) => ({
+              record,
+              reason: `price must be a finite number, got ${JSON.stringify((record.value as { price: unknown }).price)}`,
+            })),
             batch.length - bad.length,
             'prices',
           );
@@ -40,11 +43,25 @@ const price = (i: number, p: unknown) => ({ topic: 'prices', key: `k${i}`, value
 describe('sink dead-letter granularity', () => {
   it('SinkCore dead-letters only the records a RejectedRecordsError lists, each with its reason', async () => {
     const stored: StreamRecord[] = [];
-    const core = new SinkCore('db', pricesSink(stored).create({}, {} as never), { dlqTopic: 'dlq.t', logger: silentLogger, signal: new AbortController().signal });
-    const batch = [price(0, 1), price(1, 'n/a'), price(2, 3), price(3, null)].map((r, i) => ({ ...r, partition: 0, offset: String(i) }));
+    const core = new SinkCore('db', pricesSink(stored).create({}, {} as never), {
+      dlqTopic: 'dlq.t',
+      logger: silentLogger,
+      signal: new AbortController().signal,
+    });
+    const batch = [price(0, 1), price(1, 'n/a'), price(2, 3), price(3, null)].map((r, i) => ({
+      ...r,
+      partition: 0,
+      offset: String(i),
+    }));
     const dead = await core.write(batch);
     expect(stored.map((r) => r.offset)).toEqual(['0', '2']);
-    expect(dead.map((d) => [d.headers![dlqHeaders.sourceOffset], d.headers![dlqHeaders.reason], d.headers![dlqHeaders.errorCode]])).toEqual([
+    expect(
+      dead.map((d) => [
+        d.headers![dlqHeaders.sourceOffset],
+        d.headers![dlqHeaders.reason],
+        d.headers![dlqHeaders.errorCode],
+      ]),
+    ).toEqual([
       ['1', 'price must be a finite number, got "n/a"', 'OPTIBID_ERR_DECODE'],
       ['3', 'price must be a finite number, got null', 'OPTIBID_ERR_DECODE'],
     ]);
@@ -54,7 +71,11 @@ describe('sink dead-letter granularity', () => {
   it('any other error still dead-letters the whole batch', async () => {
     const core = new SinkCore(
       'db',
-      { connect: async () => {}, close: async () => {}, write: async () => Promise.reject(new OptiBidError('OPTIBID_ERR_UPSTREAM', 'disk full')) },
+      {
+        connect: async () => {},
+        close: async () => {},
+        write: async () => Promise.reject(new OptiBidError('OPTIBID_ERR_UPSTREAM', 'disk full')),
+      },
       { dlqTopic: 'dlq.t', logger: silentLogger, signal: new AbortController().signal },
     );
     const dead = await core.write([price(0, 1), price(1, 2)].map((r) => ({ ...r, partition: 0, offset: '0' })));

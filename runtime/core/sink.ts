@@ -46,7 +46,12 @@ export class RejectedRecordsError extends OptiBidError {
 
 /** True for a RejectedRecordsError, also one from another copy of this module (dist vs sources). */
 export function isRejectedRecordsError(err: unknown): err is RejectedRecordsError {
-  return err instanceof RejectedRecordsError || (err instanceof Error && err.name === 'RejectedRecordsError' && Array.isArray((err as RejectedRecordsError).rejected));
+  return (
+    err instanceof RejectedRecordsError ||
+    (err instanceof Error &&
+      err.name === 'RejectedRecordsError' &&
+      Array.isArray((err as RejectedRecordsError).rejected))
+  );
 }
 
 /**
@@ -86,7 +91,10 @@ export class SinkCore {
       } catch (err) {
         if (err instanceof NotConnected) {
           if (this.opts.signal.aborted) throw err;
-          this.opts.logger.warn({ component: this.name, err: err.message, retryInMs: delay }, 'sink not connected, retrying');
+          this.opts.logger.warn(
+            { component: this.name, err: err.message, retryInMs: delay },
+            'sink not connected, retrying',
+          );
           await sleep(delay, this.opts.signal);
           delay = Math.min(delay * 2, this.opts.maxBackoffMs ?? 10_000);
           await retryConnect(() => this.sink.connect(), this.name, this.opts);
@@ -96,7 +104,10 @@ export class SinkCore {
         this.stats.recordsIn += records.length;
         this.stats.failed += records.length;
         this.stats.dlq += records.length;
-        this.opts.logger.error({ component: this.name, err: (err as Error).message, records: records.length }, 'sink write failed, batch dead-lettered');
+        this.opts.logger.error(
+          { component: this.name, err: (err as Error).message, records: records.length },
+          'sink write failed, batch dead-lettered',
+        );
         return records.map((r) => toDeadLetter(this.opts.dlqTopic, r, this.name, err));
       }
     }
@@ -105,7 +116,9 @@ export class SinkCore {
   /** The sink stored all but the records it lists: only those become dead letters, each with its reason. */
   private rejected(total: number, err: RejectedRecordsError, started: number): OutRecord[] {
     const code = err.code;
-    const dead = err.rejected.map(({ record, reason }) => toDeadLetter(this.opts.dlqTopic, record, this.name, new OptiBidError(code, reason)));
+    const dead = err.rejected.map(({ record, reason }) =>
+      toDeadLetter(this.opts.dlqTopic, record, this.name, new OptiBidError(code, reason)),
+    );
     this.stats.recordsIn += total;
     this.stats.recordsOut += total - dead.length;
     this.stats.failed += dead.length;
@@ -113,7 +126,10 @@ export class SinkCore {
     const ms = performance.now() - started;
     this.stats.busyMs += ms;
     this.stats.onBatch?.(total, ms);
-    this.opts.logger.warn({ component: this.name, rejected: dead.length, records: total, first: err.rejected[0]?.reason }, 'sink rejected records; those are dead-lettered');
+    this.opts.logger.warn(
+      { component: this.name, rejected: dead.length, records: total, first: err.rejected[0]?.reason },
+      'sink rejected records; those are dead-lettered',
+    );
     return dead;
   }
 

@@ -62,7 +62,10 @@ export class MemoryBroker {
 
   private topic(name: string): MemoryTopic {
     const t = this.topics.get(name);
-    if (!t) throw new OptiBidError('OPTIBID_ERR_CONFIG', `memory transport: unknown topic "${name}"`, { context: { topic: name } });
+    if (!t)
+      throw new OptiBidError('OPTIBID_ERR_CONFIG', `memory transport: unknown topic "${name}"`, {
+        context: { topic: name },
+      });
     return t;
   }
 
@@ -89,7 +92,8 @@ export class MemoryBroker {
         offset: String(part.end),
       });
       // Nobody reads it: keep the last 1000 records for inspection (trimmed in steps, amortised O(1)).
-      if (this.retention === 'consumed' && t.groups.size === 0 && part.log.length >= 2000) this.trim(part, part.end - 1000);
+      if (this.retention === 'consumed' && t.groups.size === 0 && part.log.length >= 2000)
+        this.trim(part, part.end - 1000);
     }
     this.notify();
   }

@@ -38,7 +38,11 @@ const rec = (x: number, i: number, key = 'k') => ({ topic: 'in', key, value: { x
 
 describe('MemoryTransport', () => {
   it('runs source -> processor -> sink and stops when idle', async () => {
-    const source = arraySource('src', [1, 2, 3].map((x, i) => rec(x, i)), { batchSize: 2 });
+    const source = arraySource(
+      'src',
+      [1, 2, 3].map((x, i) => rec(x, i)),
+      { batchSize: 2 },
+    );
     const sink = collectingSink('out');
     const spec = makeSpec({
       name: 'p',
@@ -51,7 +55,13 @@ describe('MemoryTransport', () => {
     expect(sink.records.map((r) => r.value)).toEqual([{ x: 2 }, { x: 4 }, { x: 6 }]);
     expect(source.acked()).toBe(2);
     const stats = run.stats();
-    expect(stats.find((s) => s.name === 'double')).toMatchObject({ recordsIn: 3, recordsOut: 3, failed: 0, lag: 0, state: 'stopped' });
+    expect(stats.find((s) => s.name === 'double')).toMatchObject({
+      recordsIn: 3,
+      recordsOut: 3,
+      failed: 0,
+      lag: 0,
+      state: 'stopped',
+    });
   });
 
   it('sends a record whose processing throws to dlq.<pipeline> with headers and keeps going', async () => {
@@ -87,8 +97,15 @@ describe('MemoryTransport', () => {
       partitions: { in: 3 },
       settings: { batchSize: 2 },
     });
-    await (await transport.start(spec, { untilIdle: true })).done;
-    const last = new Map(transport.broker.records('counts').sort((x, y) => x.timestamp - y.timestamp).map((r) => [r.key, r.value]));
+    await (
+      await transport.start(spec, { untilIdle: true })
+    ).done;
+    const last = new Map(
+      transport.broker
+        .records('counts')
+        .sort((x, y) => x.timestamp - y.timestamp)
+        .map((r) => [r.key, r.value]),
+    );
     expect(Object.fromEntries(last)).toEqual({ a: 3, b: 2, c: 1 });
   });
 
@@ -106,7 +123,9 @@ describe('MemoryTransport', () => {
       sources: [{ name: 'src', definition: arraySource('src', [rec(1, 0)]) }],
       processors: [{ name: 'rogue', definition: rogue, inputs: ['in'], outputs: ['out'] }],
     });
-    await (await transport.start(spec, { untilIdle: true })).done;
+    await (
+      await transport.start(spec, { untilIdle: true })
+    ).done;
     expect(transport.broker.records('elsewhere')).toHaveLength(0);
     expect(transport.broker.records('dlq.r')[0]!.headers![dlqHeaders.reason]).toMatch(/not among its outputs/);
   });
@@ -128,7 +147,9 @@ describe('MemoryTransport', () => {
       sinks: [{ name: 'slow', definition: sink, inputs: ['doubled'] }],
       settings: { batchSize: 10, maxInFlight: 100 },
     });
-    await (await transport.start(spec, { untilIdle: true })).done;
+    await (
+      await transport.start(spec, { untilIdle: true })
+    ).done;
     expect(sink.records).toHaveLength(5000);
     // two topics, each holding at most maxInFlight + one batch, twice that before a trim
     expect(maxRetained).toBeLessThanOrEqual(2 * (100 + 50) + 2 * (100 + 10));
@@ -139,12 +160,24 @@ describe('MemoryTransport', () => {
     const sink = collectingSink('picky', { failWhen: (r) => (r.value as { x: number }).x === 2 });
     const spec = makeSpec({
       name: 's',
-      sources: [{ name: 'src', definition: arraySource('src', [1, 2, 3].map((x, i) => rec(x, i))) }],
+      sources: [
+        {
+          name: 'src',
+          definition: arraySource(
+            'src',
+            [1, 2, 3].map((x, i) => rec(x, i)),
+          ),
+        },
+      ],
       sinks: [{ name: 'picky', definition: sink, inputs: ['in'] }],
       settings: { batchSize: 1 },
     });
-    await (await transport.start(spec, { untilIdle: true })).done;
+    await (
+      await transport.start(spec, { untilIdle: true })
+    ).done;
     expect(sink.records.map((r) => r.value)).toEqual([{ x: 1 }, { x: 3 }]);
-    expect(transport.broker.records('dlq.s').map((r) => [r.value, r.headers![dlqHeaders.component]])).toEqual([[{ x: 2 }, 'picky']]);
+    expect(transport.broker.records('dlq.s').map((r) => [r.value, r.headers![dlqHeaders.component]])).toEqual([
+      [{ x: 2 }, 'picky'],
+    ]);
   });
 });

@@ -6,7 +6,15 @@ import { TimerDriver, defaultTimerPollMs } from '../core/timer.js';
 import { newStats, type ComponentStats } from '../core/stats.js';
 import { toDeadLetter } from '../dlq.js';
 import { OptiBidError } from '../errors.js';
-import { componentContext, selected, silentLogger, yielder, type RunOptions, type RunningPipeline, type Transport } from '../pipeline.js';
+import {
+  componentContext,
+  selected,
+  silentLogger,
+  yielder,
+  type RunOptions,
+  type RunningPipeline,
+  type Transport,
+} from '../pipeline.js';
 import type { StreamRecord } from '../record.js';
 import { dlqTopic, topologicalProcessors, type PipelineSpec, type SourceNode } from '../spec.js';
 import { MemoryBroker, type MemoryRetention } from './broker.js';
@@ -271,7 +279,10 @@ class MemoryRun implements MemoryRunningPipeline {
                 this.dlq,
                 rec,
                 node.name,
-                new OptiBidError('OPTIBID_ERR_CONFIG', `source "${node.name}" wrote to topic "${rec.topic}", which is not among its outputs`),
+                new OptiBidError(
+                  'OPTIBID_ERR_CONFIG',
+                  `source "${node.name}" wrote to topic "${rec.topic}", which is not among its outputs`,
+                ),
               ),
             );
           }

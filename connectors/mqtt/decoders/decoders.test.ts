@@ -98,9 +98,9 @@ describe('Shelly Gen2: payloads without readings say why', () => {
     expect(await reason(() => shelly.decode(msg('d/status/em:0', JSON.stringify(device))))).toMatch(
       /^em:0 status has none of the expected meter fields .*: it has config, shelly, status$/,
     );
-    expect(await reason(() => shelly.decode(msg('d/status/emdata:0', '{"id": 0, "a_total_act_energy": null}')))).toMatch(
-      /^emdata:0 status has none .*it has id, a_total_act_energy \(null: a_total_act_energy\)$/,
-    );
+    expect(
+      await reason(() => shelly.decode(msg('d/status/emdata:0', '{"id": 0, "a_total_act_energy": null}'))),
+    ).toMatch(/^emdata:0 status has none .*it has id, a_total_act_energy \(null: a_total_act_energy\)$/);
   });
 
   test('a topic that is neither a status nor an RPC notification is malformed; other RPC traffic is a note', async () => {
@@ -114,16 +114,24 @@ describe('Shelly Gen2: payloads without readings say why', () => {
   test('a relay without metering and a non-metering component give no readings and a note, not an error', async () => {
     const sw = await shelly.decode(msg('d/status/switch:0', '{"id": 0, "output": false}'));
     expect(sw.readings).toEqual([]);
-    expect(sw.events).toEqual([expect.stringMatching(/switch:0 status has none of the expected meter fields .*a switch without metering/)]);
+    expect(sw.events).toEqual([
+      expect.stringMatching(/switch:0 status has none of the expected meter fields .*a switch without metering/),
+    ]);
     const sys = await shelly.decode(msg('d/status/sys', '{"uptime": 5}'));
     expect(sys).toEqual({ readings: [], events: ['d/status/sys: sys is not a metering component; no readings'] });
     const wifi = await shelly.decode(msg('d/status/wifi:0', '{"rssi": -60}'));
-    expect(wifi).toEqual({ readings: [], events: ['d/status/wifi:0: wifi:0 is not a metering component; no readings'] });
+    expect(wifi).toEqual({
+      readings: [],
+      events: ['d/status/wifi:0: wifi:0 is not a metering component; no readings'],
+    });
   });
 
   test('em1:N single-phase meters give active power, apparent power and power factor too', async () => {
     const { readings } = await shelly.decode(
-      msg('d/status/em1:1', '{"id":1,"current":0.5,"voltage":230.1,"act_power":101.5,"aprt_power":115,"pf":0.88,"freq":50}'),
+      msg(
+        'd/status/em1:1',
+        '{"id":1,"current":0.5,"voltage":230.1,"act_power":101.5,"aprt_power":115,"pf":0.88,"freq":50}',
+      ),
     );
     expect(Object.fromEntries(readings.map((r) => [r.metric, [r.value, r.unit]]))).toEqual({
       current_1: [0.5, 'A'],
