@@ -70,7 +70,10 @@ describe('pipeline tests: the virtual clock', () => {
     input: { market.prices: [ { key: k, value: { n: 1, deep: { x: 2 } } } ] }
     expect: { forecasts.prices: [ { fields: { deep.x: 3 } }, { fields: { n: 1 } } ] }
 `);
-    expect(o!.failures).toEqual(['forecasts.prices[0]: value.deep.x is 2, expected 3', 'forecasts.prices[1]: missing record, expected {"n":1}']);
+    expect(o!.failures).toEqual([
+      'forecasts.prices[0]: value.deep.x is 2, expected 3',
+      'forecasts.prices[1]: missing record, expected {"n":1}',
+    ]);
   });
 
   it('validation: at only on inputs, fields only on expected records (not with value), times in order and parseable', () => {
@@ -85,7 +88,7 @@ describe('pipeline tests: the virtual clock', () => {
     );
     expect(r.ok ? [] : r.issues.map(formatIssue)).toEqual([
       't.yaml:6:48 clock.end 2026-03-29T09:00:00.000Z is before the last input arrives (2026-03-29T10:00:00.000Z)',
-      't.yaml:7:37 at 2026-03-29T09:59:00.000Z is before the case\'s clock.start 2026-03-29T10:00:00.000Z',
+      "t.yaml:7:37 at 2026-03-29T09:59:00.000Z is before the case's clock.start 2026-03-29T10:00:00.000Z",
       't.yaml:7:78 "soon" is not an ISO-8601 time (e.g. 2026-03-29T10:00:00Z) or ms since the epoch',
       't.yaml:7:84 `fields` is for expected records; an input record gives its whole `value`',
       't.yaml:8:37 `at` is for input records (when they arrive); expected records are checked after the run',
