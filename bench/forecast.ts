@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { defaultModel, mae, readPriceCsv, rollingForecast } from '@optibid/processors/forecast/index.js';
@@ -8,7 +9,8 @@ const dataDir = process.env.OPTIBID_EPF_DIR ?? '/work/shared/data/epf';
  * EPF benchmark: on the second year of NP, PJM and BE (first timestamp + 365 days to the end), the MAE of
  * `default` (and of its members) divided by the MAE of the published `LEAR Ensemble` on the same hours,
  * using only the prices in the file, with the wall and CPU time of one market-year (one process).
- * Markets: OPTIBID_BENCH_MARKETS (default NP,PJM,BE).
+ * Markets: OPTIBID_BENCH_MARKETS (default NP,PJM,BE); OPTIBID_BENCH_SAVE=DIR writes each market's
+ * forecasts and member forecasts to DIR/<market>.json (for studying combination weights offline).
  */
 export async function run(): Promise<void> {
   const markets = (process.env.OPTIBID_BENCH_MARKETS ?? 'NP,PJM,BE').split(',');
@@ -22,6 +24,11 @@ export async function run(): Promise<void> {
     const seconds = (performance.now() - started) / 1000;
     const cpu = process.cpuUsage(cpuStart);
     const cpuSeconds = (cpu.user + cpu.system) / 1e6;
+    const save = process.env.OPTIBID_BENCH_SAVE;
+    if (save) {
+      const members = Object.fromEntries(Object.keys(days[0].members ?? {}).map((m) => [m, days.map((d) => d.members![m])]));
+      writeFileSync(`${save}/${market}.json`, JSON.stringify({ days: days.map((d) => table.days.indexOf(d.date)), forecast: days.map((d) => d.forecast), members }));
+    }
     const actual = days.flatMap((d) => d.actual);
     const rows = days.flatMap((d) => {
       const first = table.days.indexOf(d.date) * table.perDay;

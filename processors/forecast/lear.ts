@@ -132,8 +132,19 @@ export function learMembers(input: DayInput, opts: LearOptions = {}): Map<string
   const { raw, cols } = rawFeatures(input, s, firstAll, t + 1);
   const p = cols + 7;
   const out = new Map<string, number[]>();
+  // Windows longer than the history collapse onto the same first day: fit those once.
+  const done = new Map<number, Map<string, number[]>>();
   for (const window of s.windows) {
     const first = firstDay(t, window, s.maxLag);
+    const same = done.get(first);
+    if (same) {
+      for (const transform of s.transforms) {
+        for (const c of s.criteria) out.set(learMemberKey(transform, window, c, s.relative), same.get(`${transform}/${c}`)!);
+      }
+      continue;
+    }
+    const fitted = new Map<string, number[]>();
+    done.set(first, fitted);
     const n = t - first;
     const rows = raw.subarray((first - firstAll) * cols, (t + 1 - firstAll) * cols); // n training rows + target row
     const column = new Float64Array(n);
@@ -163,7 +174,10 @@ export function learMembers(input: DayInput, opts: LearOptions = {}): Map<string
           forecasts[k][h] = f.inverse(z) + targetBase;
         });
       }
-      s.criteria.forEach((c, k) => out.set(learMemberKey(transform, window, c, s.relative), forecasts[k]));
+      s.criteria.forEach((c, k) => {
+        out.set(learMemberKey(transform, window, c, s.relative), forecasts[k]);
+        fitted.set(`${transform}/${c}`, forecasts[k]);
+      });
     }
   }
   return out;
