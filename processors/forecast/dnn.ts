@@ -190,7 +190,7 @@ export function dnnModel(opts: DnnOptions = {}, name = 'dnn'): DayAheadModel {
   };
   let nets: Net[] = [];
   let scaling: Scaling | undefined;
-  let trainedAt = -Infinity;
+  let trainedFor = Number.NEGATIVE_INFINITY; // target day (epoch days) of the last training
   let exogKey = '';
 
   const featureRow = (raw: Float64Array, r: number, cols: number, date: string, sc: Scaling, out: Float32Array, offset: number): void => {
@@ -233,7 +233,6 @@ export function dnnModel(opts: DnnOptions = {}, name = 'dnn'): DayAheadModel {
     }
     nets = seeds.map((seed) => trainNet(tf, x, y, n, p, perDay, train, seed));
     scaling = sc;
-    trainedAt = t;
   };
 
   return {
@@ -243,9 +242,12 @@ export function dnnModel(opts: DnnOptions = {}, name = 'dnn'): DayAheadModel {
       const { history, perDay, targetDate } = input;
       const t = history.length / perDay;
       const key = Object.keys(input.exog ?? {}).join(',');
-      if (t - trainedAt >= retrainEvery || t < trainedAt || key !== exogKey) {
+      // Scheduled by the calendar, not by the history length (a streaming caller caps the history).
+      const day = Date.parse(`${targetDate}T00:00:00Z`) / 86_400_000;
+      if (day - trainedFor >= retrainEvery || day < trainedFor || key !== exogKey) {
         exogKey = key;
         await fit(input, t);
+        trainedFor = day;
       }
       const { raw, cols } = rawFeatures(input, s, t, t + 1);
       const row = new Float32Array(cols + 7);

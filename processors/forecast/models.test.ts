@@ -43,6 +43,19 @@ describe('LEAR and DNN on a small real slice (NP, spring 2017)', () => {
     expect(mae(actual, fa)).toBeLessThan(mae(actual, naive));
   }, 60_000);
 
+  it('the DNN retrains on the calendar schedule even when the caller keeps a fixed-length history', async () => {
+    const sliding = (d: number) => ({ history: table.prices.subarray((d - 90) * 24, d * 24), historyDays: table.days.slice(d - 90, d), targetDate: table.days[d], perDay: 24 });
+    const opts = { window: 60, retrainEvery: 7, seeds: [1] };
+    const a = dnnModel(opts);
+    await a.forecastDay(sliding(120));
+    const stale = await a.forecastDay(sliding(126)); // 6 days later: same networks
+    const retrained = await a.forecastDay(sliding(127)); // 7 days later: retrained on the new window
+    const fresh = dnnModel(opts);
+    expect(await fresh.forecastDay(sliding(127))).toEqual(retrained);
+    const fresh126 = dnnModel(opts);
+    expect(await fresh126.forecastDay(sliding(126))).not.toEqual(stale);
+  }, 60_000);
+
   it('the ensemble reports its members and combines them with the documented weights', async () => {
     const days = await rollingForecast({ table, model: 'ensemble', evalFrom: table.days[170], evalTo: table.days[170], calibrationDays: 0 });
     const m = days[0].members!;
