@@ -1,3 +1,4 @@
+import { OptiBidError } from '@optibid/runtime';
 import { lassoDesign, lassoFitCriteria, type Criterion, type LassoOptions } from './lasso.js';
 import type { DayAheadModel, DayInput } from './model.js';
 import { fitTransform, type TransformName } from './transforms.js';
@@ -128,6 +129,11 @@ export function learMembers(input: DayInput, opts: LearOptions = {}): Map<string
   const s = learSettings(opts);
   const { history, historyDays, targetDate, perDay } = input;
   const t = history.length / perDay;
+  for (const [name, series] of Object.entries(input.exog ?? {})) {
+    if (series.length < (t + 1) * perDay) {
+      throw new OptiBidError('OPTIBID_ERR_USAGE', `exogenous series "${name}" must cover the history and the target day ${targetDate}: ${series.length} values, need ${(t + 1) * perDay}`);
+    }
+  }
   const firstAll = Math.min(...s.windows.map((w) => firstDay(t, w, s.maxLag)));
   const { raw, cols } = rawFeatures(input, s, firstAll, t + 1);
   const p = cols + 7;

@@ -94,5 +94,7 @@ describe('LEAR with exogenous inputs (BE, 70 days with two day-ahead fundamental
     for (let i = d * 24; i < load.length; i++) load[i] *= 1.3;
     const changed = learForecast({ ...base, exog: { ...base.exog!, load } }, 42);
     expect(changed).not.toEqual(learForecast(base, 42));
+    const short = { ...base, exog: { ...base.exog!, load: base.exog!.load.subarray(0, d * 24) } };
+    expect(() => learForecast(short, 42)).toThrow(/exogenous series "load" must cover the history and the target day/);
   });
 });
