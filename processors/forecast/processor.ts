@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { defineProcessor, type Logger, type ProcessContext, type StreamRecord } from '@optibid/runtime';
+import { OptiBidError, defineProcessor, isValidTimeZone, localDate as zoneDate, localDay, nextDate, zoneOffsetMinutes, type Logger, type ProcessContext, type StreamRecord } from '@optibid/runtime';
+import { gateClosure as marketGateClosure, markets, type MarketRules } from '../bidding/markets.js';
 import { ConformalQuantiles } from './conformal.js';
 import type { DayAheadModel } from './model.js';
 import { createModel, defaultModel } from './models.js';
@@ -7,13 +8,14 @@ import { addDays } from './table.js';
 
 export const PriceForecastConfig = Type.Object(
   {
-    market: Type.String({ description: 'Market of the prices to forecast, as in MarketPrice.market (e.g. NORDPOOL).' }),
+    market: Type.String({ description: 'Market of the prices to forecast, as in MarketPrice.market (e.g. NORDPOOL); its catalogue entry (processors/bidding/markets.ts) gives the time zone and gate closure.' }),
     area: Type.String({ description: 'Bidding zone, as in MarketPrice.area (e.g. SYS).' }),
     model: Type.Optional(Type.String({ default: 'default', description: 'Forecast model: naive-daily, naive-weekly, lear, dnn, ensemble or default.' })),
     outputTopic: Type.Optional(Type.String({ default: 'forecasts.prices', description: 'Topic of the PriceForecast records.' })),
     intervalMinutes: Type.Optional(Type.Integer({ default: 60, description: 'Delivery interval length: 60 (24 per day) or 15 (96 per day).' })),
-    utcOffsetMinutes: Type.Optional(Type.Integer({ default: 60, description: 'Offset of the local delivery day from UTC (60 = CET).' })),
-    gateClosure: Type.Optional(Type.String({ default: '12:00', pattern: '^\\d{2}:\\d{2}$', description: 'Local gate closure on day d-1 of the day-ahead auction for day d, HH:MM.' })),
+    timeZone: Type.Optional(Type.String({ description: "IANA time zone of the delivery day (e.g. Europe/Oslo); default: the market's catalogue entry. Required for a market not in the catalogue." })),
+    gateClosure: Type.Optional(Type.String({ pattern: '^\\d{2}:\\d{2}$', description: "Local gate closure on day d-1 of the day-ahead auction for day d, HH:MM; default: the market's catalogue entry. Required for a market not in the catalogue." })),
+    tickIntervalMs: Type.Optional(Type.Integer({ minimum: 1000, default: 60_000, description: 'How often the runtime timer checks, on the injected clock, whether a forecast is due (ms); the forecast is issued at most this long after gate closure minus leadMinutes even when no record arrives.' })),
     leadMinutes: Type.Optional(Type.Integer({ minimum: 0, default: 60, description: 'Recalibrate and issue this many minutes before gate closure.' })),
     maxHistoryDays: Type.Optional(Type.Integer({ minimum: 8, default: 400, description: 'Days of prices kept in state and handed to the model.' })),
     currency: Type.Optional(Type.String({ default: 'EUR', description: 'ISO 4217 currency of the prices.' })),
@@ -45,16 +47,24 @@ const DAY = 86_400_000;
 
 /**
  * Builds the streaming forecaster: keeps day-ahead prices of one market/area in state, and once per
- * delivery day, `leadMinutes` before gate closure on d-1 (by the injected clock), recalibrates the model
+ * delivery day, `leadMinutes` before gate closure on d-1 in the market's time zone (by the injected
+ * clock: on a record, a watermark or the runtime timer, whichever comes first), recalibrates the model
  * on the complete days up to d-1 and emits one PriceForecast per interval of day d with conformal
  * 10/50/90% quantiles from its own past errors. `onIssue` sees every new model version.
  */
 export function createPriceForecaster(cfg: PriceForecastConfig, deps: { logger?: Logger; onIssue?: (issue: ForecastIssue) => void | Promise<void> } = {}) {
   const interval = cfg.intervalMinutes ?? 60;
   const perDay = 1440 / interval;
-  const offset = (cfg.utcOffsetMinutes ?? 60) * 60_000;
-  const [gh, gm] = (cfg.gateClosure ?? '12:00').split(':').map(Number);
-  const issueOffset = (gh * 60 + gm - (cfg.leadMinutes ?? 60)) * 60_000 - DAY; // from local midnight of day d
+  const rules: MarketRules | undefined = markets[cfg.market.toUpperCase()];
+  const timeZone = cfg.timeZone ?? rules?.timeZone;
+  const gateLocal = cfg.gateClosure ?? rules?.gateClosureLocal;
+  if (!timeZone || !gateLocal) {
+    throw new OptiBidError('OPTIBID_ERR_CONFIG', `price-forecast: market "${cfg.market}" is not in the market catalogue (${Object.keys(markets).join(', ')}); set timeZone and gateClosure`);
+  }
+  if (!isValidTimeZone(timeZone)) throw new OptiBidError('OPTIBID_ERR_CONFIG', `price-forecast: timeZone "${timeZone}" is not an IANA time zone`);
+  const zone: MarketRules = { ...(rules ?? ({} as MarketRules)), timeZone, gateClosureLocal: gateLocal };
+  const lead = (cfg.leadMinutes ?? 60) * 60_000;
+  const step = interval * 60_000;
   const maxHistory = cfg.maxHistoryDays ?? 400;
   const modelName = cfg.model ?? 'default';
   const model: DayAheadModel = createModel(modelName);
@@ -62,17 +72,51 @@ export function createPriceForecaster(cfg: PriceForecastConfig, deps: { logger?:
   const conformal = new ConformalQuantiles(perDay);
   const outputTopic = cfg.outputTopic ?? 'forecasts.prices';
 
-  const localDate = (ms: number) => new Date(ms + offset).toISOString().slice(0, 10);
-  const dayStart = (date: string) => Date.parse(`${date}T00:00:00Z`) - offset;
+  const localDate = (ms: number) => zoneDate(ms, timeZone);
+  /**
+   * The delivery intervals of a local day: UTC start and wall-clock slot (0..perDay-1). A 23-hour day
+   * lacks the slots of the skipped hour; a 25-hour day has the repeated hour's slots twice.
+   */
+  const slotCache = new Map<string, { start: number; slot: number }[]>();
+  const daySlots = (date: string): { start: number; slot: number }[] => {
+    let slots = slotCache.get(date);
+    if (!slots) {
+      const { start, end } = localDay(date, timeZone);
+      slots = [];
+      const midnightAsUtc = Date.parse(`${date}T00:00:00Z`);
+      const uniform = end - start === DAY;
+      for (let t = start; t < end; t += step) {
+        const local = uniform ? t - start : t + zoneOffsetMinutes(timeZone, t) * 60_000 - midnightAsUtc;
+        slots.push({ start: t, slot: Math.min(perDay - 1, Math.floor(local / step)) });
+      }
+      if (slotCache.size > 2 * maxHistory + 16) slotCache.clear();
+      slotCache.set(date, slots);
+    }
+    return slots;
+  };
   const kinds = cfg.fundamentals ?? [];
   const basis = cfg.fundamentalsBasis ?? 'DAY_AHEAD_FORECAST';
+  /**
+   * One day of a series on the wall-clock grid (perDay values), or undefined when an interval is missing.
+   * DST days are mapped onto it: a repeated slot is averaged, a skipped one interpolated from its neighbours.
+   */
   const daySeries = (state: ProcessContext['state'], prefix: string, date: string): number[] | undefined => {
-    const start = dayStart(date);
-    const out: number[] = [];
-    for (let i = 0; i < perDay; i++) {
-      const v = state.get(`${prefix}:${start + i * interval * 60_000}`);
+    const sum = new Array<number>(perDay).fill(0);
+    const count = new Array<number>(perDay).fill(0);
+    for (const { start, slot } of daySlots(date)) {
+      const v = state.get(`${prefix}:${start}`);
       if (typeof v !== 'number') return undefined;
-      out.push(v);
+      sum[slot] += v;
+      count[slot]++;
+    }
+    const out = sum.map((v, i) => (count[i] > 0 ? v / count[i] : NaN));
+    for (let i = 0; i < perDay; i++) {
+      if (count[i] > 0) continue;
+      let lo = i - 1;
+      while (lo >= 0 && count[lo] === 0) lo--;
+      let hi = i + 1;
+      while (hi < perDay && count[hi] === 0) hi++;
+      out[i] = lo >= 0 && hi < perDay ? (out[lo] + out[hi]) / 2 : lo >= 0 ? out[lo] : out[hi];
     }
     return out;
   };
@@ -90,10 +134,11 @@ export function createPriceForecaster(cfg: PriceForecastConfig, deps: { logger?:
 
   async function maybeIssue(ctx: ProcessContext): Promise<void> {
     const now = ctx.clock.now();
-    // The next delivery day whose issue time has passed but whose gate has not closed yet.
-    const target = localDate(now + DAY);
-    const issueAt = dayStart(target) + issueOffset;
-    const gate = issueAt + (cfg.leadMinutes ?? 60) * 60_000;
+    // The next delivery day whose issue time has passed but whose gate has not closed yet (the gate for
+    // day d is on local day d-1, DST-aware).
+    const target = nextDate(localDate(now));
+    const gate = marketGateClosure(zone, target);
+    const issueAt = gate - lead;
     if (now < issueAt || now >= gate || ctx.state.get(`issued:${target}`) !== undefined) return;
     const targetExog = kinds.length > 0 ? dayExog(ctx.state, target) : undefined;
     if (kinds.length > 0 && !targetExog) deps.logger?.warn({ target, kinds }, 'fundamentals incomplete for the target day; forecasting from prices only');
@@ -112,6 +157,9 @@ export function createPriceForecaster(cfg: PriceForecastConfig, deps: { logger?:
       rows.unshift(p);
       if (e) exogRows.unshift(e);
     }
+    // No price of this market in this state (another input partition, or the timer before any record):
+    // nothing to forecast from here, and nothing to mark.
+    if (days.length === 0) return;
     if (days.length < model.minHistoryDays) {
       deps.logger?.warn({ target, days: days.length, needed: model.minHistoryDays }, 'not enough complete price days before the target day; no forecast');
       ctx.state.put(`issued:${target}`, { skipped: true });
@@ -129,8 +177,7 @@ export function createPriceForecaster(cfg: PriceForecastConfig, deps: { logger?:
     const modelVersion = `${resolvedModel}@${days[days.length - 1]}`;
     const q = conformal.quantiles(forecast);
     ctx.state.put(`issued:${target}`, { forecast, modelVersion });
-    const start = dayStart(target);
-    for (let i = 0; i < perDay; i++) {
+    for (const { start: deliveryStart, slot: i } of daySlots(target)) {
       ctx.emit({
         topic: outputTopic,
         key: `${cfg.market}|${cfg.area}`,
@@ -139,7 +186,7 @@ export function createPriceForecaster(cfg: PriceForecastConfig, deps: { logger?:
           market: cfg.market,
           area: cfg.area,
           product: 'DAY_AHEAD',
-          deliveryStart: start + i * interval * 60_000,
+          deliveryStart,
           intervalMinutes: interval,
           issuedAt: now,
           model: resolvedModel,
@@ -168,7 +215,7 @@ export function createPriceForecaster(cfg: PriceForecastConfig, deps: { logger?:
     if (!actual) return;
     conformal.observe(actual, issued.forecast);
     ctx.state.put(`settled:${date}`, true);
-    const horizon = dayStart(addDays(date, -maxHistory - 1));
+    const horizon = localDay(addDays(date, -maxHistory - 1), timeZone).start;
     for (const [key] of [...ctx.state.entries()]) {
       const cut = key.indexOf(':');
       const kind = key.slice(0, cut);
@@ -204,6 +251,11 @@ export function createPriceForecaster(cfg: PriceForecastConfig, deps: { logger?:
       await maybeIssue(ctx);
     },
     async onWatermark(_watermark: number, ctx: ProcessContext): Promise<void> {
+      await maybeIssue(ctx);
+    },
+    /** Runtime timer on the injected clock: issues at gate closure minus lead even when no record arrives. */
+    timerIntervalMs: cfg.tickIntervalMs ?? 60_000,
+    async onTimer(_now: number, ctx: ProcessContext): Promise<void> {
       await maybeIssue(ctx);
     },
   };
