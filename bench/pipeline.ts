@@ -9,6 +9,8 @@ import {
   MemoryTransport,
   RdkafkaTransport,
   createJsonSerde,
+  createLogger,
+  type RunningPipeline,
   type KafkaTransportOptions,
   type MaybeSyncSerde,
   type RdkafkaTransportOptions,
@@ -89,6 +91,24 @@ function price(i: number, ts: number) {
     ingestedAt: ts,
     source: 'bench',
   };
+}
+
+const logger = createLogger({ level: process.env.OPTIBID_BENCH_LOG_LEVEL ?? 'silent', name: 'bench' });
+
+/** Waits for `cond`; fails when the pipeline fails or makes no progress for 60 s. */
+async function until(cond: () => boolean, run: RunningPipeline, what: string): Promise<void> {
+  let failure: unknown;
+  run.done.catch((err: unknown) => (failure = err));
+  let last = -1;
+  let lastChange = Date.now();
+  while (!cond()) {
+    if (failure) throw failure;
+    const seen = run.stats()[0]?.recordsIn ?? 0;
+    if (seen !== last) [last, lastChange] = [seen, Date.now()];
+    else if (Date.now() - lastChange > 60_000)
+      throw new Error(`bench stalled waiting for ${what} (records in: ${seen})`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
 }
 
 interface Sample {
@@ -241,13 +261,13 @@ async function kafkaEndToEnd(n: number): Promise<void> {
       serde: makeSerde(),
       ...batchTuning,
       afterCommit: ({ records }) => commits.push({ at: performance.now(), records: records.length }),
-    }).start(spec);
+    }).start(spec, { logger });
     const stats = run.stats()[0]!;
     let firstBatchAt = 0;
     stats.onBatch = (_n, ms) => {
       if (firstBatchAt === 0) firstBatchAt = performance.now() - ms;
     };
-    while (commits.reduce((a, c) => a + c.records, 0) < n) await new Promise((r) => setTimeout(r, 5));
+    await until(() => commits.reduce((a, c) => a + c.records, 0) >= n, run, `${name}: all ${n} records committed`);
     const end = performance.now();
     await run.stop();
     const cycles = commits
@@ -300,7 +320,7 @@ async function kafkaEndToEnd(n: number): Promise<void> {
         const now = Date.now();
         for (const r of records) latencies.push(now - r.timestamp);
       },
-    }).start(spec);
+    }).start(spec, { logger });
     const total = rate * seconds;
     const started = Date.now();
     let sent = 0;
@@ -319,7 +339,7 @@ async function kafkaEndToEnd(n: number): Promise<void> {
         await producer.send({ topic: pacedIn, acks: 1, messages });
       } else await new Promise((r) => setTimeout(r, 2));
     }
-    while (latencies.length < total) await new Promise((r) => setTimeout(r, 10));
+    await until(() => latencies.length >= total, run, `${name}: the paced records committed`);
     await run.stop();
     latencies.sort((a, b) => a - b);
     console.log(
