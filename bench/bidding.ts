@@ -1,6 +1,12 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { addDays, defaultModel, readPriceCsv, rollingForecast, type DayForecast } from '@optibid/processors/forecast/index.js';
+import {
+  addDays,
+  defaultModel,
+  readPriceCsv,
+  rollingForecast,
+  type DayForecast,
+} from '@optibid/processors/forecast/index.js';
 import { backtestDays } from '@optibid/processors/bidding/backtest.js';
 import { BatteryOptimizer, defaultBattery, scheduleBattery } from '@optibid/processors/bidding/battery.js';
 
@@ -31,7 +37,9 @@ export async function run(): Promise<void> {
     ['LEAR Ensemble column', 'column:LEAR Ensemble', undefined],
     ['LEAR column hedged α=0.5', 'column:LEAR Ensemble', { riskAversion: 0.5 }],
   ];
-  console.log('market  model                        days  perfect_foresight    realized  capture  reference  seconds (forecast + schedule)');
+  console.log(
+    'market  model                        days  perfect_foresight    realized  capture  reference  seconds (forecast + schedule)',
+  );
   for (const market of ['NP', 'PJM', 'BE']) {
     const table = readPriceCsv(`${dataDir}/${market}.csv`, 'Real price');
     const evalFrom = addDays(table.days[0], 365);

@@ -26,21 +26,57 @@ export async function run(): Promise<void> {
     const cpuSeconds = (cpu.user + cpu.system) / 1e6;
     const save = process.env.OPTIBID_BENCH_SAVE;
     if (save) {
-      const members = Object.fromEntries(Object.keys(days[0].members ?? {}).map((m) => [m, days.map((d) => d.members![m])]));
-      writeFileSync(`${save}/${market}.json`, JSON.stringify({ days: days.map((d) => table.days.indexOf(d.date)), forecast: days.map((d) => d.forecast), members }));
+      const members = Object.fromEntries(
+        Object.keys(days[0].members ?? {}).map((m) => [m, days.map((d) => d.members![m])]),
+      );
+      writeFileSync(
+        `${save}/${market}.json`,
+        JSON.stringify({
+          days: days.map((d) => table.days.indexOf(d.date)),
+          forecast: days.map((d) => d.forecast),
+          members,
+        }),
+      );
     }
     const actual = days.flatMap((d) => d.actual);
     const rows = days.flatMap((d) => {
       const first = table.days.indexOf(d.date) * table.perDay;
       return d.actual.map((_, h) => first + h);
     });
-    const ref = (col: string) => mae(actual, rows.map((r) => table.columns[col][r]));
+    const ref = (col: string) =>
+      mae(
+        actual,
+        rows.map((r) => table.columns[col][r]),
+      );
     const learMae = ref('LEAR Ensemble');
-    const naiveMae = mae(actual, rows.map((r) => table.prices[r - 7 * table.perDay]));
-    const line = (name: string, m: number) => `  ${name.padEnd(16)} MAE ${m.toFixed(3).padStart(7)}  /LEAR-Ens ${(m / learMae).toFixed(3)}  rMAE ${(m / naiveMae).toFixed(3)}`;
-    console.log(`${market}: ${evalFrom} .. ${days[days.length - 1].date} (${days.length} days + 28 calibration days), wall ${seconds.toFixed(1)} s, CPU ${cpuSeconds.toFixed(1)} s (one process, single-threaded)`);
-    console.log(line('default', mae(actual, days.flatMap((d) => d.forecast))));
-    for (const member of Object.keys(days[0].members ?? {})) console.log(line(member, mae(actual, days.flatMap((d) => d.members![member]))));
+    const naiveMae = mae(
+      actual,
+      rows.map((r) => table.prices[r - 7 * table.perDay]),
+    );
+    const line = (name: string, m: number) =>
+      `  ${name.padEnd(16)} MAE ${m.toFixed(3).padStart(7)}  /LEAR-Ens ${(m / learMae).toFixed(3)}  rMAE ${(m / naiveMae).toFixed(3)}`;
+    console.log(
+      `${market}: ${evalFrom} .. ${days[days.length - 1].date} (${days.length} days + 28 calibration days), wall ${seconds.toFixed(1)} s, CPU ${cpuSeconds.toFixed(1)} s (one process, single-threaded)`,
+    );
+    console.log(
+      line(
+        'default',
+        mae(
+          actual,
+          days.flatMap((d) => d.forecast),
+        ),
+      ),
+    );
+    for (const member of Object.keys(days[0].members ?? {}))
+      console.log(
+        line(
+          member,
+          mae(
+            actual,
+            days.flatMap((d) => d.members![member]),
+          ),
+        ),
+      );
     console.log(line('naive-weekly', naiveMae));
     console.log(line('LEAR Ensemble', learMae));
     console.log(line('DNN Ensemble', ref('DNN Ensemble')));
@@ -53,7 +89,7 @@ export async function run(): Promise<void> {
         if (a >= d.q10![h] && a <= d.q90![h]) inside++;
       });
     }
-    console.log(`  q10..q90 coverage ${(100 * inside / n).toFixed(1)}% (nominal 80%)`);
+    console.log(`  q10..q90 coverage ${((100 * inside) / n).toFixed(1)}% (nominal 80%)`);
   }
 }
 

@@ -19,22 +19,34 @@ describe('pipeline validation', () => {
     const r = loadPipelineText(valid, 'p.yaml', { env: {} });
     expect(r.ok).toBe(true);
     if (!r.ok) return;
-    expect(r.pipeline.spec.processors[0]).toMatchObject({ name: 'bars', inputs: ['market.prices'], outputs: ['forecasts.prices'] });
+    expect(r.pipeline.spec.processors[0]).toMatchObject({
+      name: 'bars',
+      inputs: ['market.prices'],
+      outputs: ['forecasts.prices'],
+    });
     expect([...r.pipeline.spec.topics.keys()].sort()).toEqual(['dlq.t', 'forecasts.prices', 'market.prices']);
   });
 
   it('reports unknown keys at the top level and inside entries, with line and column of the key', () => {
     expect(check(`${valid}colour: blue\n`)).toEqual(['p.yaml:8:1 unknown key "colour" in top level']);
-    expect(check(valid.replace('    use: rollup', '    use: rollup\n    partitons: 3'))).toEqual(['p.yaml:5:5 unknown key "partitons" in processors.0']);
+    expect(check(valid.replace('    use: rollup', '    use: rollup\n    partitons: 3'))).toEqual([
+      'p.yaml:5:5 unknown key "partitons" in processors.0',
+    ]);
   });
 
   it('reports an unknown component, listing the known ones', () => {
-    expect(check(valid.replace('use: rollup', 'use: rolup'))).toEqual([expect.stringMatching(/^p\.yaml:4:10 unknown processor component "rolup" \(known: .*rollup/)]);
+    expect(check(valid.replace('use: rollup', 'use: rolup'))).toEqual([
+      expect.stringMatching(/^p\.yaml:4:10 unknown processor component "rolup" \(known: .*rollup/),
+    ]);
   });
 
   it('checks component config against its TypeBox schema: wrong type and unknown key', () => {
-    expect(check(valid.replace('interval: 1h', 'interval: true'))).toEqual([expect.stringMatching(/^p\.yaml:7:25 processors\.0\.config\.interval: /)]);
-    expect(check(valid.replace('field: price', 'field: price, size: 3'))).toEqual(['p.yaml:7:43 unknown key "size" in processors.0.config']);
+    expect(check(valid.replace('interval: 1h', 'interval: true'))).toEqual([
+      expect.stringMatching(/^p\.yaml:7:25 processors\.0\.config\.interval: /),
+    ]);
+    expect(check(valid.replace('field: price', 'field: price, size: 3'))).toEqual([
+      'p.yaml:7:43 unknown key "size" in processors.0.config',
+    ]);
     expect(check(valid.replace('config: { interval: 1h, field: price }', 'config: { interval: 1h }'))).toEqual([
       'p.yaml:7:5 missing required key "field" in processors.0.config',
     ]);
@@ -55,7 +67,9 @@ processors:
   - { name: a, use: rollup, inputs: market.prices, outputs: forecasts.prices, config: { interval: 1h, field: price } }
   - { name: b, use: rollup, inputs: forecasts.prices, outputs: market.prices, config: { interval: 1h, field: price } }
 `;
-    expect(check(cyclic)).toEqual([expect.stringMatching(/^p\.yaml:3:\d+ cycle: a -> b -> a \(through topic "market\.prices"\)$/)]);
+    expect(check(cyclic)).toEqual([
+      expect.stringMatching(/^p\.yaml:3:\d+ cycle: a -> b -> a \(through topic "market\.prices"\)$/),
+    ]);
   });
 
   it('reports a duplicate component name and a component of the wrong kind', () => {
@@ -70,15 +84,21 @@ processors:
     expect(substituteEnv('a ${X} b ${Y:-dflt} $${Z}', { X: '1' })).toEqual({ value: 'a 1 b dflt ${Z}', missing: [] });
     const withEnv = valid.replace('field: price', 'field: "${FIELD}"');
     expect(check(withEnv, { FIELD: 'price' })).toEqual([]);
-    expect(check(withEnv)).toEqual(['p.yaml:7:36 environment variable FIELD is not set (use ${FIELD:-default} for a default)']);
+    expect(check(withEnv)).toEqual([
+      'p.yaml:7:36 environment variable FIELD is not set (use ${FIELD:-default} for a default)',
+    ]);
   });
 
   it('a lone unquoted ${VAR} takes the type YAML would give the text; a quoted one stays a string', () => {
-    const yaml = valid.replace('field: price }', 'field: price }\n    description: "${DESC:-x}"') + 'settings:\n  batchSize: ${BATCH:-250}\n';
+    const yaml =
+      valid.replace('field: price }', 'field: price }\n    description: "${DESC:-x}"') +
+      'settings:\n  batchSize: ${BATCH:-250}\n';
     const r = loadPipelineText(yaml, 'p.yaml', { env: {} });
     expect(r.ok).toBe(true);
     if (r.ok) expect(r.pipeline.spec.settings.batchSize).toBe(250);
-    expect(check(`${valid}settings:\n  batchSize: "\${BATCH:-250}"\n`)).toEqual([expect.stringMatching(/^p\.yaml:9:14 settings\.batchSize: expected integer/)]);
+    expect(check(`${valid}settings:\n  batchSize: "\${BATCH:-250}"\n`)).toEqual([
+      expect.stringMatching(/^p\.yaml:9:14 settings\.batchSize: expected integer/),
+    ]);
   });
 
   it('connectorEnv defer: an unset variable in source/sink config is a note (value checked at run time); processors still need theirs', () => {

@@ -78,7 +78,10 @@ export function loadPipelineFile(file: string, opts: LoadOptions = {}): LoadResu
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    return { ok: false, issues: [{ file, line: 1, column: 1, message: `cannot read file: ${(err as Error).message}` }] };
+    return {
+      ok: false,
+      issues: [{ file, line: 1, column: 1, message: `cannot read file: ${(err as Error).message}` }],
+    };
   }
   return loadPipelineText(text, file, opts);
 }
@@ -125,11 +128,20 @@ export function loadPipelineText(text: string, file: string, opts: LoadOptions =
       if (missing.length > 0) {
         // The value keeps the `${NAME}` text, and config checks skip it: the variable is what is missing.
         for (const name of missing) deferred.add(`\${${name}}`);
-        node.value = substituteEnv(original, { ...env, ...Object.fromEntries(missing.map((n) => [n, `\${${n}}`])) }).value;
+        node.value = substituteEnv(original, {
+          ...env,
+          ...Object.fromEntries(missing.map((n) => [n, `\${${n}}`])),
+        }).value;
         const pos = lineCounter.linePos(offset);
         const defer = opts.connectorEnv === 'defer' && inConnectorConfig(path);
         for (const name of missing) {
-          if (defer) notes.push({ file, line: pos.line, column: pos.col, message: `environment variable ${name} is not set: \`optibid run\` will need it` });
+          if (defer)
+            notes.push({
+              file,
+              line: pos.line,
+              column: pos.col,
+              message: `environment variable ${name} is not set: \`optibid run\` will need it`,
+            });
           else at(offset, `environment variable ${name} is not set (use \${${name}:-default} for a default)`);
         }
         return;
@@ -232,7 +244,11 @@ function reportSchemaError(e: ValueError, base: Array<string | number>, issueAt:
     const parent = path.slice(0, -1).join('.') || where;
     issueAt(path, `unknown key "${String(path[path.length - 1])}" in ${parent}`, 'key');
   } else if (e.value === undefined) {
-    issueAt(path.slice(0, -1), `missing required key "${String(path[path.length - 1])}" in ${path.slice(0, -1).join('.') || where}`, 'key');
+    issueAt(
+      path.slice(0, -1),
+      `missing required key "${String(path[path.length - 1])}" in ${path.slice(0, -1).join('.') || where}`,
+      'key',
+    );
   } else {
     issueAt(path, `${dotted || where}: ${e.message.toLowerCase()}, got ${JSON.stringify(e.value)}`);
   }
@@ -244,7 +260,12 @@ function topicList(v: unknown): string[] {
   return [];
 }
 
-function buildSpec(doc: PipelineDocument, registry: ComponentRegistry, issueAt: IssueAt, deferred: Set<string>): PipelineSpec {
+function buildSpec(
+  doc: PipelineDocument,
+  registry: ComponentRegistry,
+  issueAt: IssueAt,
+  deferred: Set<string>,
+): PipelineSpec {
   const names = new Map<string, string>();
   const sources: SourceNode[] = [];
   const processors: ProcessorNode[] = [];
@@ -259,13 +280,17 @@ function buildSpec(doc: PipelineDocument, registry: ComponentRegistry, issueAt: 
     entries.forEach((entry, i) => {
       if (!entry || typeof entry !== 'object') return;
       const name = String(entry.name ?? `${kind}-${i}`);
-      if (names.has(name)) issueAt([section, i, 'name'], `component name "${name}" is already used by a ${names.get(name)}`);
+      if (names.has(name))
+        issueAt([section, i, 'name'], `component name "${name}" is already used by a ${names.get(name)}`);
       names.set(name, kind);
       if (typeof entry.use !== 'string') return;
       const def = registry.get(entry.use);
       if (!def) {
         const known = registry.list(kind).map((d) => d.name);
-        issueAt([section, i, 'use'], `unknown ${kind} component "${entry.use}"${known.length ? ` (known: ${known.join(', ')})` : ' (no built-in components of this kind yet)'}`);
+        issueAt(
+          [section, i, 'use'],
+          `unknown ${kind} component "${entry.use}"${known.length ? ` (known: ${known.join(', ')})` : ' (no built-in components of this kind yet)'}`,
+        );
         return;
       }
       if (def.kind !== kind) {
@@ -275,14 +300,22 @@ function buildSpec(doc: PipelineDocument, registry: ComponentRegistry, issueAt: 
       const rawConfig = entry.config === undefined ? {} : entry.config;
       const config = Value.Default(def.config, structuredClone(rawConfig));
       // A value still holding a deferred `${VAR}` is checked at run time, once the variable is set.
-      const errors = schemaErrors(def.config, config).filter((e) => !(typeof e.value === 'string' && [...deferred].some((d) => (e.value as string).includes(d))));
+      const errors = schemaErrors(def.config, config).filter(
+        (e) => !(typeof e.value === 'string' && [...deferred].some((d) => (e.value as string).includes(d))),
+      );
       for (const e of errors) reportSchemaError(e, [section, i, 'config'], issueAt, `${name}.config`);
       if (errors.length) return;
       if (kind === 'source') {
         const outputs = entry.outputs === undefined ? (def as SourceDefinition).outputs : topicList(entry.outputs);
         sources.push({ name, definition: def as SourceDefinition, config, outputs });
       } else if (kind === 'processor') {
-        processors.push({ name, definition: def as ProcessorDefinition, config, inputs: topicList(entry.inputs), outputs: topicList(entry.outputs) });
+        processors.push({
+          name,
+          definition: def as ProcessorDefinition,
+          config,
+          inputs: topicList(entry.inputs),
+          outputs: topicList(entry.outputs),
+        });
       } else {
         sinks.push({ name, definition: def as SinkDefinition, config, inputs: topicList(entry.inputs) });
       }
@@ -295,7 +328,14 @@ function buildSpec(doc: PipelineDocument, registry: ComponentRegistry, issueAt: 
     if (s.maxInFlight !== undefined) settings.maxInFlight = s.maxInFlight;
     if (s.maxOutOfOrderness !== undefined) settings.maxOutOfOrdernessMs = durationMs(s.maxOutOfOrderness);
   }
-  return { name: typeof doc.name === 'string' ? doc.name : 'pipeline', sources, processors, sinks, topics: new Map(), settings };
+  return {
+    name: typeof doc.name === 'string' ? doc.name : 'pipeline',
+    sources,
+    processors,
+    sinks,
+    topics: new Map(),
+    settings,
+  };
 }
 
 function durationMs(v: number | string): number {
@@ -310,7 +350,8 @@ function topicReferences(doc: PipelineDocument): Array<{ topic: string; path: Ar
   const refs: Array<{ topic: string; path: Array<string | number> }> = [];
   const add = (v: unknown, path: Array<string | number>) => {
     if (typeof v === 'string') refs.push({ topic: v, path });
-    else if (Array.isArray(v)) v.forEach((t, j) => typeof t === 'string' && refs.push({ topic: t, path: [...path, j] }));
+    else if (Array.isArray(v))
+      v.forEach((t, j) => typeof t === 'string' && refs.push({ topic: t, path: [...path, j] }));
   };
   for (const section of ['sources', 'processors', 'sinks'] as const) {
     const entries = (Array.isArray(doc[section]) ? doc[section] : []) as Array<Record<string, unknown>>;
@@ -323,11 +364,21 @@ function topicReferences(doc: PipelineDocument): Array<{ topic: string; path: Ar
   return refs;
 }
 
-function checkTopics(doc: PipelineDocument, spec: PipelineSpec, file: string, schemasDir: string, issueAt: IssueAt): void {
-  const declared = (doc.topics && typeof doc.topics === 'object' ? doc.topics : {}) as NonNullable<PipelineDocument['topics']>;
+function checkTopics(
+  doc: PipelineDocument,
+  spec: PipelineSpec,
+  file: string,
+  schemasDir: string,
+  issueAt: IssueAt,
+): void {
+  const declared = (doc.topics && typeof doc.topics === 'object' ? doc.topics : {}) as NonNullable<
+    PipelineDocument['topics']
+  >;
   const used = new Map<string, Array<string | number>>();
   for (const ref of topicReferences(doc)) if (!used.has(ref.topic)) used.set(ref.topic, ref.path);
-  for (const s of spec.sources) for (const t of s.outputs) if (!used.has(t)) used.set(t, ['sources', doc.sources!.findIndex((e) => e.name === s.name), 'use']);
+  for (const s of spec.sources)
+    for (const t of s.outputs)
+      if (!used.has(t)) used.set(t, ['sources', doc.sources!.findIndex((e) => e.name === s.name), 'use']);
   const topics = new Map<string, TopicSpec>();
   for (const [topic, path] of used) {
     const entry = declared[topic];
@@ -354,7 +405,8 @@ function checkTopics(doc: PipelineDocument, spec: PipelineSpec, file: string, sc
     topics.set(topic, { name: topic, partitions, schemaFile });
   }
   for (const topic of Object.keys(declared)) {
-    if (!used.has(topic)) issueAt(['topics', topic], `topic "${topic}" is declared but no component reads or writes it`, 'key');
+    if (!used.has(topic))
+      issueAt(['topics', topic], `topic "${topic}" is declared but no component reads or writes it`, 'key');
   }
   spec.topics = topics;
   if (!topics.has(dlqTopic(spec.name))) topics.set(dlqTopic(spec.name), { name: dlqTopic(spec.name), partitions: 1 });
@@ -392,10 +444,16 @@ function checkTests(doc: PipelineDocument, spec: PipelineSpec, issueAt: IssueAt)
   doc.tests.forEach((test, i) => {
     if (!test || typeof test !== 'object') return;
     for (const topic of Object.keys(test.input ?? {})) {
-      if (!consumed.has(topic)) issueAt(['tests', i, 'input', topic], `test input topic "${topic}" is not an input of any processor`, 'key');
+      if (!consumed.has(topic))
+        issueAt(['tests', i, 'input', topic], `test input topic "${topic}" is not an input of any processor`, 'key');
     }
     for (const topic of Object.keys(test.expect ?? {})) {
-      if (!spec.topics.has(topic)) issueAt(['tests', i, 'expect', topic], `test expects records on "${topic}", which this pipeline does not use`, 'key');
+      if (!spec.topics.has(topic))
+        issueAt(
+          ['tests', i, 'expect', topic],
+          `test expects records on "${topic}", which this pipeline does not use`,
+          'key',
+        );
     }
     checkTestTimes(test, i, issueAt);
   });
@@ -406,7 +464,8 @@ function testTime(v: unknown, path: Array<string | number>, issueAt: IssueAt): n
   if (typeof v === 'number') return v;
   if (typeof v !== 'string') return undefined;
   const t = Date.parse(v);
-  if (Number.isNaN(t)) issueAt(path, `"${v}" is not an ISO-8601 time (e.g. 2026-03-29T10:00:00Z) or ms since the epoch`);
+  if (Number.isNaN(t))
+    issueAt(path, `"${v}" is not an ISO-8601 time (e.g. 2026-03-29T10:00:00Z) or ms since the epoch`);
   return Number.isNaN(t) ? undefined : t;
 }
 
@@ -420,10 +479,19 @@ function checkTestTimes(test: TestCase, i: number, issueAt: IssueAt): void {
     records.forEach((r, j) => {
       if (!r || typeof r !== 'object') return;
       const path = ['tests', i, 'input', topic, j];
-      if (r.fields !== undefined) issueAt([...path, 'fields'], '`fields` is for expected records; an input record gives its whole `value`', 'key');
+      if (r.fields !== undefined)
+        issueAt(
+          [...path, 'fields'],
+          '`fields` is for expected records; an input record gives its whole `value`',
+          'key',
+        );
       const at = testTime(r.at, [...path, 'at'], issueAt);
       if (at === undefined) return;
-      if (at < start) issueAt([...path, 'at'], `at ${new Date(at).toISOString()} is before the case's clock.start ${new Date(start).toISOString()}`);
+      if (at < start)
+        issueAt(
+          [...path, 'at'],
+          `at ${new Date(at).toISOString()} is before the case's clock.start ${new Date(start).toISOString()}`,
+        );
       last = Math.max(last, at);
     });
   }
@@ -432,12 +500,22 @@ function checkTestTimes(test: TestCase, i: number, issueAt: IssueAt): void {
     records.forEach((r, j) => {
       if (!r || typeof r !== 'object') return;
       const path = ['tests', i, 'expect', topic, j];
-      if (r.at !== undefined) issueAt([...path, 'at'], '`at` is for input records (when they arrive); expected records are checked after the run', 'key');
-      if (r.fields !== undefined && r.value !== undefined) issueAt([...path, 'fields'], 'give either `value` (all of it) or `fields` (some of it), not both', 'key');
+      if (r.at !== undefined)
+        issueAt(
+          [...path, 'at'],
+          '`at` is for input records (when they arrive); expected records are checked after the run',
+          'key',
+        );
+      if (r.fields !== undefined && r.value !== undefined)
+        issueAt([...path, 'fields'], 'give either `value` (all of it) or `fields` (some of it), not both', 'key');
     });
   }
   const end = testTime(clock.end, ['tests', i, 'clock', 'end'], issueAt);
-  if (end !== undefined && end < last) issueAt(['tests', i, 'clock', 'end'], `clock.end ${new Date(end).toISOString()} is before the last input arrives (${new Date(last).toISOString()})`);
+  if (end !== undefined && end < last)
+    issueAt(
+      ['tests', i, 'clock', 'end'],
+      `clock.end ${new Date(end).toISOString()} is before the last input arrives (${new Date(last).toISOString()})`,
+    );
 }
 
 /** Maps a path in the document to line and column (1-based) of its key or value. */
@@ -448,7 +526,11 @@ function makeLocator(doc: Document, lc: LineCounter) {
     let last: Node | undefined = node ?? undefined;
     for (const seg of path) {
       if (isMap(node)) {
-        const pair = node.items.find((p) => (isScalar(p.key) ? p.key.value : p.key) === seg || String(isScalar(p.key) ? p.key.value : '') === String(seg));
+        const pair = node.items.find(
+          (p) =>
+            (isScalar(p.key) ? p.key.value : p.key) === seg ||
+            String(isScalar(p.key) ? p.key.value : '') === String(seg),
+        );
         if (!pair) break;
         keyNode = pair.key as Node;
         node = pair.value as Node | null;
@@ -479,4 +561,3 @@ export function loadPipelineOrThrow(file: string, opts: LoadOptions = {}): Loade
   }
   return r.pipeline;
 }
-

@@ -10,7 +10,8 @@ const here = dirname(fileURLToPath(import.meta.url));
 /** Every pipeline file shipped in pipelines/ (examples users start from); alerts/ holds their alert rules files. */
 function pipelineFiles(dir = here): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
-    if (e.isDirectory()) return ['node_modules', 'dist', 'fixtures', 'alerts'].includes(e.name) ? [] : pipelineFiles(join(dir, e.name));
+    if (e.isDirectory())
+      return ['node_modules', 'dist', 'fixtures', 'alerts'].includes(e.name) ? [] : pipelineFiles(join(dir, e.name));
     return /\.ya?ml$/.test(e.name) ? [join(dir, e.name)] : [];
   });
 }
@@ -21,7 +22,9 @@ describe('pipelines/*.yaml', () => {
   const files = pipelineFiles();
 
   it('finds the shipped pipeline files', () => {
-    expect(files.map((f) => f.slice(here.length + 1))).toEqual(expect.arrayContaining(['demo.yaml', 'entsoe-prices.yaml', 'battery-telemetry.yaml']));
+    expect(files.map((f) => f.slice(here.length + 1))).toEqual(
+      expect.arrayContaining(['demo.yaml', 'entsoe-prices.yaml', 'battery-telemetry.yaml']),
+    );
   });
 
   it.each(rulesFiles)('alerts/%s is a valid alert rules file', (name) => {

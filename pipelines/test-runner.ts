@@ -77,12 +77,18 @@ async function runCase(pipeline: LoadedPipeline, test: TestCase): Promise<string
   } else {
     // Records arrive in `at` order from a test source that waits for the processors to go idle before it
     // moves the clock to the next arrival time (then runs their timers), like a live run on virtual time.
-    const arrivals = timedArrivals(inputs, test.clock?.end === undefined ? undefined : testTimestamp(test.clock.end, start));
+    const arrivals = timedArrivals(
+      inputs,
+      test.clock?.end === undefined ? undefined : testTimestamp(test.clock.end, start),
+    );
     const ready = deferred<MemoryRunningPipeline>();
     const source = arrivalSource(arrivals, clock, ready.promise);
     const topics = [...new Set(inputs.map((i) => i.record.topic))];
     const node: SourceNode = { name: testSourceName, definition: source, config: {}, outputs: topics };
-    const run = await transport.start({ ...spec, sources: [node] }, { clock, untilIdle: true, only: [...processors, testSourceName] });
+    const run = await transport.start(
+      { ...spec, sources: [node] },
+      { clock, untilIdle: true, only: [...processors, testSourceName] },
+    );
     ready.resolve(run);
     await run.done;
   }
@@ -100,7 +106,10 @@ async function runCase(pipeline: LoadedPipeline, test: TestCase): Promise<string
 const testSourceName = 'test-input';
 
 /** Input records grouped by arrival time, earliest first; a last empty group at `end` when set. */
-function timedArrivals(inputs: Array<{ record: OutRecord; at: number }>, end: number | undefined): Array<{ at: number; records: OutRecord[] }> {
+function timedArrivals(
+  inputs: Array<{ record: OutRecord; at: number }>,
+  end: number | undefined,
+): Array<{ at: number; records: OutRecord[] }> {
   const byTime = new Map<number, OutRecord[]>();
   for (const i of [...inputs].sort((a, b) => a.at - b.at)) byTime.set(i.at, [...(byTime.get(i.at) ?? []), i.record]);
   const out = [...byTime].map(([at, records]) => ({ at, records }));
@@ -109,7 +118,11 @@ function timedArrivals(inputs: Array<{ record: OutRecord; at: number }>, end: nu
 }
 
 /** The source behind timed test cases: one batch per arrival time, each after the processors went idle. */
-function arrivalSource(arrivals: Array<{ at: number; records: OutRecord[] }>, clock: VirtualClock, run: Promise<MemoryRunningPipeline>): SourceDefinition {
+function arrivalSource(
+  arrivals: Array<{ at: number; records: OutRecord[] }>,
+  clock: VirtualClock,
+  run: Promise<MemoryRunningPipeline>,
+): SourceDefinition {
   let next = 0;
   return defineSource({
     name: testSourceName,
@@ -149,7 +162,13 @@ function deferred<T>(): { promise: Promise<T>; resolve: (v: T) => void } {
 }
 
 function toRecord(topic: string, r: TestRecord, index: number): OutRecord {
-  return { topic, key: r.key ?? null, value: r.value ?? null, timestamp: testTimestamp(r.timestamp, index), headers: r.headers };
+  return {
+    topic,
+    key: r.key ?? null,
+    value: r.value ?? null,
+    timestamp: testTimestamp(r.timestamp, index),
+    headers: r.headers,
+  };
 }
 
 /** Differences between expected and actual records of one topic, as messages. */
@@ -164,12 +183,17 @@ export function compareTopic(topic: string, expected: TestRecord[], actual: Stre
       continue;
     }
     if (!a) {
-      failures.push(`${topic}[${i}]: missing record, expected ${JSON.stringify(e.value ?? e.fields ?? { key: e.key })}`);
+      failures.push(
+        `${topic}[${i}]: missing record, expected ${JSON.stringify(e.value ?? e.fields ?? { key: e.key })}`,
+      );
       continue;
     }
-    if (e.key !== undefined && e.key !== a.key) failures.push(`${topic}[${i}]: key ${JSON.stringify(a.key)}, expected ${JSON.stringify(e.key)}`);
+    if (e.key !== undefined && e.key !== a.key)
+      failures.push(`${topic}[${i}]: key ${JSON.stringify(a.key)}, expected ${JSON.stringify(e.key)}`);
     if (e.timestamp !== undefined && testTimestamp(e.timestamp, 0) !== a.timestamp) {
-      failures.push(`${topic}[${i}]: timestamp ${new Date(a.timestamp).toISOString()}, expected ${new Date(testTimestamp(e.timestamp, 0)).toISOString()}`);
+      failures.push(
+        `${topic}[${i}]: timestamp ${new Date(a.timestamp).toISOString()}, expected ${new Date(testTimestamp(e.timestamp, 0)).toISOString()}`,
+      );
     }
     const diff = 'value' in e ? firstDifference(e.value, a.value, 'value') : undefined;
     if (diff) failures.push(`${topic}[${i}]: ${diff}`);
@@ -178,7 +202,10 @@ export function compareTopic(topic: string, expected: TestRecord[], actual: Stre
       if (d) failures.push(`${topic}[${i}]: ${d}`);
     }
     for (const [h, v] of Object.entries(e.headers ?? {})) {
-      if (a.headers?.[h] !== v) failures.push(`${topic}[${i}]: header ${h} is ${JSON.stringify(a.headers?.[h])}, expected ${JSON.stringify(v)}`);
+      if (a.headers?.[h] !== v)
+        failures.push(
+          `${topic}[${i}]: header ${h} is ${JSON.stringify(a.headers?.[h])}, expected ${JSON.stringify(v)}`,
+        );
     }
   }
   return failures;
@@ -227,10 +254,15 @@ export function firstDifference(expected: unknown, actual: unknown, path: string
     return undefined;
   }
   if (expected !== null && typeof expected === 'object') {
-    if (actual === null || typeof actual !== 'object' || Array.isArray(actual)) return `${path} is ${JSON.stringify(actual)}, expected an object`;
+    if (actual === null || typeof actual !== 'object' || Array.isArray(actual))
+      return `${path} is ${JSON.stringify(actual)}, expected an object`;
     const keys = new Set([...Object.keys(expected), ...Object.keys(actual)]);
     for (const k of keys) {
-      const d = firstDifference((expected as Record<string, unknown>)[k], (actual as Record<string, unknown>)[k], `${path}.${k}`);
+      const d = firstDifference(
+        (expected as Record<string, unknown>)[k],
+        (actual as Record<string, unknown>)[k],
+        `${path}.${k}`,
+      );
       if (d) return d;
     }
     return undefined;

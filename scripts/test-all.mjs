@@ -71,10 +71,16 @@ function extraChecks() {
   // clean machine, so checking against it alone passes vacuously). A shallow CI clone lacks HEAD~1:
   // fetch one more commit; if that fails, the check fails saying so instead of passing.
   const shallow = spawnSync('git', ['rev-parse', '--is-shallow-repository'], { encoding: 'utf8' });
-  if (shallow.stdout?.trim() === 'true') step('schemas: fetch the previous commit', 'git', ['fetch', '--quiet', '--deepen=1']);
+  if (shallow.stdout?.trim() === 'true')
+    step('schemas: fetch the previous commit', 'git', ['fetch', '--quiet', '--deepen=1']);
   return [
+    ['lint: eslint', ['node_modules/eslint/bin/eslint.js', '.']],
+    ['lint: prettier', ['node_modules/prettier/bin/prettier.cjs', '--check', '.']],
     ['schemas: generated types are current', ['schemas/gen-types.mjs', '--check']],
     ['schemas: compatible with the previous commit', ['cli/bin/optibid.js', 'schemas', 'check']],
-    ['schemas: compatible with the registry', ['cli/bin/optibid.js', 'schemas', 'check', '--registry', 'http://127.0.0.1:8081']],
+    [
+      'schemas: compatible with the registry',
+      ['cli/bin/optibid.js', 'schemas', 'check', '--registry', 'http://127.0.0.1:8081'],
+    ],
   ];
 }

@@ -32,9 +32,16 @@ export function registerBacktestForecast(backtest: Command): void {
       'Forecast every day from --eval-from to --eval-to using only earlier rows, then report MAE, rMAE ' +
         '(MAE / weekly-naive MAE on the same hours) and sMAPE, also for --compare columns of the CSV',
     )
-    .requiredOption('--csv <file>', 'hourly CSV: a timestamp column (YYYY-MM-DD HH:MM:SS) then numeric columns, 24 rows per day')
+    .requiredOption(
+      '--csv <file>',
+      'hourly CSV: a timestamp column (YYYY-MM-DD HH:MM:SS) then numeric columns, 24 rows per day',
+    )
     .requiredOption('--price-column <name>', 'column holding the realised price to forecast, e.g. "Real price"')
-    .option('--model <name>', `model: ${forecastModels.join(', ')} (default = ${defaultModel}), or column:NAME to replay a CSV column`, 'default')
+    .option(
+      '--model <name>',
+      `model: ${forecastModels.join(', ')} (default = ${defaultModel}), or column:NAME to replay a CSV column`,
+      'default',
+    )
     .requiredOption('--eval-from <date>', 'first delivery day to forecast, YYYY-MM-DD')
     .option('--eval-to <date>', 'last delivery day to forecast, inclusive (default: the last day of the file)')
     .option('--compare <columns>', 'comma-separated CSV columns holding other forecasts to score on the same hours')
@@ -45,11 +52,18 @@ export function registerBacktestForecast(backtest: Command): void {
     .option('--json', 'print one JSON object: mae, rmae, smape of the model, and a compare object per column')
     .option('--predictions-out <file>', 'write timestamp,forecast,q10,q50,q90 of every forecast interval to this CSV')
     .action(async (opts: Options) => {
-      for (const [flag, v] of [['--eval-from', opts.evalFrom], ['--eval-to', opts.evalTo]] as const) {
-        if (v !== undefined && !datePattern.test(v)) throw new OptiBidError('OPTIBID_ERR_USAGE', `${flag} must be YYYY-MM-DD, got "${v}"`);
+      for (const [flag, v] of [
+        ['--eval-from', opts.evalFrom],
+        ['--eval-to', opts.evalTo],
+      ] as const) {
+        if (v !== undefined && !datePattern.test(v))
+          throw new OptiBidError('OPTIBID_ERR_USAGE', `${flag} must be YYYY-MM-DD, got "${v}"`);
       }
       const table = readPriceCsv(opts.csv, opts.priceColumn);
-      const compare = (opts.compare ?? '').split(',').map((c) => c.trim()).filter(Boolean);
+      const compare = (opts.compare ?? '')
+        .split(',')
+        .map((c) => c.trim())
+        .filter(Boolean);
       const started = Date.now();
       let lastShown = 0;
       const days = await rollingForecast({
@@ -57,12 +71,17 @@ export function registerBacktestForecast(backtest: Command): void {
         model: opts.model,
         evalFrom: opts.evalFrom,
         evalTo: opts.evalTo,
-        exog: (opts.exog ?? '').split(',').map((c) => c.trim()).filter(Boolean),
+        exog: (opts.exog ?? '')
+          .split(',')
+          .map((c) => c.trim())
+          .filter(Boolean),
         onProgress: (done, total) => {
           const now = Date.now();
           if (total < 8 || (now - lastShown < 2000 && done < total)) return;
           lastShown = now;
-          process.stderr.write(`forecast ${opts.model}: ${done}/${total} days (${((now - started) / 1000).toFixed(0)} s)\n`);
+          process.stderr.write(
+            `forecast ${opts.model}: ${done}/${total} days (${((now - started) / 1000).toFixed(0)} s)\n`,
+          );
         },
       });
       const report = { ...backtestReport(table, opts.model, days, compare), seconds: (Date.now() - started) / 1000 };

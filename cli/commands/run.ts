@@ -34,7 +34,8 @@ function serdeFor(name: string, spec: PipelineSpec): Serde | undefined {
   if (name === 'json') return undefined;
   if (name !== 'avro') throw new OptiBidError('OPTIBID_ERR_USAGE', `unknown serde "${name}" (json, avro)`);
   const schemas = new Map<string, object>();
-  for (const t of spec.topics.values()) if (t.schemaFile) schemas.set(t.name, JSON.parse(readFileSync(t.schemaFile, 'utf8')) as object);
+  for (const t of spec.topics.values())
+    if (t.schemaFile) schemas.set(t.name, JSON.parse(readFileSync(t.schemaFile, 'utf8')) as object);
   return new AvroSerde({ registry: endpointsFromEnv().registryUrl, schemaFor: (topic) => schemas.get(topic) });
 }
 
@@ -43,9 +44,15 @@ function transportFor(name: string, opts: RunOptions, spec: PipelineSpec): Trans
     case 'memory':
       return new MemoryTransport({ retention: 'consumed' });
     case 'kafka':
-      return new KafkaTransport({ instanceId: opts.instanceId ?? process.env.OPTIBID_INSTANCE_ID, serde: serdeFor(opts.serde, spec) });
+      return new KafkaTransport({
+        instanceId: opts.instanceId ?? process.env.OPTIBID_INSTANCE_ID,
+        serde: serdeFor(opts.serde, spec),
+      });
     case 'rdkafka':
-      return new RdkafkaTransport({ instanceId: opts.instanceId ?? process.env.OPTIBID_INSTANCE_ID, serde: serdeFor(opts.serde, spec) });
+      return new RdkafkaTransport({
+        instanceId: opts.instanceId ?? process.env.OPTIBID_INSTANCE_ID,
+        serde: serdeFor(opts.serde, spec),
+      });
     default:
       throw new OptiBidError('OPTIBID_ERR_USAGE', `unknown transport "${name}" (memory, kafka, rdkafka)`);
   }
@@ -55,7 +62,10 @@ function transportFor(name: string, opts: RunOptions, spec: PipelineSpec): Trans
 export function parseStatusInterval(value: string): number {
   const n = Number(value);
   if (value.trim() === '' || !Number.isFinite(n) || n <= 0) {
-    throw new OptiBidError('OPTIBID_ERR_USAGE', `--status-interval must be a positive number of seconds, got "${value}"`);
+    throw new OptiBidError(
+      'OPTIBID_ERR_USAGE',
+      `--status-interval must be a positive number of seconds, got "${value}"`,
+    );
   }
   return n;
 }
@@ -77,26 +87,59 @@ export function registerRun(program: Command): void {
       'Run a pipeline file (or only some of its components, to scale out: every process running a component joins its consumer group and shares its partitions). Prints a status line per component at an interval; SIGTERM/SIGINT finish the in-flight batch, commit and close.',
     )
     .argument('<file>', 'pipeline YAML file')
-    .option('--transport <name>', 'memory (in-process), kafka (kafkajs) or rdkafka (node-rdkafka/librdkafka); both Kafka transports run processors exactly-once in transactions', 'memory')
-    .option('--component <name>', 'run only this component (repeat for several)', (v: string, acc: string[]) => [...acc, v], [] as string[])
-    .option('--until-idle', 'exit once the inputs are drained (sources ended, consumer lag 0); the memory transport also closes open windows')
+    .option(
+      '--transport <name>',
+      'memory (in-process), kafka (kafkajs) or rdkafka (node-rdkafka/librdkafka); both Kafka transports run processors exactly-once in transactions',
+      'memory',
+    )
+    .option(
+      '--component <name>',
+      'run only this component (repeat for several)',
+      (v: string, acc: string[]) => [...acc, v],
+      [] as string[],
+    )
+    .option(
+      '--until-idle',
+      'exit once the inputs are drained (sources ended, consumer lag 0); the memory transport also closes open windows',
+    )
     .option('--metrics-port <port>', 'serve Prometheus metrics on http://0.0.0.0:PORT/metrics')
     .option('--status-interval <seconds>', 'seconds between status lines', '10')
-    .option('--instance-id <id>', 'kafka/rdkafka: this worker\'s stable id (transactional ids derive from it; default: OPTIBID_INSTANCE_ID or "default")')
-    .option('--serde <name>', 'kafka/rdkafka: value encoding, json or avro (Confluent framing, schemas from the pipeline topics, registry at OPTIBID_REGISTRY_URL)', 'json')
+    .option(
+      '--instance-id <id>',
+      'kafka/rdkafka: this worker\'s stable id (transactional ids derive from it; default: OPTIBID_INSTANCE_ID or "default")',
+    )
+    .option(
+      '--serde <name>',
+      'kafka/rdkafka: value encoding, json or avro (Confluent framing, schemas from the pipeline topics, registry at OPTIBID_REGISTRY_URL)',
+      'json',
+    )
     .option('--log-level <level>', 'pino log level on stderr (debug, info, warn, error)', 'info')
     .action(async (file: string, opts: RunOptions) => {
       const statusSeconds = parseStatusInterval(opts.statusInterval);
       const metricsPort = opts.metricsPort === undefined ? undefined : parseMetricsPort(opts.metricsPort);
       const pipeline = loadPipelineOrThrow(file);
-      const names = new Set([...pipeline.spec.sources, ...pipeline.spec.processors, ...pipeline.spec.sinks].map((c) => c.name));
+      const names = new Set(
+        [...pipeline.spec.sources, ...pipeline.spec.processors, ...pipeline.spec.sinks].map((c) => c.name),
+      );
       for (const c of opts.component) {
-        if (!names.has(c)) throw new OptiBidError('OPTIBID_ERR_USAGE', `no component "${c}" in ${file} (components: ${[...names].join(', ')})`);
+        if (!names.has(c))
+          throw new OptiBidError(
+            'OPTIBID_ERR_USAGE',
+            `no component "${c}" in ${file} (components: ${[...names].join(', ')})`,
+          );
       }
       const logger = createLogger({ level: opts.logLevel, name: pipeline.spec.name });
       const transport = transportFor(opts.transport, opts, pipeline.spec);
-      const run = await transport.start(pipeline.spec, { untilIdle: opts.untilIdle, only: opts.component, logger, clock: systemClock });
-      const server = metricsPort !== undefined ? await serveMetrics(pipelineMetrics(pipeline.spec.name, run), metricsPort) : undefined;
+      const run = await transport.start(pipeline.spec, {
+        untilIdle: opts.untilIdle,
+        only: opts.component,
+        logger,
+        clock: systemClock,
+      });
+      const server =
+        metricsPort !== undefined
+          ? await serveMetrics(pipelineMetrics(pipeline.spec.name, run), metricsPort)
+          : undefined;
       const printStatus = () => {
         for (const s of run.stats()) console.log(formatStatusLine(s));
       };

@@ -36,22 +36,39 @@ export function registerSchemasCommand(program: Command): void {
         .choices([...compatibilityLevels])
         .default('BACKWARD'),
     )
-    .option('--schemas-dir <dir>', 'folder of the .avsc files (<subject>.avsc) to check (default: the repository\'s schemas/avro)')
+    .option(
+      '--schemas-dir <dir>',
+      "folder of the .avsc files (<subject>.avsc) to check (default: the repository's schemas/avro)",
+    )
     .option('--json', 'print the reports as JSON')
-    .action(async (opts: { registry?: string; against?: string; level: CompatibilityLevel; schemasDir?: string; json?: boolean }) => {
-      if (opts.registry && opts.against) throw new OptiBidError('OPTIBID_ERR_USAGE', '--against compares with git; it cannot be combined with --registry');
-      const dir = opts.schemasDir === undefined ? undefined : resolve(opts.schemasDir);
-      if (dir !== undefined && !existsSync(dir)) throw new OptiBidError('OPTIBID_ERR_USAGE', `--schemas-dir ${opts.schemasDir}: no such folder`);
-      const baseline = opts.registry
-        ? registryBaseline(opts.registry)
-        : gitBaseline({ ref: opts.against, level: opts.level, dir });
-      const local = readLocalSchemas(dir);
-      if (local.length === 0) throw new OptiBidError('OPTIBID_ERR_CONFIG', `no .avsc files in ${dir ?? 'schemas/avro'}`);
-      const reports = await checkSchemas(baseline, local);
-      const [text, ok] = formatReports(reports, baseline);
-      console.log(opts.json ? JSON.stringify(reports, null, 2) : text);
-      process.exitCode = ok ? 0 : 1;
-    });
+    .action(
+      async (opts: {
+        registry?: string;
+        against?: string;
+        level: CompatibilityLevel;
+        schemasDir?: string;
+        json?: boolean;
+      }) => {
+        if (opts.registry && opts.against)
+          throw new OptiBidError(
+            'OPTIBID_ERR_USAGE',
+            '--against compares with git; it cannot be combined with --registry',
+          );
+        const dir = opts.schemasDir === undefined ? undefined : resolve(opts.schemasDir);
+        if (dir !== undefined && !existsSync(dir))
+          throw new OptiBidError('OPTIBID_ERR_USAGE', `--schemas-dir ${opts.schemasDir}: no such folder`);
+        const baseline = opts.registry
+          ? registryBaseline(opts.registry)
+          : gitBaseline({ ref: opts.against, level: opts.level, dir });
+        const local = readLocalSchemas(dir);
+        if (local.length === 0)
+          throw new OptiBidError('OPTIBID_ERR_CONFIG', `no .avsc files in ${dir ?? 'schemas/avro'}`);
+        const reports = await checkSchemas(baseline, local);
+        const [text, ok] = formatReports(reports, baseline);
+        console.log(opts.json ? JSON.stringify(reports, null, 2) : text);
+        process.exitCode = ok ? 0 : 1;
+      },
+    );
 
   schemas
     .command('register')

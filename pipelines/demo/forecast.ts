@@ -34,7 +34,11 @@ export const demoForecastDefinition = defineProcessor({
   config: Type.Object(
     {
       model: Type.String({ default: 'default', description: `forecast model: ${forecastModels.join(', ')}` }),
-      historyDays: Type.Integer({ minimum: 1, default: 28, description: 'whole days kept in state per key (at least what the model needs)' }),
+      historyDays: Type.Integer({
+        minimum: 1,
+        default: 28,
+        description: 'whole days kept in state per key (at least what the model needs)',
+      }),
     },
     { additionalProperties: false },
   ),
@@ -49,8 +53,15 @@ export const demoForecastDefinition = defineProcessor({
     return {
       async process(r, ctx) {
         const v = r.value as PriceValue;
-        if (typeof v?.price !== 'number' || typeof v.deliveryStart !== 'number' || typeof v.intervalMinutes !== 'number') {
-          throw new OptiBidError('OPTIBID_ERR_RECORD', 'a market.prices record needs numeric price, deliveryStart and intervalMinutes');
+        if (
+          typeof v?.price !== 'number' ||
+          typeof v.deliveryStart !== 'number' ||
+          typeof v.intervalMinutes !== 'number'
+        ) {
+          throw new OptiBidError(
+            'OPTIBID_ERR_RECORD',
+            'a market.prices record needs numeric price, deliveryStart and intervalMinutes',
+          );
         }
         const key = r.key ?? '';
         const perDay = (24 * 60) / v.intervalMinutes;

@@ -6,7 +6,10 @@ import { pipelinesDir, runDemo } from './run-demo.js';
 describe('optibid demo', () => {
   it('replays the fixture, rolls up and forecasts, and reports the weekly-naive error computed from the CSV', async () => {
     const { summary, stats } = await runDemo();
-    const rows = readFileSync(join(pipelinesDir(), 'fixtures/epf/NP-2018-09-03_2018-10-28.csv'), 'utf8').trim().split('\n').slice(1);
+    const rows = readFileSync(join(pipelinesDir(), 'fixtures/epf/NP-2018-09-03_2018-10-28.csv'), 'utf8')
+      .trim()
+      .split('\n')
+      .slice(1);
     const price = rows.map((r) => Number(r.split(',')[1]));
     const days = price.length / 24;
     expect(summary).toContain(`${price.length} prices in, ${price.length} hourly bars, ${days} daily bars`);
@@ -30,14 +33,22 @@ describe('optibid demo', () => {
       realised += settle(scheduleBattery(dayPrices(d - 7), defaultBattery), dayPrices(d));
       perfect += scheduleBattery(dayPrices(d), defaultBattery).revenue;
     }
-    expect(summary).toMatch(new RegExp(`naive-weekly\\s+[-\\d.]+\\s+${realised.toFixed(2)}\\s+${perfect.toFixed(2)}\\s+${(realised / perfect).toFixed(3)}`));
+    expect(summary).toMatch(
+      new RegExp(
+        `naive-weekly\\s+[-\\d.]+\\s+${realised.toFixed(2)}\\s+${perfect.toFixed(2)}\\s+${(realised / perfect).toFixed(3)}`,
+      ),
+    );
     // The day after the replay is bid on its forecast: the same hours one week earlier.
     const next = scheduleBattery(dayPrices(days - 7), defaultBattery);
     expect(summary).toContain(`(naive-weekly forecast, expected ${next.revenue.toFixed(2)} EUR)`);
     const trades = [...next.netMw].map((n, h) => [h, n] as const).filter(([, n]) => Math.abs(n) >= 1e-6);
     expect(trades.length).toBeGreaterThan(0);
     for (const [h, n] of trades) {
-      expect(summary).toMatch(new RegExp(`${String(h).padStart(2, '0')}:00\\s+[\\d.]+\\s+${n > 0 ? 'SELL' : 'BUY'}\\s+${Math.abs(n).toFixed(2)}`));
+      expect(summary).toMatch(
+        new RegExp(
+          `${String(h).padStart(2, '0')}:00\\s+[\\d.]+\\s+${n > 0 ? 'SELL' : 'BUY'}\\s+${Math.abs(n).toFixed(2)}`,
+        ),
+      );
     }
   });
 });

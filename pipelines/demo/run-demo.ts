@@ -40,7 +40,9 @@ interface Bar {
 export async function runDemo(opts: { logger?: Logger; pricesFile?: string } = {}): Promise<DemoResult> {
   const dir = pipelinesDir();
   const pricesFile = opts.pricesFile ?? join(dir, 'fixtures', 'epf', 'NP-2018-09-03_2018-10-28.csv');
-  const pipeline = loadPipelineOrThrow(join(dir, 'demo.yaml'), { env: { ...process.env, OPTIBID_DEMO_PRICES: pricesFile } });
+  const pipeline = loadPipelineOrThrow(join(dir, 'demo.yaml'), {
+    env: { ...process.env, OPTIBID_DEMO_PRICES: pricesFile },
+  });
   const transport = new MemoryTransport();
   const started = performance.now();
   const run = await transport.start(pipeline.spec, { untilIdle: true, clock: systemClock, logger: opts.logger });
@@ -69,7 +71,12 @@ function publishedForecasts(file: string): StreamRecord[] {
     const deliveryStart = Date.parse(`${stamp.replace(' ', 'T').slice(0, 16)}:00Z`);
     const price = column[i]!;
     if (Number.isNaN(deliveryStart) || Number.isNaN(price)) return;
-    out.push({ topic: 'forecasts.prices', key: null, timestamp: deliveryStart, value: { model: publishedModel, deliveryStart, price } });
+    out.push({
+      topic: 'forecasts.prices',
+      key: null,
+      timestamp: deliveryStart,
+      value: { model: publishedModel, deliveryStart, price },
+    });
   });
   return out;
 }
@@ -107,10 +114,14 @@ export function summarise(d: {
   );
   lines.push('');
   lines.push('Daily bars, last 7 delivery days');
-  lines.push(`${'day'.padEnd(10)} ${'mean'.padStart(7)} ${'low'.padStart(7)} ${'high'.padStart(7)} ${'open'.padStart(7)} ${'close'.padStart(7)}  hours`);
+  lines.push(
+    `${'day'.padEnd(10)} ${'mean'.padStart(7)} ${'low'.padStart(7)} ${'high'.padStart(7)} ${'open'.padStart(7)} ${'close'.padStart(7)}  hours`,
+  );
   for (const r of d.daily.slice(-7)) {
     const v = r.value as Bar;
-    lines.push(`${day(v.windowStart)} ${num(v.mean)} ${num(v.min)} ${num(v.max)} ${num(v.open)} ${num(v.close)}  ${v.count}`);
+    lines.push(
+      `${day(v.windowStart)} ${num(v.mean)} ${num(v.min)} ${num(v.max)} ${num(v.open)} ${num(v.close)}  ${v.count}`,
+    );
   }
   const byModel = new Map<string, Array<[number, number]>>();
   for (const r of d.forecasts) {
@@ -124,7 +135,9 @@ export function summarise(d: {
   const common = times.filter((t) => models.every((m) => byModel.get(m)!.some(([ts]) => ts === t)));
   if (models.length) {
     lines.push('');
-    lines.push(`Day-ahead forecast error on the ${common.length / 24} days every model covers (MAE, ${first?.currency ?? ''}/MWh)`);
+    lines.push(
+      `Day-ahead forecast error on the ${common.length / 24} days every model covers (MAE, ${first?.currency ?? ''}/MWh)`,
+    );
     for (const m of models) {
       const f = new Map(byModel.get(m)!);
       const errors = common.map((t) => Math.abs(f.get(t)! - actual.get(t)!));
@@ -154,7 +167,12 @@ function wholeDays(points: Iterable<[number, number]>): Map<string, number[]> {
  * model's day-ahead forecast, settled at the real prices, against perfect foresight; then the bid
  * signals for the day after the replay, which only the streamed forecast covers.
  */
-function batterySection(byModel: Map<string, Array<[number, number]>>, actual: Map<number, number>, currency: string, battery: Battery = defaultBattery): string[] {
+function batterySection(
+  byModel: Map<string, Array<[number, number]>>,
+  actual: Map<number, number>,
+  currency: string,
+  battery: Battery = defaultBattery,
+): string[] {
   const real = wholeDays(actual);
   const forecastDays = new Map([...byModel].map(([m, points]) => [m, wholeDays(points)]));
   const models = [...forecastDays.keys()].sort();
@@ -163,7 +181,9 @@ function batterySection(byModel: Map<string, Array<[number, number]>>, actual: M
   lines.push(
     `Battery ${battery.powerMw} MW / ${battery.energyMwh} MWh (${battery.chargeEfficiency * 100} % each way, empty at midnight): exact schedule on each forecast, settled at real prices (${currency}) on ${days.length} days`,
   );
-  lines.push(`${'model'.padEnd(28)} ${'expected'.padStart(9)} ${'realised'.padStart(9)} ${'perfect'.padStart(9)}  capture`);
+  lines.push(
+    `${'model'.padEnd(28)} ${'expected'.padStart(9)} ${'realised'.padStart(9)} ${'perfect'.padStart(9)}  capture`,
+  );
   let perfect = 0;
   for (const d of days) perfect += scheduleBattery(real.get(d)!, battery).revenue;
   for (const m of models) {
@@ -174,7 +194,9 @@ function batterySection(byModel: Map<string, Array<[number, number]>>, actual: M
       expected += schedule.revenue;
       realised += settle(schedule, real.get(d)!);
     }
-    lines.push(`${m.padEnd(28)} ${num(expected, 9)} ${num(realised, 9)} ${num(perfect, 9)}  ${(realised / perfect).toFixed(3)}`);
+    lines.push(
+      `${m.padEnd(28)} ${num(expected, 9)} ${num(realised, 9)} ${num(perfect, 9)}  ${(realised / perfect).toFixed(3)}`,
+    );
   }
   // Bid signals for the first forecast day without real prices yet: what the desk would submit next.
   for (const m of models) {
@@ -183,12 +205,16 @@ function batterySection(byModel: Map<string, Array<[number, number]>>, actual: M
     const forecast = forecastDays.get(m)!.get(next)!;
     const schedule = scheduleBattery(forecast, battery);
     lines.push('');
-    lines.push(`Bid signals for ${next} (${m} forecast, expected ${schedule.revenue.toFixed(2)} ${currency}); other hours HOLD`);
+    lines.push(
+      `Bid signals for ${next} (${m} forecast, expected ${schedule.revenue.toFixed(2)} ${currency}); other hours HOLD`,
+    );
     lines.push(`${'hour'.padEnd(5)} ${'forecast'.padStart(8)}  side  ${'MW'.padStart(5)}  ${'SoC MWh'.padStart(7)}`);
     for (let h = 0; h < 24; h++) {
       const net = schedule.netMw[h]!;
       if (Math.abs(net) < 1e-6) continue;
-      lines.push(`${String(h).padStart(2, '0')}:00 ${num(forecast[h]!, 8)}  ${net > 0 ? 'SELL' : 'BUY '}  ${Math.abs(net).toFixed(2).padStart(5)}  ${schedule.socMwh[h]!.toFixed(2).padStart(7)}`);
+      lines.push(
+        `${String(h).padStart(2, '0')}:00 ${num(forecast[h]!, 8)}  ${net > 0 ? 'SELL' : 'BUY '}  ${Math.abs(net).toFixed(2).padStart(5)}  ${schedule.socMwh[h]!.toFixed(2).padStart(7)}`,
+      );
     }
   }
   return lines;

@@ -7,7 +7,13 @@ const table = readPriceCsv(fileURLToPath(new URL('./fixtures/be-2016-02.csv', im
 
 describe('battery backtest', () => {
   it('schedules each day on its forecast and settles at the real prices (protocol check by hand)', async () => {
-    const r = await backtestBattery({ table, model: 'column:LEAR Ensemble', evalFrom: '2016-02-10', evalTo: '2016-02-14', battery: defaultBattery });
+    const r = await backtestBattery({
+      table,
+      model: 'column:LEAR Ensemble',
+      evalFrom: '2016-02-10',
+      evalTo: '2016-02-14',
+      battery: defaultBattery,
+    });
     expect(r.days).toBe(5);
     let pf = 0;
     let realized = 0;
@@ -27,7 +33,15 @@ describe('battery backtest', () => {
     const days: DayForecast[] = [0, 1, 2, 3].map((d) => {
       const actual = Array.from(table.prices.subarray(d * 24, (d + 1) * 24));
       const forecast = Array.from(table.columns['DNN Ensemble'].subarray(d * 24, (d + 1) * 24));
-      return { date: table.days[d], timestamps: [], actual, forecast, q10: forecast.map((v) => v - 10), q50: forecast, q90: forecast.map((v) => v + 10) };
+      return {
+        date: table.days[d],
+        timestamps: [],
+        actual,
+        forecast,
+        q10: forecast.map((v) => v - 10),
+        q50: forecast,
+        q90: forecast.map((v) => v + 10),
+      };
     });
     const point = backtestDays(days, defaultBattery);
     const hedged = backtestDays(days, defaultBattery, { hedge: { riskAversion: 1 } });
@@ -37,12 +51,24 @@ describe('battery backtest', () => {
     expect(() => backtestDays([], defaultBattery)).toThrow(/no days/);
   });
   it('capture is undefined (NaN, with a reason), not 0, when perfect foresight earns nothing', async () => {
-    const r = await backtestBattery({ table, model: 'naive-daily', evalFrom: '2016-02-10', evalTo: '2016-02-12', battery: { ...defaultBattery, maxCyclesPerDay: 0 } });
+    const r = await backtestBattery({
+      table,
+      model: 'naive-daily',
+      evalFrom: '2016-02-10',
+      evalTo: '2016-02-12',
+      battery: { ...defaultBattery, maxCyclesPerDay: 0 },
+    });
     expect(r.perfect_foresight).toBe(0);
     expect(r.realized).toBe(0);
     expect(r.capture).toBeNaN();
     expect(captureUndefinedReason(r)).toMatch(/nothing to capture/);
-    const normal = await backtestBattery({ table, model: 'naive-daily', evalFrom: '2016-02-10', evalTo: '2016-02-12', battery: defaultBattery });
+    const normal = await backtestBattery({
+      table,
+      model: 'naive-daily',
+      evalFrom: '2016-02-10',
+      evalTo: '2016-02-12',
+      battery: defaultBattery,
+    });
     expect(captureUndefinedReason(normal)).toBeUndefined();
   });
 });

@@ -43,22 +43,34 @@ export interface HedgeOptions {
  * `hedge`, its quantiles when present), settled at its actual prices and compared with the
  * schedule optimised on the actual prices. The battery's initial and final SoC hold for every day.
  */
-export function backtestDays(days: DayForecast[], battery: Battery, opts: { model?: string; intervalMinutes?: number; hedge?: HedgeOptions } = {}): BatteryBacktestResult {
+export function backtestDays(
+  days: DayForecast[],
+  battery: Battery,
+  opts: { model?: string; intervalMinutes?: number; hedge?: HedgeOptions } = {},
+): BatteryBacktestResult {
   if (days.length === 0) throw new OptiBidError('OPTIBID_ERR_USAGE', 'backtest has no days to evaluate');
   const b = resolveBattery(battery);
-  const intervalMinutes = opts.intervalMinutes ?? 24 * 60 / days[0].actual.length;
+  const intervalMinutes = opts.intervalMinutes ?? (24 * 60) / days[0].actual.length;
   const daily: BatteryBacktestDay[] = [];
   let pf = 0;
   let realized = 0;
   let expected = 0;
   for (const day of days) {
     if (day.forecast.length !== day.actual.length) {
-      throw new OptiBidError('OPTIBID_ERR_USAGE', `${day.date}: forecast has ${day.forecast.length} intervals, actual ${day.actual.length}`);
+      throw new OptiBidError(
+        'OPTIBID_ERR_USAGE',
+        `${day.date}: forecast has ${day.forecast.length} intervals, actual ${day.actual.length}`,
+      );
     }
     const best = scheduleBattery(day.actual, b, intervalMinutes);
     const plan =
       opts.hedge && day.q10 && day.q90
-        ? scheduleHedged({ q10: day.q10, q50: day.q50 ?? day.forecast, q90: day.q90 }, b, opts.hedge.riskAversion, intervalMinutes)
+        ? scheduleHedged(
+            { q10: day.q10, q50: day.q50 ?? day.forecast, q90: day.q90 },
+            b,
+            opts.hedge.riskAversion,
+            intervalMinutes,
+          )
         : scheduleBattery(day.forecast, b, intervalMinutes);
     const got = settle(plan, day.actual, b.degradationCostPerMwh);
     const exp = settle(plan, day.forecast, b.degradationCostPerMwh);
@@ -82,7 +94,9 @@ export function backtestDays(days: DayForecast[], battery: Battery, opts: { mode
 }
 
 /** Why `capture` has no value for a result, or undefined when it has one. */
-export function captureUndefinedReason(r: Pick<BatteryBacktestResult, 'perfect_foresight' | 'capture'>): string | undefined {
+export function captureUndefinedReason(
+  r: Pick<BatteryBacktestResult, 'perfect_foresight' | 'capture'>,
+): string | undefined {
   if (!Number.isNaN(r.capture)) return undefined;
   return `perfect foresight earns ${r.perfect_foresight} on these days (the battery cannot trade profitably, e.g. max cycles 0), so there is nothing to capture and realized / perfect_foresight is 0/0`;
 }
@@ -104,6 +118,16 @@ export interface BatteryBacktestOptions {
  * forecast backtest does), schedules on it, settles at the real prices.
  */
 export async function backtestBattery(opts: BatteryBacktestOptions): Promise<BatteryBacktestResult> {
-  const days = await rollingForecast({ table: opts.table, model: opts.model, evalFrom: opts.evalFrom, evalTo: opts.evalTo, onProgress: opts.onProgress });
-  return backtestDays(days, opts.battery, { model: opts.model, intervalMinutes: (24 * 60) / opts.table.perDay, hedge: opts.hedge });
+  const days = await rollingForecast({
+    table: opts.table,
+    model: opts.model,
+    evalFrom: opts.evalFrom,
+    evalTo: opts.evalTo,
+    onProgress: opts.onProgress,
+  });
+  return backtestDays(days, opts.battery, {
+    model: opts.model,
+    intervalMinutes: (24 * 60) / opts.table.perDay,
+    hedge: opts.hedge,
+  });
 }

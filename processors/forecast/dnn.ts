@@ -89,7 +89,16 @@ interface Scaling {
  * lowest validation MAE (checked every 20 steps, early stop after `patience` checks), then from the same
  * initial weights on the whole window for that many steps.
  */
-function trainNet(tf: Tf, x: Float32Array, y: Float32Array, n: number, p: number, out: number, opts: Required<Pick<DnnOptions, 'hidden' | 'maxSteps' | 'validationDays' | 'patience' | 'learningRate' | 'l1'>>, seed: number): Net {
+function trainNet(
+  tf: Tf,
+  x: Float32Array,
+  y: Float32Array,
+  n: number,
+  p: number,
+  out: number,
+  opts: Required<Pick<DnnOptions, 'hidden' | 'maxSteps' | 'validationDays' | 'patience' | 'learningRate' | 'l1'>>,
+  seed: number,
+): Net {
   const sizes = [p, ...opts.hidden, out];
   const random = prng(seed);
   const init: Net = { sizes, weights: [], biases: [] };
@@ -123,10 +132,16 @@ function trainNet(tf: Tf, x: Float32Array, y: Float32Array, n: number, p: number
     let bestStep = steps;
     let stale = 0;
     for (let step = 1; step <= steps; step++) {
-      optimizer.minimize(() => {
-        const mae = tf.mean(tf.abs(tf.sub(forward(xt), yt)));
-        return opts.l1 > 0 ? (tf.add(mae, tf.mul(opts.l1, tf.sum(tf.abs(vars[0])))) as TF.Scalar) : (mae as TF.Scalar);
-      }, false, vars);
+      optimizer.minimize(
+        () => {
+          const mae = tf.mean(tf.abs(tf.sub(forward(xt), yt)));
+          return opts.l1 > 0
+            ? (tf.add(mae, tf.mul(opts.l1, tf.sum(tf.abs(vars[0])))) as TF.Scalar)
+            : (mae as TF.Scalar);
+        },
+        false,
+        vars,
+      );
       if (xv && yv && step % every === 0) {
         const v = tf.tidy(() => tf.mean(tf.abs(tf.sub(forward(xv), yv))).dataSync()[0]);
         if (v < best - 1e-5) {
@@ -193,7 +208,15 @@ export function dnnModel(opts: DnnOptions = {}, name = 'dnn'): DayAheadModel {
   let trainedFor = Number.NEGATIVE_INFINITY; // target day (epoch days) of the last training
   let exogKey = '';
 
-  const featureRow = (raw: Float64Array, r: number, cols: number, date: string, sc: Scaling, out: Float32Array, offset: number): void => {
+  const featureRow = (
+    raw: Float64Array,
+    r: number,
+    cols: number,
+    date: string,
+    sc: Scaling,
+    out: Float32Array,
+    offset: number,
+  ): void => {
     for (let j = 0; j < cols; j++) out[offset + j] = (sc.x[j].forward(raw[r * cols + j]) - sc.mean[j]) / sc.std[j];
     for (let k = 0; k < 7; k++) out[offset + cols + k] = 0;
     out[offset + cols + dayOfWeek(date)] = 1;

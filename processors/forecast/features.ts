@@ -29,7 +29,13 @@ export function asinhUnscale(z: number, med: number, mad: number): number {
  * Raw lagged-price features of days `from`..`to-1` (rows) from a day-major price array: for every lag,
  * the whole price profile of day d-lag. Row-major, `lags.length * perDay` columns.
  */
-export function lagMatrix(prices: ArrayLike<number>, perDay: number, from: number, to: number, lags: number[]): Float64Array {
+export function lagMatrix(
+  prices: ArrayLike<number>,
+  perDay: number,
+  from: number,
+  to: number,
+  lags: number[],
+): Float64Array {
   const width = lags.length * perDay;
   const out = new Float64Array((to - from) * width);
   let k = 0;

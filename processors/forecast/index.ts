@@ -4,10 +4,24 @@ export { forecastModels, createModel, defaultModel, learEnsembleOptions, ensembl
 export type { DayAheadModel, DayInput } from './model.js';
 export { mae, smape, quantile, pinball } from './metrics.js';
 export { ConformalQuantiles } from './conformal.js';
-export { backtestReport, formatReport, writePredictionsCsv, type BacktestReport, type ForecastMetrics } from './report.js';
+export {
+  backtestReport,
+  formatReport,
+  writePredictionsCsv,
+  type BacktestReport,
+  type ForecastMetrics,
+} from './report.js';
 export { learModel, learForecast, learMembers, learMemberKey, type LearOptions } from './lear.js';
 export { fitTransform, transformNames, type TransformName } from './transforms.js';
-export { lassoDesign, lassoFit, lassoFitCriteria, lassoPredict, type LassoFit, type LassoOptions, type Criterion } from './lasso.js';
+export {
+  lassoDesign,
+  lassoFit,
+  lassoFitCriteria,
+  lassoPredict,
+  type LassoFit,
+  type LassoOptions,
+  type Criterion,
+} from './lasso.js';
 export { dnnModel, type DnnOptions } from './dnn.js';
 export { ensembleModel } from './ensemble.js';
 export { priceForecastProcessor, createPriceForecaster, PriceForecastConfig, type ForecastIssue } from './processor.js';

@@ -94,7 +94,12 @@ export function lassoFit(design: LassoDesign, y: ArrayLike<number>, opts: LassoO
 }
 
 /** One pass along the lambda path; returns, for each criterion, the fit it prefers. */
-export function lassoFitCriteria(design: LassoDesign, y: ArrayLike<number>, criteria: Criterion[], opts: LassoOptions = {}): LassoFit[] {
+export function lassoFitCriteria(
+  design: LassoDesign,
+  y: ArrayLike<number>,
+  criteria: Criterion[],
+  opts: LassoOptions = {},
+): LassoFit[] {
   const { n, p, z, gram, mean, scale } = design;
   const pathLength = opts.pathLength ?? 25;
   const minRatio = opts.minRatio ?? 1e-2;
@@ -157,7 +162,7 @@ export function lassoFitCriteria(design: LassoDesign, y: ArrayLike<number>, crit
   let stale = 0;
   for (let step = 1; step < pathLength; step++) {
     const lambda = lambdaMax * Math.pow(minRatio, step / (pathLength - 1));
-    for (let sweeps = 0; sweeps < maxSweeps; ) {
+    for (let sweeps = 0; sweeps < maxSweeps;) {
       sweeps++;
       if (sweep(lambda, false) < tol) break;
       while (sweeps < maxSweeps && sweep(lambda, true) >= tol) sweeps++;

@@ -65,7 +65,12 @@ export function learSettings(opts: LearOptions): LearSettings {
  * optionally the min/max/mean of d-1, and the profiles of each exogenous series at its lags.
  * Exogenous series cover the target day as well (they are forecasts known before gate closure).
  */
-export function rawFeatures(input: DayInput, s: LearSettings, from: number, to: number): { raw: Float64Array; cols: number } {
+export function rawFeatures(
+  input: DayInput,
+  s: LearSettings,
+  from: number,
+  to: number,
+): { raw: Float64Array; cols: number } {
   const { history, perDay } = input;
   const exog = input.exog ? Object.values(input.exog) : [];
   const extras = s.extras || s.relative;
@@ -115,7 +120,12 @@ function firstDay(t: number, window: number, maxLag: number): number {
 }
 
 /** Member key: `<transform>[+d1]/<window or all>/<criterion>`. */
-export function learMemberKey(transform: TransformName, window: number, criterion: Criterion, relative = false): string {
+export function learMemberKey(
+  transform: TransformName,
+  window: number,
+  criterion: Criterion,
+  relative = false,
+): string {
   return `${transform}${relative ? '+d1' : ''}/${window <= 0 ? 'all' : window}/${criterion}`;
 }
 
@@ -131,7 +141,10 @@ export function learMembers(input: DayInput, opts: LearOptions = {}): Map<string
   const t = history.length / perDay;
   for (const [name, series] of Object.entries(input.exog ?? {})) {
     if (series.length < (t + 1) * perDay) {
-      throw new OptiBidError('OPTIBID_ERR_USAGE', `exogenous series "${name}" must cover the history and the target day ${targetDate}: ${series.length} values, need ${(t + 1) * perDay}`);
+      throw new OptiBidError(
+        'OPTIBID_ERR_USAGE',
+        `exogenous series "${name}" must cover the history and the target day ${targetDate}: ${series.length} values, need ${(t + 1) * perDay}`,
+      );
     }
   }
   const firstAll = Math.min(...s.windows.map((w) => firstDay(t, w, s.maxLag)));
@@ -145,7 +158,8 @@ export function learMembers(input: DayInput, opts: LearOptions = {}): Map<string
     const same = done.get(first);
     if (same) {
       for (const transform of s.transforms) {
-        for (const c of s.criteria) out.set(learMemberKey(transform, window, c, s.relative), same.get(`${transform}/${c}`)!);
+        for (const c of s.criteria)
+          out.set(learMemberKey(transform, window, c, s.relative), same.get(`${transform}/${c}`)!);
       }
       continue;
     }
@@ -170,7 +184,8 @@ export function learMembers(input: DayInput, opts: LearOptions = {}): Map<string
       const forecasts = s.criteria.map(() => new Array<number>(perDay));
       const targetBase = s.relative ? dayMean(history, perDay, t - 1) : 0;
       for (let h = 0; h < perDay; h++) {
-        for (let r = 0; r < n; r++) y[r] = history[(first + r) * perDay + h] - (s.relative ? dayMean(history, perDay, first + r - 1) : 0);
+        for (let r = 0; r < n; r++)
+          y[r] = history[(first + r) * perDay + h] - (s.relative ? dayMean(history, perDay, first + r - 1) : 0);
         const f = fitTransform(transform, y);
         for (let r = 0; r < n; r++) y[r] = f.forward(y[r]);
         const fits = lassoFitCriteria(design, y, s.criteria, s.lasso);

@@ -1,12 +1,17 @@
 import { dnnModel } from './dnn.js';
-import { learForecast, learMembers } from './lear.js';
+import { learForecast } from './lear.js';
 import { mae } from './metrics.js';
 import { ensembleLearWeight } from './models.js';
 import { rollingForecast } from './rolling.js';
 import { readPriceCsv } from './table.js';
 
 const table = readPriceCsv(new URL('./fixtures/np-2017h1.csv', import.meta.url).pathname, 'Real price');
-const input = (d: number) => ({ history: table.prices.subarray(0, d * 24), historyDays: table.days.slice(0, d), targetDate: table.days[d], perDay: 24 });
+const input = (d: number) => ({
+  history: table.prices.subarray(0, d * 24),
+  historyDays: table.days.slice(0, d),
+  targetDate: table.days[d],
+  perDay: 24,
+});
 
 describe('LEAR and DNN on a small real slice (NP, spring 2017)', () => {
   it('LEAR (84-day window) beats the weekly naive forecast over a week', () => {
@@ -44,7 +49,12 @@ describe('LEAR and DNN on a small real slice (NP, spring 2017)', () => {
   }, 60_000);
 
   it('the DNN retrains on the calendar schedule even when the caller keeps a fixed-length history', async () => {
-    const sliding = (d: number) => ({ history: table.prices.subarray((d - 90) * 24, d * 24), historyDays: table.days.slice(d - 90, d), targetDate: table.days[d], perDay: 24 });
+    const sliding = (d: number) => ({
+      history: table.prices.subarray((d - 90) * 24, d * 24),
+      historyDays: table.days.slice(d - 90, d),
+      targetDate: table.days[d],
+      perDay: 24,
+    });
     const opts = { window: 60, retrainEvery: 7, seeds: [1] };
     const a = dnnModel(opts);
     await a.forecastDay(sliding(120));
@@ -57,7 +67,13 @@ describe('LEAR and DNN on a small real slice (NP, spring 2017)', () => {
   }, 60_000);
 
   it('the ensemble reports its members and combines them with the documented weights', async () => {
-    const days = await rollingForecast({ table, model: 'ensemble', evalFrom: table.days[170], evalTo: table.days[170], calibrationDays: 0 });
+    const days = await rollingForecast({
+      table,
+      model: 'ensemble',
+      evalFrom: table.days[170],
+      evalTo: table.days[170],
+      calibrationDays: 0,
+    });
     const m = days[0].members!;
     expect(Object.keys(m).sort()).toEqual(['dnn', 'lear-ensemble']);
     const w = ensembleLearWeight;
@@ -72,7 +88,14 @@ describe('LEAR with exogenous inputs (BE, 70 days with two day-ahead fundamental
     historyDays: be.days.slice(0, d),
     targetDate: be.days[d],
     perDay: 24,
-    ...(exog ? { exog: { load: be.columns.Exogenous1.subarray(0, (d + 1) * 24), generation: be.columns.Exogenous2.subarray(0, (d + 1) * 24) } } : {}),
+    ...(exog
+      ? {
+          exog: {
+            load: be.columns.Exogenous1.subarray(0, (d + 1) * 24),
+            generation: be.columns.Exogenous2.subarray(0, (d + 1) * 24),
+          },
+        }
+      : {}),
   });
 
   it('the fundamentals of the target day lower the error of a 42-day LEAR over the last two weeks', () => {

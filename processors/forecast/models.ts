@@ -28,7 +28,11 @@ const factories: Record<string, () => DayAheadModel> = {
   lear: () => learModel(),
   'lear-ensemble': () => learModel(learEnsembleOptions, 'lear-ensemble'),
   dnn: () => dnnModel(),
-  ensemble: () => ensembleModel([learModel(learEnsembleOptions, 'lear-ensemble'), dnnModel()], 'ensemble', [ensembleLearWeight, 1 - ensembleLearWeight]),
+  ensemble: () =>
+    ensembleModel([learModel(learEnsembleOptions, 'lear-ensemble'), dnnModel()], 'ensemble', [
+      ensembleLearWeight,
+      1 - ensembleLearWeight,
+    ]),
 };
 
 /** Model names accepted by `createModel` and `rollingForecast` (plus `column:NAME`, a column of the CSV). */
@@ -38,7 +42,10 @@ export const forecastModels: string[] = [...Object.keys(factories), 'default'];
 export function createModel(name: string): DayAheadModel {
   const factory = factories[name === 'default' ? defaultModel : name];
   if (!factory) {
-    throw new OptiBidError('OPTIBID_ERR_USAGE', `unknown forecast model "${name}" (models: ${forecastModels.join(', ')}, column:NAME)`);
+    throw new OptiBidError(
+      'OPTIBID_ERR_USAGE',
+      `unknown forecast model "${name}" (models: ${forecastModels.join(', ')}, column:NAME)`,
+    );
   }
   return factory();
 }

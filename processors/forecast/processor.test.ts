@@ -1,4 +1,15 @@
-import { ChangelogStore, MemoryTransport, VirtualClock, arraySource, collectingSink, localDay, makeSpec, nextDate, type OutRecord, type ProcessContext } from '@optibid/runtime';
+import {
+  ChangelogStore,
+  MemoryTransport,
+  VirtualClock,
+  arraySource,
+  collectingSink,
+  localDay,
+  makeSpec,
+  nextDate,
+  type OutRecord,
+  type ProcessContext,
+} from '@optibid/runtime';
 import { createPriceForecaster, priceForecastProcessor, type ForecastIssue } from './processor.js';
 import { readPriceCsv } from './table.js';
 
@@ -9,7 +20,12 @@ const cetMidnight = (date: string) => Date.parse(`${date}T00:00:00Z`) - HOUR;
 function harness() {
   const clock = new VirtualClock(cetMidnight(table.days[0]) - 48 * HOUR);
   const emitted: OutRecord[] = [];
-  const ctx: ProcessContext = { emit: (r) => emitted.push({ topic: 'default', ...r } as OutRecord), state: new ChangelogStore(), clock, watermark: -Infinity };
+  const ctx: ProcessContext = {
+    emit: (r) => emitted.push({ topic: 'default', ...r } as OutRecord),
+    state: new ChangelogStore(),
+    clock,
+    watermark: -Infinity,
+  };
   return { clock, emitted, ctx };
 }
 
@@ -17,7 +33,14 @@ function harness() {
 async function feedDay(p: ReturnType<typeof createPriceForecaster>, ctx: ProcessContext, i: number): Promise<void> {
   const start = cetMidnight(table.days[i]);
   for (let h = 0; h < 24; h++) {
-    const value = { market: 'NORDPOOL', area: 'SYS', product: 'DAY_AHEAD', deliveryStart: start + h * HOUR, intervalMinutes: 60, price: table.prices[i * 24 + h] };
+    const value = {
+      market: 'NORDPOOL',
+      area: 'SYS',
+      product: 'DAY_AHEAD',
+      deliveryStart: start + h * HOUR,
+      intervalMinutes: 60,
+      price: table.prices[i * 24 + h],
+    };
     await p.process({ topic: 'market.prices', key: 'NORDPOOL|SYS', value, timestamp: ctx.clock.now() }, ctx);
   }
 }
@@ -26,12 +49,17 @@ describe('price-forecast processor', () => {
   it('is a processor definition with a validated config schema', () => {
     expect(priceForecastProcessor.kind).toBe('processor');
     expect(priceForecastProcessor.name).toBe('price-forecast');
-    expect(Object.keys(priceForecastProcessor.config.properties)).toEqual(expect.arrayContaining(['market', 'area', 'model', 'gateClosure']));
+    expect(Object.keys(priceForecastProcessor.config.properties)).toEqual(
+      expect.arrayContaining(['market', 'area', 'model', 'gateClosure']),
+    );
   });
 
   it('issues one forecast per day at gate closure minus lead time, with quantiles once errors exist', async () => {
     const issues: ForecastIssue[] = [];
-    const p = createPriceForecaster({ market: 'NORDPOOL', area: 'SYS', model: 'naive-weekly', gateClosure: '12:00', leadMinutes: 60 }, { onIssue: (i) => void issues.push(i) });
+    const p = createPriceForecaster(
+      { market: 'NORDPOOL', area: 'SYS', model: 'naive-weekly', gateClosure: '12:00', leadMinutes: 60 },
+      { onIssue: (i) => void issues.push(i) },
+    );
     const { clock, emitted, ctx } = harness();
     for (let i = 0; i < 20; i++) {
       // Day i-1, 10:30 CET: before issue time (11:00) nothing is issued for day i.
@@ -44,7 +72,14 @@ describe('price-forecast processor', () => {
       await p.onWatermark!(clock.now(), ctx); // idempotent: a day is issued once
       if (i >= 7) {
         expect(emitted.length - before).toBe(24);
-        const first = emitted[before].value as { deliveryStart: number; price: number; model: string; modelVersion: string; issuedAt: number; quantiles: { probability: number; price: number }[] };
+        const first = emitted[before].value as {
+          deliveryStart: number;
+          price: number;
+          model: string;
+          modelVersion: string;
+          issuedAt: number;
+          quantiles: { probability: number; price: number }[];
+        };
         expect(first.deliveryStart).toBe(cetMidnight(table.days[i]));
         expect(first.price).toBe(table.prices[(i - 7) * 24]);
         expect(first.model).toBe('naive-weekly');
@@ -67,32 +102,92 @@ describe('price-forecast processor', () => {
   it('sends malformed price records to the dead-letter path by throwing a reason', async () => {
     const p = createPriceForecaster({ market: 'NORDPOOL', area: 'SYS', model: 'naive-daily' });
     const { ctx } = harness();
-    await expect(p.process({ topic: 'market.prices', key: null, value: { market: 'NORDPOOL', area: 'SYS', deliveryStart: 0, intervalMinutes: 60, price: 'x' }, timestamp: 0 }, ctx)).rejects.toThrow(/numeric deliveryStart and price/);
-    await expect(p.process({ topic: 'market.prices', key: null, value: { market: 'NORDPOOL', area: 'SYS', deliveryStart: 0, intervalMinutes: 15, price: 1 }, timestamp: 0 }, ctx)).rejects.toThrow(/intervalMinutes 15/);
+    await expect(
+      p.process(
+        {
+          topic: 'market.prices',
+          key: null,
+          value: { market: 'NORDPOOL', area: 'SYS', deliveryStart: 0, intervalMinutes: 60, price: 'x' },
+          timestamp: 0,
+        },
+        ctx,
+      ),
+    ).rejects.toThrow(/numeric deliveryStart and price/);
+    await expect(
+      p.process(
+        {
+          topic: 'market.prices',
+          key: null,
+          value: { market: 'NORDPOOL', area: 'SYS', deliveryStart: 0, intervalMinutes: 15, price: 1 },
+          timestamp: 0,
+        },
+        ctx,
+      ),
+    ).rejects.toThrow(/intervalMinutes 15/);
   });
 
   it('uses market.fundamentals of the area as exogenous inputs, and falls back to prices only when the target day lacks them', async () => {
     const be = readPriceCsv(new URL('./fixtures/be-exog-70d.csv', import.meta.url).pathname, 'Price');
     const run = async (fundamentals: string[] | undefined, skipLoadOf?: string) => {
-      const p = createPriceForecaster({ market: 'EPEX', area: 'BE', model: 'lear', ...(fundamentals ? { fundamentals } : {}) });
+      const p = createPriceForecaster({
+        market: 'EPEX',
+        area: 'BE',
+        model: 'lear',
+        ...(fundamentals ? { fundamentals } : {}),
+      });
       const clock = new VirtualClock(cetMidnight(be.days[0]) - 48 * HOUR);
       const emitted: OutRecord[] = [];
-      const ctx: ProcessContext = { emit: (r) => emitted.push(r), state: new ChangelogStore(), clock, watermark: -Infinity };
+      const ctx: ProcessContext = {
+        emit: (r) => emitted.push(r),
+        state: new ChangelogStore(),
+        clock,
+        watermark: -Infinity,
+      };
       for (let i = 0; i < 44; i++) {
         const start = cetMidnight(be.days[i]);
         // Day-ahead fundamentals forecasts for day i are published on day i-1 at 09:00 CET, before the issue time.
         clock.set(start - 15 * HOUR);
         for (let h = 0; h < 24; h++) {
           if (be.days[i] === skipLoadOf) continue;
-          const base = { area: 'BE', basis: 'DAY_AHEAD_FORECAST', deliveryStart: start + h * HOUR, intervalMinutes: 60, ingestedAt: 0, source: 'test' };
-          await p.process({ topic: 'market.fundamentals', key: 'BE|LOAD', value: { ...base, kind: 'LOAD', valueMw: be.columns.Exogenous1[i * 24 + h] }, timestamp: clock.now() }, ctx);
-          await p.process({ topic: 'market.fundamentals', key: 'BE|WIND', value: { ...base, kind: 'WIND', valueMw: be.columns.Exogenous2[i * 24 + h] }, timestamp: clock.now() }, ctx);
+          const base = {
+            area: 'BE',
+            basis: 'DAY_AHEAD_FORECAST',
+            deliveryStart: start + h * HOUR,
+            intervalMinutes: 60,
+            ingestedAt: 0,
+            source: 'test',
+          };
+          await p.process(
+            {
+              topic: 'market.fundamentals',
+              key: 'BE|LOAD',
+              value: { ...base, kind: 'LOAD', valueMw: be.columns.Exogenous1[i * 24 + h] },
+              timestamp: clock.now(),
+            },
+            ctx,
+          );
+          await p.process(
+            {
+              topic: 'market.fundamentals',
+              key: 'BE|WIND',
+              value: { ...base, kind: 'WIND', valueMw: be.columns.Exogenous2[i * 24 + h] },
+              timestamp: clock.now(),
+            },
+            ctx,
+          );
         }
         clock.set(start - 13 * HOUR + 60_000);
         await p.onWatermark!(clock.now(), ctx);
         clock.set(start - 11 * HOUR);
         for (let h = 0; h < 24; h++) {
-          const value = { market: 'EPEX', area: 'BE', product: 'DAY_AHEAD', deliveryStart: start + h * HOUR, intervalMinutes: 60, price: be.prices[i * 24 + h] };
+          const value = {
+            market: 'EPEX',
+            area: 'BE',
+            product: 'DAY_AHEAD',
+            deliveryStart: start + h * HOUR,
+            intervalMinutes: 60,
+            price: be.prices[i * 24 + h],
+          };
           await p.process({ topic: 'market.prices', key: 'EPEX|BE', value, timestamp: clock.now() }, ctx);
         }
       }
@@ -114,7 +209,19 @@ describe('price-forecast processor', () => {
     expect(withGap.get(missing)).toEqual(pricesOnly.get(missing));
     await expect(
       createPriceForecaster({ market: 'EPEX', area: 'BE', fundamentals: ['LOAD'] }).process(
-        { topic: 'market.fundamentals', key: null, value: { area: 'BE', kind: 'LOAD', basis: 'DAY_AHEAD_FORECAST', deliveryStart: 0, intervalMinutes: 60, valueMw: null }, timestamp: 0 },
+        {
+          topic: 'market.fundamentals',
+          key: null,
+          value: {
+            area: 'BE',
+            kind: 'LOAD',
+            basis: 'DAY_AHEAD_FORECAST',
+            deliveryStart: 0,
+            intervalMinutes: 60,
+            valueMw: null,
+          },
+          timestamp: 0,
+        },
         harness().ctx,
       ),
     ).rejects.toThrow(/numeric deliveryStart and valueMw/);
@@ -123,65 +230,132 @@ describe('price-forecast processor', () => {
   /** Hourly prices of one local day: interval k from local midnight costs 100 × day + k. */
   const dstPrices = (market: string, zone: string, date: string, day: number) => {
     const { start, end } = localDay(date, zone);
-    const out: { market: string; area: string; product: string; deliveryStart: number; intervalMinutes: number; price: number }[] = [];
-    for (let t = start, k = 0; t < end; t += HOUR, k++) out.push({ market, area: 'X', product: 'DAY_AHEAD', deliveryStart: t, intervalMinutes: 60, price: 100 * day + k });
+    const out: {
+      market: string;
+      area: string;
+      product: string;
+      deliveryStart: number;
+      intervalMinutes: number;
+      price: number;
+    }[] = [];
+    for (let t = start, k = 0; t < end; t += HOUR, k++)
+      out.push({
+        market,
+        area: 'X',
+        product: 'DAY_AHEAD',
+        deliveryStart: t,
+        intervalMinutes: 60,
+        price: 100 * day + k,
+      });
     return out;
   };
 
   it.each([
     {
       // Spring forward: the target day 2026-03-29 has 23 hours (no 02:00); its gate is 12:00 CET on 03-28 (11:00Z).
-      market: 'NORDPOOL', zone: 'Europe/Oslo', days: ['2026-03-27', '2026-03-28', '2026-03-29'],
+      market: 'NORDPOOL',
+      zone: 'Europe/Oslo',
+      days: ['2026-03-27', '2026-03-28', '2026-03-29'],
       issues: [
-        { target: '2026-03-29', at: '2026-03-28T10:00:00Z', prices: (b: number) => [0, 1, ...Array.from({ length: 21 }, (_, i) => i + 3)].map((k) => b + k) },
+        {
+          target: '2026-03-29',
+          at: '2026-03-28T10:00:00Z',
+          prices: (b: number) => [0, 1, ...Array.from({ length: 21 }, (_, i) => i + 3)].map((k) => b + k),
+        },
         // the 23-hour history day on the 24-slot grid: 02:00 is interpolated between 01:00 and 03:00
-        { target: '2026-03-30', at: '2026-03-29T09:00:00Z', prices: (b: number) => [0, 1, 1.5, ...Array.from({ length: 21 }, (_, i) => i + 2)].map((k) => b + k) },
+        {
+          target: '2026-03-30',
+          at: '2026-03-29T09:00:00Z',
+          prices: (b: number) => [0, 1, 1.5, ...Array.from({ length: 21 }, (_, i) => i + 2)].map((k) => b + k),
+        },
       ],
     },
     {
       // Fall back: the target day 2026-10-25 has 25 hours (02:00 twice); its gate is 12:00 CEST on 10-24 (10:00Z).
-      market: 'EPEX', zone: 'Europe/Brussels', days: ['2026-10-23', '2026-10-24', '2026-10-25'],
+      market: 'EPEX',
+      zone: 'Europe/Brussels',
+      days: ['2026-10-23', '2026-10-24', '2026-10-25'],
       issues: [
-        { target: '2026-10-25', at: '2026-10-24T09:00:00Z', prices: (b: number) => [0, 1, 2, 2, ...Array.from({ length: 21 }, (_, i) => i + 3)].map((k) => b + k) },
+        {
+          target: '2026-10-25',
+          at: '2026-10-24T09:00:00Z',
+          prices: (b: number) => [0, 1, 2, 2, ...Array.from({ length: 21 }, (_, i) => i + 3)].map((k) => b + k),
+        },
         // the 25-hour history day: the two 02:00 hours are averaged
-        { target: '2026-10-26', at: '2026-10-25T10:00:00Z', prices: (b: number) => [0, 1, 2.5, ...Array.from({ length: 21 }, (_, i) => i + 4)].map((k) => b + k) },
+        {
+          target: '2026-10-26',
+          at: '2026-10-25T10:00:00Z',
+          prices: (b: number) => [0, 1, 2.5, ...Array.from({ length: 21 }, (_, i) => i + 4)].map((k) => b + k),
+        },
       ],
     },
-  ])('issues at the right UTC instant across DST in $zone, with 23/25-hour delivery days', async ({ market, zone, days, issues }) => {
-    const issued: ForecastIssue[] = [];
-    const p = createPriceForecaster({ market, area: 'X', model: 'naive-daily' }, { onIssue: (i) => void issued.push(i) });
-    const clock = new VirtualClock(Date.parse(`${days[0]}T00:00:00Z`) - 48 * HOUR);
-    const emitted: OutRecord[] = [];
-    const ctx: ProcessContext = { emit: (r) => emitted.push(r), state: new ChangelogStore(), clock, watermark: -Infinity };
-    for (const [d, date] of days.entries()) for (const value of dstPrices(market, zone, date, d)) await p.process({ topic: 'market.prices', key: null, value, timestamp: clock.now() }, ctx);
-    expect(emitted).toHaveLength(0);
-    for (const { target, at, prices } of issues) {
-      const issueAt = Date.parse(at);
-      clock.set(issueAt - 60_000);
-      await p.onTimer!(clock.now(), ctx);
-      expect(emitted).toHaveLength(0); // a minute early: nothing
-      clock.set(issueAt);
-      await p.onTimer!(clock.now(), ctx);
-      await p.onTimer!(clock.now() + 60_000, ctx); // once per delivery day
-      const { start, end } = localDay(target, zone);
-      const values = emitted.map((r) => r.value as { deliveryStart: number; price: number; issuedAt: number });
-      expect(values.map((v) => v.deliveryStart)).toEqual(Array.from({ length: (end - start) / HOUR }, (_, k) => start + k * HOUR));
-      expect(values.map((v) => v.price)).toEqual(prices(100 * days.indexOf(nextDate(target, -1))));
-      expect(values.every((v) => v.issuedAt === issueAt)).toBe(true);
-      emitted.length = 0;
-    }
-    expect(issued.map((i) => i.targetDate)).toEqual(issues.map((i) => i.target));
-  });
+  ])(
+    'issues at the right UTC instant across DST in $zone, with 23/25-hour delivery days',
+    async ({ market, zone, days, issues }) => {
+      const issued: ForecastIssue[] = [];
+      const p = createPriceForecaster(
+        { market, area: 'X', model: 'naive-daily' },
+        { onIssue: (i) => void issued.push(i) },
+      );
+      const clock = new VirtualClock(Date.parse(`${days[0]}T00:00:00Z`) - 48 * HOUR);
+      const emitted: OutRecord[] = [];
+      const ctx: ProcessContext = {
+        emit: (r) => emitted.push(r),
+        state: new ChangelogStore(),
+        clock,
+        watermark: -Infinity,
+      };
+      for (const [d, date] of days.entries())
+        for (const value of dstPrices(market, zone, date, d))
+          await p.process({ topic: 'market.prices', key: null, value, timestamp: clock.now() }, ctx);
+      expect(emitted).toHaveLength(0);
+      for (const { target, at, prices } of issues) {
+        const issueAt = Date.parse(at);
+        clock.set(issueAt - 60_000);
+        await p.onTimer!(clock.now(), ctx);
+        expect(emitted).toHaveLength(0); // a minute early: nothing
+        clock.set(issueAt);
+        await p.onTimer!(clock.now(), ctx);
+        await p.onTimer!(clock.now() + 60_000, ctx); // once per delivery day
+        const { start, end } = localDay(target, zone);
+        const values = emitted.map((r) => r.value as { deliveryStart: number; price: number; issuedAt: number });
+        expect(values.map((v) => v.deliveryStart)).toEqual(
+          Array.from({ length: (end - start) / HOUR }, (_, k) => start + k * HOUR),
+        );
+        expect(values.map((v) => v.price)).toEqual(prices(100 * days.indexOf(nextDate(target, -1))));
+        expect(values.every((v) => v.issuedAt === issueAt)).toBe(true);
+        emitted.length = 0;
+      }
+      expect(issued.map((i) => i.targetDate)).toEqual(issues.map((i) => i.target));
+    },
+  );
 
   it('refuses a market outside the catalogue without timeZone and gateClosure, and accepts overrides', async () => {
-    expect(() => createPriceForecaster({ market: 'NOWHERE', area: 'X' })).toThrow(/not in the market catalogue.*set timeZone and gateClosure/);
-    expect(() => createPriceForecaster({ market: 'NOWHERE', area: 'X', timeZone: 'Mars/Olympus', gateClosure: '12:00' })).toThrow(/not an IANA time zone/);
+    expect(() => createPriceForecaster({ market: 'NOWHERE', area: 'X' })).toThrow(
+      /not in the market catalogue.*set timeZone and gateClosure/,
+    );
+    expect(() =>
+      createPriceForecaster({ market: 'NOWHERE', area: 'X', timeZone: 'Mars/Olympus', gateClosure: '12:00' }),
+    ).toThrow(/not an IANA time zone/);
     // Overrides: a 10:30 New York gate with a 30-minute lead issues at 10:00 EDT = 14:00Z.
-    const p = createPriceForecaster({ market: 'NOWHERE', area: 'X', model: 'naive-daily', timeZone: 'America/New_York', gateClosure: '10:30', leadMinutes: 30 });
+    const p = createPriceForecaster({
+      market: 'NOWHERE',
+      area: 'X',
+      model: 'naive-daily',
+      timeZone: 'America/New_York',
+      gateClosure: '10:30',
+      leadMinutes: 30,
+    });
     const clock = new VirtualClock(Date.parse('2026-06-01T00:00:00Z'));
     const emitted: OutRecord[] = [];
-    const ctx: ProcessContext = { emit: (r) => emitted.push(r), state: new ChangelogStore(), clock, watermark: -Infinity };
-    for (const value of dstPrices('NOWHERE', 'America/New_York', '2026-06-01', 1)) await p.process({ topic: 'market.prices', key: null, value, timestamp: 0 }, ctx);
+    const ctx: ProcessContext = {
+      emit: (r) => emitted.push(r),
+      state: new ChangelogStore(),
+      clock,
+      watermark: -Infinity,
+    };
+    for (const value of dstPrices('NOWHERE', 'America/New_York', '2026-06-01', 1))
+      await p.process({ topic: 'market.prices', key: null, value, timestamp: 0 }, ctx);
     clock.set(Date.parse('2026-06-01T13:59:00Z'));
     await p.onTimer!(clock.now(), ctx);
     expect(emitted).toHaveLength(0);
@@ -195,19 +369,34 @@ describe('price-forecast processor', () => {
     // Day-ahead prices for 2026-05-07 (CEST), published 13:30 on 05-06: after that day's gate, so no record
     // arrives between 11:00 and 12:00 on 05-07. The timer alone must issue 05-08.
     const clock = new VirtualClock(Date.parse('2026-05-06T11:30:00Z'));
-    const records = dstPrices('NORDPOOL', 'Europe/Oslo', '2026-05-07', 1).map((value) => ({ topic: 'market.prices', key: 'NORDPOOL|X', value, timestamp: value.deliveryStart }));
+    const records = dstPrices('NORDPOOL', 'Europe/Oslo', '2026-05-07', 1).map((value) => ({
+      topic: 'market.prices',
+      key: 'NORDPOOL|X',
+      value,
+      timestamp: value.deliveryStart,
+    }));
     const sink = collectingSink('out');
     const spec = makeSpec({
       name: 'forecast-timer',
       sources: [{ name: 'prices', definition: arraySource('prices', records), config: {}, outputs: ['market.prices'] }],
-      processors: [{ name: 'fc', definition: priceForecastProcessor, config: { market: 'NORDPOOL', area: 'X', model: 'naive-daily' }, inputs: ['market.prices'], outputs: ['forecasts.prices'] }],
+      processors: [
+        {
+          name: 'fc',
+          definition: priceForecastProcessor,
+          config: { market: 'NORDPOOL', area: 'X', model: 'naive-daily' },
+          inputs: ['market.prices'],
+          outputs: ['forecasts.prices'],
+        },
+      ],
       sinks: [{ name: 'out', definition: sink, inputs: ['forecasts.prices'] }],
     });
     const transport = new MemoryTransport({ timerPollMs: 60_000 });
     const run = await transport.start(spec, { clock });
     try {
       // All 24 prices published and consumed at 13:30 CEST on 05-06, before the clock moves on.
-      const consumed = () => transport.broker.records('market.prices').length === 24 && run.stats().every((s) => s.kind !== 'processor' || s.lag === 0);
+      const consumed = () =>
+        transport.broker.records('market.prices').length === 24 &&
+        run.stats().every((s) => s.kind !== 'processor' || s.lag === 0);
       for (let i = 0; i < 1000 && !consumed(); i++) await new Promise((r) => setTimeout(r, 5));
       expect(consumed()).toBe(true);
       clock.set(Date.parse('2026-05-07T08:59:00Z')); // 10:59 CEST: not yet
@@ -218,8 +407,14 @@ describe('price-forecast processor', () => {
       for (let i = 0; i < 400 && sink.records.length < 24; i++) await new Promise((r) => setTimeout(r, 5));
       expect(sink.records).toHaveLength(24);
       const first = sink.records[0].value as { deliveryStart: number; price: number; issuedAt: number };
-      expect(first).toMatchObject({ deliveryStart: Date.parse('2026-05-07T22:00:00Z'), price: 100, issuedAt: Date.parse('2026-05-07T09:00:00Z') });
-      expect(sink.records.map((r) => (r.value as { price: number }).price)).toEqual(Array.from({ length: 24 }, (_, k) => 100 + k));
+      expect(first).toMatchObject({
+        deliveryStart: Date.parse('2026-05-07T22:00:00Z'),
+        price: 100,
+        issuedAt: Date.parse('2026-05-07T09:00:00Z'),
+      });
+      expect(sink.records.map((r) => (r.value as { price: number }).price)).toEqual(
+        Array.from({ length: 24 }, (_, k) => 100 + k),
+      );
     } finally {
       await run.stop();
     }

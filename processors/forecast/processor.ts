@@ -1,5 +1,16 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { OptiBidError, defineProcessor, isValidTimeZone, localDate as zoneDate, localDay, nextDate, zoneOffsetMinutes, type Logger, type ProcessContext, type StreamRecord } from '@optibid/runtime';
+import {
+  OptiBidError,
+  defineProcessor,
+  isValidTimeZone,
+  localDate as zoneDate,
+  localDay,
+  nextDate,
+  zoneOffsetMinutes,
+  type Logger,
+  type ProcessContext,
+  type StreamRecord,
+} from '@optibid/runtime';
 import { gateClosure as marketGateClosure, markets, type MarketRules } from '../bidding/markets.js';
 import { ConformalQuantiles } from './conformal.js';
 import type { DayAheadModel } from './model.js';
@@ -8,16 +19,54 @@ import { addDays } from './table.js';
 
 export const PriceForecastConfig = Type.Object(
   {
-    market: Type.String({ description: 'Market of the prices to forecast, as in MarketPrice.market (e.g. NORDPOOL); its catalogue entry (processors/bidding/markets.ts) gives the time zone and gate closure.' }),
+    market: Type.String({
+      description:
+        'Market of the prices to forecast, as in MarketPrice.market (e.g. NORDPOOL); its catalogue entry (processors/bidding/markets.ts) gives the time zone and gate closure.',
+    }),
     area: Type.String({ description: 'Bidding zone, as in MarketPrice.area (e.g. SYS).' }),
-    model: Type.Optional(Type.String({ default: 'default', description: 'Forecast model: naive-daily, naive-weekly, lear, dnn, ensemble or default.' })),
-    outputTopic: Type.Optional(Type.String({ default: 'forecasts.prices', description: 'Topic of the PriceForecast records.' })),
-    intervalMinutes: Type.Optional(Type.Integer({ default: 60, description: 'Delivery interval length: 60 (24 per day) or 15 (96 per day).' })),
-    timeZone: Type.Optional(Type.String({ description: "IANA time zone of the delivery day (e.g. Europe/Oslo); default: the market's catalogue entry. Required for a market not in the catalogue." })),
-    gateClosure: Type.Optional(Type.String({ pattern: '^\\d{2}:\\d{2}$', description: "Local gate closure on day d-1 of the day-ahead auction for day d, HH:MM; default: the market's catalogue entry. Required for a market not in the catalogue." })),
-    tickIntervalMs: Type.Optional(Type.Integer({ minimum: 1000, default: 60_000, description: 'How often the runtime timer checks, on the injected clock, whether a forecast is due (ms); the forecast is issued at most this long after gate closure minus leadMinutes even when no record arrives.' })),
-    leadMinutes: Type.Optional(Type.Integer({ minimum: 0, default: 60, description: 'Recalibrate and issue this many minutes before gate closure.' })),
-    maxHistoryDays: Type.Optional(Type.Integer({ minimum: 8, default: 400, description: 'Days of prices kept in state and handed to the model.' })),
+    model: Type.Optional(
+      Type.String({
+        default: 'default',
+        description: 'Forecast model: naive-daily, naive-weekly, lear, dnn, ensemble or default.',
+      }),
+    ),
+    outputTopic: Type.Optional(
+      Type.String({ default: 'forecasts.prices', description: 'Topic of the PriceForecast records.' }),
+    ),
+    intervalMinutes: Type.Optional(
+      Type.Integer({ default: 60, description: 'Delivery interval length: 60 (24 per day) or 15 (96 per day).' }),
+    ),
+    timeZone: Type.Optional(
+      Type.String({
+        description:
+          "IANA time zone of the delivery day (e.g. Europe/Oslo); default: the market's catalogue entry. Required for a market not in the catalogue.",
+      }),
+    ),
+    gateClosure: Type.Optional(
+      Type.String({
+        pattern: '^\\d{2}:\\d{2}$',
+        description:
+          "Local gate closure on day d-1 of the day-ahead auction for day d, HH:MM; default: the market's catalogue entry. Required for a market not in the catalogue.",
+      }),
+    ),
+    tickIntervalMs: Type.Optional(
+      Type.Integer({
+        minimum: 1000,
+        default: 60_000,
+        description:
+          'How often the runtime timer checks, on the injected clock, whether a forecast is due (ms); the forecast is issued at most this long after gate closure minus leadMinutes even when no record arrives.',
+      }),
+    ),
+    leadMinutes: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        default: 60,
+        description: 'Recalibrate and issue this many minutes before gate closure.',
+      }),
+    ),
+    maxHistoryDays: Type.Optional(
+      Type.Integer({ minimum: 8, default: 400, description: 'Days of prices kept in state and handed to the model.' }),
+    ),
     currency: Type.Optional(Type.String({ default: 'EUR', description: 'ISO 4217 currency of the prices.' })),
     fundamentals: Type.Optional(
       Type.Array(Type.String(), {
@@ -25,7 +74,12 @@ export const PriceForecastConfig = Type.Object(
           'market.fundamentals kinds of the same area used as exogenous model inputs (e.g. ["LOAD", "WIND", "SOLAR"]): their profiles for day d, d-1 and d-7 enter LEAR. When a kind is missing for the target day, the forecast falls back to prices only.',
       }),
     ),
-    fundamentalsBasis: Type.Optional(Type.String({ default: 'DAY_AHEAD_FORECAST', description: 'Basis of the fundamentals records to use (MarketFundamental.basis).' })),
+    fundamentalsBasis: Type.Optional(
+      Type.String({
+        default: 'DAY_AHEAD_FORECAST',
+        description: 'Basis of the fundamentals records to use (MarketFundamental.basis).',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -52,16 +106,23 @@ const DAY = 86_400_000;
  * on the complete days up to d-1 and emits one PriceForecast per interval of day d with conformal
  * 10/50/90% quantiles from its own past errors. `onIssue` sees every new model version.
  */
-export function createPriceForecaster(cfg: PriceForecastConfig, deps: { logger?: Logger; onIssue?: (issue: ForecastIssue) => void | Promise<void> } = {}) {
+export function createPriceForecaster(
+  cfg: PriceForecastConfig,
+  deps: { logger?: Logger; onIssue?: (issue: ForecastIssue) => void | Promise<void> } = {},
+) {
   const interval = cfg.intervalMinutes ?? 60;
   const perDay = 1440 / interval;
   const rules: MarketRules | undefined = markets[cfg.market.toUpperCase()];
   const timeZone = cfg.timeZone ?? rules?.timeZone;
   const gateLocal = cfg.gateClosure ?? rules?.gateClosureLocal;
   if (!timeZone || !gateLocal) {
-    throw new OptiBidError('OPTIBID_ERR_CONFIG', `price-forecast: market "${cfg.market}" is not in the market catalogue (${Object.keys(markets).join(', ')}); set timeZone and gateClosure`);
+    throw new OptiBidError(
+      'OPTIBID_ERR_CONFIG',
+      `price-forecast: market "${cfg.market}" is not in the market catalogue (${Object.keys(markets).join(', ')}); set timeZone and gateClosure`,
+    );
   }
-  if (!isValidTimeZone(timeZone)) throw new OptiBidError('OPTIBID_ERR_CONFIG', `price-forecast: timeZone "${timeZone}" is not an IANA time zone`);
+  if (!isValidTimeZone(timeZone))
+    throw new OptiBidError('OPTIBID_ERR_CONFIG', `price-forecast: timeZone "${timeZone}" is not an IANA time zone`);
   const zone: MarketRules = { ...(rules ?? ({} as MarketRules)), timeZone, gateClosureLocal: gateLocal };
   const lead = (cfg.leadMinutes ?? 60) * 60_000;
   const step = interval * 60_000;
@@ -141,7 +202,8 @@ export function createPriceForecaster(cfg: PriceForecastConfig, deps: { logger?:
     const issueAt = gate - lead;
     if (now < issueAt || now >= gate || ctx.state.get(`issued:${target}`) !== undefined) return;
     const targetExog = kinds.length > 0 ? dayExog(ctx.state, target) : undefined;
-    if (kinds.length > 0 && !targetExog) deps.logger?.warn({ target, kinds }, 'fundamentals incomplete for the target day; forecasting from prices only');
+    if (kinds.length > 0 && !targetExog)
+      deps.logger?.warn({ target, kinds }, 'fundamentals incomplete for the target day; forecasting from prices only');
     const days: string[] = [];
     const rows: number[][] = [];
     const exogRows: number[][][] = [];
@@ -161,7 +223,10 @@ export function createPriceForecaster(cfg: PriceForecastConfig, deps: { logger?:
     // nothing to forecast from here, and nothing to mark.
     if (days.length === 0) return;
     if (days.length < model.minHistoryDays) {
-      deps.logger?.warn({ target, days: days.length, needed: model.minHistoryDays }, 'not enough complete price days before the target day; no forecast');
+      deps.logger?.warn(
+        { target, days: days.length, needed: model.minHistoryDays },
+        'not enough complete price days before the target day; no forecast',
+      );
       ctx.state.put(`issued:${target}`, { skipped: true });
       return;
     }
@@ -173,7 +238,13 @@ export function createPriceForecaster(cfg: PriceForecastConfig, deps: { logger?:
         exog![kind] = Float64Array.from([...exogRows.flatMap((e) => e[k]), ...targetExog[k]]);
       });
     }
-    const forecast = await model.forecastDay({ history, historyDays: days, targetDate: target, perDay, ...(exog ? { exog } : {}) });
+    const forecast = await model.forecastDay({
+      history,
+      historyDays: days,
+      targetDate: target,
+      perDay,
+      ...(exog ? { exog } : {}),
+    });
     const modelVersion = `${resolvedModel}@${days[days.length - 1]}`;
     const q = conformal.quantiles(forecast);
     ctx.state.put(`issued:${target}`, { forecast, modelVersion });
@@ -204,7 +275,16 @@ export function createPriceForecaster(cfg: PriceForecastConfig, deps: { logger?:
         },
       });
     }
-    await deps.onIssue?.({ market: cfg.market, area: cfg.area, model: resolvedModel, modelVersion, targetDate: target, issuedAt: now, trainingFrom: days[0], trainingTo: days[days.length - 1] });
+    await deps.onIssue?.({
+      market: cfg.market,
+      area: cfg.area,
+      model: resolvedModel,
+      modelVersion,
+      targetDate: target,
+      issuedAt: now,
+      trainingFrom: days[0],
+      trainingTo: days[days.length - 1],
+    });
   }
 
   /** Once all prices of an issued day are in, its errors calibrate later quantiles; old state is pruned. */
@@ -220,31 +300,50 @@ export function createPriceForecaster(cfg: PriceForecastConfig, deps: { logger?:
       const cut = key.indexOf(':');
       const kind = key.slice(0, cut);
       const rest = key.slice(cut + 1);
-      if ((kind === 'price' || kind === 'exog') && Number(rest.slice(rest.lastIndexOf(':') + 1)) < horizon) ctx.state.delete(key);
+      if ((kind === 'price' || kind === 'exog') && Number(rest.slice(rest.lastIndexOf(':') + 1)) < horizon)
+        ctx.state.delete(key);
       if ((kind === 'issued' || kind === 'settled') && rest < addDays(date, -7)) ctx.state.delete(key);
     }
   }
 
   return {
     async process(record: StreamRecord, ctx: ProcessContext): Promise<void> {
-      const f = record.value as { area?: string; kind?: string; basis?: string; deliveryStart?: number; intervalMinutes?: number; valueMw?: number };
+      const f = record.value as {
+        area?: string;
+        kind?: string;
+        basis?: string;
+        deliveryStart?: number;
+        intervalMinutes?: number;
+        valueMw?: number;
+      };
       if (kinds.length > 0 && f && typeof f === 'object' && 'kind' in f && 'valueMw' in f) {
         if (f.area === cfg.area && kinds.includes(f.kind ?? '') && (f.basis ?? basis) === basis) {
           if (typeof f.deliveryStart !== 'number' || typeof f.valueMw !== 'number' || !Number.isFinite(f.valueMw)) {
             throw new Error('market.fundamentals record without a numeric deliveryStart and valueMw');
           }
-          if (f.intervalMinutes !== interval) throw new Error(`fundamentals intervalMinutes ${f.intervalMinutes} does not match the configured ${interval}`);
+          if (f.intervalMinutes !== interval)
+            throw new Error(
+              `fundamentals intervalMinutes ${f.intervalMinutes} does not match the configured ${interval}`,
+            );
           ctx.state.put(`exog:${f.kind}:${f.deliveryStart}`, f.valueMw);
         }
         await maybeIssue(ctx);
         return;
       }
-      const v = record.value as { market?: string; area?: string; product?: string; deliveryStart?: number; intervalMinutes?: number; price?: number };
+      const v = record.value as {
+        market?: string;
+        area?: string;
+        product?: string;
+        deliveryStart?: number;
+        intervalMinutes?: number;
+        price?: number;
+      };
       if (v.market === cfg.market && v.area === cfg.area && (v.product ?? 'DAY_AHEAD') === 'DAY_AHEAD') {
         if (typeof v.deliveryStart !== 'number' || typeof v.price !== 'number' || !Number.isFinite(v.price)) {
           throw new Error('market.prices record without a numeric deliveryStart and price');
         }
-        if (v.intervalMinutes !== interval) throw new Error(`intervalMinutes ${v.intervalMinutes} does not match the configured ${interval}`);
+        if (v.intervalMinutes !== interval)
+          throw new Error(`intervalMinutes ${v.intervalMinutes} does not match the configured ${interval}`);
         ctx.state.put(`price:${v.deliveryStart}`, v.price);
         settle(ctx, localDate(v.deliveryStart));
       }
@@ -265,7 +364,8 @@ export function createPriceForecaster(cfg: PriceForecastConfig, deps: { logger?:
 export const priceForecastProcessor = defineProcessor({
   name: 'price-forecast',
   status: 'beta',
-  summary: 'Day-ahead price forecasts (LEAR/DNN/ensemble with conformal quantiles) from market.prices (and market.fundamentals), issued before gate closure',
+  summary:
+    'Day-ahead price forecasts (LEAR/DNN/ensemble with conformal quantiles) from market.prices (and market.fundamentals), issued before gate closure',
   config: PriceForecastConfig,
   create: (cfg, ctx) => createPriceForecaster(cfg, { logger: ctx.logger }),
 });

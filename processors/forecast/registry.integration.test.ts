@@ -35,14 +35,29 @@ describe('ModelRegistry on the local PostgreSQL', () => {
       await p.onWatermark!(clock.now(), ctx);
       clock.set(midnight(table.days[i]) - 11 * HOUR); // 13:00: day i's auction prices arrive
       for (let h = 0; h < 24; h++) {
-        const value = { market: 'NORDPOOL', area: 'SYS', product: 'DAY_AHEAD', deliveryStart: midnight(table.days[i]) + h * HOUR, intervalMinutes: 60, price: table.prices[i * 24 + h] };
+        const value = {
+          market: 'NORDPOOL',
+          area: 'SYS',
+          product: 'DAY_AHEAD',
+          deliveryStart: midnight(table.days[i]) + h * HOUR,
+          intervalMinutes: 60,
+          price: table.prices[i * 24 + h],
+        };
         await p.process({ topic: 'market.prices', key: null, value, timestamp: clock.now() }, ctx);
       }
     }
     // Day 3 ran at 13:00 on day 2, from day 0..2 -> version naive-daily@day2.
     const versions = await registry.versions('NORDPOOL', 'SYS', 'naive-daily');
-    expect(versions.map((v) => v.modelVersion)).toEqual([`naive-daily@${table.days[2]}`, `naive-daily@${table.days[1]}`, `naive-daily@${table.days[0]}`]);
-    expect(versions[0]).toMatchObject({ trainingFrom: table.days[0], trainingTo: table.days[2], params: { window: 1 } });
+    expect(versions.map((v) => v.modelVersion)).toEqual([
+      `naive-daily@${table.days[2]}`,
+      `naive-daily@${table.days[1]}`,
+      `naive-daily@${table.days[0]}`,
+    ]);
+    expect(versions[0]).toMatchObject({
+      trainingFrom: table.days[0],
+      trainingTo: table.days[2],
+      params: { window: 1 },
+    });
 
     await registry.record({ ...versions[0], metrics: { mae: 2.5, rmae: 0.5 } });
     const again = await registry.versions('NORDPOOL', 'SYS', 'naive-daily');

@@ -29,15 +29,26 @@ export class ModelRegistry {
   /** Connects (`schema` sets the search path, e.g. a per-test schema) and applies the migration. */
   static async open(url: string, opts: { schema?: string } = {}): Promise<ModelRegistry> {
     if (opts.schema !== undefined && !/^[a-z_][a-z0-9_]*$/.test(opts.schema)) {
-      throw new OptiBidError('OPTIBID_ERR_CONFIG', `registry schema "${opts.schema}" must be a lower-case SQL identifier`);
+      throw new OptiBidError(
+        'OPTIBID_ERR_CONFIG',
+        `registry schema "${opts.schema}" must be a lower-case SQL identifier`,
+      );
     }
-    const pool = new pg.Pool({ connectionString: url, max: 2, ...(opts.schema ? { options: `-c search_path=${opts.schema}` } : {}) });
+    const pool = new pg.Pool({
+      connectionString: url,
+      max: 2,
+      ...(opts.schema ? { options: `-c search_path=${opts.schema}` } : {}),
+    });
     try {
       if (opts.schema) await pool.query(`CREATE SCHEMA IF NOT EXISTS ${opts.schema}`);
       await pool.query(readFileSync(migration, 'utf8'));
     } catch (cause) {
       await pool.end();
-      throw new OptiBidError('OPTIBID_ERR_NETWORK', `model registry: cannot prepare PostgreSQL at ${url.replace(/\/\/[^@]*@/, '//***@')}: ${(cause as Error).message}`, { cause, retriable: true });
+      throw new OptiBidError(
+        'OPTIBID_ERR_NETWORK',
+        `model registry: cannot prepare PostgreSQL at ${url.replace(/\/\/[^@]*@/, '//***@')}: ${(cause as Error).message}`,
+        { cause, retriable: true },
+      );
     }
     return new ModelRegistry(pool);
   }
@@ -50,7 +61,17 @@ export class ModelRegistry {
        ON CONFLICT (market, area, model, model_version)
        DO UPDATE SET trained_at = EXCLUDED.trained_at, training_from = EXCLUDED.training_from, training_to = EXCLUDED.training_to,
                      params = EXCLUDED.params, metrics = forecast_model_versions.metrics || EXCLUDED.metrics`,
-      [v.market, v.area, v.model, v.modelVersion, v.trainedAt, v.trainingFrom, v.trainingTo, JSON.stringify(v.params ?? {}), JSON.stringify(v.metrics ?? {})],
+      [
+        v.market,
+        v.area,
+        v.model,
+        v.modelVersion,
+        v.trainedAt,
+        v.trainingFrom,
+        v.trainingTo,
+        JSON.stringify(v.params ?? {}),
+        JSON.stringify(v.metrics ?? {}),
+      ],
     );
   }
 

@@ -31,7 +31,12 @@ export interface BacktestReport extends ForecastMetrics {
 }
 
 /** Scores rolling forecasts (and the compare columns of the table) over the forecast days. */
-export function backtestReport(table: PriceTable, model: string, days: DayForecast[], compare: string[] = []): BacktestReport {
+export function backtestReport(
+  table: PriceTable,
+  model: string,
+  days: DayForecast[],
+  compare: string[] = [],
+): BacktestReport {
   const rows: number[] = [];
   for (const d of days) {
     const first = table.days.indexOf(d.date) * table.perDay;
@@ -84,7 +89,8 @@ export function writePredictionsCsv(file: string, days: DayForecast[]): void {
   for (const d of days) {
     for (let h = 0; h < d.forecast.length; h++) {
       const cells = [d.timestamps[h], String(d.forecast[h])];
-      if (withQ) cells.push(d.q10 ? String(d.q10[h]) : '', d.q50 ? String(d.q50[h]) : '', d.q90 ? String(d.q90[h]) : '');
+      if (withQ)
+        cells.push(d.q10 ? String(d.q10[h]) : '', d.q50 ? String(d.q50[h]) : '', d.q90 ? String(d.q90[h]) : '');
       lines.push(cells.join(','));
     }
   }

@@ -17,7 +17,12 @@ describe('rollingForecast', () => {
 
   it('naive models replay the price of the same hour 1 and 7 days earlier', async () => {
     const daily = await rollingForecast({ table, model: 'naive-daily', evalFrom: '2017-02-01', evalTo: '2017-02-03' });
-    const weekly = await rollingForecast({ table, model: 'naive-weekly', evalFrom: '2017-02-01', evalTo: '2017-02-03' });
+    const weekly = await rollingForecast({
+      table,
+      model: 'naive-weekly',
+      evalFrom: '2017-02-01',
+      evalTo: '2017-02-03',
+    });
     expect(daily.map((d) => d.date)).toEqual(['2017-02-01', '2017-02-02', '2017-02-03']);
     const row = table.days.indexOf('2017-02-02') * 24;
     expect(daily[1].forecast).toEqual(Array.from(table.prices.subarray(row - 24, row)));
@@ -27,11 +32,24 @@ describe('rollingForecast', () => {
   });
 
   it('replays a CSV column with column:NAME', async () => {
-    const days = await rollingForecast({ table, model: 'column:LEAR Ensemble', evalFrom: '2017-03-01', evalTo: '2017-03-31' });
+    const days = await rollingForecast({
+      table,
+      model: 'column:LEAR Ensemble',
+      evalFrom: '2017-03-01',
+      evalTo: '2017-03-31',
+    });
     expect(days).toHaveLength(31);
     const all = days.flatMap((d) => d.actual);
-    const lear = mae(all, days.flatMap((d) => d.forecast));
-    const naive = mae(all, (await rollingForecast({ table, model: 'naive-weekly', evalFrom: '2017-03-01', evalTo: '2017-03-31' })).flatMap((d) => d.forecast));
+    const lear = mae(
+      all,
+      days.flatMap((d) => d.forecast),
+    );
+    const naive = mae(
+      all,
+      (await rollingForecast({ table, model: 'naive-weekly', evalFrom: '2017-03-01', evalTo: '2017-03-31' })).flatMap(
+        (d) => d.forecast,
+      ),
+    );
     expect(lear).toBeLessThan(naive);
   });
 
@@ -53,9 +71,15 @@ describe('rollingForecast', () => {
   });
 
   it('rejects days outside the file and models without enough history', async () => {
-    await expect(rollingForecast({ table, model: 'naive-weekly', evalFrom: '2030-01-01' })).rejects.toThrow(/not a day of/);
-    await expect(rollingForecast({ table, model: 'naive-weekly', evalFrom: '2016-12-29' })).rejects.toThrow(/needs 7 days of history/);
-    await expect(rollingForecast({ table, model: 'magic', evalFrom: '2017-02-01' })).rejects.toThrow(/unknown forecast model "magic"/);
+    await expect(rollingForecast({ table, model: 'naive-weekly', evalFrom: '2030-01-01' })).rejects.toThrow(
+      /not a day of/,
+    );
+    await expect(rollingForecast({ table, model: 'naive-weekly', evalFrom: '2016-12-29' })).rejects.toThrow(
+      /needs 7 days of history/,
+    );
+    await expect(rollingForecast({ table, model: 'magic', evalFrom: '2017-02-01' })).rejects.toThrow(
+      /unknown forecast model "magic"/,
+    );
   });
 
   it.each(['naive-weekly', 'lear', 'default'])(
@@ -63,7 +87,13 @@ describe('rollingForecast', () => {
     async (model) => {
       const D = '2017-03-10';
       const clean = await rollingForecast({ table, model, evalFrom: '2017-03-08', evalTo: D, calibrationDays: 2 });
-      const dirty = await rollingForecast({ table: corruptAfter(table, D), model, evalFrom: '2017-03-08', evalTo: D, calibrationDays: 2 });
+      const dirty = await rollingForecast({
+        table: corruptAfter(table, D),
+        model,
+        evalFrom: '2017-03-08',
+        evalTo: D,
+        calibrationDays: 2,
+      });
       expect(dirty.map((d) => d.forecast)).toEqual(clean.map((d) => d.forecast));
       expect(dirty.map((d) => d.q90)).toEqual(clean.map((d) => d.q90));
       expect(clean).toHaveLength(3);
@@ -74,7 +104,13 @@ describe('rollingForecast', () => {
   it('no look-ahead with exogenous columns: prices after D-1 and fundamentals after D may change freely', async () => {
     const be = readPriceCsv(new URL('./fixtures/be-exog-70d.csv', import.meta.url).pathname, 'Price');
     const D = be.days[60];
-    const opts = { model: 'lear', evalFrom: be.days[58], evalTo: D, calibrationDays: 0, exog: ['Exogenous1', 'Exogenous2'] };
+    const opts = {
+      model: 'lear',
+      evalFrom: be.days[58],
+      evalTo: D,
+      calibrationDays: 0,
+      exog: ['Exogenous1', 'Exogenous2'],
+    };
     const clean = await rollingForecast({ table: be, ...opts });
     const cut = (be.days.indexOf(D) + 1) * 24;
     const noisy = (v: Float64Array, from: number) => v.map((x, i) => (i >= from ? x * (1.5 + Math.sin(i)) : x));
@@ -82,9 +118,16 @@ describe('rollingForecast', () => {
     const dirty = {
       ...be,
       prices,
-      columns: { ...be.columns, Price: prices, Exogenous1: noisy(be.columns.Exogenous1, cut), Exogenous2: noisy(be.columns.Exogenous2, cut) },
+      columns: {
+        ...be.columns,
+        Price: prices,
+        Exogenous1: noisy(be.columns.Exogenous1, cut),
+        Exogenous2: noisy(be.columns.Exogenous2, cut),
+      },
     };
-    expect((await rollingForecast({ table: dirty, ...opts })).map((d) => d.forecast)).toEqual(clean.map((d) => d.forecast));
+    expect((await rollingForecast({ table: dirty, ...opts })).map((d) => d.forecast)).toEqual(
+      clean.map((d) => d.forecast),
+    );
     // ...while the fundamentals of day D itself are used for D.
     const dayD = { ...be, columns: { ...be.columns, Exogenous1: noisy(be.columns.Exogenous1, cut - 24) } };
     const changed = await rollingForecast({ table: dayD, ...opts });

@@ -50,9 +50,13 @@ export async function rollingForecast(opts: RollingForecastOptions): Promise<Day
   const { table } = opts;
   const { perDay, days } = table;
   const first = days.indexOf(opts.evalFrom);
-  if (first < 0) throw usage(`--eval-from ${opts.evalFrom} is not a day of ${table.source} (${days[0]} .. ${days[days.length - 1]})`);
+  if (first < 0)
+    throw usage(
+      `--eval-from ${opts.evalFrom} is not a day of ${table.source} (${days[0]} .. ${days[days.length - 1]})`,
+    );
   const last = opts.evalTo === undefined ? days.length - 1 : days.indexOf(opts.evalTo);
-  if (last < 0) throw usage(`--eval-to ${opts.evalTo} is not a day of ${table.source} (${days[0]} .. ${days[days.length - 1]})`);
+  if (last < 0)
+    throw usage(`--eval-to ${opts.evalTo} is not a day of ${table.source} (${days[0]} .. ${days[days.length - 1]})`);
   if (last < first) throw usage(`--eval-to ${opts.evalTo} is before --eval-from ${opts.evalFrom}`);
 
   const column = opts.model.startsWith('column:') ? tableColumn(table, opts.model.slice('column:'.length)) : undefined;
@@ -60,11 +64,14 @@ export async function rollingForecast(opts: RollingForecastOptions): Promise<Day
   const exogColumns = (opts.exog ?? []).map((name) => [name, tableColumn(table, name)] as const);
   for (const [name, values] of exogColumns) {
     const bad = values.findIndex((v) => !Number.isFinite(v));
-    if (bad >= 0) throw usage(`exogenous column "${name}" of ${table.source} has no number at ${table.timestamps[bad]}`);
+    if (bad >= 0)
+      throw usage(`exogenous column "${name}" of ${table.source} has no number at ${table.timestamps[bad]}`);
   }
   const minHistory = model?.minHistoryDays ?? 0;
   if (first < minHistory) {
-    throw usage(`model ${opts.model} needs ${minHistory} days of history; ${opts.evalFrom} has ${first} (first day ${days[0]})`);
+    throw usage(
+      `model ${opts.model} needs ${minHistory} days of history; ${opts.evalFrom} has ${first} (first day ${days[0]})`,
+    );
   }
   const start = Math.max(minHistory, first - (opts.calibrationDays ?? 28));
   const conformal = new ConformalQuantiles(perDay);
@@ -82,14 +89,24 @@ export async function rollingForecast(opts: RollingForecastOptions): Promise<Day
         historyDays: days.slice(0, d),
         targetDate: days[d],
         perDay,
-        ...(exogColumns.length > 0 ? { exog: Object.fromEntries(exogColumns.map(([name, v]) => [name, v.subarray(0, hi)])) } : {}),
+        ...(exogColumns.length > 0
+          ? { exog: Object.fromEntries(exogColumns.map(([name, v]) => [name, v.subarray(0, hi)])) }
+          : {}),
       });
-      if (forecast.length !== perDay) throw new Error(`model ${model!.name} returned ${forecast.length} values for ${days[d]}`);
+      if (forecast.length !== perDay)
+        throw new Error(`model ${model!.name} returned ${forecast.length} values for ${days[d]}`);
     }
     if (d >= first) {
       const q = conformal.quantiles(forecast);
       const members = model?.memberForecasts?.();
-      out.push({ date: days[d], timestamps: table.timestamps.slice(lo, hi), actual, forecast, ...(q ?? {}), ...(members ? { members } : {}) });
+      out.push({
+        date: days[d],
+        timestamps: table.timestamps.slice(lo, hi),
+        actual,
+        forecast,
+        ...(q ?? {}),
+        ...(members ? { members } : {}),
+      });
       opts.onProgress?.(d - first + 1, total);
     }
     conformal.observe(actual, forecast);

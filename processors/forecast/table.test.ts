@@ -25,15 +25,22 @@ describe('readPriceCsv', () => {
   });
 
   it('names the missing column and lists the available ones', () => {
-    expect(() => parsePriceCsv(hourlyCsv(1), 'Price', 'x.csv')).toThrow(/x\.csv:1: no column "Price" \(columns: Real price, Other\)/);
+    expect(() => parsePriceCsv(hourlyCsv(1), 'Price', 'x.csv')).toThrow(
+      /x\.csv:1: no column "Price" \(columns: Real price, Other\)/,
+    );
     const t = parsePriceCsv(hourlyCsv(1), 'Real price', 'x.csv');
     expect(() => tableColumn(t, 'Nope')).toThrow(OptiBidError);
   });
 
   it('rejects malformed rows with file:line', () => {
     const bad = hourlyCsv(1).replace('2020-01-01 05:00:00,5,', '2020-01-01 05:00:00,abc,');
-    expect(() => parsePriceCsv(bad, 'Real price', 'p.csv')).toThrow(/p\.csv:7: column "Real price": "abc" is not a number/);
-    const short = hourlyCsv(2).split('\n').filter((l) => !l.startsWith('2020-01-02 03')).join('\n');
+    expect(() => parsePriceCsv(bad, 'Real price', 'p.csv')).toThrow(
+      /p\.csv:7: column "Real price": "abc" is not a number/,
+    );
+    const short = hourlyCsv(2)
+      .split('\n')
+      .filter((l) => !l.startsWith('2020-01-02 03'))
+      .join('\n');
     expect(() => parsePriceCsv(short, 'Real price', 'p.csv')).toThrow(/day 2020-01-02 has 23 rows/);
     const unordered = hourlyCsv(1).replace('2020-01-01 02:00:00', '2020-01-01 00:30:00');
     expect(() => parsePriceCsv(unordered, 'Real price', 'p.csv')).toThrow(/p\.csv:4: timestamp .* is not after/);

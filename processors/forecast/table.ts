@@ -32,7 +32,10 @@ export function readPriceCsv(file: string, priceColumn: string): PriceTable {
   try {
     text = readFileSync(file, 'utf8');
   } catch (cause) {
-    throw new OptiBidError('OPTIBID_ERR_USAGE', `cannot read price CSV ${file}: ${(cause as Error).message}`, { cause, context: { file } });
+    throw new OptiBidError('OPTIBID_ERR_USAGE', `cannot read price CSV ${file}: ${(cause as Error).message}`, {
+      cause,
+      context: { file },
+    });
   }
   return parsePriceCsv(text, priceColumn, file);
 }
@@ -45,9 +48,13 @@ export function parsePriceCsv(text: string, priceColumn: string, source = '<csv>
   const columnNames = header.slice(1);
   const priceIndex = columnNames.indexOf(priceColumn);
   if (priceIndex < 0) {
-    throw new OptiBidError('OPTIBID_ERR_USAGE', `${source}:1: no column "${priceColumn}" (columns: ${columnNames.join(', ')})`, {
-      context: { file: source, line: 1 },
-    });
+    throw new OptiBidError(
+      'OPTIBID_ERR_USAGE',
+      `${source}:1: no column "${priceColumn}" (columns: ${columnNames.join(', ')})`,
+      {
+        context: { file: source, line: 1 },
+      },
+    );
   }
   const timestamps: string[] = [];
   const values: number[][] = columnNames.map(() => []);
@@ -56,16 +63,19 @@ export function parsePriceCsv(text: string, priceColumn: string, source = '<csv>
     const line = lines[i];
     if (line.trim() === '') continue;
     const cells = splitCsvLine(line);
-    if (cells.length !== header.length) throw decodeError(source, i + 1, `expected ${header.length} cells, found ${cells.length}`);
+    if (cells.length !== header.length)
+      throw decodeError(source, i + 1, `expected ${header.length} cells, found ${cells.length}`);
     const ts = cells[0].trim();
-    if (!timestampPattern.test(ts)) throw decodeError(source, i + 1, `bad timestamp "${ts}" (want YYYY-MM-DD HH:MM:SS)`);
+    if (!timestampPattern.test(ts))
+      throw decodeError(source, i + 1, `bad timestamp "${ts}" (want YYYY-MM-DD HH:MM:SS)`);
     if (timestamps.length > 0 && ts <= timestamps[timestamps.length - 1]) {
       throw decodeError(source, i + 1, `timestamp ${ts} is not after the previous row`);
     }
     for (let c = 0; c < columnNames.length; c++) {
       const cell = cells[c + 1].trim();
       const v = cell === '' ? NaN : Number(cell);
-      if (cell !== '' && !Number.isFinite(v)) throw decodeError(source, i + 1, `column "${columnNames[c]}": "${cell}" is not a number`);
+      if (cell !== '' && !Number.isFinite(v))
+        throw decodeError(source, i + 1, `column "${columnNames[c]}": "${cell}" is not a number`);
       if (c === priceIndex && cell === '') throw decodeError(source, i + 1, `column "${priceColumn}" is empty`);
       values[c].push(v);
     }
@@ -84,11 +94,14 @@ export function parsePriceCsv(text: string, priceColumn: string, source = '<csv>
     counts[counts.length - 1]++;
   }
   const perDay = counts[0];
-  if (perDay !== 24 && perDay !== 96) throw decodeError(source, 2, `day ${days[0]} has ${perDay} rows; expected 24 (hourly) or 96 (quarter-hourly)`);
+  if (perDay !== 24 && perDay !== 96)
+    throw decodeError(source, 2, `day ${days[0]} has ${perDay} rows; expected 24 (hourly) or 96 (quarter-hourly)`);
   let row = 0;
   for (let d = 0; d < days.length; d++) {
-    if (counts[d] !== perDay) throw decodeError(source, lineOf[row], `day ${days[d]} has ${counts[d]} rows; every day needs ${perDay}`);
-    if (d > 0 && addDays(days[d - 1], 1) !== days[d]) throw decodeError(source, lineOf[row], `gap in the days: ${days[d - 1]} is followed by ${days[d]}`);
+    if (counts[d] !== perDay)
+      throw decodeError(source, lineOf[row], `day ${days[d]} has ${counts[d]} rows; every day needs ${perDay}`);
+    if (d > 0 && addDays(days[d - 1], 1) !== days[d])
+      throw decodeError(source, lineOf[row], `gap in the days: ${days[d - 1]} is followed by ${days[d]}`);
     row += counts[d];
   }
   const columns: Record<string, Float64Array> = {};
@@ -99,7 +112,11 @@ export function parsePriceCsv(text: string, priceColumn: string, source = '<csv>
 /** A numeric column of the table by name; a usage error lists the columns when it is missing. */
 export function tableColumn(table: PriceTable, name: string): Float64Array {
   const col = table.columns[name];
-  if (!col) throw new OptiBidError('OPTIBID_ERR_USAGE', `${table.source}: no column "${name}" (columns: ${table.columnNames.join(', ')})`);
+  if (!col)
+    throw new OptiBidError(
+      'OPTIBID_ERR_USAGE',
+      `${table.source}: no column "${name}" (columns: ${table.columnNames.join(', ')})`,
+    );
   return col;
 }
 

@@ -124,7 +124,8 @@ export function shellyDecoder(): MqttDecoder {
           const kind = status[2].slice(0, status[2].indexOf(':'));
           const why = `${status[2]} status has none of the expected meter fields (${expectedFields[kind]}): ${describeKeys(body)}`;
           // A relay without metering (Plus 1, Pro 4 without PM) legitimately reports only its output.
-          if (kind === 'switch') return { readings: [], events: [`${msg.topic}: ${why}; a switch without metering has no readings`] };
+          if (kind === 'switch')
+            return { readings: [], events: [`${msg.topic}: ${why}; a switch without metering has no readings`] };
           throw new MalformedPayload(msg.topic, why);
         }
         return { readings };
