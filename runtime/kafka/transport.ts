@@ -1,12 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import kafkajs, { type Admin, type EachBatchPayload, type Kafka as KafkaClient, type Message } from 'kafkajs';
 import { systemClock } from '../clock.js';
-import { EndOfInput, NotConnected, type Logger, type Source } from '../component.js';
+import type { Logger, Source } from '../component.js';
 import { ProcessorCore } from '../core/processor.js';
-import { SinkCore, retryConnect, sleep } from '../core/sink.js';
+import { SinkCore } from '../core/sink.js';
 import { TimerDriver, defaultTimerPollMs } from '../core/timer.js';
 import { newStats, type ComponentStats } from '../core/stats.js';
-import { toDeadLetter } from '../dlq.js';
 import { endpointsFromEnv } from '../endpoints.js';
 import { OptiBidError } from '../errors.js';
 import {
@@ -17,11 +16,12 @@ import {
   type RunningPipeline,
   type Transport,
 } from '../pipeline.js';
-import type { OutRecord, StreamRecord } from '../record.js';
+import type { StreamRecord } from '../record.js';
 import type { Serde } from '../serde/serde.js';
 import { dlqTopic, type PipelineSpec, type ProcessorNode, type SinkNode, type SourceNode } from '../spec.js';
 import { decodeBatch, encodeRecords, rawDeadLetters } from './codec.js';
 import { createJsonSerde } from './json-serde.js';
+import { runSourceLoop } from './source-loop.js';
 
 const { Kafka, logLevel } = kafkajs;
 
@@ -199,58 +199,17 @@ class KafkaRun implements RunningPipeline {
     const source: Source = node.definition.create(node.config as never, ctx);
     const producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     await producer.connect();
-    const outputs = new Set(node.outputs);
-    const signal = this.abort.signal;
-    const loop = (async () => {
-      await retryConnect(() => source.connect(), node.name, { logger: this.logger, signal });
-      stats.state = 'running';
-      while (!this.stopped) {
-        let batch;
-        try {
-          batch = await source.read();
-        } catch (err) {
-          if (err instanceof EndOfInput) break;
-          if (err instanceof NotConnected && !this.stopped) {
-            await sleep(100, signal);
-            await retryConnect(() => source.connect(), node.name, { logger: this.logger, signal });
-            continue;
-          }
-          throw err;
-        }
-        const good: OutRecord[] = [];
-        const bad: OutRecord[] = [];
-        for (const r of batch.records) {
-          if (outputs.has(r.topic)) good.push(r);
-          else
-            bad.push(
-              toDeadLetter(
-                this.dlq,
-                r,
-                node.name,
-                new OptiBidError('OPTIBID_ERR_CONFIG', `source "${node.name}" wrote to undeclared topic "${r.topic}"`),
-              ),
-            );
-        }
-        const { byTopic, failed } = await encodeRecords(good, this.serde, this.dlq, node.name);
-        if (bad.length) {
-          const list = byTopic.get(this.dlq) ?? [];
-          list.push(...rawDeadLetters(bad, new Map()));
-          byTopic.set(this.dlq, list);
-        }
+    const loop = runSourceLoop(source, node, stats, {
+      serde: this.serde,
+      dlqTopic: this.dlq,
+      logger: this.logger,
+      signal: this.abort.signal,
+      stopped: () => this.stopped,
+      send: async (byTopic) => {
         const topicMessages = [...byTopic].map(([topic, messages]) => ({ topic, messages }));
-        try {
-          if (topicMessages.length) await producer.sendBatch({ topicMessages, acks: -1 });
-          await batch.ack();
-        } catch (err) {
-          await batch.ack(err as Error);
-          throw err;
-        }
-        stats.recordsOut += good.length - failed;
-        stats.failed += failed + bad.length;
-        stats.dlq += failed + bad.length;
-      }
-      stats.state = this.stopped ? 'stopped' : 'done';
-    })().catch((err) => this.fail(stats, err));
+        if (topicMessages.length) await producer.sendBatch({ topicMessages, acks: -1 });
+      },
+    }).catch((err) => this.fail(stats, err));
     return {
       stats,
       idle: () => stats.state === 'done',

@@ -1,16 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import type { Message } from 'kafkajs';
 import { systemClock, type Clock } from '../clock.js';
-import { EndOfInput, NotConnected, type Logger, type Source } from '../component.js';
+import type { Logger, Source } from '../component.js';
 import { ProcessorCore, type BatchResult } from '../core/processor.js';
-import { SinkCore, retryConnect, sleep } from '../core/sink.js';
+import { SinkCore, sleep } from '../core/sink.js';
 import { TimerDriver, defaultTimerPollMs } from '../core/timer.js';
 import { newStats, type ComponentStats } from '../core/stats.js';
-import { toDeadLetter } from '../dlq.js';
 import { endpointsFromEnv } from '../endpoints.js';
 import { OptiBidError } from '../errors.js';
 import { decodeBatch, encodeRecords, rawDeadLetters, type MaybeSyncSerde, type RawLookup } from '../kafka/codec.js';
 import { createJsonSerde } from '../kafka/json-serde.js';
+import { runSourceLoop } from '../kafka/source-loop.js';
 import { changelogTopic } from '../kafka/transport.js';
 import {
   componentContext,
@@ -20,7 +20,7 @@ import {
   type RunningPipeline,
   type Transport,
 } from '../pipeline.js';
-import type { OutRecord, StreamRecord } from '../record.js';
+import type { StreamRecord } from '../record.js';
 import { dlqTopic, type PipelineSpec, type ProcessorNode, type SinkNode, type SourceNode } from '../spec.js';
 import {
   call,
@@ -299,53 +299,14 @@ class RdkafkaRun implements RunningPipeline {
     await connect(producer);
     producer.setPollInterval(20);
     const delivery = deliveryTracker(producer);
-    const outputs = new Set(node.outputs);
-    const signal = this.abort.signal;
-    const loop = (async () => {
-      await retryConnect(() => source.connect(), node.name, { logger: this.logger, signal });
-      stats.state = 'running';
-      while (!this.stopped) {
-        let batch;
-        try {
-          batch = await source.read();
-        } catch (err) {
-          if (err instanceof EndOfInput) break;
-          if (err instanceof NotConnected && !this.stopped) {
-            await sleep(100, signal);
-            await retryConnect(() => source.connect(), node.name, { logger: this.logger, signal });
-            continue;
-          }
-          throw err;
-        }
-        const good: OutRecord[] = [];
-        const bad: OutRecord[] = [];
-        for (const r of batch.records) {
-          if (outputs.has(r.topic)) good.push(r);
-          else
-            bad.push(
-              toDeadLetter(
-                this.dlq,
-                r,
-                node.name,
-                new OptiBidError('OPTIBID_ERR_CONFIG', `source "${node.name}" wrote to undeclared topic "${r.topic}"`),
-              ),
-            );
-        }
-        const { byTopic, failed } = await encodeRecords(good, this.serde, this.dlq, node.name);
-        if (bad.length) byTopic.set(this.dlq, [...(byTopic.get(this.dlq) ?? []), ...rawDeadLetters(bad, new Map())]);
-        try {
-          await delivery.send(byTopic);
-          await batch.ack();
-        } catch (err) {
-          await batch.ack(err as Error);
-          throw err;
-        }
-        stats.recordsOut += good.length - failed;
-        stats.failed += failed + bad.length;
-        stats.dlq += failed + bad.length;
-      }
-      stats.state = this.stopped ? 'stopped' : 'done';
-    })().catch((err) => this.fail(stats, err));
+    const loop = runSourceLoop(source, node, stats, {
+      serde: this.serde,
+      dlqTopic: this.dlq,
+      logger: this.logger,
+      signal: this.abort.signal,
+      stopped: () => this.stopped,
+      send: (byTopic) => delivery.send(byTopic),
+    }).catch((err) => this.fail(stats, err));
     return {
       stats,
       idle: () => stats.state === 'done',
