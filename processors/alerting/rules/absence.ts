@@ -10,7 +10,12 @@ import { linkOf, resourceOf, type EvalContext, type RuleEvaluator, type SourceLi
  */
 export class AbsenceEvaluator implements RuleEvaluator {
   readonly topics: string[];
-  private readonly lastSeen = new Map<string, { at: number; source?: SourceLink }>();
+  /**
+   * Per key: `at`, the engine time the key was last seen (its deadline runs from here), and `eventAt`,
+   * the newest record event time of the key (a record not newer than it is a redelivery or a late
+   * straggler, which says nothing about the device being back).
+   */
+  private readonly lastSeen = new Map<string, { at: number; eventAt: number; source?: SourceLink }>();
   private readonly afterMs: number;
 
   constructor(readonly spec: AbsenceRuleSpec) {
@@ -27,15 +32,24 @@ export class AbsenceEvaluator implements RuleEvaluator {
     const labels = keyLabels(record, this.spec.keyBy ?? []);
     if (!labels) return;
     const previous = this.lastSeen.get(JSON.stringify(labels));
-    if (previous && at <= previous.at) return;
+    // Compared on the record's own event time, not on `at` (which is at least the engine's current time):
+    // an at-least-once redelivery of an old reading (Kafka refetch after an aborted commit) would
+    // otherwise look new and resolve the alert it cannot clear.
+    if (previous && (at <= previous.at || record.timestamp <= previous.eventAt)) return;
     const id = { labels, resource: resourceOf(labels, this.spec.topic) };
     if (ctx.isActive(id)) ctx.clear(id, at, linkOf(record));
-    this.seen(labels, at, linkOf(record), ctx);
+    this.seen(labels, at, linkOf(record), ctx, record.timestamp);
   }
 
-  private seen(labels: Record<string, string>, at: number, source: SourceLink | undefined, ctx: EvalContext): void {
+  private seen(
+    labels: Record<string, string>,
+    at: number,
+    source: SourceLink | undefined,
+    ctx: EvalContext,
+    eventAt = -Infinity,
+  ): void {
     const k = JSON.stringify(labels);
-    this.lastSeen.set(k, { at, source });
+    this.lastSeen.set(k, { at, eventAt, source });
     ctx.schedule(at + this.afterMs, (now) => {
       const last = this.lastSeen.get(k);
       if (!last || last.at !== at) return; // a newer record re-armed the timer

@@ -74,6 +74,20 @@ rules:
     );
     expect(out).toEqual([]);
   });
+
+  test('a redelivered old reading (at-least-once refetch after the alert fired) does not resolve it; the next real one does', () => {
+    const engine = engineFor(rules.replace('    expectedKeys: [{ assetId: never-seen }]\n', ''));
+    const first = reading('2026-03-29T00:55:00Z', 'bess-1', 'state_of_charge', 50);
+    const last = reading('2026-03-29T00:57:00Z', 'bess-1', 'state_of_charge', 50);
+    const out = run(engine, [first, last], '2026-03-29T01:02:00Z');
+    out.push(...engine.process({ ...last }), ...engine.process({ ...first })); // the same records again
+    out.push(...engine.advanceTo(Date.parse('2026-03-29T01:03:00Z')));
+    out.push(...engine.process(reading('2026-03-29T01:03:00Z', 'bess-1', 'state_of_charge', 50)));
+    expect(summary(out)).toEqual([
+      'FIRING offline bess-1 @2026-03-29T01:02',
+      'RESOLVED offline bess-1 @2026-03-29T01:03',
+    ]);
+  });
 });
 
 describe('threshold, rate of change and anomaly', () => {
