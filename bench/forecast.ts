@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { defaultModel, mae, readPriceCsv, rollingForecast } from '@optibid/processors/forecast/index.js';
 
-const dataDir = process.env.OPTIBID_EPF_DIR ?? '/work/shared/data/epf';
+const dataDir = process.env.OPTIBID_EPF_DIR ?? fileURLToPath(new URL('../../../shared/data/epf', import.meta.url));
 
 /**
  * EPF benchmark: on the second year of NP, PJM and BE (first timestamp + 365 days to the end), the MAE of
