@@ -1,27 +1,21 @@
 import { randomUUID } from 'node:crypto';
 import kafkajs, { type Admin, type EachBatchPayload, type Kafka as KafkaClient, type Message } from 'kafkajs';
-import { systemClock } from '../clock.js';
-import type { Logger, Source } from '../component.js';
+import type { Clock } from '../clock.js';
+import type { Source } from '../component.js';
 import { ProcessorCore } from '../core/processor.js';
 import { SinkCore } from '../core/sink.js';
 import { TimerDriver, defaultTimerPollMs } from '../core/timer.js';
-import { newStats, type ComponentStats } from '../core/stats.js';
+import { newStats } from '../core/stats.js';
 import { endpointsFromEnv } from '../endpoints.js';
 import { OptiBidError } from '../errors.js';
-import {
-  componentContext,
-  selected,
-  silentLogger,
-  type RunOptions,
-  type RunningPipeline,
-  type Transport,
-} from '../pipeline.js';
+import type { RunOptions, RunningPipeline, Transport } from '../pipeline.js';
 import type { StreamRecord } from '../record.js';
 import type { Serde } from '../serde/serde.js';
-import { dlqTopic, type PipelineSpec, type ProcessorNode, type SinkNode, type SourceNode } from '../spec.js';
+import type { PipelineSpec, ProcessorNode, SinkNode, SourceNode } from '../spec.js';
 import { decodeBatch, encodeRecords, rawDeadLetters } from './codec.js';
 import { createJsonSerde } from './json-serde.js';
 import { runSourceLoop } from './source-loop.js';
+import { KafkaRunBase, type Task, type TaskContext } from './run-base.js';
 
 const { Kafka, logLevel } = kafkajs;
 
@@ -85,39 +79,17 @@ export class KafkaTransport implements Transport {
   }
 }
 
-interface Task {
-  stats: ComponentStats;
-  stop(): Promise<void>;
-  /** True when this task has nothing left to do for `untilIdle`. */
-  idle(now: number): boolean;
-}
-
-class KafkaRun implements RunningPipeline {
-  readonly done: Promise<void>;
-  private resolveDone!: () => void;
-  private rejectDone!: (err: unknown) => void;
+class KafkaRun extends KafkaRunBase {
   private readonly kafka: KafkaClient;
   private readonly admin: Admin;
   private readonly serde: Serde;
-  private readonly logger: Logger;
-  private readonly abort = new AbortController();
-  private readonly tasks: Task[] = [];
-  private stopped = false;
-  private idleTimer: NodeJS.Timeout | undefined;
-  private readonly dlq: string;
-  private readonly instanceId: string;
 
   constructor(
-    private readonly spec: PipelineSpec,
+    spec: PipelineSpec,
     private readonly options: KafkaTransportOptions,
-    private readonly opts: RunOptions,
+    opts: RunOptions,
   ) {
-    this.done = new Promise((resolve, reject) => {
-      this.resolveDone = resolve;
-      this.rejectDone = reject;
-    });
-    this.done.catch(() => {});
-    this.logger = opts.logger ?? silentLogger;
+    super(spec, opts, options.instanceId);
     const logger = this.logger;
     this.kafka = new Kafka({
       clientId: options.clientId ?? `optibid-${spec.name}`,
@@ -131,36 +103,15 @@ class KafkaRun implements RunningPipeline {
     });
     this.admin = this.kafka.admin();
     this.serde = options.serde ?? createJsonSerde();
-    this.dlq = dlqTopic(spec.name);
-    this.instanceId = options.instanceId ?? 'default';
   }
 
-  private group(component: string): string {
-    return `${this.spec.name}.${component}`;
-  }
-
-  async start(): Promise<void> {
+  protected async prepare(): Promise<void> {
     await this.admin.connect();
     await this.ensureTopics();
-    const { spec, opts } = this;
-    const clock = opts.clock ?? systemClock;
-    const ctx = (name: string) => componentContext(name, opts, clock, this.abort.signal);
-    for (const node of spec.sources.filter((s) => selected(s.name, opts.only)))
-      this.tasks.push(await this.startSource(node, ctx(node.name)));
-    for (const node of spec.processors.filter((p) => selected(p.name, opts.only)))
-      this.tasks.push(await this.startProcessor(node, ctx(node.name), clock));
-    for (const node of spec.sinks.filter((s) => selected(s.name, opts.only)))
-      this.tasks.push(await this.startSink(node, ctx(node.name)));
-    if (opts.untilIdle) {
-      this.idleTimer = setInterval(() => {
-        const now = Date.now();
-        if (this.tasks.every((t) => t.idle(now))) void this.stop();
-      }, 250);
-    }
   }
 
-  private partitionsOf(topics: string[]): number {
-    return Math.max(1, ...topics.map((t) => this.spec.topics.get(t)?.partitions ?? 1));
+  protected override async closeClients(): Promise<void> {
+    await this.admin.disconnect();
   }
 
   private async ensureTopics(): Promise<void> {
@@ -194,7 +145,7 @@ class KafkaRun implements RunningPipeline {
     }
   }
 
-  private async startSource(node: SourceNode, ctx: ReturnType<typeof componentContext>): Promise<Task> {
+  protected async startSource(node: SourceNode, ctx: TaskContext): Promise<Task> {
     const stats = newStats(node.name, 'source');
     const source: Source = node.definition.create(node.config as never, ctx);
     const producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
@@ -221,11 +172,7 @@ class KafkaRun implements RunningPipeline {
     };
   }
 
-  private async startProcessor(
-    node: ProcessorNode,
-    ctx: ReturnType<typeof componentContext>,
-    clock: typeof systemClock,
-  ): Promise<Task> {
+  protected async startProcessor(node: ProcessorNode, ctx: TaskContext, clock: Clock): Promise<Task> {
     const group = this.group(node.name);
     const changelog = changelogTopic(this.spec.name, node.name);
     const core = ProcessorCore.create(node, ctx, {
@@ -422,7 +369,7 @@ class KafkaRun implements RunningPipeline {
     );
   }
 
-  private async startSink(node: SinkNode, ctx: ReturnType<typeof componentContext>): Promise<Task> {
+  protected async startSink(node: SinkNode, ctx: TaskContext): Promise<Task> {
     const group = this.group(node.name);
     const sink = new SinkCore(node.name, node.definition.create(node.config as never, ctx), {
       dlqTopic: this.dlq,
@@ -482,33 +429,6 @@ class KafkaRun implements RunningPipeline {
         sink.stats.state = 'stopped';
       },
     };
-  }
-
-  private fail(stats: ComponentStats, err: unknown): void {
-    stats.state = 'failed';
-    this.logger.error({ component: stats.name, err: (err as Error)?.message }, 'component failed');
-    if (this.stopped) return;
-    void this.shutdown().then(() => this.rejectDone(err));
-  }
-
-  stats(): ComponentStats[] {
-    return this.tasks.map((t) => t.stats);
-  }
-
-  private async shutdown(): Promise<void> {
-    if (this.stopped) return;
-    this.stopped = true;
-    if (this.idleTimer) clearInterval(this.idleTimer);
-    this.abort.abort();
-    for (const r of await Promise.allSettled(this.tasks.map((t) => t.stop()))) {
-      if (r.status === 'rejected') this.logger.warn({ err: (r.reason as Error).message }, 'stop failed');
-    }
-    await this.admin.disconnect().catch(() => {});
-  }
-
-  async stop(): Promise<void> {
-    await this.shutdown();
-    this.resolveDone();
   }
 }
 

@@ -1,27 +1,21 @@
 import { randomUUID } from 'node:crypto';
 import type { Message } from 'kafkajs';
-import { systemClock, type Clock } from '../clock.js';
-import type { Logger, Source } from '../component.js';
+import type { Clock } from '../clock.js';
+import type { Source } from '../component.js';
 import { ProcessorCore, type BatchResult } from '../core/processor.js';
 import { SinkCore, sleep } from '../core/sink.js';
 import { TimerDriver, defaultTimerPollMs } from '../core/timer.js';
-import { newStats, type ComponentStats } from '../core/stats.js';
+import { newStats } from '../core/stats.js';
 import { endpointsFromEnv } from '../endpoints.js';
 import { OptiBidError } from '../errors.js';
 import { decodeBatch, encodeRecords, rawDeadLetters, type MaybeSyncSerde, type RawLookup } from '../kafka/codec.js';
 import { createJsonSerde } from '../kafka/json-serde.js';
 import { runSourceLoop } from '../kafka/source-loop.js';
+import { KafkaRunBase, type Task, type TaskContext } from '../kafka/run-base.js';
 import { changelogTopic } from '../kafka/transport.js';
-import {
-  componentContext,
-  selected,
-  silentLogger,
-  type RunOptions,
-  type RunningPipeline,
-  type Transport,
-} from '../pipeline.js';
+import type { RunOptions, RunningPipeline, Transport } from '../pipeline.js';
 import type { StreamRecord } from '../record.js';
-import { dlqTopic, type PipelineSpec, type ProcessorNode, type SinkNode, type SourceNode } from '../spec.js';
+import type { PipelineSpec, ProcessorNode, SinkNode, SourceNode } from '../spec.js';
 import {
   call,
   codes,
@@ -92,12 +86,6 @@ export class RdkafkaTransport implements Transport {
     }
     return run;
   }
-}
-
-interface Task {
-  stats: ComponentStats;
-  stop(): Promise<void>;
-  idle(now: number): boolean;
 }
 
 /** Per-partition progress of a consumer: EOF flags and next offsets, for lag and `untilIdle`. */
@@ -174,35 +162,18 @@ class Progress {
   }
 }
 
-class RdkafkaRun implements RunningPipeline {
-  readonly done: Promise<void>;
-  private resolveDone!: () => void;
-  private rejectDone!: (err: unknown) => void;
+class RdkafkaRun extends KafkaRunBase {
   private readonly serde: MaybeSyncSerde;
-  private readonly logger: Logger;
-  private readonly abort = new AbortController();
-  private readonly tasks: Task[] = [];
-  private stopped = false;
-  private idleTimer: NodeJS.Timeout | undefined;
-  private readonly dlq: string;
-  private readonly instanceId: string;
   private readonly base: Record<string, string | number | boolean>;
 
   constructor(
-    private readonly spec: PipelineSpec,
+    spec: PipelineSpec,
     private readonly options: RdkafkaTransportOptions,
-    private readonly opts: RunOptions,
+    opts: RunOptions,
     private readonly rd: typeof RdKafka,
   ) {
-    this.done = new Promise((resolve, reject) => {
-      this.resolveDone = resolve;
-      this.rejectDone = reject;
-    });
-    this.done.catch(() => {});
-    this.logger = opts.logger ?? silentLogger;
+    super(spec, opts, options.instanceId);
     this.serde = options.serde ?? createJsonSerde();
-    this.dlq = dlqTopic(spec.name);
-    this.instanceId = options.instanceId ?? 'default';
     this.base = {
       'metadata.broker.list': (options.brokers ?? endpointsFromEnv(opts.env).kafkaBrokers).join(','),
       'client.id': options.clientId ?? `optibid-${spec.name}`,
@@ -211,31 +182,8 @@ class RdkafkaRun implements RunningPipeline {
     };
   }
 
-  private group(component: string): string {
-    return `${this.spec.name}.${component}`;
-  }
-
-  async start(): Promise<void> {
-    await this.ensureTopics();
-    const { spec, opts } = this;
-    const clock = opts.clock ?? systemClock;
-    const ctx = (name: string) => componentContext(name, opts, clock, this.abort.signal);
-    for (const node of spec.sources.filter((s) => selected(s.name, opts.only)))
-      this.tasks.push(await this.startSource(node, ctx(node.name)));
-    for (const node of spec.processors.filter((p) => selected(p.name, opts.only)))
-      this.tasks.push(await this.startProcessor(node, ctx(node.name), clock));
-    for (const node of spec.sinks.filter((s) => selected(s.name, opts.only)))
-      this.tasks.push(await this.startSink(node, ctx(node.name)));
-    if (opts.untilIdle) {
-      this.idleTimer = setInterval(() => {
-        const now = Date.now();
-        if (this.tasks.every((t) => t.idle(now))) void this.stop();
-      }, 250);
-    }
-  }
-
-  private partitionsOf(topics: string[]): number {
-    return Math.max(1, ...topics.map((t) => this.spec.topics.get(t)?.partitions ?? 1));
+  protected prepare(): Promise<void> {
+    return this.ensureTopics();
   }
 
   /** Creates the pipeline's topics, the DLQ and the compacted changelogs; existing ones are left as they are. */
@@ -286,7 +234,7 @@ class RdkafkaRun implements RunningPipeline {
     } as RdKafka.ConsumerGlobalConfig;
   }
 
-  private async startSource(node: SourceNode, ctx: ReturnType<typeof componentContext>): Promise<Task> {
+  protected async startSource(node: SourceNode, ctx: TaskContext): Promise<Task> {
     const stats = newStats(node.name, 'source');
     const source: Source = node.definition.create(node.config as never, ctx);
     const producer = new this.rd.Producer({
@@ -318,11 +266,7 @@ class RdkafkaRun implements RunningPipeline {
     };
   }
 
-  private async startProcessor(
-    node: ProcessorNode,
-    ctx: ReturnType<typeof componentContext>,
-    clock: Clock,
-  ): Promise<Task> {
+  protected async startProcessor(node: ProcessorNode, ctx: TaskContext, clock: Clock): Promise<Task> {
     const group = this.group(node.name);
     const changelog = changelogTopic(this.spec.name, node.name);
     const core = ProcessorCore.create(node, ctx, {
@@ -600,7 +544,7 @@ class RdkafkaRun implements RunningPipeline {
     );
   }
 
-  private async startSink(node: SinkNode, ctx: ReturnType<typeof componentContext>): Promise<Task> {
+  protected async startSink(node: SinkNode, ctx: TaskContext): Promise<Task> {
     const group = this.group(node.name);
     const sink = new SinkCore(node.name, node.definition.create(node.config as never, ctx), {
       dlqTopic: this.dlq,
@@ -688,32 +632,6 @@ class RdkafkaRun implements RunningPipeline {
         sink.stats.state = 'stopped';
       },
     };
-  }
-
-  private fail(stats: ComponentStats, err: unknown): void {
-    stats.state = 'failed';
-    this.logger.error({ component: stats.name, err: (err as Error)?.message }, 'component failed');
-    if (this.stopped) return;
-    void this.shutdown().then(() => this.rejectDone(err));
-  }
-
-  stats(): ComponentStats[] {
-    return this.tasks.map((t) => t.stats);
-  }
-
-  private async shutdown(): Promise<void> {
-    if (this.stopped) return;
-    this.stopped = true;
-    if (this.idleTimer) clearInterval(this.idleTimer);
-    this.abort.abort();
-    for (const r of await Promise.allSettled(this.tasks.map((t) => t.stop()))) {
-      if (r.status === 'rejected') this.logger.warn({ err: (r.reason as Error).message }, 'stop failed');
-    }
-  }
-
-  async stop(): Promise<void> {
-    await this.shutdown();
-    this.resolveDone();
   }
 }
 
