@@ -60,6 +60,9 @@ export class KafkaStore implements RegistryStore {
     await this.consumer.connect();
     await this.consumer.subscribe({ topic: this.topic, fromBeginning: true });
     this.consumer.on(this.consumer.events.CRASH, (e) => {
+      // kafkajs restarts the consumer itself after a retriable error (e.g. the group coordinator still
+      // loading right after the broker started); only a crash it gives up on is the registry's failure.
+      if (e.payload.restart) return;
       this.failure = new Error(`registry log consumer crashed: ${String(e.payload.error)}`);
     });
     await this.consumer.run({
