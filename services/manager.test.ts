@@ -16,11 +16,15 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-/** A real process: a node TCP server on `port`, or a script that logs and exits when `crash` is set. */
+/**
+ * A real process: a node HTTP server on `port` answering a per-service token (so a probe cannot mistake
+ * another program that later takes the freed port for it), or a script that logs and exits when `crash` is set.
+ */
 function fakeService(port: number, opts: { crash?: boolean; name?: string } = {}): ServiceDefinition {
+  const token = `fake-${process.pid}-${port}-${Math.random().toString(36).slice(2)}`;
   const script = opts.crash
     ? "console.log('config error: port must be set'); process.exit(3)"
-    : `require('net').createServer((s) => s.end()).listen(${port}, '127.0.0.1', () => console.log('listening'))`;
+    : `require('http').createServer((q, r) => r.end('${token}')).listen(${port}, '127.0.0.1', () => console.log('listening'))`;
   return {
     name: opts.name ?? 'fake',
     title: 'Fake service',
@@ -30,7 +34,11 @@ function fakeService(port: number, opts: { crash?: boolean; name?: string } = {}
     installed: () => true,
     prepare: async () => {},
     launch: () => ({ command: process.execPath, args: ['-e', script] }),
-    ready: () => tcpOpen('127.0.0.1', port, 300),
+    ready: async () => {
+      if (!(await tcpOpen('127.0.0.1', port, 300))) return false;
+      const res = await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(1000) });
+      return (await res.text()) === token;
+    },
     version: async () => '1.2.3',
   };
 }
