@@ -1,5 +1,6 @@
 import { systemClock, type Clock } from '../clock.js';
 import type { Logger } from '../component.js';
+import { SinkCore } from '../core/sink.js';
 import type { ComponentStats } from '../core/stats.js';
 import { componentContext, selected, silentLogger, type RunOptions, type RunningPipeline } from '../pipeline.js';
 import { dlqTopic, type PipelineSpec, type ProcessorNode, type SinkNode, type SourceNode } from '../spec.js';
@@ -53,6 +54,17 @@ export abstract class KafkaRunBase implements RunningPipeline {
   protected abstract startSink(node: SinkNode, ctx: TaskContext): Promise<Task>;
   /** Releases clients the run holds besides its tasks' own (e.g. the admin client). */
   protected async closeClients(): Promise<void> {}
+
+  /** A sink wrapped with dead-lettering and reconnects, connected (retried with back-off). */
+  protected async connectSink(node: SinkNode, ctx: TaskContext): Promise<SinkCore> {
+    const sink = new SinkCore(node.name, node.definition.create(node.config as never, ctx), {
+      dlqTopic: this.dlq,
+      logger: this.logger,
+      signal: this.abort.signal,
+    });
+    await sink.connect();
+    return sink;
+  }
 
   /** The consumer group of a component. */
   protected group(component: string): string {

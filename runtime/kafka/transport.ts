@@ -3,7 +3,6 @@ import kafkajs, { type Admin, type EachBatchPayload, type Kafka as KafkaClient, 
 import type { Clock } from '../clock.js';
 import type { Source } from '../component.js';
 import { ProcessorCore } from '../core/processor.js';
-import { SinkCore } from '../core/sink.js';
 import { TimerDriver, defaultTimerPollMs } from '../core/timer.js';
 import { newStats } from '../core/stats.js';
 import { endpointsFromEnv } from '../endpoints.js';
@@ -371,12 +370,7 @@ class KafkaRun extends KafkaRunBase {
 
   protected async startSink(node: SinkNode, ctx: TaskContext): Promise<Task> {
     const group = this.group(node.name);
-    const sink = new SinkCore(node.name, node.definition.create(node.config as never, ctx), {
-      dlqTopic: this.dlq,
-      logger: this.logger,
-      signal: this.abort.signal,
-    });
-    await sink.connect();
+    const sink = await this.connectSink(node, ctx);
     const producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     await producer.connect();
     const consumer = this.kafka.consumer({ groupId: group, readUncommitted: false });

@@ -3,7 +3,7 @@ import type { Message } from 'kafkajs';
 import type { Clock } from '../clock.js';
 import type { Source } from '../component.js';
 import { ProcessorCore, type BatchResult } from '../core/processor.js';
-import { SinkCore, sleep } from '../core/sink.js';
+import { sleep } from '../core/sink.js';
 import { TimerDriver, defaultTimerPollMs } from '../core/timer.js';
 import { newStats } from '../core/stats.js';
 import { endpointsFromEnv } from '../endpoints.js';
@@ -546,12 +546,7 @@ class RdkafkaRun extends KafkaRunBase {
 
   protected async startSink(node: SinkNode, ctx: TaskContext): Promise<Task> {
     const group = this.group(node.name);
-    const sink = new SinkCore(node.name, node.definition.create(node.config as never, ctx), {
-      dlqTopic: this.dlq,
-      logger: this.logger,
-      signal: this.abort.signal,
-    });
-    await sink.connect();
+    const sink = await this.connectSink(node, ctx);
     const producer = new this.rd.Producer({ ...this.base, 'enable.idempotence': true, dr_cb: true, 'linger.ms': 5 });
     await connect(producer);
     producer.setPollInterval(20);
