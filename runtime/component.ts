@@ -130,9 +130,23 @@ export interface ProcessorDefinition<S extends TSchema = TSchema> extends Defini
   create(config: Static<S>, ctx: ComponentContext): Processor;
 }
 
+/**
+ * How the Kafka transports batch records for a sink's `write`: fetched records accumulate until
+ * `maxRecords` or until the oldest waited `maxWaitMs` (wall clock), then go to one `write`, and their
+ * offsets are committed after it resolves. Without it, each fetched batch is written as it comes.
+ */
+export interface SinkBatching {
+  /** Most records one `write` gets; a full buffer is written at once. */
+  maxRecords: number;
+  /** Most time (ms) a fetched record waits for the buffer to fill before a partial batch is written (0: never waits). */
+  maxWaitMs: number;
+}
+
 export interface SinkDefinition<S extends TSchema = TSchema> extends DefinitionBase<S> {
   kind: 'sink';
   create(config: Static<S>, ctx: ComponentContext): Sink;
+  /** The batches this sink prefers under backlog, from its config (e.g. large ones for a columnar store). */
+  batching?(config: Static<S>): SinkBatching;
 }
 
 export type ComponentDefinition = SourceDefinition | ProcessorDefinition | SinkDefinition;

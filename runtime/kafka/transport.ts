@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import kafkajs, { type Admin, type EachBatchPayload, type Kafka as KafkaClient, type Message } from 'kafkajs';
-import type { Clock } from '../clock.js';
+import { systemClock, type Clock } from '../clock.js';
 import type { Source } from '../component.js';
 import { ProcessorCore } from '../core/processor.js';
 import { TimerDriver, defaultTimerPollMs } from '../core/timer.js';
@@ -14,6 +14,7 @@ import type { PipelineSpec, ProcessorNode, SinkNode, SourceNode } from '../spec.
 import { decodeBatch, encodeRecords, rawDeadLetters } from './codec.js';
 import { createJsonSerde } from './json-serde.js';
 import { runSourceLoop } from './source-loop.js';
+import { SinkAccumulator, batchDeadLetters, checkIntervalMs, sinkBatching } from './sink-accumulator.js';
 import { KafkaRunBase, type Task, type TaskContext } from './run-base.js';
 
 const { Kafka, logLevel } = kafkajs;
@@ -373,9 +374,52 @@ class KafkaRun extends KafkaRunBase {
     const sink = await this.connectSink(node, ctx);
     const producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     await producer.connect();
-    const consumer = this.kafka.consumer({ groupId: group, readUncommitted: false });
+    // Large fetches, as for processors: under backlog a sink gets large batches, so fewer, larger writes.
+    const consumer = this.kafka.consumer({
+      groupId: group,
+      readUncommitted: false,
+      maxBytesPerPartition: this.options.maxBytesPerPartition ?? 8 * 1024 * 1024,
+      maxBytes: 64 * 1024 * 1024,
+    });
     const lag = new Map<string, number>();
     let lastActivity = Date.now();
+    /** Partitions this member holds (undefined before the first join): only their offsets are committed. */
+    let assigned: Set<string> | undefined;
+    const failed = (err: unknown) => {
+      if (this.stopped) this.logger.warn({ component: node.name, err: (err as Error).message }, 'sink write stopped');
+      else this.fail(sink.stats, err);
+    };
+    const batching = sinkBatching(node);
+    // Fetched records accumulate up to the sink's batch size or wait bound (wall clock: it bounds latency),
+    // one write runs while the next batch fills, and offsets are committed only after the write resolved.
+    const acc = new SinkAccumulator({
+      ...batching,
+      clock: systemClock,
+      write: async (batch) => {
+        const dead = batchDeadLetters(batch, await sink.write(batch.records));
+        if (dead.length) await producer.send({ topic: this.dlq, messages: dead, acks: -1 });
+        sink.stats.dlq += batch.deadLetters.length;
+      },
+      commit: async (offsets) => {
+        const mine = offsets.filter((o) => !assigned || assigned.has(`${o.topic}/${o.partition}`));
+        if (mine.length === 0) return;
+        try {
+          await consumer.commitOffsets(mine);
+        } catch (err) {
+          this.logger.warn(
+            { component: node.name, err: (err as Error).message },
+            'offset commit failed (records will be written again)',
+          );
+        }
+      },
+    });
+    consumer.on(consumer.events.GROUP_JOIN, (e) => {
+      assigned = new Set(
+        Object.entries(e.payload.memberAssignment).flatMap(([t, ps]) => ps.map((p: number) => `${t}/${p}`)),
+      );
+      // Buffered records were never committed: after a rebalance they are fetched again from the last commit.
+      acc.discard();
+    });
     consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
       lag.set(`${e.payload.topic}/${e.payload.partition}`, Number(e.payload.offsetLag));
       lastActivity = Date.now();
@@ -385,7 +429,7 @@ class KafkaRun extends KafkaRunBase {
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
-      eachBatch: async ({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }) => {
+      eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
         if (!isRunning() || isStale() || batch.messages.length === 0) return;
         lastActivity = Date.now();
         const decoded = await decodeBatch(
@@ -396,27 +440,46 @@ class KafkaRun extends KafkaRunBase {
           this.dlq,
           node.name,
         );
-        const dead = [...decoded.deadLetters, ...rawDeadLetters(await sink.write(decoded.records), decoded.raw)];
-        if (dead.length) await producer.send({ topic: this.dlq, messages: dead, acks: -1 });
-        sink.stats.dlq += decoded.deadLetters.length;
-        // Offsets only after the write is acknowledged: at-least-once, idempotent sinks make it exactly-once.
+        try {
+          await acc.add({
+            topic: batch.topic,
+            partition: batch.partition,
+            records: decoded.records,
+            deadLetters: decoded.deadLetters,
+            raw: decoded.raw,
+            nextOffset: (BigInt(batch.lastOffset()) + 1n).toString(),
+          });
+        } catch (err) {
+          failed(err);
+          return;
+        }
+        // Fetching goes on from here; the offset is committed by the accumulator once the records are stored.
         resolveOffset(batch.lastOffset());
-        await consumer.commitOffsets([
-          { topic: batch.topic, partition: batch.partition, offset: (BigInt(batch.lastOffset()) + 1n).toString() },
-        ]);
-        await commitOffsetsIfNecessary();
         await heartbeat();
       },
     });
+    const ticker =
+      batching.maxWaitMs > 0 ? setInterval(() => void acc.check().catch(failed), checkIntervalMs(batching)) : undefined;
     sink.stats.state = 'running';
     return {
       stats: Object.defineProperty(sink.stats, 'lag', {
-        get: () => [...lag.values()].reduce((a, b) => a + Math.max(0, b), 0),
+        get: () => [...lag.values()].reduce((a, b) => a + Math.max(0, b), 0) + acc.buffered,
         set: () => {},
         configurable: true,
       }),
-      idle: (now) => now - lastActivity > (this.options.idleMs ?? 1500) && [...lag.values()].every((l) => l <= 0),
+      idle: (now) =>
+        acc.idle && now - lastActivity > (this.options.idleMs ?? 1500) && [...lag.values()].every((l) => l <= 0),
       stop: async () => {
+        if (ticker) clearInterval(ticker);
+        // What is buffered is stored and committed before leaving the group (else it is read again later).
+        await acc
+          .close()
+          .catch((err: Error) =>
+            this.logger.warn(
+              { component: node.name, err: err.message },
+              'final sink write failed; its records will be read again',
+            ),
+          );
         await consumer.disconnect();
         await producer.disconnect();
         await sink.close();

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Message } from 'kafkajs';
-import type { Clock } from '../clock.js';
+import { systemClock, type Clock } from '../clock.js';
 import type { Source } from '../component.js';
 import { ProcessorCore, type BatchResult } from '../core/processor.js';
 import { sleep } from '../core/sink.js';
@@ -12,6 +12,7 @@ import { decodeBatch, encodeRecords, rawDeadLetters, type MaybeSyncSerde, type R
 import { createJsonSerde } from '../kafka/json-serde.js';
 import { runSourceLoop } from '../kafka/source-loop.js';
 import { KafkaRunBase, type Task, type TaskContext } from '../kafka/run-base.js';
+import { SinkAccumulator, batchDeadLetters, checkIntervalMs, sinkBatching } from '../kafka/sink-accumulator.js';
 import { changelogTopic } from '../kafka/transport.js';
 import type { RunOptions, RunningPipeline, Transport } from '../pipeline.js';
 import type { StreamRecord } from '../record.js';
@@ -552,9 +553,35 @@ class RdkafkaRun extends KafkaRunBase {
     producer.setPollInterval(20);
     const delivery = deliveryTracker(producer);
     const progress = new Progress(() => consumer);
+    const failed = (err: unknown) => {
+      if (stopping) this.logger.warn({ component: node.name, err: (err as Error).message }, 'sink write stopped');
+      else this.fail(sink.stats, err);
+    };
+    const batching = sinkBatching(node);
+    // As in the kafkajs transport: records accumulate up to the sink's batch bounds, one write runs while
+    // the next batch fills, and offsets are committed only after the write resolved.
+    const acc = new SinkAccumulator({
+      ...batching,
+      clock: systemClock,
+      write: async (batch) => {
+        const dead = batchDeadLetters(batch, await sink.write(batch.records));
+        if (dead.length) await delivery.send(new Map([[this.dlq, dead]]));
+        sink.stats.dlq += batch.deadLetters.length;
+      },
+      commit: async (offsets) => {
+        // Only partitions still assigned (a revoked one is read again by its new owner from its last commit).
+        const held = new Set(progress.assigned.map((p) => `${p.topic}/${p.partition}`));
+        const mine = offsets
+          .filter((o) => held.has(`${o.topic}/${o.partition}`))
+          .map((o) => ({ topic: o.topic, partition: o.partition, offset: Number(o.offset) }));
+        if (mine.length && consumer.isConnected()) consumer.commit(mine);
+      },
+    });
     const consumer: RdKafka.KafkaConsumer = new this.rd.KafkaConsumer(
       this.consumerConfig(group, {
         rebalance_cb: (err: RdError, assignment: RdKafka.TopicPartition[]) => {
+          // Buffered records were never committed: whoever gets their partitions reads them again.
+          acc.discard();
           if (err.code === codes.assignPartitions) {
             progress.assign(assignment);
             consumer.assign(assignment);
@@ -597,30 +624,46 @@ class RdkafkaRun extends KafkaRunBase {
         if (messages.length === 0) continue;
         const parts = byPartition(messages);
         progress.consumed(parts.values());
-        const dead: Message[] = [];
-        const offsets: RdKafka.TopicPartitionOffset[] = [];
         for (const list of parts.values()) {
           const first = list[0]!;
           const last = list[list.length - 1]!;
           const decoded = await decodeBatch(first.topic, first.partition, list, this.serde, this.dlq, node.name);
-          dead.push(...decoded.deadLetters, ...rawDeadLetters(await sink.write(decoded.records), decoded.raw));
-          sink.stats.dlq += decoded.deadLetters.length;
-          offsets.push({ topic: last.topic, partition: last.partition, offset: last.offset + 1 });
+          await acc.add({
+            topic: first.topic,
+            partition: first.partition,
+            records: decoded.records,
+            deadLetters: decoded.deadLetters,
+            raw: decoded.raw,
+            nextOffset: String(last.offset + 1),
+          });
         }
-        if (dead.length) await delivery.send(new Map([[this.dlq, dead]]));
-        // Offsets only after the write is acknowledged: at-least-once, idempotent sinks make it exactly-once.
-        consumer.commit(offsets);
       }
-    })().catch((err) => this.fail(sink.stats, err));
+    })().catch(failed);
+    const ticker =
+      batching.maxWaitMs > 0 ? setInterval(() => void acc.check().catch(failed), checkIntervalMs(batching)) : undefined;
     if (!(await joined))
       this.logger.warn({ component: node.name, group }, 'no partitions assigned within 60 s; going on');
     sink.stats.state = 'running';
     return {
-      stats: Object.defineProperty(sink.stats, 'lag', { get: () => progress.lag(), set: () => {}, configurable: true }),
-      idle: (now) => progress.idle(now, this.options.idleMs ?? 1500),
+      stats: Object.defineProperty(sink.stats, 'lag', {
+        get: () => progress.lag() + acc.buffered,
+        set: () => {},
+        configurable: true,
+      }),
+      idle: (now) => acc.idle && progress.idle(now, this.options.idleMs ?? 1500),
       stop: async () => {
         stopping = true;
+        if (ticker) clearInterval(ticker);
         await loop;
+        // What is buffered is stored and committed before leaving the group (else it is read again later).
+        await acc
+          .close()
+          .catch((err: Error) =>
+            this.logger.warn(
+              { component: node.name, err: err.message },
+              'final sink write failed; its records will be read again',
+            ),
+          );
         await disconnect(consumer);
         await disconnect(producer);
         await sink.close();
