@@ -3,7 +3,7 @@ import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { Type } from '@sinclair/typebox';
 import { NotConnected, OptiBidError, defineSink, endpointsFromEnv } from '@optibid/runtime';
-import type { Logger, Sink, StreamRecord } from '@optibid/runtime';
+import type { Logger, Sink, SinkBatching, StreamRecord } from '@optibid/runtime';
 import { datasetIds, datasets } from '../timescale/datasets.js';
 import type { Dataset, RejectedRecord } from '../timescale/datasets.js';
 import { RejectedRecordsError } from '../timescale/rejected.js';
@@ -33,6 +33,12 @@ export const clickhouseConfig = Type.Object(
       default: 100_000,
       description: 'Most rows one INSERT carries; a full buffer is sent at once',
     }),
+    maxWaitMs: Type.Integer({
+      minimum: 0,
+      default: 1000,
+      description:
+        'Kafka transports: how long fetched records may wait for a batch of maxBatchRows to fill before a partial batch is written',
+    }),
     lingerMs: Type.Integer({
       minimum: 0,
       default: 0,
@@ -55,6 +61,7 @@ export type ClickHouseSinkConfig = {
   database?: string;
   table?: string;
   maxBatchRows?: number;
+  maxWaitMs?: number;
   lingerMs?: number;
   createTables?: boolean;
 };
@@ -292,4 +299,11 @@ export const clickhouseSink = defineSink({
     'Stores records in ClickHouse ReplacingMergeTree tables keyed by the natural key, with OHLC and 1-minute rollups',
   config: clickhouseConfig,
   create: (config, ctx) => new ClickHouseSink(config as ClickHouseSinkConfig, ctx.logger, ctx.env),
+  // Every INSERT writes a new part (plus a rollup part): the runtime hands over batches of maxBatchRows.
+  batching: (config) => clickhouseBatching(config as ClickHouseSinkConfig),
 });
+
+/** The batches the Kafka transports accumulate for this sink: `maxBatchRows` records, or what came within `maxWaitMs`. */
+export function clickhouseBatching(config: Pick<ClickHouseSinkConfig, 'maxBatchRows' | 'maxWaitMs'>): SinkBatching {
+  return { maxRecords: config.maxBatchRows ?? 100_000, maxWaitMs: config.maxWaitMs ?? 1000 };
+}
