@@ -84,7 +84,7 @@ export function registerRun(program: Command): void {
   program
     .command('run')
     .description(
-      'Run a pipeline file (or only some of its components, to scale out: every process running a component joins its consumer group and shares its partitions). Prints a status line per component at an interval; SIGTERM/SIGINT finish the in-flight batch, commit and close.',
+      "Run a pipeline file (or only some of its components, to scale out: every process running a component joins its consumer group and shares its partitions). Prints a status line per component at an interval; SIGTERM/SIGINT finish the in-flight batch, commit and close. Runs node with 64 MB V8 semi-spaces (young generation; fewer GC pauses per record) unless NODE_OPTIONS or node flags set --max-semi-space-size; OPTIBID_SEMI_SPACE_MB=N sets another size, 0 keeps Node's default.",
     )
     .argument('<file>', 'pipeline YAML file')
     .option(

@@ -152,3 +152,76 @@ describe('TxStore', () => {
     expect(seen).toEqual(['a=a', 'b=B', 'd=d']);
   });
 });
+
+/** Emits every watermark per partition store; async or failing (at watermark 3000) on request. */
+function watermarkProbe(mode: 'sync' | 'async' | 'fail-at-3000'): ProcessorCore {
+  const probe = defineProcessor({
+    name: 'probe',
+    status: 'experimental',
+    summary: 'emits each watermark',
+    config: Type.Object({}),
+    create: (): Processor => ({
+      process(r, ctx) {
+        ctx.state.put(`seen:${r.offset}`, true);
+      },
+      onWatermark(wm, ctx) {
+        ctx.state.put(`wm:${wm}`, true);
+        ctx.emit({ key: null, value: wm, timestamp: wm });
+        if (mode === 'fail-at-3000' && wm === 3000) throw new Error('boom');
+        if (mode === 'async') return Promise.resolve();
+      },
+    }),
+  });
+  const node = { name: 'probe', definition: probe, config: {}, inputs: ['in'], outputs: ['out'] };
+  const clock = new VirtualClock();
+  return ProcessorCore.create(
+    node,
+    { name: 'probe', clock, logger: console, env: {}, signal: new AbortController().signal },
+    { dlqTopic: 'dlq.t', clock, maxOutOfOrdernessMs: 0, trackChanges: true },
+  );
+}
+
+const at = (partition: number, offset: number, ts: number) => ({
+  topic: 'in',
+  key: 'k',
+  value: null,
+  timestamp: ts,
+  partition,
+  offset: String(offset),
+});
+
+describe('ProcessorCore watermarks', () => {
+  it.each(['sync', 'async'] as const)(
+    '%s onWatermark runs once per advance and per partition store, records in order',
+    async (mode) => {
+      const core = watermarkProbe(mode);
+      // Partition 1 holds the watermark back at its highest time (2000) until it moves on.
+      const r = await core.run([at(0, 0, 1000), at(1, 0, 2000), at(0, 1, 3000), at(0, 2, 3000), at(1, 1, 4000)]);
+      // 1000 (only p0 seen, one store), min(1000, 2000) does not move, min(3000, 2000) = 2000 on both stores,
+      // a repeated 3000 does nothing, then min(3000, 4000) = 3000.
+      expect(r.outputs.map((o) => o.value)).toEqual([1000, 2000, 2000, 3000, 3000]);
+      expect(core.currentWatermark).toBe(3000);
+    },
+  );
+
+  it('a failing onWatermark loses its own emits and state writes only', async () => {
+    const core = watermarkProbe('fail-at-3000');
+    const r = await core.run([at(0, 0, 1000), at(0, 1, 3000), at(0, 2, 5000)]);
+    expect(r.outputs.map((o) => o.value)).toEqual([1000, 5000]);
+    expect(core.stats.failed).toBe(1);
+    expect(core.store(0).get('wm:3000')).toBeUndefined();
+    expect(core.store(0).get('wm:5000')).toBe(true);
+    expect(core.store(0).get('seen:1')).toBe(true);
+  });
+
+  it('after a revoked partition is dropped, the next record moves the watermark without a new maximum', async () => {
+    const core = watermarkProbe('sync');
+    await core.run([at(0, 0, 1000), at(1, 0, 1000), at(1, 1, 5000)]);
+    expect(core.currentWatermark).toBe(1000); // partition 0 holds it back
+    core.dropPartition(0, ['in']);
+    // An older record of partition 1: only forgetting partition 0 lets the watermark reach 5000.
+    const r = await core.run([at(1, 2, 4000)]);
+    expect(core.currentWatermark).toBe(5000);
+    expect(r.outputs.map((o) => o.value)).toEqual([5000]);
+  });
+});

@@ -60,6 +60,9 @@ export class ProcessorCore {
   private lock: Promise<unknown> = Promise.resolve();
   /** Clock time of the last record per watermark partition (`topic/partition`), for idleness. */
   private readonly lastSeen = new Map<string, number>();
+  /** Highest event time given to the watermark tracker per watermark partition (mirror, to skip no-op updates). */
+  private readonly maxSeen = new Map<string, number>();
+  private forgotPartition = false;
   private nextTimerAt: number;
 
   constructor(
@@ -107,10 +110,14 @@ export class ProcessorCore {
   /** Drops the state of a partition revoked in a rebalance. */
   dropPartition(partition: number, topics: string[]): void {
     this.stores.delete(partition);
-    for (const t of topics) {
-      this.watermark.forget(`${t}/${partition}`);
-      this.lastSeen.delete(`${t}/${partition}`);
-    }
+    for (const t of topics) this.forget(`${t}/${partition}`);
+  }
+
+  private forget(wmKey: string): void {
+    this.watermark.forget(wmKey);
+    this.maxSeen.delete(wmKey);
+    this.lastSeen.delete(wmKey);
+    this.forgotPartition = true;
   }
 
   get currentWatermark(): number {
@@ -172,11 +179,30 @@ export class ProcessorCore {
     let lastTopic: string | undefined;
     let lastPartition = -1;
     let wmKey = '';
+    let ctx: PartitionContext | undefined;
+    let ctxPartition = -1;
+    // After a partition was forgotten the watermark may move on without a new maximum: recompute once.
+    let recompute = this.forgotPartition;
+    this.forgotPartition = false;
+    // Highest event time observed on wmKey: a record at or below it cannot move the watermark.
+    let wmMax = -Infinity;
     const seen: string[] = [];
+    // Hot loop: no per-record closures or promises unless the processor itself returns one.
     for (let i = 0; i < records.length; i++) {
       const rec = records[i]!;
       const partition = rec.partition ?? 0;
-      const ctx = this.context(partition);
+      if (rec.topic !== lastTopic || partition !== lastPartition) {
+        lastTopic = rec.topic;
+        lastPartition = partition;
+        wmKey = `${rec.topic}/${partition}`;
+        if (!seen.includes(wmKey)) seen.push(wmKey);
+        wmMax = this.maxSeen.get(wmKey) ?? -Infinity;
+      }
+      // Stores are only dropped between batches (rebalance, abort), so one lookup per partition switch.
+      if (ctx === undefined || partition !== ctxPartition) {
+        ctx = this.context(partition);
+        ctxPartition = partition;
+      }
       const mark = this.buffer.length;
       this.current = rec;
       try {
@@ -190,17 +216,19 @@ export class ProcessorCore {
         this.stats.dlq++;
         deadLetters.push(toDeadLetter(this.opts.dlqTopic, rec, this.node.name, err));
       }
-      if (rec.topic !== lastTopic || partition !== lastPartition) {
-        lastTopic = rec.topic;
-        lastPartition = partition;
-        wmKey = `${rec.topic}/${partition}`;
-        if (!seen.includes(wmKey)) seen.push(wmKey);
-      }
-      this.watermark.observe(wmKey, rec.timestamp);
-      const advanced = this.watermark.advance();
-      if (advanced !== undefined && processor.onWatermark) {
-        this.current = undefined;
-        await this.fireWatermark(advanced);
+      if (rec.timestamp > wmMax || recompute) {
+        recompute = false;
+        if (rec.timestamp > wmMax) {
+          wmMax = rec.timestamp;
+          this.maxSeen.set(wmKey, wmMax);
+        }
+        this.watermark.observe(wmKey, rec.timestamp);
+        const advanced = this.watermark.advance();
+        if (advanced !== undefined && processor.onWatermark) {
+          this.current = undefined;
+          const pending = this.fireWatermark(advanced);
+          if (pending !== undefined) await pending;
+        }
       }
     }
     this.current = undefined;
@@ -237,8 +265,7 @@ export class ProcessorCore {
       let forgot = false;
       for (const [k, last] of this.lastSeen) {
         if (now - last < idleMs) continue;
-        this.lastSeen.delete(k);
-        this.watermark.forget(k);
+        this.forget(k);
         forgot = true;
         this.opts.logger?.debug(
           { component: this.node.name, partition: k, idleMs: now - last },
@@ -247,41 +274,71 @@ export class ProcessorCore {
       }
       const advanced = forgot ? this.watermark.advance() : undefined;
       if (advanced !== undefined && this.processor.onWatermark) await this.fireWatermark(advanced);
+      if (forgot) this.forgotPartition = false;
     }
     if (this.processor.onTimer && now >= this.nextTimerAt) {
       this.nextTimerAt = now + this.timerIntervalMs;
-      const onTimer = this.processor.onTimer.bind(this.processor);
       // Before any record there is no partition state yet: one call on a context that is thrown away.
       const contexts = this.stores.size !== 0 ? [...this.stores.values()] : [this.newContext()];
-      for (const ctx of contexts) await this.guarded(ctx, () => onTimer(now, ctx), { timer: now });
+      for (const ctx of contexts) await this.guarded(ctx, 'onTimer', now);
     }
     this.stats.recordsOut += this.buffer.length;
     return { outputs: this.takeBuffer(), deadLetters: [], changes: this.drainChanges() };
   }
 
-  private async fireWatermark(wm: number): Promise<void> {
-    const onWatermark = this.processor.onWatermark!.bind(this.processor);
-    for (const ctx of [...this.stores.values()]) await this.guarded(ctx, () => onWatermark(wm, ctx), { watermark: wm });
+  /**
+   * `onWatermark` on every partition store. Synchronous (no promise, nothing allocated per store) unless
+   * the processor returns a promise; then the rest runs asynchronously and the returned promise ends it.
+   * The watermark can advance on every record, so this is on the hot path.
+   */
+  private fireWatermark(wm: number): Promise<void> | undefined {
+    const it = this.stores.values();
+    for (let n = it.next(); !n.done; n = it.next()) {
+      const pending = this.guarded(n.value, 'onWatermark', wm);
+      if (pending !== undefined) return this.fireWatermarkRest(pending, it, wm);
+    }
+    return undefined;
   }
 
-  /** Runs a watermark or timer call; when it throws, its emits and state writes are dropped, counted and logged. */
-  private async guarded(
-    ctx: PartitionContext,
-    call: () => void | Promise<void>,
-    what: Record<string, number>,
+  private async fireWatermarkRest(
+    pending: Promise<void>,
+    it: IterableIterator<PartitionContext>,
+    wm: number,
   ): Promise<void> {
+    await pending;
+    for (let n = it.next(); !n.done; n = it.next()) await this.guarded(n.value, 'onWatermark', wm);
+  }
+
+  /**
+   * Runs a watermark or timer call; when it throws (or its promise rejects), its emits and state writes are
+   * dropped, counted and logged. Returns a promise only when the processor's call returned one.
+   */
+  private guarded(ctx: PartitionContext, kind: 'onWatermark' | 'onTimer', at: number): Promise<void> | undefined {
     const mark = this.buffer.length;
+    let r: void | Promise<void>;
     try {
-      await call();
-      ctx.state.commit();
+      r = kind === 'onWatermark' ? this.processor.onWatermark!(at, ctx) : this.processor.onTimer!(at, ctx);
     } catch (err) {
-      // No input record to dead-letter here.
-      ctx.state.rollback();
-      this.buffer.length = mark;
-      this.stats.failed++;
-      const kind = 'timer' in what ? 'onTimer' : 'onWatermark';
-      this.opts.logger?.error({ component: this.node.name, ...what, err: (err as Error).message }, `${kind} failed`);
+      this.callFailed(ctx, mark, kind, at, err);
+      return undefined;
     }
+    if (r !== undefined && typeof (r as Promise<void>).then === 'function') {
+      return (r as Promise<void>).then(
+        () => ctx.state.commit(),
+        (err: unknown) => this.callFailed(ctx, mark, kind, at, err),
+      );
+    }
+    ctx.state.commit();
+    return undefined;
+  }
+
+  private callFailed(ctx: PartitionContext, mark: number, kind: 'onWatermark' | 'onTimer', at: number, err: unknown) {
+    // No input record to dead-letter here.
+    ctx.state.rollback();
+    this.buffer.length = mark;
+    this.stats.failed++;
+    const what = kind === 'onTimer' ? { timer: at } : { watermark: at };
+    this.opts.logger?.error({ component: this.node.name, ...what, err: (err as Error).message }, `${kind} failed`);
   }
 
   private takeBuffer(): OutRecord[] {

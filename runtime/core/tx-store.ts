@@ -14,6 +14,11 @@ export class TxStore<V = unknown> implements KeyValueStore<V> {
 
   constructor(readonly base: ChangelogStore<V>) {}
 
+  private readonly apply = (v: V | typeof DELETED, key: string): void => {
+    if (v === DELETED) this.base.delete(key);
+    else this.base.put(key, v);
+  };
+
   get(key: string): V | undefined {
     if (this.overlay.size !== 0) {
       const v = this.overlay.get(key);
@@ -61,10 +66,8 @@ export class TxStore<V = unknown> implements KeyValueStore<V> {
   /** Applies the current call's writes to the underlying store. */
   commit(): void {
     if (this.overlay.size === 0) return;
-    for (const [key, v] of this.overlay) {
-      if (v === DELETED) this.base.delete(key);
-      else this.base.put(key, v);
-    }
+    // forEach, not for-of: no [key, value] array per entry (this runs after every process call).
+    this.overlay.forEach(this.apply);
     this.overlay.clear();
   }
 
