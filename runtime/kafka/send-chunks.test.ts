@@ -21,4 +21,23 @@ describe('sendChunks', () => {
     expect(sendChunks(new Map())).toEqual([]);
     expect(sendChunks(new Map([['a', msgs('a', 3)]]))).toEqual([[{ topic: 'a', messages: msgs('a', 3) }]]);
   });
+
+  it('also closes a call at about maxBytes, so a batch of large dead letters stays under max.message.bytes', () => {
+    const big = (i: number): Message => ({
+      key: null,
+      value: Buffer.alloc(300),
+      headers: { reason: 'x'.repeat(100), 'source-offset': String(i) },
+    });
+    const byTopic = new Map([['dlq', Array.from({ length: 50 }, (_, i) => big(i))]]);
+    const calls = sendChunks(byTopic, 5000, 5000);
+    // about 480 bytes each: 10 fit under 5000 bytes, so 5 calls of 10.
+    expect(calls.map((c) => c.reduce((n, t) => n + t.messages.length, 0))).toEqual([10, 10, 10, 10, 10]);
+    expect(calls.flatMap((c) => c.flatMap((t) => t.messages))).toEqual(byTopic.get('dlq'));
+    // A message larger than the bound on its own is sent alone, never dropped.
+    const huge = { key: 'k', value: Buffer.alloc(9000) };
+    expect(sendChunks(new Map([['t', [huge, huge]]]), 5000, 5000)).toEqual([
+      [{ topic: 't', messages: [huge] }],
+      [{ topic: 't', messages: [huge] }],
+    ]);
+  });
 });
