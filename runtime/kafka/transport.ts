@@ -397,7 +397,10 @@ class KafkaRun extends KafkaRunBase {
       clock: systemClock,
       write: async (batch) => {
         const dead = batchDeadLetters(batch, await sink.write(batch.records));
-        if (dead.length) await producer.send({ topic: this.dlq, messages: dead, acks: -1 });
+        // A whole batch may be dead-lettered: sent in bounded calls, under the broker's max.message.bytes.
+        if (dead.length)
+          for (const topicMessages of sendChunks(new Map([[this.dlq, dead]])))
+            await producer.sendBatch({ topicMessages, acks: -1 });
         sink.stats.dlq += batch.deadLetters.length;
       },
       commit: async (offsets) => {
