@@ -84,4 +84,46 @@ describe.each(kafkaTransports)('%s transport: sink batching', (transportName, ma
       await admin.disconnect();
     }
   });
+
+  it('dead-letters a whole large batch the sink fails on (over the broker message size in one request) and commits it', async () => {
+    const input = `${runId}${transportName}.fail.in`;
+    await createTopics([{ topic: input }]);
+    const total = 20_000;
+    await produce(
+      input,
+      Array.from({ length: total }, (_, i) => ({ key: `k${i}`, value: { i } })),
+    );
+    const name = `${runId}${transportName}-fail`;
+    const admin = testKafka().admin();
+    await admin.connect();
+    const writes: number[] = [];
+    const broken = defineSink({
+      name: 'test-broken',
+      status: 'experimental',
+      summary: 'fails every write with a long, non-retriable error',
+      config: Type.Object({}),
+      batching: () => ({ maxRecords: total, maxWaitMs: 300 }),
+      create: () => ({
+        connect: async () => {},
+        close: async () => {},
+        write: async (records: StreamRecord[]) => {
+          writes.push(records.length);
+          throw new Error(`table rejected the batch: ${'x'.repeat(200)}`);
+        },
+      }),
+    });
+    try {
+      const spec = makeSpec({ name, sinks: [{ name: 'store', definition: broken, config: {}, inputs: [input] }] });
+      const worker = await makeTransport({ instanceId: 'a' }).start(spec, { untilIdle: true });
+      await worker.done;
+      expect(writes).toEqual([total]);
+      const dead = await readTopic(`dlq.${name}`, { count: total, settleMs: 200 });
+      expect(dead).toHaveLength(total);
+      expect(new Set(dead.map((m) => m.headers!['source-offset']!.toString())).size).toBe(total);
+      const offsets = await admin.fetchOffsets({ groupId: `${name}.store`, topics: [input] });
+      expect(offsets[0]!.partitions[0]!.offset).toBe(String(total));
+    } finally {
+      await admin.disconnect();
+    }
+  });
 });
