@@ -1,8 +1,22 @@
 import { fileURLToPath } from 'node:url';
 import { isOptiBidError } from '@optibid/runtime';
 import { readPriceCsv } from '../forecast/index.js';
-import { BatteryOptimizer, scheduleBattery, type Battery } from './battery.js';
-import { buildBidCurves, MarketRuleError, quantityAt, validateBidCurves, type DayBidCurves } from './curves.js';
+import {
+  BatteryOptimizer,
+  resolveBattery,
+  scheduleBattery,
+  settle,
+  type Battery,
+  type BatterySchedule,
+} from './battery.js';
+import {
+  buildBidCurves,
+  MarketRuleError,
+  quantityAt,
+  roundScheduleToTick,
+  validateBidCurves,
+  type DayBidCurves,
+} from './curves.js';
 import { deliveryDay, gateClosure, marketRules, markets } from './markets.js';
 import { seededRng } from './rng.js';
 
@@ -167,5 +181,112 @@ describe('market catalogue', () => {
     expect(deliveryDay(markets.EPEX, '2024-03-31').minutes).toBe(23 * 60);
     expect(deliveryDay(markets.EPEX, '2024-10-27').minutes).toBe(25 * 60);
     expect(deliveryDay(markets.PJM, '2024-03-10').minutes).toBe(23 * 60);
+  });
+});
+
+describe('quantity tick', () => {
+  const h1: Battery = { powerMw: 1, energyMwh: 2, chargeEfficiency: 0.95, dischargeEfficiency: 0.95 };
+  const schedule = (netMw: number[]): BatterySchedule => ({
+    intervalMinutes: 60,
+    chargeMw: Float64Array.from(netMw, (n) => Math.max(0, -n)),
+    dischargeMw: Float64Array.from(netMw, (n) => Math.max(0, n)),
+    netMw: Float64Array.from(netMw),
+    socMwh: new Float64Array(netMw.length),
+    revenue: 0,
+  });
+  /** SoC after each interval of a schedule given as net MW (positive = discharge), hourly. */
+  const socPath = (b: Battery, netMw: ArrayLike<number>) => {
+    let soc = b.initialSocMwh ?? 0;
+    return Array.from(netMw, (n) => (soc += n < 0 ? -n * b.chargeEfficiency : -n / b.dischargeEfficiency));
+  };
+  const onTick = (q: number, tick: number) => Math.abs(q / tick - Math.round(q / tick)) < 1e-9;
+
+  it('every market in the catalogue has a positive quantity tick', () => {
+    for (const m of Object.values(markets)) expect(m.quantityTickMw).toBeGreaterThan(0);
+  });
+
+  it('rounds a schedule toward zero without leaving the SoC bounds, where rounding each hour alone would', () => {
+    // Full battery: sell 0.95 MW (1.0 MWh out of storage), then buy back 1 MW (0.95 MWh in): exactly full again.
+    const full: Battery = { ...h1, initialSocMwh: 2, finalSocMwh: 2 };
+    const exact = [0.95, -1];
+    expect(socPath(full, exact)).toEqual([expect.closeTo(1, 9), expect.closeTo(1.95, 9)]);
+    // Each hour rounded toward zero on its own: sell 0.9, buy 1.0 — overfills the battery.
+    const naive = exact.map((n) => Math.trunc(n * 10) / 10);
+    expect(Math.max(...socPath(full, naive))).toBeGreaterThan(2 + 1e-6);
+    const r = roundScheduleToTick(schedule(exact), full, 0.1, [100, 20]);
+    expect(Array.from(r.netMw)).toEqual([0.9, -0.9]);
+    expect(Math.max(...socPath(full, r.netMw))).toBeLessThanOrEqual(2);
+    expect(r.socMwh[1]).toBeCloseTo(socPath(full, r.netMw)[1], 12);
+    expect(r.revenue).toBeCloseTo(0.9 * 100 - 0.9 * 20, 9);
+    // Empty battery the other way round: the floor holds too.
+    const empty: Battery = { ...h1, socMinMwh: 0.2, initialSocMwh: 0.2 };
+    const r2 = roundScheduleToTick(schedule([-0.95, 1]), empty, 0.1);
+    expect(Math.min(...socPath(empty, r2.netMw))).toBeGreaterThanOrEqual(0.2 - 1e-12);
+    expect(Number.isNaN(r2.revenue)).toBe(true);
+  });
+
+  it('keeps random exact schedules on the tick and inside power, SoC and cycle limits', () => {
+    const rng = seededRng(11);
+    for (let k = 0; k < 40; k++) {
+      const b: Battery = {
+        powerMw: 0.5 + rng.next() * 2,
+        energyMwh: 1 + rng.next() * 4,
+        chargeEfficiency: 0.8 + rng.next() * 0.2,
+        dischargeEfficiency: 0.8 + rng.next() * 0.2,
+        maxCyclesPerDay: k % 3 === 0 ? 0.7 : undefined,
+      };
+      const tick = [0.1, 0.25, 1][k % 3];
+      const prices = Array.from({ length: 24 }, () => rng.next() * 150 - 20);
+      const exact = scheduleBattery(prices, b);
+      const r = roundScheduleToTick(exact, b, tick, prices);
+      const rb = resolveBattery(b);
+      let soc = rb.initialSocMwh;
+      let out = 0;
+      for (let t = 0; t < 24; t++) {
+        const c = r.chargeMw[t];
+        const d = r.dischargeMw[t];
+        expect(onTick(c, tick) && onTick(d, tick)).toBe(true);
+        expect(c * d).toBe(0);
+        // toward zero: never more than the exact schedule, never the other direction
+        expect(c).toBeLessThanOrEqual(exact.chargeMw[t] + 1e-9);
+        expect(d).toBeLessThanOrEqual(exact.dischargeMw[t] + 1e-9);
+        expect(Math.max(c, d)).toBeLessThanOrEqual(rb.powerMw);
+        soc += c * rb.chargeEfficiency - d / rb.dischargeEfficiency;
+        out += d / rb.dischargeEfficiency;
+        expect(soc).toBeGreaterThanOrEqual(rb.socMinMwh - 1e-9);
+        expect(soc).toBeLessThanOrEqual(rb.socMaxMwh + 1e-9);
+        expect(r.socMwh[t]).toBeCloseTo(soc, 9);
+      }
+      expect(out).toBeLessThanOrEqual(rb.maxCyclesPerDay * (rb.socMaxMwh - rb.socMinMwh) + 1e-9);
+      expect(r.revenue).toBeCloseTo(settle(r, prices), 9);
+    }
+  });
+
+  it('builds curves on the market’s own quantity tick, never beyond the battery’s power', () => {
+    const coarse = { ...markets.EPEX, quantityTickMw: 0.25 };
+    const big: Battery = { ...battery, powerMw: 1.3, energyMwh: 2.9 };
+    const forecast = dayPrices(10);
+    const day = buildBidCurves({ market: coarse, deliveryDate: table.days[10], forecast, battery: big });
+    let offFine = 0;
+    for (const c of day.curves) {
+      for (const s of c.steps) {
+        expect(onTick(s.quantityMw, 0.25)).toBe(true);
+        expect(Math.abs(s.quantityMw)).toBeLessThanOrEqual(big.powerMw);
+        if (!onTick(s.quantityMw, 0.5)) offFine++;
+      }
+      // toward zero: the bid at the forecast price never trades more than the schedule
+      expect(Math.abs(quantityAt(c.steps, Math.round(c.forecastPrice * 10) / 10))).toBeLessThanOrEqual(
+        Math.abs(c.scheduledMw) + 1e-9,
+      );
+    }
+    expect(offFine).toBeGreaterThan(0); // 0.25 and 0.75 MW points exist: the tick is the market's, not 0.5 or 1
+    expect(() => validateBidCurves(day, coarse)).not.toThrow();
+    // The same curves are off-tick for a coarser market: the rule is named.
+    expectRule(() => validateBidCurves(day, { ...coarse, quantityTickMw: 0.5 }), 'quantity-tick');
+    // EPEX's 0.1 MW tick accepts 0.3 MW; a 0.25 MW tick does not.
+    const d = structuredClone(day);
+    for (const c of d.curves) c.steps = [{ price: 10, quantityMw: 0.3 }];
+    expect(() => validateBidCurves(d, markets.EPEX)).not.toThrow();
+    expectRule(() => validateBidCurves(d, coarse), 'quantity-tick');
   });
 });

@@ -1,5 +1,5 @@
 import { OptiBidError } from '@optibid/runtime';
-import { BatteryOptimizer, type Battery, type BatterySchedule } from './battery.js';
+import { BatteryOptimizer, resolveBattery, type Battery, type BatterySchedule } from './battery.js';
 import { deliveryDay, marketRules, type MarketRules } from './markets.js';
 
 /**
@@ -188,6 +188,64 @@ export function validateBidCurves(day: DayBidCurves, rules?: MarketRules): void 
   }
 }
 
+/**
+ * A schedule whose every quantity is a multiple of the market's quantity tick and never exceeds
+ * the battery's limits: each interval's net power is rounded toward zero to the tick, then cut
+ * further (again to the tick) when the state of charge reached by the rounded schedule so far would
+ * leave the SoC bounds or the daily cycle budget. Rounding every interval toward zero on its own is
+ * not enough: a discharge rounded down leaves more energy stored, and a later full-tick charge can
+ * then overfill the battery. The state of charge is tracked from `initialSocMwh`; the rounded day
+ * may end off `finalSocMwh` by what the ticks could not trade (it never ends below `socMinMwh`).
+ * With `prices`, `revenue` is the rounded schedule settled at them (degradation included), else NaN.
+ */
+export function roundScheduleToTick(
+  schedule: BatterySchedule,
+  battery: Battery,
+  quantityTickMw: number,
+  prices?: ArrayLike<number>,
+): BatterySchedule {
+  if (!(quantityTickMw > 0) || !Number.isFinite(quantityTickMw))
+    throw new OptiBidError('OPTIBID_ERR_USAGE', `quantity tick must be a positive number of MW, got ${quantityTickMw}`);
+  const b = resolveBattery(battery);
+  const T = schedule.netMw.length;
+  const h = schedule.intervalMinutes / 60;
+  const floorTick = (x: number) => tickToward(Math.max(0, x), quantityTickMw);
+  const chargeMw = new Float64Array(T);
+  const dischargeMw = new Float64Array(T);
+  const netMw = new Float64Array(T);
+  const socMwh = new Float64Array(T);
+  let soc = b.initialSocMwh;
+  let outBudget = b.maxCyclesPerDay * (b.socMaxMwh - b.socMinMwh); // MWh out of storage left today
+  let revenue = 0;
+  for (let t = 0; t < T; t++) {
+    const net = schedule.dischargeMw[t] - schedule.chargeMw[t];
+    let c = 0;
+    let d = 0;
+    if (net < 0) {
+      c = Math.min(floorTick(Math.min(-net, b.powerMw)), floorTick((b.socMaxMwh - soc) / (b.chargeEfficiency * h)));
+      soc = Math.min(b.socMaxMwh, soc + c * b.chargeEfficiency * h);
+    } else if (net > 0) {
+      const room = Math.min(soc - b.socMinMwh, outBudget);
+      d = Math.min(floorTick(Math.min(net, b.powerMw)), floorTick((room * b.dischargeEfficiency) / h));
+      soc = Math.max(b.socMinMwh, soc - (d * h) / b.dischargeEfficiency);
+      outBudget -= (d * h) / b.dischargeEfficiency;
+    }
+    chargeMw[t] = c;
+    dischargeMw[t] = d;
+    netMw[t] = d - c + 0;
+    socMwh[t] = soc;
+    if (prices) revenue += h * (prices[t] * (d - c) - b.degradationCostPerMwh * (c + d));
+  }
+  return {
+    intervalMinutes: schedule.intervalMinutes,
+    chargeMw,
+    dischargeMw,
+    netMw,
+    socMwh,
+    revenue: prices ? revenue : NaN,
+  };
+}
+
 /** The quantity a step curve executes at clearing price `price` (0 above the last point). */
 export function quantityAt(steps: BidStep[], price: number): number {
   for (const s of steps) if (s.price >= price) return s.quantityMw;
@@ -215,13 +273,19 @@ function snapPrice(p: number, m: MarketRules): number {
 
 /** Rounds a quantity toward zero to the quantity tick, so a bid never exceeds the battery's power. */
 function snapQuantity(q: number, m: MarketRules): number {
-  const ticks = Math.trunc(q / m.quantityTickMw + (q >= 0 ? 1e-9 : -1e-9));
-  return Number((ticks * m.quantityTickMw).toFixed(decimals(m.quantityTickMw))) + 0;
+  return q < 0 ? -tickToward(-q, m.quantityTickMw) + 0 : tickToward(q, m.quantityTickMw);
 }
 
+/** The largest multiple of `tick` not above `q ≥ 0` (a value within 1e-9 ticks below a multiple counts as it). */
+function tickToward(q: number, tick: number): number {
+  const ticks = Math.floor(q / tick + 1e-9);
+  return Number((ticks * tick).toFixed(decimals(tick)));
+}
+
+/** Decimal places of a tick (0.1 → 1, 0.25 → 2, 1e-7 → 7), so snapped values print without float noise. */
 function decimals(tick: number): number {
-  const s = String(tick);
-  return s.includes('.') ? s.length - s.indexOf('.') - 1 : 0;
+  for (let k = 0; k < 15; k++) if (Math.abs(tick * 10 ** k - Math.round(tick * 10 ** k)) < 1e-9 * 10 ** k) return k;
+  return 15;
 }
 
 /** Without quantiles, each curve spans ± the day's forecast standard deviation. */

@@ -16,6 +16,7 @@ export {
   buildBidCurves,
   validateBidCurves,
   quantityAt,
+  roundScheduleToTick,
   MarketRuleError,
   type BidStep,
   type DayBidCurves,

@@ -7,8 +7,10 @@ import {
   type Processor,
   type StreamRecord,
 } from '@optibid/runtime';
-import type { BidSignal, PriceForecast } from '@optibid/schemas';
-import { scheduleBattery } from './battery.js';
+import avro from 'avsc';
+import { subjectSchemas, type BidSignal, type PriceForecast } from '@optibid/schemas';
+import { resolveBattery, scheduleBattery } from './battery.js';
+import { validateBidCurves, type DayBidCurves } from './curves.js';
 import { batteryBidderProcessor, type BatteryAsset } from './processor.js';
 import { deliveryDay, gateClosure, markets } from './markets.js';
 
@@ -84,6 +86,9 @@ function harness(config: Parameters<typeof batteryBidderProcessor.create>[0], cl
   return { out, feed, warnings };
 }
 
+const signalType = avro.Type.forSchema(subjectSchemas['bids.signals-value'] as avro.Schema);
+const invalid: string[] = [];
+
 describe('battery-bidder processor', () => {
   it('emits one signal per interval with the exact schedule before gate closure', async () => {
     const clock = new VirtualClock(gate - 3 * 3_600_000);
@@ -101,20 +106,56 @@ describe('battery-bidder processor', () => {
       expect(s.gateClosure).toBe(gate);
       expect(s.createdAt).toBe(clock.now());
       expect(s.createdAt).toBeLessThan(gate);
+      // Model and forecast versions, the revision and the curve travel in the value, not in headers.
       expect(s.forecastModel).toBe('lear');
-      expect(r.headers?.['optibid-forecast-model-version']).toBe('v3');
-      expect(r.headers?.['optibid-revision']).toBe('1');
+      expect(s.forecastModelVersion).toBe('v3');
+      expect(s.forecastIssuedAt).toBe(records[0].value.issuedAt);
+      expect(s.revision).toBe(1);
+      expect(r.headers).toBeUndefined();
+      expect(signalType.isValid(s, { errorHook: (path) => void invalid.push(path.join('.')) })).toBe(true);
+      // The quantity is the exact schedule's, rounded toward zero to the 0.1 MW tick (and further
+      // where the SoC the rounded hours reach leaves no room: checked below).
       const net = expected.netMw[t];
-      expect(s.side).toBe(net < 0 ? 'BUY' : net > 0 ? 'SELL' : 'HOLD');
-      expect(s.quantityMw).toBeCloseTo(Math.abs(net), 9);
-      const curve = JSON.parse(r.headers!['optibid-curve']) as { price: number; quantityMw: number }[];
-      expect(curve.length).toBeGreaterThan(0);
+      expect(Math.abs(s.quantityMw * 10 - Math.round(s.quantityMw * 10))).toBeLessThan(1e-9);
+      expect(s.quantityMw).toBeLessThanOrEqual(Math.abs(net) + 1e-12);
+      expect(s.side).toBe(s.quantityMw === 0 ? 'HOLD' : net < 0 ? 'BUY' : 'SELL');
+      expect(s.curve.length).toBeGreaterThan(0);
       if (s.side === 'BUY') expect(s.limitPrice!).toBeGreaterThanOrEqual(shape[t] - 0.05);
       if (s.side === 'SELL') expect(s.limitPrice!).toBeLessThanOrEqual(shape[t] + 0.05);
       if (s.side === 'HOLD') expect(s.limitPrice).toBeNull();
     });
-    const total = out.reduce((a, r) => a + (r.value.expectedValue ?? 0), 0);
-    expect(total).toBeCloseTo(expected.revenue, 6);
+    expect(invalid).toEqual([]);
+    // The curves of the value form a day the market rules accept.
+    const day: DayBidCurves = {
+      market: 'EPEX',
+      currency: 'EUR',
+      deliveryDate: date,
+      intervalMinutes: 60,
+      curves: out.map((r, t) => ({ index: t, forecastPrice: shape[t], scheduledMw: 0, steps: r.value.curve })),
+      schedule: expected,
+      expectedValue: expected.revenue,
+    };
+    expect(() => validateBidCurves(day)).not.toThrow();
+    // Replaying the submitted quantities keeps the battery inside its power and SoC bounds.
+    const b = resolveBattery(asset);
+    let soc = b.initialSocMwh;
+    for (const r of out) {
+      const q = r.value.quantityMw;
+      expect(q).toBeLessThanOrEqual(b.powerMw);
+      soc += r.value.side === 'BUY' ? q * b.chargeEfficiency : r.value.side === 'SELL' ? -q / b.dischargeEfficiency : 0;
+      expect(soc).toBeGreaterThanOrEqual(b.socMinMwh - 1e-9);
+      expect(soc).toBeLessThanOrEqual(b.socMaxMwh + 1e-9);
+    }
+    // Expected values are those of the submitted quantities at the forecast; the day's is their sum,
+    // and rounding to the tick can only give up value against the exact schedule.
+    const total = out.reduce((a, r, t) => {
+      const sign = r.value.side === 'SELL' ? 1 : r.value.side === 'BUY' ? -1 : 0;
+      expect(r.value.expectedValue).toBeCloseTo(sign * r.value.quantityMw * shape[t], 9);
+      return a + (r.value.expectedValue ?? 0);
+    }, 0);
+    for (const r of out) expect(r.value.dayExpectedValue).toBeCloseTo(total, 9);
+    expect(total).toBeLessThanOrEqual(expected.revenue + 1e-9);
+    expect(total).toBeGreaterThan(expected.revenue * 0.8);
   });
 
   it('re-emits only when a newer forecast changes the schedule materially', async () => {
@@ -134,7 +175,8 @@ describe('battery-bidder processor', () => {
     const flipped = [...shape].reverse(); // cheap and dear hours swap
     await feed(forecastRecords(flipped, clock.now()));
     expect(out).toHaveLength(48);
-    expect(out[24].headers?.['optibid-revision']).toBe('2');
+    expect(out[24].value.revision).toBe(2);
+    expect(out[0].value.revision).toBe(1);
     expect(out[24].value.signalId).toBe(out[0].value.signalId);
     expect(out[24].value.createdAt).toBe(clock.now());
     // A late-arriving older forecast never overrides the newer one.

@@ -2,7 +2,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { OptiBidError, defineProcessor, type Logger, type ProcessContext, type StreamRecord } from '@optibid/runtime';
 import type { BidSignal, PriceForecast } from '@optibid/schemas';
 import { resolveBattery, scheduleHedged, type Battery, type BatterySchedule } from './battery.js';
-import { buildBidCurves, type BidStep } from './curves.js';
+import { buildBidCurves, roundScheduleToTick, type BidStep } from './curves.js';
 import { deliveryDay, gateClosure, localDate, markets, type MarketRules } from './markets.js';
 
 const AssetSchema = Type.Object(
@@ -233,10 +233,11 @@ export const batteryBidderProcessor = defineProcessor({
         netMw: Array.from(schedule.netMw),
       } satisfies Emitted);
       const b = resolveBattery(battery);
-      const dayValue = schedule.netMw.reduce((s, net, t) => s + forecast[t] * net * h, 0);
+      // What is submitted: the schedule on the market's quantity tick, within the battery's limits.
+      const ticked = roundScheduleToTick(schedule, battery, day.market.quantityTickMw, forecast);
       for (let t = 0; t < rows.length; t++) {
-        const net = schedule.netMw[t];
-        const side: BidSignal['side'] = net < -1e-9 ? 'BUY' : net > 1e-9 ? 'SELL' : 'HOLD';
+        const net = ticked.netMw[t];
+        const side: BidSignal['side'] = net < 0 ? 'BUY' : net > 0 ? 'SELL' : 'HOLD';
         const steps = curves.curves[t].steps;
         const value: BidSignal = {
           signalId: [
@@ -259,25 +260,23 @@ export const batteryBidderProcessor = defineProcessor({
           currency: day.market.currency,
           energyUnit: 'MWH',
           expectedValue:
-            (forecast[t] * net - b.degradationCostPerMwh * (schedule.chargeMw[t] + schedule.dischargeMw[t])) * h,
+            (forecast[t] * net - b.degradationCostPerMwh * (ticked.chargeMw[t] + ticked.dischargeMw[t])) * h,
           strategy: 'battery-arbitrage',
           forecastModel: day.model,
           forecastIssuedAt: day.issuedAt,
           gateClosure: gate,
           createdAt: now,
-          reason: `${side.toLowerCase()} ${Math.abs(net).toFixed(3)} MW at forecast ${forecast[t].toFixed(2)} ${day.market.currency}/MWh; SoC ${schedule.socMwh[t].toFixed(3)} MWh after; revision ${revision}`,
+          reason: `${side.toLowerCase()} ${Math.abs(net).toFixed(3)} MW (schedule ${Math.abs(schedule.netMw[t]).toFixed(3)} MW, to the ${day.market.quantityTickMw} MW tick) at forecast ${forecast[t].toFixed(2)} ${day.market.currency}/MWh; SoC ${ticked.socMwh[t].toFixed(3)} MWh after; revision ${revision}`,
+          forecastModelVersion: day.modelVersion,
+          revision,
+          dayExpectedValue: ticked.revenue,
+          curve: steps.map((p) => ({ price: p.price, quantityMw: p.quantityMw })),
         };
         pctx.emit({
           topic: config.outputTopic,
           key: `${day.market.id}|${day.area}|${asset.assetId}`,
           value,
           timestamp: now,
-          headers: {
-            'optibid-revision': String(revision),
-            'optibid-curve': JSON.stringify(steps),
-            'optibid-day-expected-value': dayValue.toFixed(4),
-            'optibid-forecast-model-version': day.modelVersion ?? '',
-          },
         });
       }
     }
@@ -296,7 +295,7 @@ export const batteryBidderProcessor = defineProcessor({
 });
 
 /**
- * The price at which the step curve still trades the scheduled quantity (to the 0.1 MW tick):
+ * The price at which the step curve still trades the scheduled quantity (on the quantity tick):
  * the most to pay when buying, the least to take when selling. With step semantics a point's price
  * is the top of the range it covers, so a sell limit is one tick above the previous point.
  */
@@ -308,7 +307,7 @@ function limitPrice(
   fallback: number,
 ): number | null {
   if (side === 'HOLD') return null;
-  const need = quantity - market.quantityTickMw + 1e-9;
+  const need = quantity - 1e-9 * market.quantityTickMw;
   if (side === 'BUY') {
     const ok = steps.filter((s) => s.quantityMw >= need);
     return ok.length ? Math.max(...ok.map((s) => s.price)) : fallback;

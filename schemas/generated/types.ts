@@ -95,6 +95,14 @@ export interface BidSignal {
   createdAt: number;
   /** Human-readable explanation for the trader, e.g. 'forecast 142.3 EUR/MWh > discharge threshold 120'. */
   reason: string;
+  /** Version or training-run identifier of the forecast model the decision used (PriceForecast.modelVersion); null when the forecast carried none or no forecast was used. */
+  forecastModelVersion: string | null;
+  /** Version of the schedule behind this signal: 1 when signalId is first emitted, +1 each time a newer forecast changes the schedule and the signal is re-emitted (the highest revision replaces the others); null when the strategy does not revise. */
+  revision: number | null;
+  /** Expected profit (positive) or cost (negative) in `currency` of the whole delivery day's schedule this signal is part of, by the strategy's forecast: the sum of expectedValue over the day's signals of the same revision; null when not estimated. */
+  dayExpectedValue: number | null;
+  /** The interval's exchange-ready price–quantity curve (step semantics): points sorted by strictly increasing price with non-increasing quantityMw; at clearing price P the order trades the quantityMw of the first point whose price is >= P, nothing above the last point. Empty when the strategy only sends side, quantityMw and limitPrice. */
+  curve: BidCurvePoint[];
 }
 
 /** Which auction or market segment produced a price. Readers map symbols they do not know to UNKNOWN. */
@@ -111,6 +119,14 @@ export const BidSideSymbols = ['UNKNOWN', 'BUY', 'SELL', 'HOLD'] as const;
 export type EnergyUnit = 'UNKNOWN' | 'MWH' | 'KWH';
 /** Every EnergyUnit symbol, in schema order. */
 export const EnergyUnitSymbols = ['UNKNOWN', 'MWH', 'KWH'] as const;
+
+/** One price–quantity point of an interval's bid curve. */
+export interface BidCurvePoint {
+  /** Price of the point in `currency` per `energyUnit`, on the market's price tick. */
+  price: number;
+  /** Net purchase in MW (average power over the interval) at clearing prices above the previous point's price up to `price`: positive buys (consume / charge), negative sells (produce / discharge); on the market's quantity tick. */
+  quantityMw: number;
+}
 
 /** Key of forecasts.load: every load forecast for one area lands on the same partition, in order. */
 export interface LoadForecastKey {
