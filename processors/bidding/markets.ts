@@ -63,7 +63,7 @@ export const markets: Record<string, MarketRules> = {
     priceMin: 0,
     priceMax: 10_000,
     priceTick: 1,
-    quantityTickMw: 0.1,
+    quantityTickMw: 0.1, // assumed (README)
     maxSteps: 64,
     timeZone: 'Asia/Kolkata',
     gateClosureLocal: '12:00',
@@ -76,7 +76,7 @@ export const markets: Record<string, MarketRules> = {
     priceMin: -1000,
     priceMax: 2000,
     priceTick: 0.01,
-    quantityTickMw: 0.1,
+    quantityTickMw: 0.1, // assumed (README)
     maxSteps: 10,
     timeZone: 'America/New_York',
     gateClosureLocal: '10:30',

@@ -209,6 +209,34 @@ describe('battery-bidder processor', () => {
     expect(out).toHaveLength(24);
   });
 
+  it('signals stay readable across the BidSignal evolution: old readers skip the new fields, new readers default them', async () => {
+    const clock = new VirtualClock(gate - 3 * 3_600_000);
+    const { out, feed } = harness({ assets: [asset] }, clock);
+    await feed(forecastRecords(shape, clock.now()));
+    const added = ['forecastModelVersion', 'revision', 'dayExpectedValue', 'curve'];
+    const current = subjectSchemas['bids.signals-value'] as { fields: { name: string }[] };
+    const previous = { ...current, fields: current.fields.filter((f) => !added.includes(f.name)) };
+    const oldType = avro.Type.forSchema(previous as avro.Schema);
+    const trading = out.find((r) => r.value.side !== 'HOLD')!.value;
+    // forward: a reader on the previous schema decodes what the bidder writes now
+    const fromNew = oldType.fromBuffer(signalType.toBuffer(trading), oldType.createResolver(signalType)) as BidSignal;
+    expect(fromNew.quantityMw).toBe(trading.quantityMw);
+    expect(fromNew).not.toHaveProperty('curve');
+    // backward: a signal written on the previous schema reads with the defaults
+    const { forecastModelVersion, revision, dayExpectedValue, curve, ...oldSignal } = trading;
+    expect([forecastModelVersion, revision, dayExpectedValue, curve.length > 0]).toEqual([
+      'v3',
+      1,
+      expect.any(Number),
+      true,
+    ]);
+    const fromOld = signalType.fromBuffer(oldType.toBuffer(oldSignal), signalType.createResolver(oldType)) as BidSignal;
+    expect(fromOld.curve).toEqual([]);
+    expect(fromOld.forecastModelVersion).toBeNull();
+    expect(fromOld.revision).toBeNull();
+    expect(fromOld.limitPrice).toBe(trading.limitPrice);
+  });
+
   it('rejects malformed records with OPTIBID_ERR_RECORD (they go to the DLQ)', async () => {
     const clock = new VirtualClock(gate - 3_600_000);
     const { feed } = harness({ assets: [asset] }, clock);
