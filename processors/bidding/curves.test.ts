@@ -236,13 +236,16 @@ describe('quantity tick', () => {
         maxCyclesPerDay: k % 3 === 0 ? 0.7 : undefined,
       };
       const tick = [0.1, 0.25, 1][k % 3];
-      const prices = Array.from({ length: 24 }, () => rng.next() * 150 - 20);
-      const exact = scheduleBattery(prices, b);
+      const minutes = k % 4 === 1 ? 15 : 60;
+      const h = minutes / 60;
+      const T = (24 * 60) / minutes;
+      const prices = Array.from({ length: T }, () => rng.next() * 150 - 20);
+      const exact = scheduleBattery(prices, b, minutes);
       const r = roundScheduleToTick(exact, b, tick, prices);
       const rb = resolveBattery(b);
       let soc = rb.initialSocMwh;
       let out = 0;
-      for (let t = 0; t < 24; t++) {
+      for (let t = 0; t < T; t++) {
         const c = r.chargeMw[t];
         const d = r.dischargeMw[t];
         expect(onTick(c, tick) && onTick(d, tick)).toBe(true);
@@ -251,8 +254,8 @@ describe('quantity tick', () => {
         expect(c).toBeLessThanOrEqual(exact.chargeMw[t] + 1e-9);
         expect(d).toBeLessThanOrEqual(exact.dischargeMw[t] + 1e-9);
         expect(Math.max(c, d)).toBeLessThanOrEqual(rb.powerMw);
-        soc += c * rb.chargeEfficiency - d / rb.dischargeEfficiency;
-        out += d / rb.dischargeEfficiency;
+        soc += (c * rb.chargeEfficiency - d / rb.dischargeEfficiency) * h;
+        out += (d * h) / rb.dischargeEfficiency;
         expect(soc).toBeGreaterThanOrEqual(rb.socMinMwh - 1e-9);
         expect(soc).toBeLessThanOrEqual(rb.socMaxMwh + 1e-9);
         expect(r.socMwh[t]).toBeCloseTo(soc, 9);

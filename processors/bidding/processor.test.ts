@@ -86,6 +86,20 @@ function harness(config: Parameters<typeof batteryBidderProcessor.create>[0], cl
   return { out, feed, warnings };
 }
 
+/** Replaying the submitted quantities keeps the battery inside its power and SoC bounds; all on the 0.1 MW tick. */
+function expectWithinLimits(out: OutRecord<BidSignal>[], a: BatteryAsset = asset): void {
+  const b = resolveBattery(a);
+  let soc = b.initialSocMwh;
+  for (const r of out) {
+    const q = r.value.quantityMw;
+    expect(Math.abs(q * 10 - Math.round(q * 10))).toBeLessThan(1e-9);
+    expect(q).toBeLessThanOrEqual(b.powerMw);
+    soc += r.value.side === 'BUY' ? q * b.chargeEfficiency : r.value.side === 'SELL' ? -q / b.dischargeEfficiency : 0;
+    expect(soc).toBeGreaterThanOrEqual(b.socMinMwh - 1e-9);
+    expect(soc).toBeLessThanOrEqual(b.socMaxMwh + 1e-9);
+  }
+}
+
 const signalType = avro.Type.forSchema(subjectSchemas['bids.signals-value'] as avro.Schema);
 const invalid: string[] = [];
 
@@ -136,16 +150,7 @@ describe('battery-bidder processor', () => {
       expectedValue: expected.revenue,
     };
     expect(() => validateBidCurves(day)).not.toThrow();
-    // Replaying the submitted quantities keeps the battery inside its power and SoC bounds.
-    const b = resolveBattery(asset);
-    let soc = b.initialSocMwh;
-    for (const r of out) {
-      const q = r.value.quantityMw;
-      expect(q).toBeLessThanOrEqual(b.powerMw);
-      soc += r.value.side === 'BUY' ? q * b.chargeEfficiency : r.value.side === 'SELL' ? -q / b.dischargeEfficiency : 0;
-      expect(soc).toBeGreaterThanOrEqual(b.socMinMwh - 1e-9);
-      expect(soc).toBeLessThanOrEqual(b.socMaxMwh + 1e-9);
-    }
+    expectWithinLimits(out);
     // Expected values are those of the submitted quantities at the forecast; the day's is their sum,
     // and rounding to the tick can only give up value against the exact schedule.
     const total = out.reduce((a, r, t) => {
@@ -182,6 +187,18 @@ describe('battery-bidder processor', () => {
     // A late-arriving older forecast never overrides the newer one.
     await feed(forecastRecords(shape, clock.now() - 3 * 3_600_000));
     expect(out).toHaveLength(48);
+  });
+
+  it('puts the hedged schedule on the tick too, within the battery’s limits', async () => {
+    const clock = new VirtualClock(gate - 3 * 3_600_000);
+    const reserve: BatteryAsset = { ...asset, powerMw: 1.37, socMinMwh: 0.3, initialSocMwh: 0.3, maxCyclesPerDay: 1.2 };
+    const { out, feed } = harness({ assets: [reserve], riskAversion: 0.5 }, clock);
+    await feed(forecastRecords(shape, clock.now()));
+    expect(out).toHaveLength(24);
+    expect(out.some((r) => r.value.side !== 'HOLD')).toBe(true);
+    expectWithinLimits(out, reserve);
+    const total = out.reduce((a, r) => a + (r.value.expectedValue ?? 0), 0);
+    for (const r of out) expect(r.value.dayExpectedValue).toBeCloseTo(total, 9);
   });
 
   it('emits nothing once the gate is (about to be) closed', async () => {
