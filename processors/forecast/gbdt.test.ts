@@ -1,0 +1,81 @@
+import { gbdtModel } from './gbdt.js';
+import { mae } from './metrics.js';
+import type { DayInput } from './model.js';
+import { seededRng } from '../bidding/rng.js';
+import { readPriceCsv } from './table.js';
+
+/** Consecutive dates from 2024-01-01 (a Monday). */
+function dates(n: number): string[] {
+  return Array.from({ length: n }, (_, i) => new Date(Date.UTC(2024, 0, 1 + i)).toISOString().slice(0, 10));
+}
+
+function inputOf(prices: Float64Array, days: string[], d: number): DayInput {
+  return { history: prices.subarray(0, d * 24), historyDays: days.slice(0, d), targetDate: days[d], perDay: 24 };
+}
+
+/** A daytime plateau and a weekend discount: a non-linear calendar rule with a little seeded noise. */
+function synthetic(n: number, spikes = 0): { prices: Float64Array; days: string[] } {
+  const days = dates(n);
+  const rng = seededRng(7);
+  const prices = new Float64Array(n * 24);
+  for (let d = 0; d < n; d++) {
+    const weekend = d % 7 >= 5;
+    for (let h = 0; h < 24; h++) {
+      prices[d * 24 + h] = 40 + (h >= 8 && h < 20 ? 12 : 0) - (weekend ? 15 : 0) + (rng.next() - 0.5);
+    }
+  }
+  for (let k = 0; k < spikes; k++) prices[rng.int((n - 1) * 24)] += 2000;
+  return { prices, days };
+}
+
+const fast = { rounds: 120, depths: [4], minLeaf: 20 };
+
+describe('gbdt: least-absolute-deviation gradient-boosted trees', () => {
+  it('learns a weekend discount that the same hour of yesterday gets wrong', () => {
+    const { prices, days } = synthetic(140);
+    const model = gbdtModel(fast);
+    const actual: number[] = [];
+    const forecast: number[] = [];
+    const yesterday: number[] = [];
+    for (let d = 126; d < 140; d++) {
+      actual.push(...prices.subarray(d * 24, d * 24 + 24));
+      forecast.push(...model.forecastDay(inputOf(prices, days, d)));
+      yesterday.push(...prices.subarray((d - 1) * 24, d * 24));
+    }
+    expect(mae(actual, forecast)).toBeLessThan(0.25 * mae(actual, yesterday));
+  });
+
+  it('is barely moved by a few huge price spikes in its training history (median, not mean)', () => {
+    const clean = synthetic(120);
+    const spiky = synthetic(120, 12);
+    const d = 119;
+    const a = gbdtModel(fast).forecastDay(inputOf(clean.prices, clean.days, d));
+    const b = gbdtModel(fast).forecastDay(inputOf(spiky.prices, spiky.days, d));
+    expect(mae(a, b)).toBeLessThan(1.5);
+  });
+
+  it('is reproducible for the same seeds, retrains on its schedule, and differs for other seeds', () => {
+    const table = readPriceCsv(new URL('./fixtures/np-2017h1.csv', import.meta.url).pathname, 'Real price');
+    const input = (d: number) => inputOf(table.prices, table.days, d);
+    const opts = { ...fast, retrainEvery: 7, seeds: [1, 2] };
+    const a = gbdtModel(opts);
+    const b = gbdtModel(opts);
+    const actual: number[] = [];
+    const fa: number[] = [];
+    const naive: number[] = [];
+    for (let d = 150; d < 164; d++) {
+      const x = a.forecastDay(input(d));
+      expect(b.forecastDay(input(d))).toEqual(x);
+      fa.push(...x);
+      actual.push(...table.prices.subarray(d * 24, d * 24 + 24));
+      naive.push(...table.prices.subarray((d - 7) * 24, (d - 6) * 24));
+    }
+    expect(fa.every(Number.isFinite)).toBe(true);
+    expect(mae(actual, fa)).toBeLessThan(0.9 * mae(actual, naive));
+    // Day 157 came 7 days after the training on day 150: a fresh model trained on day 157 agrees with it.
+    expect(gbdtModel(opts).forecastDay(input(157))).toEqual(fa.slice(7 * 24, 8 * 24));
+    // Day 156 still used the trees of day 150, so a model trained on day 156 itself differs.
+    expect(gbdtModel(opts).forecastDay(input(156))).not.toEqual(fa.slice(6 * 24, 7 * 24));
+    expect(gbdtModel({ ...opts, seeds: [3] }).forecastDay(input(150))).not.toEqual(fa.slice(0, 24));
+  });
+});

@@ -1,0 +1,341 @@
+import type { DayAheadModel, DayInput } from './model.js';
+import { dayOfWeek } from './table.js';
+import { seededRng } from '../bidding/rng.js';
+
+/** Settings of the gradient-boosted trees model. */
+export interface GbdtOptions {
+  /** Training window in days; 0 (default) is all the history there is. */
+  window?: number;
+  /** Retrain after this many target days (default 7); forecasts in between reuse the trees. */
+  retrainEvery?: number;
+  /** Boosting rounds (default 300). */
+  rounds?: number;
+  /** Tree depths (default [4]): one booster per depth and seed, their forecasts averaged. */
+  depths?: number[];
+  /** Shrinkage of every tree's leaf values (default 0.05). */
+  learningRate?: number;
+  /** Fewest training rows in a leaf (default 40). */
+  minLeaf?: number;
+  /** Histogram bins per feature (default 64, at most 255). */
+  bins?: number;
+  /** Share of the rows each tree is fitted on (default 0.7). */
+  subsample?: number;
+  /** Seeds of the row sampling; one booster per seed, their forecasts averaged (default [1]). */
+  seeds?: number[];
+}
+
+/**
+ * Features of one (day, interval) pair, all prices taken relative to the mean of day d-1 so that trees,
+ * which cannot extrapolate, see level-free shapes: interval, day of week, the d-1 level and spread, the
+ * same interval on d-1, d-2, d-3, d-7, its neighbours on d-1, the last interval of d-1, the d-1 profile.
+ */
+export function gbdtFeatureCount(perDay: number): number {
+  return 14 + perDay;
+}
+
+function writeFeatures(
+  history: Float64Array,
+  perDay: number,
+  day: number,
+  h: number,
+  dow: number,
+  out: Float64Array,
+  at: number,
+): number {
+  const d1 = (day - 1) * perDay;
+  let sum = 0;
+  let min = Infinity;
+  let max = -Infinity;
+  for (let i = 0; i < perDay; i++) {
+    const v = history[d1 + i];
+    sum += v;
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  const base = sum / perDay;
+  let ss = 0;
+  for (let i = 0; i < perDay; i++) ss += (history[d1 + i] - base) ** 2;
+  let sum7 = 0;
+  for (let i = 0; i < perDay; i++) sum7 += history[(day - 7) * perDay + i];
+  let k = at;
+  out[k++] = h;
+  out[k++] = dow;
+  out[k++] = base;
+  out[k++] = min - base;
+  out[k++] = max - base;
+  out[k++] = Math.sqrt(ss / perDay);
+  out[k++] = history[d1 + h] - base;
+  out[k++] = history[(day - 2) * perDay + h] - base;
+  out[k++] = history[(day - 3) * perDay + h] - base;
+  out[k++] = history[(day - 7) * perDay + h] - base;
+  out[k++] = history[d1 + Math.max(0, h - 1)] - base;
+  out[k++] = history[d1 + Math.min(perDay - 1, h + 1)] - base;
+  out[k++] = history[d1 + perDay - 1] - base;
+  out[k++] = sum7 / perDay - base;
+  for (let i = 0; i < perDay; i++) out[k++] = history[d1 + i] - base;
+  return base;
+}
+
+interface Tree {
+  /** Per internal node (heap order): feature index, or -1 for a leaf. */
+  feature: Int32Array;
+  /** Per internal node: rows with bin <= threshold go left. */
+  threshold: Int32Array;
+  /** Per node: the leaf value (used where feature is -1). */
+  value: Float64Array;
+}
+
+interface Booster {
+  init: number;
+  trees: Tree[];
+  /** Upper bin edges per feature (value <= edges[b] falls in bin b). */
+  edges: Float64Array[];
+}
+
+function quantileEdges(values: Float64Array, bins: number): Float64Array {
+  const sorted = Float64Array.from(values).sort();
+  const edges: number[] = [];
+  for (let b = 1; b < bins; b++) {
+    const v = sorted[Math.min(sorted.length - 1, Math.floor((b * sorted.length) / bins))];
+    if (edges.length === 0 || v > edges[edges.length - 1]) edges.push(v);
+  }
+  return Float64Array.from(edges);
+}
+
+function binOf(edges: Float64Array, v: number): number {
+  let lo = 0;
+  let hi = edges.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (v <= edges[mid]) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}
+
+function median(values: Float64Array, n: number): number {
+  if (n === 0) return 0;
+  const s = values.subarray(0, n).sort();
+  return n % 2 ? s[(n - 1) >> 1] : (s[n / 2 - 1] + s[n / 2]) / 2;
+}
+
+/** Gradient sums and row counts per (feature, bin) of one node's rows. */
+interface Histogram {
+  sum: Float64Array;
+  count: Int32Array;
+}
+
+/**
+ * Least-absolute-deviation gradient boosting (Friedman 2001) on histogram-binned features: every tree
+ * is grown depth-wise on the signs of the residuals, and each leaf then takes the median residual of
+ * its rows, so the ensemble estimates the conditional median, which is what MAE rewards. A node's rows
+ * sit in one contiguous range of an index array that every split partitions in place; only the smaller
+ * child's histogram is counted, the larger one is its parent's minus it (exact: gradients are -1, 0, 1).
+ */
+function trainBooster(
+  x: Float64Array,
+  y: Float64Array,
+  n: number,
+  f: number,
+  o: Required<GbdtOptions>,
+  seed: number,
+  depth: number,
+): Booster {
+  const edges: Float64Array[] = [];
+  const binned = new Uint8Array(n * f);
+  const column = new Float64Array(n);
+  for (let j = 0; j < f; j++) {
+    for (let r = 0; r < n; r++) column[r] = x[r * f + j];
+    const e = quantileEdges(column, o.bins);
+    edges.push(e);
+    for (let r = 0; r < n; r++) binned[r * f + j] = binOf(e, column[r]);
+  }
+  const stride = o.bins + 1;
+  const init = median(Float64Array.from(y), n);
+  const pred = new Float64Array(n).fill(init);
+  const resid = new Float64Array(n);
+  const grad = new Float64Array(n);
+  const rng = seededRng(seed);
+  const nodes = (1 << (depth + 1)) - 1;
+  const idx = new Int32Array(n);
+  const scratch = new Float64Array(n);
+  const histogram = (from: number, to: number): Histogram => {
+    const h: Histogram = { sum: new Float64Array(f * stride), count: new Int32Array(f * stride) };
+    for (let i = from; i < to; i++) {
+      const r = idx[i];
+      const g = grad[r];
+      const row = r * f;
+      for (let j = 0; j < f; j++) {
+        const b = j * stride + binned[row + j];
+        h.sum[b] += g;
+        h.count[b]++;
+      }
+    }
+    return h;
+  };
+  const trees: Tree[] = [];
+  for (let round = 0; round < o.rounds; round++) {
+    let m = 0;
+    for (let r = 0; r < n; r++) {
+      resid[r] = y[r] - pred[r];
+      grad[r] = resid[r] > 0 ? 1 : resid[r] < 0 ? -1 : 0;
+      if (rng.next() < o.subsample) idx[m++] = r;
+    }
+    const tree: Tree = {
+      feature: new Int32Array(nodes).fill(-1),
+      threshold: new Int32Array(nodes),
+      value: new Float64Array(nodes),
+    };
+    const leaves: Array<{ node: number; from: number; to: number }> = [];
+    let level: Array<{ node: number; from: number; to: number; hist: Histogram }> = [
+      { node: 0, from: 0, to: m, hist: histogram(0, m) },
+    ];
+    for (let d = 0; d <= depth; d++) {
+      const next: typeof level = [];
+      for (const { node, from, to, hist } of level) {
+        const count = to - from;
+        let bestJ = -1;
+        let bestB = 0;
+        if (d < depth && count >= 2 * o.minLeaf) {
+          let total = 0;
+          for (let b = 0; b < stride; b++) total += hist.sum[b];
+          const parent = (total * total) / count;
+          let best = 0;
+          for (let j = 0; j < f; j++) {
+            let ls = 0;
+            let lc = 0;
+            const nb = edges[j].length + 1;
+            for (let b = 0; b < nb - 1; b++) {
+              ls += hist.sum[j * stride + b];
+              lc += hist.count[j * stride + b];
+              if (lc < o.minLeaf) continue;
+              const rc = count - lc;
+              if (rc < o.minLeaf) break;
+              const rs = total - ls;
+              const gain = (ls * ls) / lc + (rs * rs) / rc - parent;
+              if (gain > best) {
+                best = gain;
+                bestJ = j;
+                bestB = b;
+              }
+            }
+          }
+        }
+        if (bestJ < 0) {
+          leaves.push({ node, from, to });
+          continue;
+        }
+        tree.feature[node] = bestJ;
+        tree.threshold[node] = bestB;
+        // Partition the node's rows: bin <= threshold to the front (left child).
+        let lo = from;
+        let hi = to - 1;
+        while (lo <= hi) {
+          if (binned[idx[lo] * f + bestJ] <= bestB) lo++;
+          else {
+            const t = idx[lo];
+            idx[lo] = idx[hi];
+            idx[hi--] = t;
+          }
+        }
+        const leftSmaller = lo - from <= to - lo;
+        const small = leftSmaller ? histogram(from, lo) : histogram(lo, to);
+        const large: Histogram = { sum: hist.sum, count: hist.count };
+        for (let b = 0; b < f * stride; b++) {
+          large.sum[b] -= small.sum[b];
+          large.count[b] -= small.count[b];
+        }
+        next.push(
+          { node: 2 * node + 1, from, to: lo, hist: leftSmaller ? small : large },
+          { node: 2 * node + 2, from: lo, to, hist: leftSmaller ? large : small },
+        );
+      }
+      level = next;
+      if (level.length === 0) break;
+    }
+    // Leaf values: the median residual of the sampled rows in each leaf, shrunk.
+    for (const { node, from, to } of leaves) {
+      for (let i = from; i < to; i++) scratch[i - from] = resid[idx[i]];
+      tree.value[node] = o.learningRate * median(scratch, to - from);
+    }
+    trees.push(tree);
+    for (let r = 0; r < n; r++) pred[r] += tree.value[leafOfBinned(tree, binned, r * f)];
+  }
+  return { init, trees, edges };
+}
+
+function leafOfBinned(tree: Tree, binned: Uint8Array, row: number): number {
+  let node = 0;
+  while (tree.feature[node] >= 0) {
+    node = binned[row + tree.feature[node]] <= tree.threshold[node] ? 2 * node + 1 : 2 * node + 2;
+  }
+  return node;
+}
+
+function predict(b: Booster, x: Float64Array, at: number): number {
+  let z = b.init;
+  const bins = new Uint8Array(b.edges.length);
+  for (let j = 0; j < b.edges.length; j++) bins[j] = binOf(b.edges[j], x[at + j]);
+  for (const tree of b.trees) z += tree.value[leafOfBinned(tree, bins, 0)];
+  return z;
+}
+
+/**
+ * `gbdt`: one pooled least-absolute-deviation gradient-boosted tree model over all delivery intervals,
+ * on level-free price features (see `writeFeatures`), retrained every `retrainEvery` days on the last
+ * `window` days. Non-linear, so it adds to the linear LEAR members what they cannot express.
+ */
+export function gbdtModel(opts: GbdtOptions = {}, name = 'gbdt'): DayAheadModel {
+  const o: Required<GbdtOptions> = {
+    window: opts.window ?? 0,
+    retrainEvery: opts.retrainEvery ?? 7,
+    rounds: opts.rounds ?? 300,
+    depths: opts.depths ?? [4],
+    learningRate: opts.learningRate ?? 0.05,
+    minLeaf: opts.minLeaf ?? 40,
+    bins: Math.min(255, opts.bins ?? 64),
+    subsample: opts.subsample ?? 0.7,
+    seeds: opts.seeds ?? [1],
+  };
+  const maxLag = 7;
+  let boosters: Booster[] | undefined;
+  let trainedOn = -Infinity;
+  let trainedDays = 0;
+  return {
+    name,
+    minHistoryDays: maxLag + 28,
+    forecastDay(input: DayInput): number[] {
+      const { history, historyDays, perDay, targetDate } = input;
+      const t = history.length / perDay;
+      const f = gbdtFeatureCount(perDay);
+      const dayNumber = Date.parse(`${targetDate}T00:00:00Z`) / 86_400_000;
+      if (!boosters || dayNumber - trainedOn >= o.retrainEvery || dayNumber < trainedOn || t < trainedDays) {
+        const first = o.window > 0 ? Math.max(maxLag, t - o.window) : maxLag;
+        const n = (t - first) * perDay;
+        const x = new Float64Array(n * f);
+        const y = new Float64Array(n);
+        let r = 0;
+        for (let day = first; day < t; day++) {
+          const dow = dayOfWeek(historyDays[day]);
+          for (let h = 0; h < perDay; h++, r++) {
+            const base = writeFeatures(history, perDay, day, h, dow, x, r * f);
+            y[r] = history[day * perDay + h] - base;
+          }
+        }
+        boosters = o.depths.flatMap((depth) => o.seeds.map((seed) => trainBooster(x, y, n, f, o, seed, depth)));
+        trainedOn = dayNumber;
+        trainedDays = t;
+      }
+      const row = new Float64Array(f);
+      const dow = dayOfWeek(targetDate);
+      const out = new Array<number>(perDay);
+      for (let h = 0; h < perDay; h++) {
+        const base = writeFeatures(history, perDay, t, h, dow, row, 0);
+        let z = 0;
+        for (const b of boosters) z += predict(b, row, 0);
+        out[h] = base + z / boosters.length;
+      }
+      return out;
+    },
+  };
+}
