@@ -40,7 +40,7 @@ export async function run(): Promise<void> {
   console.log(
     'market  model                        days  perfect_foresight    realized  capture  reference  seconds (forecast + schedule)',
   );
-  for (const market of ['NP', 'PJM', 'BE']) {
+  for (const market of (process.env.OPTIBID_BENCH_MARKETS ?? 'NP,PJM,BE').split(',')) {
     const table = readPriceCsv(`${dataDir}/${market}.csv`, 'Real price');
     const evalFrom = addDays(table.days[0], 365);
     const captures: Record<string, number> = {};
