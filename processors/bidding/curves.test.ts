@@ -205,7 +205,7 @@ describe('quantity tick', () => {
     for (const m of Object.values(markets)) expect(m.quantityTickMw).toBeGreaterThan(0);
   });
 
-  it('rounds a schedule toward zero without leaving the SoC bounds, where rounding each hour alone would', () => {
+  it('rounds a schedule to the tick without leaving the SoC bounds, where rounding each hour alone would', () => {
     // Full battery: sell 0.95 MW (1.0 MWh out of storage), then buy back 1 MW (0.95 MWh in): exactly full again.
     const full: Battery = { ...h1, initialSocMwh: 2, finalSocMwh: 2 };
     const exact = [0.95, -1];
@@ -213,11 +213,27 @@ describe('quantity tick', () => {
     // Each hour rounded toward zero on its own: sell 0.9, buy 1.0 — overfills the battery.
     const naive = exact.map((n) => Math.trunc(n * 10) / 10);
     expect(Math.max(...socPath(full, naive))).toBeGreaterThan(2 + 1e-6);
-    const r = roundScheduleToTick(schedule(exact), full, 0.1, [100, 20]);
-    expect(Array.from(r.netMw)).toEqual([0.9, -0.9]);
+    // Toward zero with the SoC tracked (no prices: no ticks added back): sell 0.9, buy only 0.9.
+    const r0 = roundScheduleToTick(schedule(exact), full, 0.1);
+    expect(Array.from(r0.netMw)).toEqual([0.9, -0.9]);
+    expect(Math.max(...socPath(full, r0.netMw))).toBeLessThanOrEqual(2);
+    expect(r0.socMwh[1]).toBeCloseTo(socPath(full, r0.netMw)[1], 12);
+    // With prices, ticks are added back where they pay and fit: when the day may end at 1.8 MWh, one more
+    // sell tick at 100 (10) beats a sell-at-100/buy-at-20 pair (8) and still ends at 1.802 MWh.
+    const r = roundScheduleToTick(schedule(exact), { ...full, finalSocMwh: 1.8 }, 0.1, [100, 20]);
+    expect(Array.from(r.netMw)).toEqual([1, -0.9]);
     expect(Math.max(...socPath(full, r.netMw))).toBeLessThanOrEqual(2);
-    expect(r.socMwh[1]).toBeCloseTo(socPath(full, r.netMw)[1], 12);
-    expect(r.revenue).toBeCloseTo(0.9 * 100 - 0.9 * 20, 9);
+    expect(r.revenue).toBeCloseTo(100 - 0.9 * 20, 9);
+    // Not when it must end full: 1.802 MWh would miss that by more than the toward-zero 1.908 does.
+    expect(Array.from(roundScheduleToTick(schedule(exact), full, 0.1, [100, 20]).netMw)).toEqual([0.9, -0.9]);
+    // When no added tick pays (selling at 20 with 30/MWh degradation), the toward-zero answer stays.
+    const loss = roundScheduleToTick(
+      schedule(exact),
+      { ...full, finalSocMwh: 1.8, degradationCostPerMwh: 30 },
+      0.1,
+      [20, 100],
+    );
+    expect(Array.from(loss.netMw)).toEqual([0.9, -0.9]);
     // Empty battery the other way round: the floor holds too.
     const empty: Battery = { ...h1, socMinMwh: 0.2, initialSocMwh: 0.2 };
     const r2 = roundScheduleToTick(schedule([-0.95, 1]), empty, 0.1);
@@ -227,13 +243,17 @@ describe('quantity tick', () => {
 
   it('keeps random exact schedules on the tick and inside power, SoC and cycle limits', () => {
     const rng = seededRng(11);
+    let gained = 0;
     for (let k = 0; k < 40; k++) {
+      const mid = k % 5 === 2;
       const b: Battery = {
         powerMw: 0.5 + rng.next() * 2,
         energyMwh: 1 + rng.next() * 4,
         chargeEfficiency: 0.8 + rng.next() * 0.2,
         dischargeEfficiency: 0.8 + rng.next() * 0.2,
         maxCyclesPerDay: k % 3 === 0 ? 0.7 : undefined,
+        initialSocMwh: mid ? 0.6 : undefined,
+        finalSocMwh: mid ? 0.9 : undefined,
       };
       const tick = [0.1, 0.25, 1][k % 3];
       const minutes = k % 4 === 1 ? 15 : 60;
@@ -242,6 +262,7 @@ describe('quantity tick', () => {
       const prices = Array.from({ length: T }, () => rng.next() * 150 - 20);
       const exact = scheduleBattery(prices, b, minutes);
       const r = roundScheduleToTick(exact, b, tick, prices);
+      const towardZero = roundScheduleToTick(exact, b, tick);
       const rb = resolveBattery(b);
       let soc = rb.initialSocMwh;
       let out = 0;
@@ -250,9 +271,11 @@ describe('quantity tick', () => {
         const d = r.dischargeMw[t];
         expect(onTick(c, tick) && onTick(d, tick)).toBe(true);
         expect(c * d).toBe(0);
-        // toward zero: never more than the exact schedule, never the other direction
-        expect(c).toBeLessThanOrEqual(exact.chargeMw[t] + 1e-9);
-        expect(d).toBeLessThanOrEqual(exact.dischargeMw[t] + 1e-9);
+        // never the other direction, never more than the exact schedule rounded up to the tick
+        expect(c).toBeLessThanOrEqual(Math.ceil(exact.chargeMw[t] / tick - 1e-9) * tick + 1e-9);
+        expect(d).toBeLessThanOrEqual(Math.ceil(exact.dischargeMw[t] / tick - 1e-9) * tick + 1e-9);
+        expect(towardZero.chargeMw[t]).toBeLessThanOrEqual(exact.chargeMw[t] + 1e-9);
+        expect(towardZero.dischargeMw[t]).toBeLessThanOrEqual(exact.dischargeMw[t] + 1e-9);
         expect(Math.max(c, d)).toBeLessThanOrEqual(rb.powerMw);
         soc += (c * rb.chargeEfficiency - d / rb.dischargeEfficiency) * h;
         out += (d * h) / rb.dischargeEfficiency;
@@ -261,8 +284,16 @@ describe('quantity tick', () => {
         expect(r.socMwh[t]).toBeCloseTo(soc, 9);
       }
       expect(out).toBeLessThanOrEqual(rb.maxCyclesPerDay * (rb.socMaxMwh - rb.socMinMwh) + 1e-9);
-      expect(r.revenue).toBeCloseTo(settle(r, prices), 9);
+      expect(r.revenue).toBeCloseTo(settle(r, prices, rb.degradationCostPerMwh), 9);
+      // Ticks added back only ever raise revenue, never past the exact optimum, and never end the day
+      // further below finalSocMwh than the toward-zero pass.
+      const base = settle(towardZero, prices, rb.degradationCostPerMwh);
+      expect(r.revenue).toBeGreaterThanOrEqual(base - 1e-9);
+      expect(r.revenue).toBeLessThanOrEqual(exact.revenue + 1e-9);
+      gained += r.revenue - base;
+      expect(soc).toBeGreaterThanOrEqual(Math.min(rb.finalSocMwh, towardZero.socMwh[T - 1]) - 1e-9);
     }
+    expect(gained).toBeGreaterThan(0);
   });
 
   it('builds curves on the market’s own quantity tick, never beyond the battery’s power', () => {

@@ -190,13 +190,21 @@ export function validateBidCurves(day: DayBidCurves, rules?: MarketRules): void 
 
 /**
  * A schedule whose every quantity is a multiple of the market's quantity tick and never exceeds
- * the battery's limits: each interval's net power is rounded toward zero to the tick, then cut
- * further (again to the tick) when the state of charge reached by the rounded schedule so far would
- * leave the SoC bounds or the daily cycle budget. Rounding every interval toward zero on its own is
- * not enough: a discharge rounded down leaves more energy stored, and a later full-tick charge can
- * then overfill the battery. The state of charge is tracked from `initialSocMwh`; the rounded day
- * may end off `finalSocMwh` by what the ticks could not trade (it never ends below `socMinMwh`).
- * With `prices`, `revenue` is the rounded schedule settled at them (degradation included), else NaN.
+ * the battery's limits (power, SoC bounds, daily cycle budget).
+ *
+ * 1. Each interval's net power is rounded toward zero to the tick, then cut further (again to the
+ *    tick) when the state of charge the rounded schedule has reached would leave the SoC bounds or
+ *    the cycle budget. Rounding every interval toward zero on its own is not enough: a discharge
+ *    rounded down leaves more energy stored, and a later full-tick charge can then overfill.
+ * 2. With `prices`, ticks are added back greedily where they pay at those prices and the battery
+ *    has room: one more tick of a discharge, or a charge tick paired with a discharge tick (the pair
+ *    that earns most first), each quantity staying in the exact schedule's direction and at most
+ *    the exact quantity rounded up to the tick. Every step is checked against all limits, and the
+ *    day never ends further below `finalSocMwh` than step 1 did. Revenue only rises.
+ *
+ * The rounded day may end off `finalSocMwh` by what the ticks could not trade (never below
+ * `socMinMwh`). With `prices`, `revenue` is the rounded schedule settled at them (degradation
+ * included), else NaN.
  */
 export function roundScheduleToTick(
   schedule: BatterySchedule,
@@ -204,36 +212,98 @@ export function roundScheduleToTick(
   quantityTickMw: number,
   prices?: ArrayLike<number>,
 ): BatterySchedule {
-  if (!(quantityTickMw > 0) || !Number.isFinite(quantityTickMw))
-    throw new OptiBidError('OPTIBID_ERR_USAGE', `quantity tick must be a positive number of MW, got ${quantityTickMw}`);
+  const tick = quantityTickMw;
+  if (!(tick > 0) || !Number.isFinite(tick))
+    throw new OptiBidError('OPTIBID_ERR_USAGE', `quantity tick must be a positive number of MW, got ${tick}`);
   const b = resolveBattery(battery);
   const T = schedule.netMw.length;
+  if (prices && prices.length !== T)
+    throw new OptiBidError('OPTIBID_ERR_USAGE', `prices have ${prices.length} intervals, schedule ${T}`);
   const h = schedule.intervalMinutes / 60;
-  const floorTick = (x: number) => tickToward(Math.max(0, x), quantityTickMw);
+  const floorTick = (x: number) => tickToward(Math.max(0, x), tick);
+  const budget = b.maxCyclesPerDay * (b.socMaxMwh - b.socMinMwh); // MWh out of storage per day
   const chargeMw = new Float64Array(T);
   const dischargeMw = new Float64Array(T);
-  const netMw = new Float64Array(T);
-  const socMwh = new Float64Array(T);
+  const exactNet = (t: number) => schedule.dischargeMw[t] - schedule.chargeMw[t];
+
+  // 1. toward zero, cut to what the SoC reached so far allows
   let soc = b.initialSocMwh;
-  let outBudget = b.maxCyclesPerDay * (b.socMaxMwh - b.socMinMwh); // MWh out of storage left today
-  let revenue = 0;
+  let out = 0;
   for (let t = 0; t < T; t++) {
-    const net = schedule.dischargeMw[t] - schedule.chargeMw[t];
-    let c = 0;
-    let d = 0;
+    const net = exactNet(t);
     if (net < 0) {
-      c = Math.min(floorTick(Math.min(-net, b.powerMw)), floorTick((b.socMaxMwh - soc) / (b.chargeEfficiency * h)));
+      const c = Math.min(
+        floorTick(Math.min(-net, b.powerMw)),
+        floorTick((b.socMaxMwh - soc) / (b.chargeEfficiency * h)),
+      );
+      chargeMw[t] = c;
       soc = Math.min(b.socMaxMwh, soc + c * b.chargeEfficiency * h);
     } else if (net > 0) {
-      const room = Math.min(soc - b.socMinMwh, outBudget);
-      d = Math.min(floorTick(Math.min(net, b.powerMw)), floorTick((room * b.dischargeEfficiency) / h));
+      const room = Math.min(soc - b.socMinMwh, budget - out);
+      const d = Math.min(floorTick(Math.min(net, b.powerMw)), floorTick((room * b.dischargeEfficiency) / h));
+      dischargeMw[t] = d;
       soc = Math.max(b.socMinMwh, soc - (d * h) / b.dischargeEfficiency);
-      outBudget -= (d * h) / b.dischargeEfficiency;
+      out += (d * h) / b.dischargeEfficiency;
     }
-    chargeMw[t] = c;
-    dischargeMw[t] = d;
+  }
+
+  // 2. add ticks back where they pay
+  if (prices) {
+    const endFloor = Math.min(b.finalSocMwh, soc) - 1e-9;
+    const cap = (t: number) => Math.min(floorTick(b.powerMw), tick * Math.ceil(Math.abs(exactNet(t)) / tick - 1e-9));
+    const feasible = (): boolean => {
+      let s = b.initialSocMwh;
+      let o = 0;
+      for (let t = 0; t < T; t++) {
+        s += (chargeMw[t] * b.chargeEfficiency - dischargeMw[t] / b.dischargeEfficiency) * h;
+        o += (dischargeMw[t] * h) / b.dischargeEfficiency;
+        if (s < b.socMinMwh - 1e-9 || s > b.socMaxMwh + 1e-9) return false;
+      }
+      return o <= budget + 1e-9 && s >= endFloor;
+    };
+    const value = tick * h;
+    for (let iter = 0; iter < 4 * T; iter++) {
+      const ups: number[] = [];
+      const downs: number[] = [];
+      for (let t = 0; t < T; t++) {
+        const net = exactNet(t);
+        if (net > 0 && dischargeMw[t] + tick <= cap(t) + 1e-9) ups.push(t);
+        if (net < 0 && chargeMw[t] + tick <= cap(t) + 1e-9) downs.push(t);
+      }
+      // moves: [charge interval or -1, discharge interval or -1, gain]
+      const moves: [number, number, number][] = [];
+      const sellGain = (t: number) => value * (prices[t] - b.degradationCostPerMwh);
+      const buyGain = (t: number) => -value * (prices[t] + b.degradationCostPerMwh);
+      for (const t of ups) moves.push([-1, t, sellGain(t)]);
+      for (const t of downs) moves.push([t, -1, buyGain(t)]);
+      for (const c of downs) for (const d of ups) moves.push([c, d, buyGain(c) + sellGain(d)]);
+      moves.sort((x, y) => y[2] - x[2]);
+      let applied = false;
+      for (const [c, d, gain] of moves) {
+        if (!(gain > 1e-12)) break;
+        if (c >= 0) chargeMw[c] = snapTick(chargeMw[c] + tick, tick);
+        if (d >= 0) dischargeMw[d] = snapTick(dischargeMw[d] + tick, tick);
+        if (feasible()) {
+          applied = true;
+          break;
+        }
+        if (c >= 0) chargeMw[c] = snapTick(chargeMw[c] - tick, tick);
+        if (d >= 0) dischargeMw[d] = snapTick(dischargeMw[d] - tick, tick);
+      }
+      if (!applied) break;
+    }
+  }
+
+  const netMw = new Float64Array(T);
+  const socMwh = new Float64Array(T);
+  let level = b.initialSocMwh;
+  let revenue = 0;
+  for (let t = 0; t < T; t++) {
+    const c = chargeMw[t];
+    const d = dischargeMw[t];
     netMw[t] = d - c + 0;
-    socMwh[t] = soc;
+    level += (c * b.chargeEfficiency - d / b.dischargeEfficiency) * h;
+    socMwh[t] = level;
     if (prices) revenue += h * (prices[t] * (d - c) - b.degradationCostPerMwh * (c + d));
   }
   return {
@@ -274,6 +344,11 @@ function snapPrice(p: number, m: MarketRules): number {
 /** Rounds a quantity toward zero to the quantity tick, so a bid never exceeds the battery's power. */
 function snapQuantity(q: number, m: MarketRules): number {
   return q < 0 ? -tickToward(-q, m.quantityTickMw) + 0 : tickToward(q, m.quantityTickMw);
+}
+
+/** A value that is a multiple of `tick` up to float noise, printed exactly. */
+function snapTick(q: number, tick: number): number {
+  return Number((Math.round(q / tick) * tick).toFixed(decimals(tick))) + 0;
 }
 
 /** The largest multiple of `tick` not above `q ≥ 0` (a value within 1e-9 ticks below a multiple counts as it). */

@@ -127,11 +127,11 @@ describe('battery-bidder processor', () => {
       expect(s.revision).toBe(1);
       expect(r.headers).toBeUndefined();
       expect(signalType.isValid(s, { errorHook: (path) => void invalid.push(path.join('.')) })).toBe(true);
-      // The quantity is the exact schedule's, rounded toward zero to the 0.1 MW tick (and further
-      // where the SoC the rounded hours reach leaves no room: checked below).
+      // The quantity is the exact schedule's on the 0.1 MW tick: never the other way, at most rounded up
+      // (where the battery has room: SoC checked below).
       const net = expected.netMw[t];
       expect(Math.abs(s.quantityMw * 10 - Math.round(s.quantityMw * 10))).toBeLessThan(1e-9);
-      expect(s.quantityMw).toBeLessThanOrEqual(Math.abs(net) + 1e-12);
+      expect(s.quantityMw).toBeLessThanOrEqual(Math.ceil(Math.abs(net) * 10 - 1e-9) / 10 + 1e-12);
       expect(s.side).toBe(s.quantityMw === 0 ? 'HOLD' : net < 0 ? 'BUY' : 'SELL');
       expect(s.curve.length).toBeGreaterThan(0);
       if (s.side === 'BUY') expect(s.limitPrice!).toBeGreaterThanOrEqual(shape[t] - 0.05);
