@@ -2,7 +2,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { OptiBidError, defineProcessor, type Logger, type ProcessContext, type StreamRecord } from '@optibid/runtime';
 import type { BidSignal, PriceForecast } from '@optibid/schemas';
 import { resolveBattery, scheduleHedged, type Battery, type BatterySchedule } from './battery.js';
-import { buildBidCurves, roundScheduleToTick, type BidStep } from './curves.js';
+import { buildBidCurves, quantityAt, roundScheduleToTick, type BidStep } from './curves.js';
 import { deliveryDay, gateClosure, localDate, markets, type MarketRules } from './markets.js';
 
 const AssetSchema = Type.Object(
@@ -297,23 +297,28 @@ export const batteryBidderProcessor = defineProcessor({
 /**
  * The price at which the step curve still trades the scheduled quantity (on the quantity tick):
  * the most to pay when buying, the least to take when selling. With step semantics a point's price
- * is the top of the range it covers, so a sell limit is one tick above the previous point.
+ * is the top of the range it covers, so a sell limit is one tick above the previous point. A
+ * quantity rounded up past what the curve trades at the forecast (a tick added back because the
+ * battery had room) is priced like the curve's quantity there, so the limit still clears at the forecast.
  */
 function limitPrice(
   side: BidSignal['side'],
   quantity: number,
   steps: BidStep[],
   market: MarketRules,
-  fallback: number,
+  forecast: number,
 ): number | null {
   if (side === 'HOLD') return null;
-  const need = quantity - 1e-9 * market.quantityTickMw;
+  const sign = side === 'BUY' ? 1 : -1;
+  const atForecast = sign * quantityAt(steps, forecast);
+  const target = atForecast > market.quantityTickMw / 2 && atForecast < quantity ? atForecast : quantity;
+  const need = target - 1e-9 * market.quantityTickMw;
   if (side === 'BUY') {
     const ok = steps.filter((s) => s.quantityMw >= need);
-    return ok.length ? Math.max(...ok.map((s) => s.price)) : fallback;
+    return ok.length ? Math.max(...ok.map((s) => s.price)) : forecast;
   }
   const i = steps.findIndex((s) => -s.quantityMw >= need);
-  if (i < 0) return fallback;
+  if (i < 0) return forecast;
   if (i === 0) return market.priceMin;
   return Number((steps[i - 1].price + market.priceTick).toFixed(6));
 }
