@@ -1,5 +1,6 @@
 import { jest } from '@jest/globals';
 import pg from 'pg';
+import type { BidSignal } from '@optibid/schemas';
 import { VirtualClock, endpointsFromEnv } from '@optibid/runtime';
 import { migrate } from './migrate.js';
 import { TimescaleSink } from './sink.js';
@@ -31,10 +32,10 @@ describe('migrations', () => {
   test('create hypertables once; a second run applies nothing', async () => {
     const first = await migrate(admin, { schema });
     expect(first.mode).toBe('timescaledb');
-    expect(first.applied.map((m) => m.version)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect(first.applied.map((m) => m.version)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
     const second = await migrate(admin, { schema });
     expect(second.applied).toEqual([]);
-    expect(second.skipped).toHaveLength(7);
+    expect(second.skipped).toHaveLength(8);
     const hypertables = await admin.query(
       `SELECT hypertable_name FROM timescaledb_information.hypertables WHERE hypertable_schema = $1 ORDER BY 1`,
       [schema],
@@ -47,7 +48,7 @@ describe('migrations', () => {
       'market_prices',
       'telemetry_readings',
     ]);
-    expect(await count(`SELECT count(*) AS n FROM ${schema}.optibid_schema_migrations`)).toBe(7);
+    expect(await count(`SELECT count(*) AS n FROM ${schema}.optibid_schema_migrations`)).toBe(8);
   });
 });
 
@@ -89,6 +90,50 @@ describe('timescale sink on hypertables', () => {
       [new Date(Date.UTC(2024, 0, 1))],
     );
     expect(rows.rows.every((r) => r.p > 900)).toBe(true);
+  });
+
+  test('a bid signal keeps its curve, revision and versions (columns added by migration 8)', async () => {
+    const sink = new TimescaleSink({ dataset: 'bids.signals', schema }, memoryLogger());
+    await sink.connect();
+    const deliveryStart = Date.UTC(2025, 4, 8, 14);
+    const curve = [
+      { price: 31.2, quantityMw: 1 },
+      { price: 88.4, quantityMw: 0 },
+    ];
+    const value: BidSignal = {
+      signalId: 'NORDPOOL|SE3|bess-1|2025-05-08T14:00Z',
+      market: 'NORDPOOL',
+      area: 'SE3',
+      product: 'DAY_AHEAD',
+      assetId: 'bess-1',
+      deliveryStart,
+      intervalMinutes: 60,
+      side: 'BUY',
+      quantityMw: 1,
+      limitPrice: 31.2,
+      currency: 'EUR',
+      energyUnit: 'MWH',
+      expectedValue: -31.2,
+      strategy: 'battery-arbitrage',
+      forecastModel: 'ensemble',
+      forecastIssuedAt: deliveryStart - 28 * 3_600_000,
+      gateClosure: deliveryStart - 26 * 3_600_000,
+      createdAt: deliveryStart - 27 * 3_600_000,
+      reason: 'charge in the cheapest hours',
+      forecastModelVersion: 'ensemble@2025-05-07',
+      revision: 2,
+      dayExpectedValue: 190.4,
+      curve,
+    };
+    await sink.write([{ topic: 'bids.signals', key: value.signalId, value, timestamp: deliveryStart }]);
+    await sink.close();
+    const rows = await admin.query(
+      `SELECT curve, revision, forecast_model_version, day_expected_value FROM ${schema}.bids_signals WHERE signal_id = $1`,
+      [value.signalId],
+    );
+    expect(rows.rows).toEqual([
+      { curve, revision: 2, forecast_model_version: 'ensemble@2025-05-07', day_expected_value: 190.4 },
+    ]);
   });
 
   test('malformed records are rejected with a reason while the rest are stored', async () => {
