@@ -1,6 +1,9 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { PerformanceObserver } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import v8 from 'node:v8';
 import { Type } from '@sinclair/typebox';
 import kafkajs from 'kafkajs';
 import {
@@ -10,11 +13,9 @@ import {
   RdkafkaTransport,
   createJsonSerde,
   createLogger,
-  type RunningPipeline,
   type KafkaTransportOptions,
   type MaybeSyncSerde,
   type RdkafkaTransportOptions,
-  type Transport,
   arraySource,
   defineProcessor,
   endpointsFromEnv,
@@ -93,37 +94,288 @@ function price(i: number, ts: number) {
   };
 }
 
-const logger = createLogger({ level: process.env.OPTIBID_BENCH_LOG_LEVEL ?? 'silent', name: 'bench' });
+// Workers log at info by default (assignments, restores, aborts); the parent shows a worker's last lines when it fails or stalls
+// (all of them with OPTIBID_BENCH_LOG_LEVEL set).
+const logger = createLogger({ level: process.env.OPTIBID_BENCH_LOG_LEVEL ?? 'info', name: 'bench' });
+/** Wall-clock ms with sub-ms resolution, comparable across the bench's processes. */
+const now = () => performance.timeOrigin + performance.now();
 
-/** Waits for `cond`; fails when the pipeline fails or makes no progress for 60 s. */
-async function until(cond: () => boolean, run: RunningPipeline, what: string): Promise<void> {
-  let failure: unknown;
-  run.done.catch((err: unknown) => (failure = err));
-  let last = -1;
-  let lastChange = Date.now();
-  while (!cond()) {
-    if (failure) throw failure;
-    const seen = run.stats()[0]?.recordsIn ?? 0;
-    if (seen !== last) [last, lastChange] = [seen, Date.now()];
-    else if (Date.now() - lastChange > 60_000)
-      throw new Error(`bench stalled waiting for ${what} (records in: ${seen})`);
-    await new Promise((r) => setTimeout(r, 5));
+/** What the parent asks a pipeline worker process to run. */
+interface WorkerJob {
+  transport: string;
+  /** Pipeline name: workers given the same one share the consumer group `<pipeline>.bars`. */
+  pipeline: string;
+  input: string;
+  /** Partitions of `input` (the changelog gets as many). */
+  partitions: number;
+  output: string;
+  instanceId: string;
+  avro: boolean;
+  /** Report each committed record's latency (now - its timestamp). */
+  latencies: boolean;
+  tuning: RdkafkaTransportOptions;
+}
+
+type FromWorker =
+  | { type: 'started' }
+  | { type: 'first'; at: number }
+  | { type: 'commit'; at: number; records: number; cpuMs: number; latencies?: number[] }
+  | { type: 'summary'; gcMs: number; gcCount: number; newSpaceMb: number }
+  | { type: 'error'; message: string };
+
+type ToWorker = { type: 'stop'; from: number; to: number };
+
+const cpuMs = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+
+function serdeFor(avro: boolean): MaybeSyncSerde {
+  const endpoints = endpointsFromEnv();
+  if (!avro) return createJsonSerde();
+  const prices = readJson('schemas/avro/market.prices-value.avsc');
+  const bars = readJson('pipelines/schemas/price-bars-value.avsc');
+  return new AvroSerde({ registry: endpoints.registryUrl, schemaFor: (t) => (t.includes('.out') ? bars : prices) });
+}
+
+/**
+ * A pipeline worker process (`node [V8 flags] bench/dist/pipeline.js --bench-worker JOB`): the Kafka ->
+ * rollup -> Kafka pipeline on one transport, reporting every committed transaction to the parent, and
+ * its GC time inside the window the parent measured.
+ */
+async function worker(job: WorkerJob): Promise<void> {
+  const send = (m: FromWorker) => process.send!(m);
+  const gc: Array<[at: number, ms: number]> = [];
+  const obs = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) gc.push([performance.timeOrigin + e.startTime, e.duration]);
+  });
+  obs.observe({ entryTypes: ['gc'] });
+  const stopped = new Promise<ToWorker>((resolve) => process.on('message', (m: ToWorker) => resolve(m)));
+  const spec = makeSpec({
+    name: job.pipeline,
+    partitions: { [job.input]: job.partitions },
+    processors: [
+      {
+        name: 'bars',
+        definition: rollupDefinition,
+        config: { interval: '1h', field: 'price' },
+        inputs: [job.input],
+        outputs: [job.output],
+      },
+    ],
+  });
+  const options: RdkafkaTransportOptions & KafkaTransportOptions = {
+    instanceId: job.instanceId,
+    serde: serdeFor(job.avro),
+    ...job.tuning,
+    afterCommit: ({ records }) => {
+      const at = now();
+      const wall = Date.now();
+      send({
+        type: 'commit',
+        at,
+        records: records.length,
+        cpuMs: cpuMs(),
+        latencies: job.latencies ? records.map((r) => wall - r.timestamp) : undefined,
+      });
+    },
+  };
+  const transport = job.transport === 'rdkafka' ? new RdkafkaTransport(options) : new KafkaTransport(options);
+  const run = await transport.start(spec, { logger });
+  run.done.catch((err: unknown) => send({ type: 'error', message: (err as Error).message }));
+  const stats = run.stats()[0]!;
+  let first = 0;
+  stats.onBatch = (_n, ms) => {
+    if (first === 0) send({ type: 'first', at: (first = now() - ms) });
+  };
+  send({ type: 'started' });
+  const { from, to } = await stopped;
+  await run.stop();
+  obs.disconnect();
+  const inWindow = gc.filter(([at]) => at >= from && at <= to);
+  const summary: FromWorker = {
+    type: 'summary',
+    gcMs: inWindow.reduce((a, [, ms]) => a + ms, 0),
+    gcCount: inWindow.length,
+    newSpaceMb: (v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')?.space_size ?? 0) / 2 ** 20,
+  };
+  process.send!(summary, () => process.exit(0));
+}
+
+interface GroupResult {
+  /** Records/s of the whole group, from the input becoming visible to the commit covering the last record. */
+  rate: number;
+  /** The same from the first batch any worker started. */
+  fromFirstBatch: number;
+  records: number;
+  transactions: number;
+  cycleP50: number;
+  cycleP99: number;
+  /** GC time / window, averaged over the workers. */
+  gcShare: number;
+  gcCount: number;
+  /** CPU time of the workers per record (µs), and the workers' CPU / window (1 = one full core). */
+  cpuUsPerRecord: number;
+  cores: number;
+  newSpaceMb: number;
+  latencies: number[];
+}
+
+/** `--max-semi-space-size` (MB) of a worker, or none (Node's default); NODE_OPTIONS' own setting is removed. */
+function workerEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, KAFKAJS_NO_PARTITIONER_WARNING: '1' };
+  if (env.NODE_OPTIONS)
+    env.NODE_OPTIONS = env.NODE_OPTIONS.split(/\s+/)
+      .filter((o) => !o.startsWith('--max-semi-space-size'))
+      .join(' ');
+  return env;
+}
+
+/** Starts `jobs` as worker processes, runs `release` once all of them joined, and measures until `expected` records committed. */
+async function runGroup(
+  jobs: WorkerJob[],
+  semiSpaceMb: number,
+  expected: number,
+  ready: () => Promise<void>,
+  release: () => Promise<number>,
+): Promise<GroupResult> {
+  const here = fileURLToPath(import.meta.url);
+  const execArgv = semiSpaceMb > 0 ? [`--max-semi-space-size=${semiSpaceMb}`] : [];
+  // OPTIBID_BENCH_CPU_PROF=DIR: a V8 CPU profile of every worker in DIR (open in Chrome DevTools).
+  const profDir = process.env.OPTIBID_BENCH_CPU_PROF;
+  if (profDir) execArgv.push('--cpu-prof', `--cpu-prof-dir=${profDir}`);
+  const children: ChildProcess[] = [];
+  const commits: Array<{ at: number; records: number; worker: number; cpuMs: number }> = [];
+  const firstCpu = new Map<number, number>();
+  const lastCpu = new Map<number, number>();
+  const latencies: number[] = [];
+  const firsts: number[] = [];
+  const summaries: Array<Extract<FromWorker, { type: 'summary' }>> = [];
+  const logs: string[][] = [];
+  let started = 0;
+  let failure: Error | undefined;
+  let exited = 0;
+  let committed = 0;
+  for (const [w, job] of jobs.entries()) {
+    const child = fork(here, ['--bench-worker', JSON.stringify(job)], {
+      execArgv,
+      env: workerEnv(),
+      stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
+    });
+    children.push(child);
+    const lines: string[] = [];
+    logs.push(lines);
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+      if (process.env.OPTIBID_BENCH_LOG_LEVEL) process.stderr.write(chunk);
+      for (const line of chunk.split('\n')) if (line) lines.push(line.slice(0, 600));
+      if (lines.length > 60) lines.splice(0, lines.length - 40);
+    });
+    child.on('message', (m: FromWorker) => {
+      if (m.type === 'started') started++;
+      else if (m.type === 'first') firsts.push(m.at);
+      else if (m.type === 'commit') {
+        commits.push({ at: m.at, records: m.records, worker: w, cpuMs: m.cpuMs });
+        committed += m.records;
+        if (!firstCpu.has(w)) firstCpu.set(w, m.cpuMs);
+        lastCpu.set(w, m.cpuMs);
+        if (m.latencies) for (const l of m.latencies) latencies.push(l);
+      } else if (m.type === 'summary') summaries.push(m);
+      else if (m.type === 'error') failure ??= new Error(`worker ${w}: ${m.message}`);
+    });
+    child.on('exit', (code) => {
+      exited++;
+      if (code !== 0 && summaries.length < jobs.length) failure ??= new Error(`worker ${w} exited with ${code}`);
+    });
+  }
+  const wait = async (cond: () => boolean, what: string) => {
+    let last = -1;
+    let since = Date.now();
+    while (!cond()) {
+      if (failure) throw failure;
+      if (committed !== last) [last, since] = [committed, Date.now()];
+      else if (Date.now() - since > 60_000)
+        throw new Error(`bench stalled waiting for ${what} (committed ${committed})`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  };
+  try {
+    await wait(() => started === jobs.length, 'the workers to start');
+    await ready();
+    const t0 = await release();
+    await wait(() => committed >= expected, `all ${expected} records committed`);
+    commits.sort((a, b) => a.at - b.at);
+    let sum = 0;
+    const end = commits.find((c) => (sum += c.records) >= expected)!.at;
+    for (const c of children) c.send({ type: 'stop', from: t0, to: end } satisfies ToWorker);
+    await wait(() => exited === jobs.length, 'the workers to stop');
+    const first = Math.min(...firsts);
+    const cycles: number[] = [];
+    for (let w = 0; w < jobs.length; w++) {
+      const mine = commits.filter((c) => c.worker === w);
+      for (let i = 1; i < mine.length; i++) cycles.push(mine[i]!.at - mine[i - 1]!.at);
+    }
+    cycles.sort((a, b) => a - b);
+    let cpu = 0;
+    for (const [w, c] of lastCpu) cpu += c - firstCpu.get(w)!;
+    const window = end - t0;
+    return {
+      rate: expected / (window / 1000),
+      fromFirstBatch: expected / ((end - first) / 1000),
+      records: committed,
+      transactions: commits.length,
+      cycleP50: pct(cycles, 0.5),
+      cycleP99: pct(cycles, 0.99),
+      gcShare: summaries.reduce((a, s) => a + s.gcMs, 0) / summaries.length / window,
+      gcCount: summaries.reduce((a, s) => a + s.gcCount, 0) / summaries.length,
+      cpuUsPerRecord: (cpu * 1000) / expected,
+      cores: cpu / (end - first),
+      newSpaceMb: summaries[0]?.newSpaceMb ?? 0,
+      latencies: latencies.sort((a, b) => a - b),
+    };
+  } catch (err) {
+    if (!process.env.OPTIBID_BENCH_LOG_LEVEL)
+      for (const [w, lines] of logs.entries())
+        if (lines.length)
+          console.error(`--- worker ${w} (${jobs[w]!.transport}), last log lines:\n${lines.join('\n')}`);
+    throw err;
+  } finally {
+    for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
   }
 }
 
-interface Sample {
-  transport: string;
-  rate: number;
-  withStart: number;
-  txRecords: number;
-  cycleP50: number;
-  cycleP99: number;
-  busyShare: number;
+/**
+ * `count` record keys (`NORDPOOL|A<i>`) spread evenly over `partitions` by the default (murmur2) partitioner,
+ * which kafkajs and the rdkafka transport both use, so every worker of a group gets the same share.
+ */
+function balancedKeys(partitions: number, count: number): string[] {
+  const partitioner = kafkajs.Partitioners.DefaultPartitioner();
+  const partitionMetadata = Array.from({ length: partitions }, (_, i) => ({
+    partitionId: i,
+    leader: 0,
+    replicas: [0],
+    isr: [0],
+    partitionErrorCode: 0,
+  }));
+  const perPartition = Math.ceil(count / partitions);
+  const taken = new Array<number>(partitions).fill(0);
+  const keys: string[] = [];
+  for (let i = 0; keys.length < perPartition * partitions; i++) {
+    const key = `NORDPOOL|A${i}`;
+    const p = partitioner({ topic: 'x', partitionMetadata, message: { key, value: null } });
+    if (taken[p]! < perPartition) {
+      taken[p]!++;
+      keys.push(key);
+    }
+  }
+  return keys;
 }
 
-type Transports = Array<[name: string, make: (o: RdkafkaTransportOptions & KafkaTransportOptions) => Transport]>;
-
-/** Kafka -> Avro decode, keyed 1 h tumbling window, Avro encode -> Kafka (transactions), per transport, beside the broker's perf tools. */
+/**
+ * Kafka -> Avro decode, keyed 1 h tumbling window, Avro encode -> Kafka (transactions), in worker processes
+ * beside the broker's perf tools. Each run gets its own input topic, written in one producer transaction
+ * that commits only once every worker of the group has joined: read-committed workers then see the whole
+ * backlog at the same instant, so the rate covers no group join or rebalance.
+ */
 async function kafkaEndToEnd(n: number): Promise<void> {
   const endpoints = endpointsFromEnv();
   const brokers = endpoints.kafkaBrokers;
@@ -141,72 +393,120 @@ async function kafkaEndToEnd(n: number): Promise<void> {
     () => false,
   );
   const id = Date.now().toString(36);
-  const input = `bench.${id}.in`;
-  const prices = readJson('schemas/avro/market.prices-value.avsc');
-  const bars = readJson('pipelines/schemas/price-bars-value.avsc');
-  const makeSerde = (): MaybeSyncSerde =>
-    avro
-      ? new AvroSerde({ registry: endpoints.registryUrl, schemaFor: (t) => (t.includes('.out') ? bars : prices) })
-      : createJsonSerde();
+  const serde = serdeFor(avro);
   const serdeName = avro
     ? 'Avro (Confluent framing, registry on 8081)'
     : 'JSON (schema registry not reachable: run `optibid services up`)';
-  const only = (process.env.OPTIBID_BENCH_TRANSPORTS ?? 'kafkajs,rdkafka').split(',');
-  const all: Transports = [
-    ['kafkajs', (o) => new KafkaTransport(o)],
-    ['rdkafka', (o) => new RdkafkaTransport(o)],
-  ];
-  const transports = all.filter(([t]) => only.includes(t));
+  const list = (name: string, def: string) => (process.env[name] ?? def).split(',').filter((s) => s !== '');
+  const transports = list('OPTIBID_BENCH_TRANSPORTS', 'kafkajs,rdkafka');
+  // Young-generation sizes compared side by side (MB of --max-semi-space-size; 0 = Node's default).
+  const heaps = list('OPTIBID_BENCH_SEMI_SPACE_MB', '0,64').map(Number);
+  const tuned = Math.max(...heaps);
+  const scalePartitions = Number(process.env.OPTIBID_BENCH_PARTITIONS ?? 2);
+  // One worker per partition by default: a single worker owning several partitions sees one partition's backlog
+  // first (kafkajs fetches per partition), its watermark runs ahead and the other partitions' records come late.
+  const scaleWorkers = list('OPTIBID_BENCH_WORKERS', String(scalePartitions)).map(Number);
+  const rounds = Number(process.env.OPTIBID_BENCH_ROUNDS ?? 1);
   // rdkafka batch bounds (see runtime/rdkafka/README.md): OPTIBID_BENCH_MAX_BATCH_MS, OPTIBID_BENCH_BATCH_GAP_MS.
-  const batchTuning: RdkafkaTransportOptions = {
+  const tuning: RdkafkaTransportOptions = {
     maxBatchMs: process.env.OPTIBID_BENCH_MAX_BATCH_MS ? Number(process.env.OPTIBID_BENCH_MAX_BATCH_MS) : undefined,
     batchGapMs: process.env.OPTIBID_BENCH_BATCH_GAP_MS ? Number(process.env.OPTIBID_BENCH_BATCH_GAP_MS) : undefined,
   };
-  const topics = [
-    input,
-    ...transports.map(([t]) => `bench.${id}.out-${t}`),
-    ...transports.flatMap(([t]) => [`bench.${id}.paced-${t}`, `bench.${id}.paced-out-${t}`]),
-  ];
-  await admin.createTopics({ topics: topics.map((topic) => ({ topic, numPartitions: 1 })), waitForLeaders: true });
-
-  const serde = makeSerde();
-  const encoded = await serde.serialize(input, price(12345, 12345 * 60_000));
-  const size = encoded.length;
-  const producer = kafka.producer();
+  const topics: string[] = [];
+  let seq = 0;
+  const size = (await serde.serialize(`bench.${id}.in`, price(12345, 12345 * 60_000))).length;
+  const producer = kafka.producer({
+    transactionalId: `bench.${id}`,
+    maxInFlightRequests: 1,
+    idempotent: true,
+    transactionTimeout: 300_000,
+  });
   await producer.connect();
-  const p0 = performance.now();
-  for (let i = 0; i < n; i += 5000) {
-    const messages = [];
-    for (let j = i; j < Math.min(n, i + 5000); j++) {
-      messages.push({
-        key: `NORDPOOL|A${j % 10}`,
-        value: await serde.serialize(input, price(j, j * 60_000)),
-        timestamp: String(j * 60_000),
-      });
-    }
-    await producer.send({ topic: input, acks: -1, messages });
-  }
-  const produceRate = n / ((performance.now() - p0) / 1000);
-  console.log(
-    `kafka: ${n} MarketPrice records of ${size} B, ${serdeName}; processor = decode, keyed 1 h tumbling window (rollup), encode; exactly-once transactions; 1 partition`,
-  );
-  console.log(`  kafkajs producer (acks=all, batches of 5000, encoding included): ${fmt(produceRate)} records/s`);
+  let produceRate = 0;
 
-  let rawConsume = 0;
+  /** A fresh input topic with `n` records inside a transaction left open; returns its commit. */
+  const stage = async (partitions: number) => {
+    const input = `bench.${id}.in${seq++}`;
+    topics.push(input);
+    await admin.createTopics({ topics: [{ topic: input, numPartitions: partitions }], waitForLeaders: true });
+    const keys = balancedKeys(partitions, 10);
+    const tx = await producer.transaction();
+    const p0 = performance.now();
+    for (let i = 0; i < n; i += 5000) {
+      const messages = [];
+      for (let j = i; j < Math.min(n, i + 5000); j++) {
+        messages.push({
+          key: keys[j % keys.length]!,
+          value: await serde.serialize(input, price(j, j * 60_000)),
+          timestamp: String(j * 60_000),
+        });
+      }
+      await tx.send({ topic: input, messages });
+    }
+    produceRate = n / ((performance.now() - p0) / 1000);
+    return {
+      input,
+      commit: async () => {
+        await tx.commit();
+        return now();
+      },
+    };
+  };
+  /** Waits until the consumer group `group` is stable with `members` members. */
+  const joined = (group: string, members: number) => async () => {
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const { groups } = await admin.describeGroups([group]);
+      const g = groups[0];
+      if (g && g.state === 'Stable' && g.members.length === members) return;
+      if (Date.now() > deadline) throw new Error(`group ${group} not stable with ${members} members after 60 s`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+  const job = (
+    transport: string,
+    pipeline: string,
+    input: string,
+    partitions: number,
+    w: number,
+    latencies = false,
+  ): WorkerJob => ({
+    transport,
+    pipeline,
+    input,
+    partitions,
+    output: `${input}.out`,
+    instanceId: `w${w}`,
+    avro,
+    latencies,
+    tuning,
+  });
+  const groups: string[] = [];
+  const groupRun = async (transport: string, partitions: number, workers: number, semi: number) => {
+    const { input, commit } = await stage(partitions);
+    const pipeline = `bench-${id}-${seq}`;
+    topics.push(`${input}.out`, `dlq.${pipeline}`, `${pipeline}.bars-changelog`);
+    groups.push(`${pipeline}.bars`);
+    const jobs = Array.from({ length: workers }, (_, w) => job(transport, pipeline, input, partitions, w));
+    const result = await runGroup(jobs, semi, n, joined(`${pipeline}.bars`, workers), commit);
+    if (result.records !== n)
+      throw new Error(`${transport}: ${result.records} records committed, expected exactly ${n}`);
+    return { input, result };
+  };
+
   const libs = kafkaLibs();
-  if (!libs || process.env.OPTIBID_BENCH_BROKER_TOOLS === '0')
-    console.log('  broker perf tools: skipped (no .optibid/cache/kafka-4.1.1/libs, or OPTIBID_BENCH_BROKER_TOOLS=0)');
-  else {
-    const java = (cls: string, args: string[]) =>
-      execFileSync('java', ['-Xmx512m', '-cp', libs, cls, ...args], {
-        encoding: 'utf8',
-        stdio: ['ignore', 'pipe', 'ignore'],
-      });
+  const java = (cls: string, args: string[]) =>
+    execFileSync('java', ['-Xmx512m', '-cp', libs!, cls, ...args], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+  const rawConsume = (topic: string) => {
+    if (!libs || process.env.OPTIBID_BENCH_BROKER_TOOLS === '0') return 0;
     const summary = java('org.apache.kafka.tools.ConsumerPerformance', [
       '--bootstrap-server',
       brokers[0]!,
       '--topic',
-      input,
+      topic,
       '--messages',
       String(n),
     ])
@@ -214,11 +514,59 @@ async function kafkaEndToEnd(n: number): Promise<void> {
       .split('\n');
     const cols = summary[0]!.split(',').map((c) => c.trim());
     const vals = summary[summary.length - 1]!.split(',').map((c) => c.trim());
-    rawConsume = Number(vals[cols.indexOf('fetch.nMsg.sec')]);
+    return Number(vals[cols.indexOf('fetch.nMsg.sec')]);
+  };
+
+  console.log(
+    `kafka: ${n} MarketPrice records of ${size} B per run, ${serdeName}; processor = decode, keyed 1 h tumbling window (rollup, 10 keys), encode; exactly-once transactions; every pipeline in its own worker process`,
+  );
+  // The broker's raw consume is measured on every run's own input topic right after the run: the machine's
+  // load changes from minute to minute, so a ratio is only fair against the figure taken beside it.
+  const report = (label: string, partitions: number, r: GroupResult, base: number) => {
     console.log(
-      `  broker ConsumerPerformance, same topic (fetch.nMsg.sec, after its group join): ${fmt(rawConsume)} records/s`,
+      `  ${partitions} partition${partitions > 1 ? 's' : ''}, ${label}: ${fmt(r.rate)} records/s` +
+        (base
+          ? `, broker ConsumerPerformance ${fmt(base)} records/s => pipeline/raw consume = ${(r.rate / base).toFixed(2)}`
+          : ''),
     );
+    console.log(
+      `    ${fmt(r.fromFirstBatch)} records/s from the first batch; ${fmt(n / r.transactions)} records per transaction; batch cycle p50 ${r.cycleP50.toFixed(1)} ms, p99 ${r.cycleP99.toFixed(1)} ms; GC ${(100 * r.gcShare).toFixed(0)}% (${Math.round(r.gcCount)} pauses, new space ${r.newSpaceMb.toFixed(0)} MB); CPU ${r.cpuUsPerRecord.toFixed(1)} µs/record, ${r.cores.toFixed(2)} cores`,
+    );
+  };
+  /** A run that fails or stalls is reported as such and the bench goes on (the exit code says so). */
+  const attempt = async <T>(label: string, fn: () => Promise<T>): Promise<T | undefined> => {
+    try {
+      return await fn();
+    } catch (err) {
+      console.log(`  ${label}: FAILED: ${(err as Error).message}`);
+      process.exitCode = 1;
+      return undefined;
+    }
+  };
+  if (!libs || process.env.OPTIBID_BENCH_BROKER_TOOLS === '0')
+    console.log('  broker perf tools: skipped (no .optibid/cache/kafka-4.1.1/libs, or OPTIBID_BENCH_BROKER_TOOLS=0)');
+  for (let round = 0; round < rounds; round++) {
+    for (const t of transports) {
+      for (const semi of round % 2 ? [...heaps].reverse() : heaps) {
+        const label = `${t}, 1 worker, ${semi ? `semi-space ${semi} MB` : 'default heap'}`;
+        const r = await attempt(label, () => groupRun(t, 1, 1, semi));
+        if (r) report(label, 1, r.result, rawConsume(r.input));
+      }
+    }
+    if (scalePartitions > 1) {
+      for (const t of transports) {
+        for (const w of scaleWorkers) {
+          const label = `${t}, ${w} worker process${w > 1 ? 'es' : ''}, semi-space ${tuned} MB`;
+          const r = await attempt(label, () => groupRun(t, scalePartitions, w, tuned));
+          if (r) report(label, scalePartitions, r.result, rawConsume(r.input));
+        }
+      }
+    }
+  }
+  console.log(`  kafkajs transactional producer (batches of 5000, encoding included): ${fmt(produceRate)} records/s`);
+  if (libs && process.env.OPTIBID_BENCH_BROKER_TOOLS !== '0') {
     const perfTopic = `bench.${id}.perf`;
+    topics.push(perfTopic);
     const prod = java('org.apache.kafka.tools.ProducerPerformance', [
       '--topic',
       perfTopic,
@@ -232,125 +580,61 @@ async function kafkaEndToEnd(n: number): Promise<void> {
       `bootstrap.servers=${brokers[0]}`,
       'acks=all',
     ]);
-    topics.push(perfTopic);
     console.log(
       `  broker ProducerPerformance, ${size} B records, acks=all: ${prod.trim().split('\n').pop()!.split(',').slice(0, 3).join(',')}`,
-    );
-  }
-
-  // Throughput from a backlog: a fresh consumer group per transport reads the same input topic.
-  const samples: Sample[] = [];
-  for (const [name, make] of transports) {
-    const output = `bench.${id}.out-${name}`;
-    const spec = makeSpec({
-      name: `bench-${id}-${name}`,
-      processors: [
-        {
-          name: 'bars',
-          definition: rollupDefinition,
-          config: { interval: '1h', field: 'price' },
-          inputs: [input],
-          outputs: [output],
-        },
-      ],
-    });
-    const commits: Array<{ at: number; records: number }> = [];
-    const t0 = performance.now();
-    const run = await make({
-      instanceId: 'bench',
-      serde: makeSerde(),
-      ...batchTuning,
-      afterCommit: ({ records }) => commits.push({ at: performance.now(), records: records.length }),
-    }).start(spec, { logger });
-    const stats = run.stats()[0]!;
-    let firstBatchAt = 0;
-    stats.onBatch = (_n, ms) => {
-      if (firstBatchAt === 0) firstBatchAt = performance.now() - ms;
-    };
-    await until(() => commits.reduce((a, c) => a + c.records, 0) >= n, run, `${name}: all ${n} records committed`);
-    const end = performance.now();
-    await run.stop();
-    const cycles = commits
-      .slice(1)
-      .map((c, i) => c.at - commits[i]!.at)
-      .sort((a, b) => a - b);
-    samples.push({
-      transport: name,
-      rate: n / ((end - firstBatchAt) / 1000),
-      withStart: n / ((end - t0) / 1000),
-      txRecords: n / commits.length,
-      cycleP50: pct(cycles, 0.5),
-      cycleP99: pct(cycles, 0.99),
-      busyShare: stats.busyMs / (end - firstBatchAt),
-    });
-  }
-  for (const s of samples) {
-    console.log(
-      `  pipeline on ${s.transport.padEnd(7)}: ${fmt(s.rate)} records/s from the first batch (${fmt(s.withStart)} incl. start-up and group join)` +
-        (rawConsume ? `; pipeline/raw consume = ${(s.rate / rawConsume).toFixed(2)}` : ''),
-    );
-    console.log(
-      `    ${fmt(s.txRecords)} records per transaction; batch cycle (fetch..commit) p50 ${s.cycleP50.toFixed(1)} ms, p99 ${s.cycleP99.toFixed(1)} ms; processor busy ${(100 * s.busyShare).toFixed(0)}% of the time`,
     );
   }
 
   // End-to-end latency at a steady rate: producer timestamp (now) -> the transaction holding the record's effect committed.
   const rate = Number(process.env.OPTIBID_BENCH_PACED_RATE ?? 5000);
   const seconds = Number(process.env.OPTIBID_BENCH_PACED_SECONDS ?? 5);
-  for (const [name, make] of transports) {
-    const pacedIn = `bench.${id}.paced-${name}`;
-    const spec = makeSpec({
-      name: `bench-${id}-paced-${name}`,
-      processors: [
-        {
-          name: 'bars',
-          definition: rollupDefinition,
-          config: { interval: '1h', field: 'price' },
-          inputs: [pacedIn],
-          outputs: [`bench.${id}.paced-out-${name}`],
-        },
-      ],
-    });
-    const latencies: number[] = [];
-    const run = await make({
-      instanceId: 'bench',
-      serde: makeSerde(),
-      ...batchTuning,
-      afterCommit: ({ records }) => {
-        const now = Date.now();
-        for (const r of records) latencies.push(now - r.timestamp);
-      },
-    }).start(spec, { logger });
+  const plain = kafka.producer();
+  await plain.connect();
+  for (const t of seconds > 0 ? transports : []) {
+    const input = `bench.${id}.paced-${t}`;
+    const pipeline = `bench-${id}-paced-${t}`;
+    topics.push(input, `${input}.out`, `dlq.${pipeline}`, `${pipeline}.bars-changelog`);
+    groups.push(`${pipeline}.bars`);
+    await admin.createTopics({ topics: [{ topic: input, numPartitions: 1 }], waitForLeaders: true });
     const total = rate * seconds;
-    const started = Date.now();
-    let sent = 0;
-    while (sent < total) {
-      const due = Math.min(total, Math.floor(((Date.now() - started) / 1000) * rate));
-      if (due > sent) {
-        const messages = [];
-        for (; sent < due; sent++) {
-          const now = Date.now();
-          messages.push({
-            key: `NORDPOOL|A${sent % 10}`,
-            value: await serde.serialize(input, price(sent, now)),
-            timestamp: String(now),
-          });
+    const r = await runGroup(
+      [job(t, pipeline, input, 1, 0, true)],
+      tuned,
+      total,
+      joined(`${pipeline}.bars`, 1),
+      async () => {
+        const started = Date.now();
+        let sent = 0;
+        while (sent < total) {
+          const due = Math.min(total, Math.floor(((Date.now() - started) / 1000) * rate));
+          if (due > sent) {
+            const messages = [];
+            for (; sent < due; sent++) {
+              const ts = Date.now();
+              messages.push({
+                key: `NORDPOOL|A${sent % 10}`,
+                value: await serde.serialize(input, price(sent, ts)),
+                timestamp: String(ts),
+              });
+            }
+            await plain.send({ topic: input, acks: 1, messages });
+          } else await new Promise((res) => setTimeout(res, 2));
         }
-        await producer.send({ topic: pacedIn, acks: 1, messages });
-      } else await new Promise((r) => setTimeout(r, 2));
-    }
-    await until(() => latencies.length >= total, run, `${name}: the paced records committed`);
-    await run.stop();
-    latencies.sort((a, b) => a - b);
+        return now() - seconds * 1000;
+      },
+    );
+    const l = r.latencies;
     console.log(
-      `  latency on ${name.padEnd(7)} at ${fmt(rate)} records/s for ${seconds} s (produce timestamp -> its transaction committed): p50 ${pct(latencies, 0.5)} ms, p99 ${pct(latencies, 0.99)} ms, max ${latencies[latencies.length - 1]} ms`,
+      `  latency on ${t.padEnd(7)} at ${fmt(rate)} records/s for ${seconds} s (produce timestamp -> its transaction committed): p50 ${pct(l, 0.5)} ms, p99 ${pct(l, 0.99)} ms, max ${l[l.length - 1]} ms`,
     );
   }
+  await plain.disconnect();
   await producer.disconnect();
   await admin.deleteTopics({ topics }).catch(() => {});
+  await admin.deleteGroups(groups).catch(() => {});
   await admin.disconnect();
   if (avro) {
-    for (const t of [input, ...topics]) {
+    for (const t of topics) {
       for (const q of ['', '?permanent=true'])
         await fetch(`${endpoints.registryUrl}/subjects/${t}-value${q}`, { method: 'DELETE' }).catch(() => {});
     }
@@ -363,3 +647,5 @@ export async function run(): Promise<void> {
   const kafkaRecords = Number(process.env.OPTIBID_BENCH_KAFKA_RECORDS ?? 200_000);
   if (kafkaRecords > 0) await kafkaEndToEnd(kafkaRecords);
 }
+
+if (process.argv[2] === '--bench-worker' && process.send) await worker(JSON.parse(process.argv[3]!) as WorkerJob);
