@@ -556,7 +556,8 @@ async function kafkaEndToEnd(n: number): Promise<void> {
     if (scalePartitions > 1) {
       for (const t of transports) {
         for (const w of scaleWorkers) {
-          const label = `${t}, ${w} worker process${w > 1 ? 'es' : ''}, semi-space ${tuned} MB`;
+          const heap = tuned ? `semi-space ${tuned} MB` : 'default heap';
+          const label = `${t}, ${w} worker process${w > 1 ? 'es' : ''}, ${heap}`;
           const r = await attempt(label, () => groupRun(t, scalePartitions, w, tuned));
           if (r) report(label, scalePartitions, r.result, rawConsume(r.input));
         }
