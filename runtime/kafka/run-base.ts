@@ -4,6 +4,8 @@ import { SinkCore } from '../core/sink.js';
 import type { ComponentStats } from '../core/stats.js';
 import { componentContext, selected, silentLogger, type RunOptions, type RunningPipeline } from '../pipeline.js';
 import { dlqTopic, type PipelineSpec, type ProcessorNode, type SinkNode, type SourceNode } from '../spec.js';
+import type { Message } from 'kafkajs';
+import { SinkAccumulator, batchDeadLetters, sinkBatching, type CommitOffset } from './sink-accumulator.js';
 
 /** One running component of a Kafka pipeline run. */
 export interface Task {
@@ -64,6 +66,31 @@ export abstract class KafkaRunBase implements RunningPipeline {
     });
     await sink.connect();
     return sink;
+  }
+
+  /**
+   * The accumulator both transports put in front of a sink: the sink's declared batch bounds on the wall
+   * clock (it bounds latency; a component's injected clock may be virtual and would hold records forever),
+   * one write in flight while the next batch fills, and offsets committed only after that write resolved.
+   * A write stores the batch, then sends the dead letters of the records the sink rejected or that failed
+   * to decode through `sendDeadLetters` (the transport's own producer).
+   */
+  protected sinkAccumulator(
+    node: SinkNode,
+    sink: SinkCore,
+    sendDeadLetters: (dead: Message[]) => Promise<void>,
+    commit: (offsets: CommitOffset[]) => Promise<void>,
+  ): SinkAccumulator {
+    return new SinkAccumulator({
+      ...sinkBatching(node),
+      clock: systemClock,
+      write: async (batch) => {
+        const dead = batchDeadLetters(batch, await sink.write(batch.records));
+        if (dead.length) await sendDeadLetters(dead);
+        sink.stats.dlq += batch.deadLetters.length;
+      },
+      commit,
+    });
   }
 
   /** The consumer group of a component. */

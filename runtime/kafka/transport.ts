@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import kafkajs, { type Admin, type EachBatchPayload, type Kafka as KafkaClient, type Message } from 'kafkajs';
-import { systemClock, type Clock } from '../clock.js';
+import type { Clock } from '../clock.js';
 import type { Source } from '../component.js';
 import { ProcessorCore } from '../core/processor.js';
 import { TimerDriver, defaultTimerPollMs } from '../core/timer.js';
@@ -14,7 +14,7 @@ import type { PipelineSpec, ProcessorNode, SinkNode, SourceNode } from '../spec.
 import { decodeBatch, encodeRecords, rawDeadLetters } from './codec.js';
 import { createJsonSerde } from './json-serde.js';
 import { runSourceLoop } from './source-loop.js';
-import { SinkAccumulator, batchDeadLetters, checkIntervalMs, sinkBatching } from './sink-accumulator.js';
+import { checkIntervalMs, sinkBatching } from './sink-accumulator.js';
 import { KafkaRunBase, type Task, type TaskContext } from './run-base.js';
 
 const { Kafka, logLevel } = kafkajs;
@@ -390,20 +390,15 @@ class KafkaRun extends KafkaRunBase {
       else this.fail(sink.stats, err);
     };
     const batching = sinkBatching(node);
-    // Fetched records accumulate up to the sink's batch size or wait bound (wall clock: it bounds latency),
-    // one write runs while the next batch fills, and offsets are committed only after the write resolved.
-    const acc = new SinkAccumulator({
-      ...batching,
-      clock: systemClock,
-      write: async (batch) => {
-        const dead = batchDeadLetters(batch, await sink.write(batch.records));
-        // A whole batch may be dead-lettered: sent in bounded calls, under the broker's max.message.bytes.
-        if (dead.length)
-          for (const topicMessages of sendChunks(new Map([[this.dlq, dead]])))
-            await producer.sendBatch({ topicMessages, acks: -1 });
-        sink.stats.dlq += batch.deadLetters.length;
+    const acc = this.sinkAccumulator(
+      node,
+      sink,
+      // A whole batch may be dead-lettered: sent in bounded calls, under the broker's max.message.bytes.
+      async (dead) => {
+        for (const topicMessages of sendChunks(new Map([[this.dlq, dead]])))
+          await producer.sendBatch({ topicMessages, acks: -1 });
       },
-      commit: async (offsets) => {
+      async (offsets) => {
         const mine = offsets.filter((o) => !assigned || assigned.has(`${o.topic}/${o.partition}`));
         if (mine.length === 0) return;
         try {
@@ -415,7 +410,7 @@ class KafkaRun extends KafkaRunBase {
           );
         }
       },
-    });
+    );
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
       assigned = new Set(
         Object.entries(e.payload.memberAssignment).flatMap(([t, ps]) => ps.map((p: number) => `${t}/${p}`)),

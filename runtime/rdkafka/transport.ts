@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Message } from 'kafkajs';
-import { systemClock, type Clock } from '../clock.js';
+import type { Clock } from '../clock.js';
 import type { Source } from '../component.js';
 import { ProcessorCore, type BatchResult } from '../core/processor.js';
 import { sleep } from '../core/sink.js';
@@ -12,7 +12,7 @@ import { decodeBatch, encodeRecords, rawDeadLetters, type MaybeSyncSerde, type R
 import { createJsonSerde } from '../kafka/json-serde.js';
 import { runSourceLoop } from '../kafka/source-loop.js';
 import { KafkaRunBase, type Task, type TaskContext } from '../kafka/run-base.js';
-import { SinkAccumulator, batchDeadLetters, checkIntervalMs, sinkBatching } from '../kafka/sink-accumulator.js';
+import { checkIntervalMs, sinkBatching } from '../kafka/sink-accumulator.js';
 import { changelogTopic } from '../kafka/transport.js';
 import type { RunOptions, RunningPipeline, Transport } from '../pipeline.js';
 import type { StreamRecord } from '../record.js';
@@ -558,17 +558,11 @@ class RdkafkaRun extends KafkaRunBase {
       else this.fail(sink.stats, err);
     };
     const batching = sinkBatching(node);
-    // As in the kafkajs transport: records accumulate up to the sink's batch bounds, one write runs while
-    // the next batch fills, and offsets are committed only after the write resolved.
-    const acc = new SinkAccumulator({
-      ...batching,
-      clock: systemClock,
-      write: async (batch) => {
-        const dead = batchDeadLetters(batch, await sink.write(batch.records));
-        if (dead.length) await delivery.send(new Map([[this.dlq, dead]]));
-        sink.stats.dlq += batch.deadLetters.length;
-      },
-      commit: async (offsets) => {
+    const acc = this.sinkAccumulator(
+      node,
+      sink,
+      (dead) => delivery.send(new Map([[this.dlq, dead]])),
+      async (offsets) => {
         // Only partitions still assigned (a revoked one is read again by its new owner from its last commit).
         const held = new Set(progress.assigned.map((p) => `${p.topic}/${p.partition}`));
         const mine = offsets
@@ -576,7 +570,7 @@ class RdkafkaRun extends KafkaRunBase {
           .map((o) => ({ topic: o.topic, partition: o.partition, offset: Number(o.offset) }));
         if (mine.length && consumer.isConnected()) consumer.commit(mine);
       },
-    });
+    );
     const consumer: RdKafka.KafkaConsumer = new this.rd.KafkaConsumer(
       this.consumerConfig(group, {
         rebalance_cb: (err: RdError, assignment: RdKafka.TopicPartition[]) => {
