@@ -1,22 +1,78 @@
 import type { DayAheadModel, DayInput } from './model.js';
 
-/** Averages the forecasts of several models (equal weights unless given); members run on the same input. */
-export function ensembleModel(members: DayAheadModel[], name = 'ensemble', weights?: number[]): DayAheadModel {
-  const w = weights ?? members.map(() => 1 / members.length);
+/**
+ * Performance-weighted combination: each member's weight is proportional to its mean absolute error over
+ * the last `windowDays` days it forecast, raised to `-power`. Only days whose actual prices are in the
+ * input's history count, so the weights use nothing a forecaster would not know before gate closure.
+ * Until `minDays` such days exist the fixed weights apply.
+ */
+export interface AdaptiveWeights {
+  windowDays: number;
+  power: number;
+  minDays: number;
+}
+
+/**
+ * Combines the forecasts of several models run on the same input: with fixed weights (equal unless given),
+ * or, with `adaptive`, weights that follow each member's recent out-of-sample error.
+ */
+export function ensembleModel(
+  members: DayAheadModel[],
+  name = 'ensemble',
+  weights?: number[],
+  adaptive?: AdaptiveWeights,
+): DayAheadModel {
+  const fixed = weights ?? members.map(() => 1 / members.length);
   let last: Record<string, number[]> = {};
+  let lastWeights: number[] = fixed;
+  /** Member forecasts by target date, the most recent `windowDays` (and the one being made) kept. */
+  const past = new Map<string, number[][]>();
+  const weightsFor = (input: DayInput): number[] => {
+    if (!adaptive) return fixed;
+    const { history, historyDays, perDay } = input;
+    const errors = members.map(() => 0);
+    let days = 0;
+    for (let i = historyDays.length - 1; i >= 0 && days < adaptive.windowDays; i--) {
+      const f = past.get(historyDays[i]);
+      if (!f) continue;
+      days++;
+      for (let k = 0; k < members.length; k++) {
+        for (let h = 0; h < perDay; h++) errors[k] += Math.abs(history[i * perDay + h] - f[k][h]);
+      }
+    }
+    if (days < adaptive.minDays || errors.some((e) => !(e > 0))) return fixed;
+    const raw = errors.map((e) => (e / days) ** -adaptive.power);
+    const total = raw.reduce((a, b) => a + b, 0);
+    return raw.map((r) => r / total);
+  };
   return {
     name,
     minHistoryDays: Math.max(...members.map((m) => m.minHistoryDays)),
     async forecastDay(input: DayInput): Promise<number[]> {
-      const out = new Array<number>(input.perDay).fill(0);
+      const forecasts: number[][] = [];
       last = {};
-      for (let i = 0; i < members.length; i++) {
-        const f = await members[i].forecastDay(input);
-        last[members[i].name] = f;
-        for (let h = 0; h < input.perDay; h++) out[h] += w[i] * f[h];
+      for (const m of members) {
+        const f = await m.forecastDay(input);
+        forecasts.push(f);
+        last[m.name] = f;
+      }
+      const w = weightsFor(input);
+      lastWeights = w;
+      if (adaptive) {
+        past.set(input.targetDate, forecasts);
+        // Keep the newest windowDays + 1 target dates (insertion order is forecast order).
+        for (const date of past.keys()) {
+          if (past.size <= adaptive.windowDays + 1) break;
+          past.delete(date);
+        }
+      }
+      const out = new Array<number>(input.perDay).fill(0);
+      for (let k = 0; k < members.length; k++) {
+        for (let h = 0; h < input.perDay; h++) out[h] += w[k] * forecasts[k][h];
       }
       return out;
     },
     memberForecasts: () => last,
+    memberWeights: () => Object.fromEntries(members.map((m, k) => [m.name, lastWeights[k]])),
   };
 }

@@ -1,6 +1,15 @@
 export { readPriceCsv, parsePriceCsv, tableColumn, addDays, dayOfWeek, type PriceTable } from './table.js';
 export { rollingForecast, type DayForecast, type RollingForecastOptions } from './rolling.js';
-export { forecastModels, createModel, defaultModel, learEnsembleOptions, ensembleLearWeight } from './models.js';
+export {
+  forecastModels,
+  createModel,
+  defaultModel,
+  learEnsembleOptions,
+  ensembleWeights,
+  ensembleAdaptive,
+  gbdtOptions,
+} from './models.js';
+export { gbdtModel, type GbdtOptions } from './gbdt.js';
 export type { DayAheadModel, DayInput } from './model.js';
 export { mae, smape, quantile, pinball } from './metrics.js';
 export { ConformalQuantiles } from './conformal.js';
@@ -23,6 +32,6 @@ export {
   type Criterion,
 } from './lasso.js';
 export { dnnModel, type DnnOptions } from './dnn.js';
-export { ensembleModel } from './ensemble.js';
+export { ensembleModel, type AdaptiveWeights } from './ensemble.js';
 export { priceForecastProcessor, createPriceForecaster, PriceForecastConfig, type ForecastIssue } from './processor.js';
 export { ModelRegistry, type ModelVersion } from './registry.js';

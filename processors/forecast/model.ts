@@ -24,4 +24,6 @@ export interface DayAheadModel {
   forecastDay(input: DayInput): number[] | Promise<number[]>;
   /** For combinations: the member forecasts behind the last `forecastDay` result, by member name. */
   memberForecasts?(): Record<string, number[]>;
+  /** For combinations: the weight each member got in the last `forecastDay` result, by member name. */
+  memberWeights?(): Record<string, number>;
 }

@@ -1,7 +1,8 @@
 import { OptiBidError } from '@optibid/runtime';
 import type { DayAheadModel } from './model.js';
 import { dnnModel } from './dnn.js';
-import { ensembleModel } from './ensemble.js';
+import { ensembleModel, type AdaptiveWeights } from './ensemble.js';
+import { gbdtModel, type GbdtOptions } from './gbdt.js';
 import { learModel, type LearOptions } from './lear.js';
 import { naiveModel } from './naive.js';
 
@@ -19,8 +20,18 @@ export const learEnsembleOptions: LearOptions = {
   lasso: { patience: 3 },
 };
 
-/** Weight of `lear-ensemble` in `ensemble` (the DNN gets the rest). */
-export const ensembleLearWeight = 0.75;
+/** `gbdt`: least-absolute-deviation boosted trees, a depth-6 and a depth-7 booster averaged, retrained weekly. */
+export const gbdtOptions: GbdtOptions = { depths: [6, 7], rounds: 300, minLeaf: 20, learningRate: 0.05 };
+
+/** Starting weights of the members of `ensemble`, used until `ensembleAdaptive.minDays` days are scored. */
+export const ensembleWeights: Record<'lear-ensemble' | 'dnn' | 'gbdt', number> = {
+  'lear-ensemble': 0.4,
+  dnn: 0.1,
+  gbdt: 0.5,
+};
+
+/** `ensemble` then weights each member by its mean absolute error over the last 56 scored days, to the power -2. */
+export const ensembleAdaptive: AdaptiveWeights = { windowDays: 56, power: 2, minDays: 14 };
 
 const factories: Record<string, () => DayAheadModel> = {
   'naive-daily': () => naiveModel(1),
@@ -28,10 +39,12 @@ const factories: Record<string, () => DayAheadModel> = {
   lear: () => learModel(),
   'lear-ensemble': () => learModel(learEnsembleOptions, 'lear-ensemble'),
   dnn: () => dnnModel(),
+  gbdt: () => gbdtModel(gbdtOptions),
   ensemble: () =>
-    ensembleModel([learModel(learEnsembleOptions, 'lear-ensemble'), dnnModel()], 'ensemble', [
-      ensembleLearWeight,
-      1 - ensembleLearWeight,
+    ensembleModel([learModel(learEnsembleOptions, 'lear-ensemble'), dnnModel(), gbdtModel(gbdtOptions)], 'ensemble', [
+      ensembleWeights['lear-ensemble'],
+      ensembleWeights.dnn,
+      ensembleWeights.gbdt,
     ]),
 };
 

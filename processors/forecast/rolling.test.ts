@@ -82,7 +82,7 @@ describe('rollingForecast', () => {
     );
   });
 
-  it.each(['naive-weekly', 'lear', 'default'])(
+  it.each(['naive-weekly', 'lear', 'gbdt', 'default'])(
     'no look-ahead (%s): changing every price after day D leaves forecasts up to D bit-identical',
     async (model) => {
       const D = '2017-03-10';

@@ -1,0 +1,60 @@
+import { ensembleModel } from './ensemble.js';
+import type { DayAheadModel, DayInput } from './model.js';
+
+const perDay = 24;
+const days = 40;
+const dates = Array.from({ length: days }, (_, i) => new Date(Date.UTC(2024, 0, 1 + i)).toISOString().slice(0, 10));
+const prices = Float64Array.from({ length: days * perDay }, (_, i) => 50 + 10 * Math.sin(i / 5));
+const input = (d: number): DayInput => ({
+  history: prices.subarray(0, d * perDay),
+  historyDays: dates.slice(0, d),
+  targetDate: dates[d],
+  perDay,
+});
+
+/** A member that forecasts the true prices of its target day plus `bias(day)`. */
+function biased(name: string, bias: (day: number) => number): DayAheadModel {
+  return {
+    name,
+    minHistoryDays: 1,
+    forecastDay: ({ targetDate }) => {
+      const d = dates.indexOf(targetDate);
+      return Array.from(prices.subarray(d * perDay, (d + 1) * perDay), (p) => p + bias(d));
+    },
+  };
+}
+
+describe('ensemble', () => {
+  it('uses the fixed weights until enough days are scored, then weights by recent error to the power -p', async () => {
+    const adaptive = { windowDays: 5, power: 2, minDays: 3 };
+    const e = ensembleModel(
+      [biased('a', () => 1), biased('b', (d) => (d < 12 ? 8 : 2))],
+      'ensemble',
+      [0.5, 0.5],
+      adaptive,
+    );
+    for (let d = 10; d < 13; d++) {
+      await e.forecastDay(input(d));
+      expect(e.memberWeights!()).toEqual({ a: 0.5, b: 0.5 }); // 0, 1, 2 days scored
+    }
+    const f = await e.forecastDay(input(13)); // days 10, 11, 12 scored: MAE a = 1, b = (8 + 8 + 2) / 3 = 6
+    const wa = 1 / (1 + 1 / 36);
+    expect(e.memberWeights!().a).toBeCloseTo(wa, 12);
+    f.forEach((v, h) => expect(v).toBeCloseTo(prices[13 * perDay + h] + wa * 1 + (1 - wa) * 2, 9));
+    for (let d = 14; d < 18; d++) await e.forecastDay(input(d));
+    // Only the last 5 scored days (12..16) count, so b's early errors of 8 are forgotten: MAE a = 1, b = 2.
+    await e.forecastDay(input(18));
+    expect(e.memberWeights!().a).toBeCloseTo(1 / (1 + 1 / 4), 12);
+  });
+
+  it('scores only days whose actual prices it was given, and fixed weights stay fixed', async () => {
+    const adaptive = { windowDays: 10, power: 1, minDays: 2 };
+    const e = ensembleModel([biased('a', () => 1), biased('b', () => 3)], 'ensemble', [0.25, 0.75], adaptive);
+    // Forecasts for days 20..22 all made from a history ending at day 20: nothing is scored yet.
+    for (const target of [20, 21, 22]) await e.forecastDay({ ...input(20), targetDate: dates[target] });
+    expect(e.memberWeights!()).toEqual({ a: 0.25, b: 0.75 });
+    const fixed = ensembleModel([biased('a', () => 1), biased('b', () => 3)], 'ensemble', [0.25, 0.75]);
+    for (let d = 20; d < 30; d++) await fixed.forecastDay(input(d));
+    expect(fixed.memberWeights!()).toEqual({ a: 0.25, b: 0.75 });
+  });
+});
