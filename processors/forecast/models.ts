@@ -41,11 +41,12 @@ const factories: Record<string, () => DayAheadModel> = {
   dnn: () => dnnModel(),
   gbdt: () => gbdtModel(gbdtOptions),
   ensemble: () =>
-    ensembleModel([learModel(learEnsembleOptions, 'lear-ensemble'), dnnModel(), gbdtModel(gbdtOptions)], 'ensemble', [
-      ensembleWeights['lear-ensemble'],
-      ensembleWeights.dnn,
-      ensembleWeights.gbdt,
-    ]),
+    ensembleModel(
+      [learModel(learEnsembleOptions, 'lear-ensemble'), dnnModel(), gbdtModel(gbdtOptions)],
+      'ensemble',
+      [ensembleWeights['lear-ensemble'], ensembleWeights.dnn, ensembleWeights.gbdt],
+      ensembleAdaptive,
+    ),
 };
 
 /** Model names accepted by `createModel` and `rollingForecast` (plus `column:NAME`, a column of the CSV). */
