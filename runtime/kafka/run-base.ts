@@ -93,6 +93,18 @@ export abstract class KafkaRunBase implements RunningPipeline {
     });
   }
 
+  /** Stores and commits what a sink's accumulator still holds before the member leaves its group (else it is read again later). */
+  protected async flushSink(node: SinkNode, acc: SinkAccumulator): Promise<void> {
+    await acc
+      .close()
+      .catch((err: Error) =>
+        this.logger.warn(
+          { component: node.name, err: err.message },
+          'final sink write failed; its records will be read again',
+        ),
+      );
+  }
+
   /** The consumer group of a component. */
   protected group(component: string): string {
     return `${this.spec.name}.${component}`;

@@ -469,15 +469,7 @@ class KafkaRun extends KafkaRunBase {
         acc.idle && now - lastActivity > (this.options.idleMs ?? 1500) && [...lag.values()].every((l) => l <= 0),
       stop: async () => {
         if (ticker) clearInterval(ticker);
-        // What is buffered is stored and committed before leaving the group (else it is read again later).
-        await acc
-          .close()
-          .catch((err: Error) =>
-            this.logger.warn(
-              { component: node.name, err: err.message },
-              'final sink write failed; its records will be read again',
-            ),
-          );
+        await this.flushSink(node, acc);
         await consumer.disconnect();
         await producer.disconnect();
         await sink.close();

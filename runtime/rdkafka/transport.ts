@@ -649,15 +649,7 @@ class RdkafkaRun extends KafkaRunBase {
         stopping = true;
         if (ticker) clearInterval(ticker);
         await loop;
-        // What is buffered is stored and committed before leaving the group (else it is read again later).
-        await acc
-          .close()
-          .catch((err: Error) =>
-            this.logger.warn(
-              { component: node.name, err: err.message },
-              'final sink write failed; its records will be read again',
-            ),
-          );
+        await this.flushSink(node, acc);
         await disconnect(consumer);
         await disconnect(producer);
         await sink.close();
