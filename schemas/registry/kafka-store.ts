@@ -49,7 +49,8 @@ export class KafkaStore implements RegistryStore {
   async start(): Promise<void> {
     this.admin = this.kafka.admin();
     await this.admin.connect();
-    await this.ensureTopic();
+    // Right after a broker (re)start its partitions may have no leader yet: retriable, so wait for it.
+    await retryWhileRetriable(() => this.ensureTopic(), this.timeoutMs);
     this.producer = this.kafka.producer({ maxInFlightRequests: 1, allowAutoTopicCreation: false });
     await this.producer.connect();
     this.consumer = this.kafka.consumer({
@@ -145,7 +146,7 @@ export class KafkaStore implements RegistryStore {
   }
 
   async sync(): Promise<void> {
-    const offsets = await this.admin!.fetchTopicOffsets(this.topic);
+    const offsets = await retryWhileRetriable(() => this.admin!.fetchTopicOffsets(this.topic), this.timeoutMs);
     const high = Number(offsets[0]?.high ?? 0);
     await this.waitApplied(high, `the log to be read up to offset ${high}`);
   }
@@ -167,5 +168,35 @@ export class KafkaStore implements RegistryStore {
     await this.admin?.disconnect().catch(() => undefined);
     for (const w of this.waiters) w.resolve();
     this.waiters = [];
+  }
+}
+
+/** True for a Kafka error the broker may stop returning on its own (no leader yet, coordinator loading, ...). */
+export function isRetriableKafkaError(err: unknown): boolean {
+  for (let e = err as { retriable?: boolean; cause?: unknown; originalError?: unknown } | undefined; e;) {
+    if (e.retriable === true) return true;
+    e = (e.cause ?? e.originalError) as typeof e;
+  }
+  return false;
+}
+
+/**
+ * Runs `fn` again while it fails with a retriable Kafka error (backing off from 250 ms to 2 s) until
+ * `timeoutMs` has passed; any other error, or the last one after the time is up, is thrown.
+ */
+export async function retryWhileRetriable<T>(
+  fn: () => Promise<T>,
+  timeoutMs: number,
+  sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
+  now: () => number = Date.now,
+): Promise<T> {
+  const deadline = now() + timeoutMs;
+  for (let wait = 250; ; wait = Math.min(2000, wait * 2)) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!isRetriableKafkaError(err) || now() + wait > deadline) throw err;
+      await sleep(wait);
+    }
   }
 }
