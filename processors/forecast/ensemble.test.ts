@@ -1,4 +1,5 @@
 import { ensembleModel } from './ensemble.js';
+import { defaultEnsemble, ensembleAdaptive, ensembleWeights } from './models.js';
 import type { DayAheadModel, DayInput } from './model.js';
 
 const perDay = 24;
@@ -56,5 +57,21 @@ describe('ensemble', () => {
     const fixed = ensembleModel([biased('a', () => 1), biased('b', () => 3)], 'ensemble', [0.25, 0.75]);
     for (let d = 20; d < 30; d++) await fixed.forecastDay(input(d));
     expect(fixed.memberWeights!()).toEqual({ a: 0.25, b: 0.75 });
+  });
+
+  it('the ensemble behind default starts from ensembleWeights and then weights by recent error', async () => {
+    const e = defaultEnsemble([biased('lear-ensemble', () => 1), biased('dnn', () => 4), biased('gbdt', () => 2)]);
+    const first = ensembleAdaptive.minDays;
+    for (let d = 1; d <= first; d++) {
+      await e.forecastDay(input(d));
+      expect(e.memberWeights!()).toEqual(ensembleWeights);
+    }
+    await e.forecastDay(input(first + 1));
+    const raw = [1, 4, 2].map((mae) => mae ** -ensembleAdaptive.power);
+    const total = raw[0] + raw[1] + raw[2];
+    const w = e.memberWeights!();
+    expect(w['lear-ensemble']).toBeCloseTo(raw[0] / total, 12);
+    expect(w.dnn).toBeCloseTo(raw[1] / total, 12);
+    expect(w.gbdt).toBeCloseTo(raw[2] / total, 12);
   });
 });

@@ -40,14 +40,27 @@ const factories: Record<string, () => DayAheadModel> = {
   'lear-ensemble': () => learModel(learEnsembleOptions, 'lear-ensemble'),
   dnn: () => dnnModel(),
   gbdt: () => gbdtModel(gbdtOptions),
-  ensemble: () =>
-    ensembleModel(
-      [learModel(learEnsembleOptions, 'lear-ensemble'), dnnModel(), gbdtModel(gbdtOptions)],
-      'ensemble',
-      [ensembleWeights['lear-ensemble'], ensembleWeights.dnn, ensembleWeights.gbdt],
-      ensembleAdaptive,
-    ),
+  ensemble: () => defaultEnsemble(),
 };
+
+/**
+ * `ensemble` over the given members (by default `lear-ensemble`, `dnn`, `gbdt`, in that order): the starting
+ * weights `ensembleWeights`, then the recent-error weighting `ensembleAdaptive`.
+ */
+export function defaultEnsemble(
+  members: [DayAheadModel, DayAheadModel, DayAheadModel] = [
+    learModel(learEnsembleOptions, 'lear-ensemble'),
+    dnnModel(),
+    gbdtModel(gbdtOptions),
+  ],
+): DayAheadModel {
+  return ensembleModel(
+    members,
+    'ensemble',
+    [ensembleWeights['lear-ensemble'], ensembleWeights.dnn, ensembleWeights.gbdt],
+    ensembleAdaptive,
+  );
+}
 
 /** Model names accepted by `createModel` and `rollingForecast` (plus `column:NAME`, a column of the CSV). */
 export const forecastModels: string[] = [...Object.keys(factories), 'default'];
