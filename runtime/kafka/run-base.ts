@@ -1,11 +1,13 @@
 import { systemClock, type Clock } from '../clock.js';
-import type { Logger } from '../component.js';
+import type { Logger, Source } from '../component.js';
 import { SinkCore } from '../core/sink.js';
 import type { ComponentStats } from '../core/stats.js';
 import { componentContext, selected, silentLogger, type RunOptions, type RunningPipeline } from '../pipeline.js';
 import { dlqTopic, type PipelineSpec, type ProcessorNode, type SinkNode, type SourceNode } from '../spec.js';
 import type { Message } from 'kafkajs';
 import { SinkAccumulator, batchDeadLetters, sinkBatching, type CommitOffset } from './sink-accumulator.js';
+import type { MaybeSyncSerde } from './codec.js';
+import { runSourceLoop, type SourceLoopContext } from './source-loop.js';
 
 /** One running component of a Kafka pipeline run. */
 export interface Task {
@@ -30,6 +32,7 @@ export abstract class KafkaRunBase implements RunningPipeline {
   protected readonly tasks: Task[] = [];
   protected stopped = false;
   protected readonly dlq: string;
+  protected abstract readonly serde: MaybeSyncSerde;
   protected readonly instanceId: string;
   private resolveDone!: () => void;
   private rejectDone!: (err: unknown) => void;
@@ -91,6 +94,23 @@ export abstract class KafkaRunBase implements RunningPipeline {
       },
       commit,
     });
+  }
+
+  /** Runs a source's loop with this run's serde, dead-letter topic, logger and stop signals; a failure fails the run. */
+  protected runSource(
+    source: Source,
+    node: SourceNode,
+    stats: ComponentStats,
+    send: SourceLoopContext['send'],
+  ): Promise<void> {
+    return runSourceLoop(source, node, stats, {
+      serde: this.serde,
+      dlqTopic: this.dlq,
+      logger: this.logger,
+      signal: this.abort.signal,
+      stopped: () => this.stopped,
+      send,
+    }).catch((err) => this.fail(stats, err));
   }
 
   /** Stores and commits what a sink's accumulator still holds before the member leaves its group (else it is read again later). */

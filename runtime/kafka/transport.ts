@@ -13,7 +13,6 @@ import type { Serde } from '../serde/serde.js';
 import type { PipelineSpec, ProcessorNode, SinkNode, SourceNode } from '../spec.js';
 import { decodeBatch, encodeRecords, rawDeadLetters } from './codec.js';
 import { createJsonSerde } from './json-serde.js';
-import { runSourceLoop } from './source-loop.js';
 import { checkIntervalMs, sinkBatching } from './sink-accumulator.js';
 import { KafkaRunBase, type Task, type TaskContext } from './run-base.js';
 
@@ -82,7 +81,7 @@ export class KafkaTransport implements Transport {
 class KafkaRun extends KafkaRunBase {
   private readonly kafka: KafkaClient;
   private readonly admin: Admin;
-  private readonly serde: Serde;
+  protected readonly serde: Serde;
 
   constructor(
     spec: PipelineSpec,
@@ -150,17 +149,10 @@ class KafkaRun extends KafkaRunBase {
     const source: Source = node.definition.create(node.config as never, ctx);
     const producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     await producer.connect();
-    const loop = runSourceLoop(source, node, stats, {
-      serde: this.serde,
-      dlqTopic: this.dlq,
-      logger: this.logger,
-      signal: this.abort.signal,
-      stopped: () => this.stopped,
-      send: async (byTopic) => {
-        const topicMessages = [...byTopic].map(([topic, messages]) => ({ topic, messages }));
-        if (topicMessages.length) await producer.sendBatch({ topicMessages, acks: -1 });
-      },
-    }).catch((err) => this.fail(stats, err));
+    const loop = this.runSource(source, node, stats, async (byTopic) => {
+      const topicMessages = [...byTopic].map(([topic, messages]) => ({ topic, messages }));
+      if (topicMessages.length) await producer.sendBatch({ topicMessages, acks: -1 });
+    });
     return {
       stats,
       idle: () => stats.state === 'done',

@@ -10,7 +10,6 @@ import { endpointsFromEnv } from '../endpoints.js';
 import { OptiBidError } from '../errors.js';
 import { decodeBatch, encodeRecords, rawDeadLetters, type MaybeSyncSerde, type RawLookup } from '../kafka/codec.js';
 import { createJsonSerde } from '../kafka/json-serde.js';
-import { runSourceLoop } from '../kafka/source-loop.js';
 import { KafkaRunBase, type Task, type TaskContext } from '../kafka/run-base.js';
 import { checkIntervalMs, sinkBatching } from '../kafka/sink-accumulator.js';
 import { changelogTopic } from '../kafka/transport.js';
@@ -164,7 +163,7 @@ class Progress {
 }
 
 class RdkafkaRun extends KafkaRunBase {
-  private readonly serde: MaybeSyncSerde;
+  protected readonly serde: MaybeSyncSerde;
   private readonly base: Record<string, string | number | boolean>;
 
   constructor(
@@ -248,14 +247,7 @@ class RdkafkaRun extends KafkaRunBase {
     await connect(producer);
     producer.setPollInterval(20);
     const delivery = deliveryTracker(producer);
-    const loop = runSourceLoop(source, node, stats, {
-      serde: this.serde,
-      dlqTopic: this.dlq,
-      logger: this.logger,
-      signal: this.abort.signal,
-      stopped: () => this.stopped,
-      send: (byTopic) => delivery.send(byTopic),
-    }).catch((err) => this.fail(stats, err));
+    const loop = this.runSource(source, node, stats, (byTopic) => delivery.send(byTopic));
     return {
       stats,
       idle: () => stats.state === 'done',
