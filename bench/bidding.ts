@@ -1,16 +1,8 @@
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import {
-  addDays,
-  defaultModel,
-  readPriceCsv,
-  rollingForecast,
-  type DayForecast,
-} from '@optibid/processors/forecast/index.js';
+import { addDays, defaultModel, readPriceCsv } from '@optibid/processors/forecast/index.js';
 import { backtestDays } from '@optibid/processors/bidding/backtest.js';
 import { BatteryOptimizer, defaultBattery, scheduleBattery } from '@optibid/processors/bidding/battery.js';
-
-const dataDir = process.env.OPTIBID_EPF_DIR ?? fileURLToPath(new URL('../../../shared/data/epf/', import.meta.url));
+import { epfDataDir as dataDir, epfForecast } from './index.js';
 
 /** Captures the issue quotes, computed independently of this code (LEAR column; yesterday's prices for NP). */
 const reference: Record<string, Record<string, number>> = {
@@ -44,14 +36,8 @@ export async function run(): Promise<void> {
     const table = readPriceCsv(`${dataDir}/${market}.csv`, 'Real price');
     const evalFrom = addDays(table.days[0], 365);
     const captures: Record<string, number> = {};
-    const forecasts = new Map<string, { days: DayForecast[]; seconds: number }>();
     for (const [label, model, hedge] of models) {
-      let f = forecasts.get(model);
-      if (!f) {
-        const started = performance.now();
-        f = { days: await rollingForecast({ table, model, evalFrom }), seconds: (performance.now() - started) / 1000 };
-        forecasts.set(model, f);
-      }
+      const f = await epfForecast(market, table, model, evalFrom);
       const started = performance.now();
       const r = backtestDays(f.days, defaultBattery, { model, hedge });
       const seconds = f.seconds + (performance.now() - started) / 1000;

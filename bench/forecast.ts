@@ -1,15 +1,15 @@
 import { writeFileSync } from 'node:fs';
-import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { defaultModel, mae, readPriceCsv, rollingForecast } from '@optibid/processors/forecast/index.js';
-
-const dataDir = process.env.OPTIBID_EPF_DIR ?? fileURLToPath(new URL('../../../shared/data/epf', import.meta.url));
+import { defaultModel, mae, readPriceCsv } from '@optibid/processors/forecast/index.js';
+import { epfDataDir as dataDir, epfForecast, epfHolidays } from './index.js';
 
 /**
  * EPF benchmark: on the second year of NP, PJM and BE (first timestamp + 365 days to the end), the MAE of
  * `default` (and of its members) divided by the MAE of the published `LEAR Ensemble` on the same hours,
  * using only the prices in the file, with the wall and CPU time of one market-year (one process).
- * Markets: OPTIBID_BENCH_MARKETS (default NP,PJM,BE); OPTIBID_BENCH_SAVE=DIR writes each market's
+ * Markets: OPTIBID_BENCH_MARKETS (default NP,PJM,BE); each with its holiday calendar (NORDIC, US, BE) unless
+ * OPTIBID_BENCH_HOLIDAYS=off. `npm run bench -- forecast bidding` computes the forecasts once for both.
+ * OPTIBID_BENCH_SAVE=DIR writes each market's
  * forecasts and member forecasts to DIR/<market>.json (for studying combination weights offline).
  */
 export async function run(): Promise<void> {
@@ -18,12 +18,7 @@ export async function run(): Promise<void> {
   for (const market of markets) {
     const table = readPriceCsv(`${dataDir}/${market}.csv`, 'Real price');
     const evalFrom = table.days[365];
-    const started = performance.now();
-    const cpuStart = process.cpuUsage();
-    const days = await rollingForecast({ table, model: 'default', evalFrom });
-    const seconds = (performance.now() - started) / 1000;
-    const cpu = process.cpuUsage(cpuStart);
-    const cpuSeconds = (cpu.user + cpu.system) / 1e6;
+    const { days, seconds, cpuSeconds } = await epfForecast(market, table, 'default', evalFrom);
     const save = process.env.OPTIBID_BENCH_SAVE;
     if (save) {
       const members = Object.fromEntries(
@@ -56,7 +51,7 @@ export async function run(): Promise<void> {
     const line = (name: string, m: number) =>
       `  ${name.padEnd(16)} MAE ${m.toFixed(3).padStart(7)}  /LEAR-Ens ${(m / learMae).toFixed(3)}  rMAE ${(m / naiveMae).toFixed(3)}`;
     console.log(
-      `${market}: ${evalFrom} .. ${days[days.length - 1].date} (${days.length} days + 28 calibration days), wall ${seconds.toFixed(1)} s, CPU ${cpuSeconds.toFixed(1)} s (one process, single-threaded)`,
+      `${market}: ${evalFrom} .. ${days[days.length - 1].date} (${days.length} days + 28 calibration days), holidays ${epfHolidays(market)?.code ?? 'none'}, wall ${seconds.toFixed(1)} s, CPU ${cpuSeconds.toFixed(1)} s (one process, single-threaded)`,
     );
     console.log(
       line(

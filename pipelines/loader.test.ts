@@ -129,6 +129,25 @@ processors:
     ]);
   });
 
+  it('names every allowed value of an enum, and a processor with a config error still consumes its topics', () => {
+    const forecast = `name: t
+processors:
+  - name: fc
+    use: price-forecast
+    inputs: market.prices
+    outputs: forecasts.prices
+    config: { market: NORDPOOL, area: SYS, holidays: Nordic }
+tests:
+  - name: x
+    input: { market.prices: [] }
+    expect: { forecasts.prices: [] }
+`;
+    expect(check(forecast)).toEqual([
+      'p.yaml:7:54 processors.0.config.holidays: expected one of "US", "NORDIC", "BE", "DE", "FR", "PJM", "CAISO", "ERCOT", "NP", "NO", got "Nordic"',
+    ]);
+    expect(check(forecast.replace('holidays: Nordic', 'holidays: NORDIC'))).toEqual([]);
+  });
+
   it('reports YAML syntax errors with their position', () => {
     expect(check('name: [unclosed\n')).toEqual([expect.stringMatching(/^p\.yaml:\d+:\d+ /)]);
   });

@@ -213,6 +213,12 @@ function expandUnions(errors: ValueError[]): ValueError[] {
   for (const e of errors) {
     if (e.errors && e.errors.length > 0) {
       const variants = e.errors.map((it) => [...it]).filter((v) => v.length > 0);
+      // an enum (a union of literals): name every allowed value, not the first variant's
+      const literals = variants.map((v) => (v.length === 1 && v[0].path === e.path ? v[0].schema.const : undefined));
+      if (literals.length > 1 && literals.every((c) => c !== undefined)) {
+        out.push({ ...e, message: `Expected one of ${literals.map((c) => JSON.stringify(c)).join(', ')}` });
+        continue;
+      }
       // the variant whose discriminator (a literal `type`) matched, else the one with the fewest errors
       const matching = variants.filter((v) => !v.some((x) => x.path === `${e.path}/type`));
       const pool = matching.length > 0 ? matching : variants;
@@ -250,7 +256,8 @@ function reportSchemaError(e: ValueError, base: Array<string | number>, issueAt:
       'key',
     );
   } else {
-    issueAt(path, `${dotted || where}: ${e.message.toLowerCase()}, got ${JSON.stringify(e.value)}`);
+    const message = e.message.charAt(0).toLowerCase() + e.message.slice(1);
+    issueAt(path, `${dotted || where}: ${message}, got ${JSON.stringify(e.value)}`);
   }
 }
 
@@ -440,7 +447,12 @@ function checkCycles(doc: PipelineDocument, spec: PipelineSpec, issueAt: IssueAt
 
 function checkTests(doc: PipelineDocument, spec: PipelineSpec, issueAt: IssueAt): void {
   if (!Array.isArray(doc.tests)) return;
-  const consumed = new Set(spec.processors.flatMap((p) => p.inputs));
+  // Every declared processor counts, also one whose config has errors (those are reported on their own).
+  const declared = Array.isArray(doc.processors) ? doc.processors : [];
+  const consumed = new Set([
+    ...spec.processors.flatMap((p) => p.inputs),
+    ...declared.flatMap((e) => (e && typeof e === 'object' ? topicList((e as { inputs?: unknown }).inputs) : [])),
+  ]);
   doc.tests.forEach((test, i) => {
     if (!test || typeof test !== 'object') return;
     for (const topic of Object.keys(test.input ?? {})) {

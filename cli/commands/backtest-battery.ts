@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { OptiBidError } from '@optibid/runtime';
-import { readPriceCsv, forecastModels } from '@optibid/processors/forecast/index.js';
+import { readPriceCsv, forecastModels, holidayCalendar, holidayCalendars } from '@optibid/processors/forecast/index.js';
 import {
   backtestBattery,
   captureUndefinedReason,
@@ -23,6 +23,7 @@ interface BatteryBacktestFlags {
   riskAversion?: string;
   json?: boolean;
   daily?: boolean;
+  holidays?: string;
 }
 
 /** Registers `optibid backtest battery` on the `backtest` parent command. */
@@ -44,6 +45,10 @@ export function registerBacktestBattery(backtest: Command): void {
     .option(
       '--eval-to <date>',
       'last delivery day to evaluate (inclusive), YYYY-MM-DD; default: the last day of the file',
+    )
+    .option(
+      '--holidays <calendar>',
+      `holiday calendar of the market, so the model treats holidays like Sundays: ${Object.keys(holidayCalendars()).join(', ')}`,
     )
     .option('--power-mw <mw>', 'charge and discharge power limit (MW)', '1')
     .option('--energy-mwh <mwh>', 'storage capacity (MWh)', '2')
@@ -82,6 +87,7 @@ export function registerBacktestBattery(backtest: Command): void {
         flags.riskAversion === undefined
           ? undefined
           : { riskAversion: fraction('--risk-aversion', flags.riskAversion, true) };
+      const holidays = flags.holidays === undefined ? undefined : holidayCalendar(flags.holidays);
       const table = readPriceCsv(flags.csv, flags.priceColumn);
       const result = await backtestBattery({
         table,
@@ -90,6 +96,7 @@ export function registerBacktestBattery(backtest: Command): void {
         evalTo: flags.evalTo,
         battery,
         hedge,
+        holidays,
       });
       process.stdout.write(
         flags.json ? formatJson(result, flags.daily === true) : formatText(result, flags.daily === true),

@@ -5,6 +5,8 @@ import {
   forecastModels,
   defaultModel,
   formatReport,
+  holidayCalendar,
+  holidayCalendars,
   readPriceCsv,
   rollingForecast,
   writePredictionsCsv,
@@ -20,6 +22,7 @@ interface Options {
   json?: boolean;
   predictionsOut?: string;
   exog?: string;
+  holidays?: string;
 }
 
 const datePattern = /^\d{4}-\d{2}-\d{2}$/;
@@ -49,6 +52,10 @@ export function registerBacktestForecast(backtest: Command): void {
       '--exog <columns>',
       'comma-separated CSV columns with day-ahead fundamentals forecasts (load, wind, solar) used as model inputs; the model sees them for the target day too',
     )
+    .option(
+      '--holidays <calendar>',
+      `holiday calendar of the market, so the model treats holidays like Sundays: ${Object.keys(holidayCalendars()).join(', ')}`,
+    )
     .option('--json', 'print one JSON object: mae, rmae, smape of the model, and a compare object per column')
     .option('--predictions-out <file>', 'write timestamp,forecast,q10,q50,q90 of every forecast interval to this CSV')
     .action(async (opts: Options) => {
@@ -59,6 +66,7 @@ export function registerBacktestForecast(backtest: Command): void {
         if (v !== undefined && !datePattern.test(v))
           throw new OptiBidError('OPTIBID_ERR_USAGE', `${flag} must be YYYY-MM-DD, got "${v}"`);
       }
+      const holidays = opts.holidays === undefined ? undefined : holidayCalendar(opts.holidays);
       const table = readPriceCsv(opts.csv, opts.priceColumn);
       const compare = (opts.compare ?? '')
         .split(',')
@@ -71,6 +79,7 @@ export function registerBacktestForecast(backtest: Command): void {
         model: opts.model,
         evalFrom: opts.evalFrom,
         evalTo: opts.evalTo,
+        holidays,
         exog: (opts.exog ?? '')
           .split(',')
           .map((c) => c.trim())

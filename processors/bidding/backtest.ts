@@ -1,5 +1,5 @@
 import { OptiBidError } from '@optibid/runtime';
-import { rollingForecast, type DayForecast, type PriceTable } from '../forecast/index.js';
+import { rollingForecast, type DayForecast, type HolidayCalendar, type PriceTable } from '../forecast/index.js';
 import { resolveBattery, scheduleBattery, scheduleHedged, settle, type Battery } from './battery.js';
 
 /** One delivery day of a battery backtest (revenue in the price unit × MWh). */
@@ -110,6 +110,8 @@ export interface BatteryBacktestOptions {
   evalTo?: string;
   battery: Battery;
   hedge?: HedgeOptions;
+  /** Holiday calendar handed to the forecast model (see `holidayCalendar`). */
+  holidays?: HolidayCalendar;
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -123,6 +125,7 @@ export async function backtestBattery(opts: BatteryBacktestOptions): Promise<Bat
     model: opts.model,
     evalFrom: opts.evalFrom,
     evalTo: opts.evalTo,
+    holidays: opts.holidays,
     onProgress: opts.onProgress,
   });
   return backtestDays(days, opts.battery, {

@@ -1,5 +1,6 @@
 import type { DayAheadModel, DayInput } from './model.js';
-import { dayOfWeek } from './table.js';
+import { addDays, dayOfWeek } from './table.js';
+import type { HolidayCalendar } from './holidays.js';
 import { seededRng } from '../bidding/rng.js';
 
 /** Settings of the gradient-boosted trees model. */
@@ -26,11 +27,18 @@ export interface GbdtOptions {
 
 /**
  * Features of one (day, interval) pair, all prices taken relative to the mean of day d-1 so that trees,
- * which cannot extrapolate, see level-free shapes: interval, day of week, the d-1 level and spread, the
- * same interval on d-1, d-2, d-3, d-7, its neighbours on d-1, the last interval of d-1, the d-1 profile.
+ * which cannot extrapolate, see level-free shapes: interval, day type (day of week, 7 for a holiday),
+ * whether d-1 was a holiday, the d-1 level and spread, the same interval on d-1, d-2, d-3, d-7, its
+ * neighbours on d-1, the last interval of d-1, the d-1 profile.
  */
 export function gbdtFeatureCount(perDay: number): number {
-  return 14 + perDay;
+  return 15 + perDay;
+}
+
+/** Day type of `date` as a tree feature (0 = Monday .. 6 = Sunday, 7 = holiday) and whether d-1 was a holiday. */
+function dayType(date: string, calendar: HolidayCalendar | undefined): [number, number] {
+  if (!calendar) return [dayOfWeek(date), 0];
+  return [calendar.isHoliday(date) ? 7 : dayOfWeek(date), calendar.isHoliday(addDays(date, -1)) ? 1 : 0];
 }
 
 function writeFeatures(
@@ -38,7 +46,7 @@ function writeFeatures(
   perDay: number,
   day: number,
   h: number,
-  dow: number,
+  [dow, holidayBefore]: [number, number],
   out: Float64Array,
   at: number,
 ): number {
@@ -60,6 +68,7 @@ function writeFeatures(
   let k = at;
   out[k++] = h;
   out[k++] = dow;
+  out[k++] = holidayBefore;
   out[k++] = base;
   out[k++] = min - base;
   out[k++] = max - base;
@@ -316,7 +325,7 @@ export function gbdtModel(opts: GbdtOptions = {}, name = 'gbdt'): DayAheadModel 
         const y = new Float64Array(n);
         let r = 0;
         for (let day = first; day < t; day++) {
-          const dow = dayOfWeek(historyDays[day]);
+          const dow = dayType(historyDays[day], input.holidays);
           for (let h = 0; h < perDay; h++, r++) {
             const base = writeFeatures(history, perDay, day, h, dow, x, r * f);
             y[r] = history[day * perDay + h] - base;
@@ -327,7 +336,7 @@ export function gbdtModel(opts: GbdtOptions = {}, name = 'gbdt'): DayAheadModel 
         trainedDays = t;
       }
       const row = new Float64Array(f);
-      const dow = dayOfWeek(targetDate);
+      const dow = dayType(targetDate, input.holidays);
       const out = new Array<number>(perDay);
       for (let h = 0; h < perDay; h++) {
         const base = writeFeatures(history, perDay, t, h, dow, row, 0);

@@ -9,6 +9,7 @@ export {
   ensembleAdaptive,
   gbdtOptions,
 } from './models.js';
+export { holidayCalendar, holidayCalendars, easterSunday, type HolidayCalendar } from './holidays.js';
 export { gbdtModel, type GbdtOptions } from './gbdt.js';
 export type { DayAheadModel, DayInput } from './model.js';
 export { mae, smape, quantile, pinball } from './metrics.js';

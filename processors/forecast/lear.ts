@@ -2,7 +2,8 @@ import { OptiBidError } from '@optibid/runtime';
 import { lassoDesign, lassoFitCriteria, type Criterion, type LassoOptions } from './lasso.js';
 import type { DayAheadModel, DayInput } from './model.js';
 import { fitTransform, type TransformName } from './transforms.js';
-import { dayOfWeek } from './table.js';
+import { addDays, dayOfWeek } from './table.js';
+import type { HolidayCalendar } from './holidays.js';
 
 /** LEAR settings. */
 export interface LearOptions {
@@ -108,6 +109,24 @@ export function rawFeatures(
   return { raw, cols };
 }
 
+/**
+ * Day-type dummies at `at`: the day of week (a holiday counts as a Sunday) and, with a calendar, whether the
+ * day is a holiday and whether the day before was one.
+ */
+export function writeDayType(
+  row: Float64Array | Float32Array,
+  at: number,
+  date: string,
+  calendar: HolidayCalendar | undefined,
+): void {
+  const holiday = calendar?.isHoliday(date) ?? false;
+  row[at + (holiday ? 6 : dayOfWeek(date))] = 1;
+  if (calendar) {
+    row[at + 7] = holiday ? 1 : 0;
+    row[at + 8] = calendar.isHoliday(addDays(date, -1)) ? 1 : 0;
+  }
+}
+
 function dayMean(series: ArrayLike<number>, perDay: number, day: number): number {
   let sum = 0;
   for (let h = 0; h < perDay; h++) sum += series[day * perDay + h];
@@ -149,7 +168,8 @@ export function learMembers(input: DayInput, opts: LearOptions = {}): Map<string
   }
   const firstAll = Math.min(...s.windows.map((w) => firstDay(t, w, s.maxLag)));
   const { raw, cols } = rawFeatures(input, s, firstAll, t + 1);
-  const p = cols + 7;
+  const calendar = input.holidays;
+  const p = cols + 7 + (calendar ? 2 : 0);
   const out = new Map<string, number[]>();
   // Windows longer than the history collapse onto the same first day: fit those once.
   const done = new Map<number, Map<string, number[]>>();
@@ -178,8 +198,8 @@ export function learMembers(input: DayInput, opts: LearOptions = {}): Map<string
         for (let r = 0; r < n; r++) x[r * p + j] = f.forward(column[r]);
         xt[j] = f.forward(rows[n * cols + j]);
       }
-      for (let r = 0; r < n; r++) x[r * p + cols + dayOfWeek(historyDays[first + r])] = 1;
-      xt[cols + dayOfWeek(targetDate)] = 1;
+      for (let r = 0; r < n; r++) writeDayType(x, r * p + cols, historyDays[first + r], calendar);
+      writeDayType(xt, cols, targetDate, calendar);
       const design = lassoDesign(x, n, p);
       const forecasts = s.criteria.map(() => new Array<number>(perDay));
       const targetBase = s.relative ? dayMean(history, perDay, t - 1) : 0;

@@ -1,3 +1,5 @@
+import type { HolidayCalendar } from './holidays.js';
+
 /** What a day-ahead model sees when it forecasts one delivery day. */
 export interface DayInput {
   /** Prices of whole days strictly before the target day, day-major (day i = [i*perDay, (i+1)*perDay)). */
@@ -13,6 +15,11 @@ export interface DayInput {
    * day longer: they cover the target day too, as forecasts known before gate closure.
    */
   exog?: Record<string, Float64Array>;
+  /**
+   * Optional holiday calendar of the market. Models that use it treat a holiday like a Sunday and know
+   * when day d-1 was one (its profile is then a poor guide to a working day).
+   */
+  holidays?: HolidayCalendar;
 }
 
 /** A day-ahead point forecaster. It may keep state between calls, but only from inputs it was given. */

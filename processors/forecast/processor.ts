@@ -13,6 +13,7 @@ import {
 } from '@optibid/runtime';
 import { gateClosure as marketGateClosure, markets, type MarketRules } from '../bidding/markets.js';
 import { ConformalQuantiles } from './conformal.js';
+import { holidayCalendar, holidayCalendars } from './holidays.js';
 import type { DayAheadModel } from './model.js';
 import { createModel, defaultModel } from './models.js';
 import { addDays } from './table.js';
@@ -74,6 +75,15 @@ export const PriceForecastConfig = Type.Object(
           'market.fundamentals kinds of the same area used as exogenous model inputs (e.g. ["LOAD", "WIND", "SOLAR"]): their profiles for day d, d-1 and d-7 enter LEAR. When a kind is missing for the target day, the forecast falls back to prices only.',
       }),
     ),
+    holidays: Type.Optional(
+      Type.Union(
+        Object.keys(holidayCalendars()).map((code) => Type.Literal(code)),
+        {
+          description:
+            'Holiday calendar of the market (US, NORDIC, BE, DE, FR, or a market alias such as PJM or NP): the models forecast a holiday like a Sunday and know when the day before was one. Default: none.',
+        },
+      ),
+    ),
     fundamentalsBasis: Type.Optional(
       Type.String({
         default: 'DAY_AHEAD_FORECAST',
@@ -129,6 +139,7 @@ export function createPriceForecaster(
   const maxHistory = cfg.maxHistoryDays ?? 400;
   const modelName = cfg.model ?? 'default';
   const model: DayAheadModel = createModel(modelName);
+  const holidays = cfg.holidays === undefined ? undefined : holidayCalendar(cfg.holidays);
   const resolvedModel = modelName === 'default' ? defaultModel : modelName;
   const conformal = new ConformalQuantiles(perDay);
   const outputTopic = cfg.outputTopic ?? 'forecasts.prices';
@@ -243,6 +254,7 @@ export function createPriceForecaster(
       historyDays: days,
       targetDate: target,
       perDay,
+      ...(holidays ? { holidays } : {}),
       ...(exog ? { exog } : {}),
     });
     const modelVersion = `${resolvedModel}@${days[days.length - 1]}`;

@@ -2,6 +2,7 @@ import { OptiBidError } from '@optibid/runtime';
 import { ConformalQuantiles } from './conformal.js';
 import { createModel } from './models.js';
 import { tableColumn, type PriceTable } from './table.js';
+import type { HolidayCalendar } from './holidays.js';
 
 /** One forecast delivery day with its realised prices. */
 export interface DayForecast {
@@ -40,6 +41,8 @@ export interface RollingForecastOptions {
    * them up to the end of the target day (they are known before gate closure), prices only before it.
    */
   exog?: string[];
+  /** Holiday calendar of the market, handed to the model with every day (see `holidayCalendar`). */
+  holidays?: HolidayCalendar;
 }
 
 /**
@@ -89,6 +92,7 @@ export async function rollingForecast(opts: RollingForecastOptions): Promise<Day
         historyDays: days.slice(0, d),
         targetDate: days[d],
         perDay,
+        ...(opts.holidays ? { holidays: opts.holidays } : {}),
         ...(exogColumns.length > 0
           ? { exog: Object.fromEntries(exogColumns.map(([name, v]) => [name, v.subarray(0, hi)])) }
           : {}),
