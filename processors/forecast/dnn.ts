@@ -1,8 +1,8 @@
 import type * as TF from '@tensorflow/tfjs';
-import { learSettings, rawFeatures } from './lear.js';
+import { dayTypeWidth, learSettings, rawFeatures, writeDayType } from './lear.js';
+import type { HolidayCalendar } from './holidays.js';
 import type { DayAheadModel, DayInput } from './model.js';
 import { fitTransform, type FittedTransform } from './transforms.js';
-import { dayOfWeek } from './table.js';
 
 /** DNN settings. */
 export interface DnnOptions {
@@ -216,10 +216,11 @@ export function dnnModel(opts: DnnOptions = {}, name = 'dnn'): DayAheadModel {
     sc: Scaling,
     out: Float32Array,
     offset: number,
+    calendar: HolidayCalendar | undefined,
   ): void => {
     for (let j = 0; j < cols; j++) out[offset + j] = (sc.x[j].forward(raw[r * cols + j]) - sc.mean[j]) / sc.std[j];
     for (let k = 0; k < 7; k++) out[offset + cols + k] = 0;
-    out[offset + cols + dayOfWeek(date)] = 1;
+    writeDayType(out, offset + cols, date, calendar);
   };
 
   const fit = async (input: DayInput, t: number): Promise<void> => {
@@ -244,9 +245,9 @@ export function dnnModel(opts: DnnOptions = {}, name = 'dnn'): DayAheadModel {
       sc.mean[j] = sum / n;
       sc.std[j] = Math.sqrt(Math.max(sq / n - sc.mean[j] ** 2, 0)) || 1;
     }
-    const p = cols + 7;
+    const p = cols + dayTypeWidth(input.holidays);
     const x = new Float32Array(n * p);
-    for (let r = 0; r < n; r++) featureRow(raw, r, cols, historyDays[first + r], sc, x, r * p);
+    for (let r = 0; r < n; r++) featureRow(raw, r, cols, historyDays[first + r], sc, x, r * p, input.holidays);
     const y = new Float32Array(n * perDay);
     for (let h = 0; h < perDay; h++) {
       for (let r = 0; r < n; r++) column[r] = history[(first + r) * perDay + h];
@@ -264,7 +265,8 @@ export function dnnModel(opts: DnnOptions = {}, name = 'dnn'): DayAheadModel {
     async forecastDay(input: DayInput): Promise<number[]> {
       const { history, perDay, targetDate } = input;
       const t = history.length / perDay;
-      const key = Object.keys(input.exog ?? {}).join(',');
+      // Inputs with other exogenous series or another calendar need a network of another width.
+      const key = `${Object.keys(input.exog ?? {}).join(',')}|${input.holidays?.code ?? ''}`;
       // Scheduled by the calendar, not by the history length (a streaming caller caps the history).
       const day = Date.parse(`${targetDate}T00:00:00Z`) / 86_400_000;
       if (day - trainedFor >= retrainEvery || day < trainedFor || key !== exogKey) {
@@ -273,8 +275,8 @@ export function dnnModel(opts: DnnOptions = {}, name = 'dnn'): DayAheadModel {
         trainedFor = day;
       }
       const { raw, cols } = rawFeatures(input, s, t, t + 1);
-      const row = new Float32Array(cols + 7);
-      featureRow(raw, 0, cols, targetDate, scaling!, row, 0);
+      const row = new Float32Array(cols + dayTypeWidth(input.holidays));
+      featureRow(raw, 0, cols, targetDate, scaling!, row, 0, input.holidays);
       const sum = new Array<number>(perDay).fill(0);
       for (const net of nets) {
         const z = predict(net, row);

@@ -109,6 +109,11 @@ export function rawFeatures(
   return { raw, cols };
 }
 
+/** Columns `writeDayType` fills: 7 day-of-week dummies, plus 2 with a calendar. */
+export function dayTypeWidth(calendar: HolidayCalendar | undefined): number {
+  return calendar ? 9 : 7;
+}
+
 /**
  * Day-type dummies at `at`: the day of week (a holiday counts as a Sunday) and, with a calendar, whether the
  * day is a holiday and whether the day before was one.
@@ -169,7 +174,7 @@ export function learMembers(input: DayInput, opts: LearOptions = {}): Map<string
   const firstAll = Math.min(...s.windows.map((w) => firstDay(t, w, s.maxLag)));
   const { raw, cols } = rawFeatures(input, s, firstAll, t + 1);
   const calendar = input.holidays;
-  const p = cols + 7 + (calendar ? 2 : 0);
+  const p = cols + dayTypeWidth(calendar);
   const out = new Map<string, number[]>();
   // Windows longer than the history collapse onto the same first day: fit those once.
   const done = new Map<number, Map<string, number[]>>();
