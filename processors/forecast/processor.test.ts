@@ -420,3 +420,43 @@ describe('price-forecast processor', () => {
     }
   });
 });
+
+describe('price-forecast with a holiday calendar', () => {
+  it('hands the calendar to the model: with holidays NORDIC, LEAR forecasts Good Friday 2017 closer to the real prices', async () => {
+    const goodFriday = table.days.indexOf('2017-04-14');
+    const oslo = (i: number) => localDay(table.days[i], 'Europe/Oslo');
+    const forecastFor = async (holidays?: 'NORDIC') => {
+      const p = createPriceForecaster({
+        market: 'NORDPOOL',
+        area: 'SYS',
+        model: 'lear',
+        leadMinutes: 60,
+        ...(holidays ? { holidays } : {}),
+      });
+      const { clock, emitted, ctx } = harness();
+      // Prices on Oslo's clock (the spring-forward day has 23 hours, so its 24th row is left out).
+      for (let i = 0; i < goodFriday; i++) {
+        const { start, end } = oslo(i);
+        for (let h = 0; start + h * HOUR < end; h++) {
+          const value = {
+            market: 'NORDPOOL',
+            area: 'SYS',
+            product: 'DAY_AHEAD',
+            deliveryStart: start + h * HOUR,
+            intervalMinutes: 60,
+            price: table.prices[i * 24 + h],
+          };
+          await p.process({ topic: 'market.prices', key: 'NORDPOOL|SYS', value, timestamp: clock.now() }, ctx);
+        }
+      }
+      clock.set(oslo(goodFriday).start - 13 * HOUR + 60_000); // 11:01 on Maundy Thursday, Oslo time
+      await p.onWatermark!(clock.now(), ctx);
+      const prices = emitted.map((r) => r.value as { price: number });
+      expect(prices).toHaveLength(24);
+      return prices.reduce((s, v, h) => s + Math.abs(v.price - table.prices[goodFriday * 24 + h]), 0) / 24;
+    };
+    const without = await forecastFor();
+    const nordic = await forecastFor('NORDIC');
+    expect(nordic).toBeLessThan(0.8 * without);
+  });
+});
