@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import kafkajs, { type Admin, type EachBatchPayload, type Kafka as KafkaClient, type Message } from 'kafkajs';
-import type { Clock } from '../clock.js';
+import { systemClock, type Clock } from '../clock.js';
 import type { Source } from '../component.js';
 import { ProcessorCore } from '../core/processor.js';
 import { TimerDriver, defaultTimerPollMs } from '../core/timer.js';
@@ -15,6 +15,8 @@ import { decodeBatch, encodeRecords, rawDeadLetters } from './codec.js';
 import { createJsonSerde } from './json-serde.js';
 import { checkIntervalMs, sinkBatching } from './sink-accumulator.js';
 import { KafkaRunBase, type Task, type TaskContext } from './run-base.js';
+import { guardOffsetResets, offsetResetDecision, type OutOfRange } from './offset-reset.js';
+import { StallWatch } from './stall-watch.js';
 
 const { Kafka, logLevel } = kafkajs;
 
@@ -39,6 +41,12 @@ export interface KafkaTransportOptions {
   timerPollMs?: number;
   /** An input partition silent for this long (clock ms) stops holding the watermark back (default: never). */
   idlePartitionMs?: number;
+  /**
+   * A processor or sink whose lag (its partitions' last stable offsets minus its positions, listed from the
+   * broker) stays above 0 while nothing is fetched for this long (wall-clock ms) is logged at warn as
+   * stalled, again every as long while it lasts (default 60 000; 0 turns the check off).
+   */
+  stallWarnMs?: number;
   /** Observability hook (benchmarks): after each processor transaction commits, with the input records it covered. */
   afterCommit?: (info: { component: string; records: readonly StreamRecord[] }) => void;
   /** Test hook: runs inside each processor transaction just before commit; throwing aborts it. */
@@ -197,16 +205,21 @@ class KafkaRun extends KafkaRunBase {
     const restored = new Set<number>();
     const lag = new Map<string, number>();
     let lastActivity = Date.now();
+    // OFFSET_OUT_OF_RANGE moves only this member's position, logged at warn; the next transaction commits it.
+    const unguard = guardOffsetResets(group, (e) => this.resolveReset(node.name, e));
+    const stalls = this.watchStalls(node.name, group);
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
       // Assignment changed: state of every partition is re-read from the changelog before its next batch.
       this.logger.info({ component: node.name, assignment: e.payload.memberAssignment }, 'partitions assigned');
       core.discardAll();
       restored.clear();
       lag.clear();
+      stalls.assigned(e.payload.memberAssignment);
     });
     consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
       lag.set(`${e.payload.topic}/${e.payload.partition}`, Number(e.payload.offsetLag));
       lastActivity = Date.now();
+      stalls.fetched(e.payload.topic, e.payload.partition, e.payload.lastOffset);
     });
     await consumer.connect();
     await consumer.subscribe({ topics: node.inputs, fromBeginning: true });
@@ -215,6 +228,7 @@ class KafkaRun extends KafkaRunBase {
     const eachBatchLocked = async ({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload) => {
       if (!isRunning() || isStale() || batch.messages.length === 0) return;
       lastActivity = Date.now();
+      stalls.fetched();
       if (!restored.has(batch.partition)) {
         await this.restoreState(core, changelog, group, batch.partition);
         restored.add(batch.partition);
@@ -300,8 +314,10 @@ class KafkaRun extends KafkaRunBase {
       }),
       idle: (now) => now - lastActivity > (this.options.idleMs ?? 1500) && [...lag.values()].every((l) => l <= 0),
       stop: async () => {
+        stalls.stop();
         await timers.stop();
         await consumer.disconnect();
+        unguard();
         await producer.disconnect();
         await core.close();
         core.stats.state = 'stopped';
@@ -361,6 +377,105 @@ class KafkaRun extends KafkaRunBase {
     );
   }
 
+  /**
+   * Where a member fetches after OFFSET_OUT_OF_RANGE (see offset-reset.ts), from the partition's offsets
+   * listed now; logged at warn with the offsets and the records lost. Commits nothing.
+   */
+  private async resolveReset(component: string, e: OutOfRange): Promise<string> {
+    const where = { component, group: e.groupId, topic: e.topic, partition: e.partition, fetchOffset: e.fetchOffset };
+    try {
+      const o = (await this.admin.fetchTopicOffsets(e.topic)).find((x) => x.partition === e.partition);
+      if (!o) throw new Error(`no offsets listed for ${e.topic}[${e.partition}]`);
+      const d = offsetResetDecision(e.fetchOffset, o.low, o.high);
+      this.logger.warn(
+        { ...where, logStartOffset: o.low, lastStableOffset: o.high, resetTo: d.resetTo, lost: d.lost },
+        `offset reset on ${e.topic}[${e.partition}] from ${e.fetchOffset} to ${d.resetTo}: ${d.reason}`,
+      );
+      return d.resetTo;
+    } catch (err) {
+      this.logger.warn(
+        { ...where, err: (err as Error).message },
+        `offset out of range on ${e.topic}[${e.partition}] at ${e.fetchOffset}; listing its offsets failed, fetching the same offset again`,
+      );
+      return e.fetchOffset;
+    }
+  }
+
+  /**
+   * The stall check of one consumer (see StallWatch): every few seconds, its lag from the broker (each assigned
+   * partition's last stable offset minus the member's fetch position, or the group's committed offset
+   * before its first batch).
+   */
+  private watchStalls(component: string, group: string) {
+    const stallMs = this.options.stallWarnMs ?? 60_000;
+    const watch = new StallWatch({ component, clock: systemClock, stallMs, logger: this.logger });
+    let assignment: Array<[topic: string, partitions: number[]]> = [];
+    const positions = new Map<string, bigint>();
+    let checking = false;
+    const check = async () => {
+      if (checking || assignment.length === 0) return;
+      checking = true;
+      try {
+        let lag = 0;
+        const behind: Array<{ topic: string; partition: number; position: string; end: string }> = [];
+        let committed: Map<string, bigint> | undefined;
+        for (const [topic, partitions] of assignment) {
+          const ends = await this.admin.fetchTopicOffsets(topic);
+          for (const partition of partitions) {
+            const o = ends.find((x) => x.partition === partition);
+            if (!o) continue;
+            let at = positions.get(`${topic}/${partition}`);
+            if (at === undefined) {
+              committed ??= await this.committedOffsets(group, assignment.map(([t]) => t));
+              at = committed.get(`${topic}/${partition}`) ?? BigInt(o.low);
+            }
+            const behindBy = BigInt(o.high) - at;
+            if (behindBy > 0n) {
+              lag += Number(behindBy);
+              behind.push({ topic, partition, position: at.toString(), end: o.high });
+            }
+          }
+        }
+        watch.check(lag, { partitions: behind });
+      } finally {
+        checking = false;
+      }
+    };
+    const ticker =
+      stallMs > 0
+        ? setInterval(
+            () =>
+              void check().catch((err: Error) =>
+                this.logger.debug({ component, err: err.message }, 'stall check failed'),
+              ),
+            Math.max(250, Math.min(5000, stallMs / 4)),
+          )
+        : undefined;
+    return {
+      assigned: (memberAssignment: Record<string, number[]>) => {
+        assignment = Object.entries(memberAssignment);
+        positions.clear();
+      },
+      /** A batch arrived (with its last offset: the member's fetch position moved past it). */
+      fetched: (topic?: string, partition?: number, lastOffset?: string) => {
+        watch.fetched();
+        if (topic !== undefined && lastOffset !== undefined) positions.set(`${topic}/${partition}`, BigInt(lastOffset) + 1n);
+      },
+      stop: () => {
+        if (ticker) clearInterval(ticker);
+      },
+    };
+  }
+
+  /** A group's committed offsets of `topics` (partitions with none left out). */
+  private async committedOffsets(group: string, topics: string[]): Promise<Map<string, bigint>> {
+    const out = new Map<string, bigint>();
+    for (const t of await this.admin.fetchOffsets({ groupId: group, topics })) {
+      for (const p of t.partitions) if (BigInt(p.offset) >= 0n) out.set(`${t.topic}/${p.partition}`, BigInt(p.offset));
+    }
+    return out;
+  }
+
   protected async startSink(node: SinkNode, ctx: TaskContext): Promise<Task> {
     const group = this.group(node.name);
     const sink = await this.connectSink(node, ctx);
@@ -403,16 +518,21 @@ class KafkaRun extends KafkaRunBase {
         }
       },
     );
+    // OFFSET_OUT_OF_RANGE moves only this member's position, logged at warn (no plain commit of "earliest").
+    const unguard = guardOffsetResets(group, (e) => this.resolveReset(node.name, e));
+    const stalls = this.watchStalls(node.name, group);
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
       assigned = new Set(
         Object.entries(e.payload.memberAssignment).flatMap(([t, ps]) => ps.map((p: number) => `${t}/${p}`)),
       );
       // Buffered records were never committed: after a rebalance they are fetched again from the last commit.
       acc.discard();
+      stalls.assigned(e.payload.memberAssignment);
     });
     consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
       lag.set(`${e.payload.topic}/${e.payload.partition}`, Number(e.payload.offsetLag));
       lastActivity = Date.now();
+      stalls.fetched(e.payload.topic, e.payload.partition, e.payload.lastOffset);
     });
     await consumer.connect();
     await consumer.subscribe({ topics: node.inputs, fromBeginning: true });
@@ -422,6 +542,7 @@ class KafkaRun extends KafkaRunBase {
       eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
         if (!isRunning() || isStale() || batch.messages.length === 0) return;
         lastActivity = Date.now();
+        stalls.fetched();
         const decoded = await decodeBatch(
           batch.topic,
           batch.partition,
@@ -461,8 +582,10 @@ class KafkaRun extends KafkaRunBase {
         acc.idle && now - lastActivity > (this.options.idleMs ?? 1500) && [...lag.values()].every((l) => l <= 0),
       stop: async () => {
         if (ticker) clearInterval(ticker);
+        stalls.stop();
         await this.flushSink(node, acc);
         await consumer.disconnect();
+        unguard();
         await producer.disconnect();
         await sink.close();
         sink.stats.state = 'stopped';

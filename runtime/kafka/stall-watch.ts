@@ -1,0 +1,66 @@
+import type { Clock } from '../clock.js';
+import type { Logger } from '../component.js';
+
+export interface StallWatchOptions {
+  component: string;
+  clock: Clock;
+  /** Lag above 0 with nothing fetched for this long (clock ms) is a stall. */
+  stallMs: number;
+  logger: Logger;
+}
+
+/**
+ * Makes a stuck consumer visible. A component is stalled when its lag has stayed above 0 and nothing was
+ * fetched for `stallMs`: counted from the later of the last fetch and the moment the lag turned positive
+ * (new input after a quiet spell is not a stall). A stall is logged at warn when it starts and again every
+ * `stallMs` it lasts; the first fetch afterwards logs at info how long it lasted.
+ */
+export class StallWatch {
+  private lastFetch: number;
+  private lagSince: number | undefined;
+  private lastWarn: number | undefined;
+  private stallStart: number | undefined;
+
+  constructor(private readonly opts: StallWatchOptions) {
+    this.lastFetch = opts.clock.now();
+  }
+
+  /** The consumer fetched records (a batch reached the component). */
+  fetched(): void {
+    const now = this.opts.clock.now();
+    if (this.stallStart !== undefined) {
+      this.opts.logger.info(
+        { component: this.opts.component, stalledMs: now - this.stallStart },
+        'consumer fetching again after a stall',
+      );
+    }
+    this.lastFetch = now;
+    this.lagSince = undefined;
+    this.lastWarn = undefined;
+    this.stallStart = undefined;
+  }
+
+  /** Checks the current lag (records); `detail` goes into the warning. Returns whether the component is stalled. */
+  check(lag: number, detail: Record<string, unknown> = {}): boolean {
+    const now = this.opts.clock.now();
+    if (!(lag > 0)) {
+      this.lagSince = undefined;
+      this.lastWarn = undefined;
+      this.stallStart = undefined;
+      return false;
+    }
+    this.lagSince ??= now;
+    const since = Math.max(this.lastFetch, this.lagSince);
+    if (now - since < this.opts.stallMs) return false;
+    this.stallStart ??= since;
+    if (this.lastWarn === undefined || now - this.lastWarn >= this.opts.stallMs) {
+      this.lastWarn = now;
+      const silentMs = now - this.lastFetch;
+      this.opts.logger.warn(
+        { component: this.opts.component, lag, silentMs, stalledMs: now - since, ...detail },
+        `consumer stalled: lag ${lag} and nothing fetched for ${Math.round((now - since) / 1000)} s`,
+      );
+    }
+    return true;
+  }
+}
