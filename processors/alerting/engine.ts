@@ -11,7 +11,7 @@ import { PriceLimitsEvaluator } from './rules/price-limits.js';
 import { PublicationLateEvaluator } from './rules/publication-late.js';
 import { RateOfChangeEvaluator } from './rules/rate-of-change.js';
 import { ThresholdEvaluator } from './rules/threshold.js';
-import type { AlertIdentity, EvalContext, Observation, RuleEvaluator, SourceLink } from './rules/types.js';
+import type { AlertIdentity, EvalContext, Observation, RuleEvaluator, RuleState, SourceLink } from './rules/types.js';
 import type { AlertEvent as AlertEventValue, AlertSeverity, AlertState } from '@optibid/schemas';
 import { Router, type RouteResult } from './routing.js';
 import type { RuleSpec, RulesFile, SeverityName } from './rules-schema.js';
@@ -55,7 +55,69 @@ interface ActiveAlert {
   notified: boolean;
   repeats: number;
   lastSentAt: number;
+  /** When the next repeat is due (firing alerts with a repeatInterval), else null. */
+  nextRepeatAt: number | null;
   generation: number;
+}
+
+/** An active alert as persisted under `a/<alertId>` (JSON-safe; the rule is referred to by name). */
+interface StoredAlert {
+  rule: string;
+  labels: Record<string, string>;
+  resource: string;
+  status: 'pending' | 'firing';
+  since: number;
+  obs: Observation;
+  notified: boolean;
+  repeats: number;
+  lastSentAt: number;
+  nextRepeatAt: number | null;
+}
+
+/** The engine's own bookkeeping, persisted under `meta`. */
+interface StoredMeta {
+  v: 1;
+  /** Whether `start` ran (calendar rules scheduled, expected keys seeded). */
+  started: boolean;
+  /** Engine (event) time; null before the first record or watermark. */
+  current: number | null;
+  /** Whether this engine runs the clock-driven rules (see EngineOptions.clockRules). */
+  clockRules: boolean;
+}
+
+/**
+ * Where an engine keeps everything it must remember: the processor passes the runtime's `ctx.state`
+ * of one input partition (changelogged on Kafka); by default an in-memory map. Values are JSON-safe.
+ */
+export interface EngineStore {
+  get(key: string): unknown;
+  put(key: string, value: unknown): void;
+  delete(key: string): void;
+  entries(): Iterable<[string, unknown]>;
+}
+
+/** State key of the engine's bookkeeping. */
+export const metaKey = 'meta';
+/** State key prefix of active (pending or firing) alerts: `a/<alertId>`. */
+export const alertKeyPrefix = 'a/';
+/** State key prefix of a rule's own state: `r/<rule name>/<key>`. */
+export const ruleKeyPrefix = 'r/';
+
+/** An EngineStore on a Map (dry runs, tests, and the engine that runs before any input partition exists). */
+export class MapEngineStore implements EngineStore {
+  readonly map = new Map<string, unknown>();
+  get(key: string): unknown {
+    return this.map.get(key);
+  }
+  put(key: string, value: unknown): void {
+    this.map.set(key, value);
+  }
+  delete(key: string): void {
+    this.map.delete(key);
+  }
+  entries(): Iterable<[string, unknown]> {
+    return this.map.entries();
+  }
 }
 
 interface CompiledRule {
@@ -71,6 +133,23 @@ interface CompiledRule {
 export interface EngineOptions {
   /** Processing-time clock for `emittedAt`; default: event time (dry runs). */
   emittedAt?: () => number;
+  /**
+   * Where the state lives; default: a new in-memory map. A store that already holds an engine's state
+   * (after a restart or rebalance) is restored from: active alerts, `for` windows, repeat schedules,
+   * rule state and timers carry on where they were.
+   */
+  store?: EngineStore;
+  /**
+   * Whether this engine runs the clock-driven parts: calendar rules (gate-closure, publication-late)
+   * and absence `expectedKeys`. Default true. The processor runs one engine per input partition and
+   * gives these to partition 0's only, so they alert once. A restored store keeps what it was created with.
+   */
+  clockRules?: boolean;
+}
+
+/** Non-finite numbers become null (JSON has no Infinity). */
+function finiteOrNull(n: number | null | undefined): number | null | undefined {
+  return n === null || n === undefined || Number.isFinite(n) ? n : null;
 }
 
 function createEvaluator(spec: RuleSpec): RuleEvaluator {
@@ -107,14 +186,25 @@ function createEvaluator(spec: RuleSpec): RuleEvaluator {
 export class AlertEngine {
   readonly calendar: MarketCalendar;
   readonly stats: EngineStats = { fired: 0, repeated: 0, resolved: 0, muted: 0 };
+  /** Whether this engine runs the clock-driven rules (calendar rules, absence expectedKeys). */
+  readonly clockRules: boolean;
+  /** Whether the engine was rebuilt from a store that already held state. */
+  readonly restored: boolean;
   private readonly rules: CompiledRule[];
+  private readonly byName = new Map<string, CompiledRule>();
   private readonly byTopic = new Map<string, CompiledRule[]>();
+  /** Topics only clock-driven rules read, in an engine that does not run them. */
+  private readonly skipped = new Set<string>();
   private readonly timers = new TimerQueue();
+  /** Mirror of the persisted `a/<alertId>` entries (the store is the truth; rebuilt on restore). */
   private readonly active = new Map<string, ActiveAlert>();
+  private readonly contexts = new Map<CompiledRule, EvalContext>();
   private readonly router: Router;
   private readonly silencer: Silencer;
   private readonly out: AlertNotification[] = [];
+  private store: EngineStore;
   private current = Number.NEGATIVE_INFINITY;
+  private savedCurrent = Number.NEGATIVE_INFINITY;
   private started = false;
 
   constructor(
@@ -124,6 +214,7 @@ export class AlertEngine {
     this.calendar = new MarketCalendar(file.markets);
     this.router = new Router(file.route, file.receivers);
     this.silencer = new Silencer(file.silences, file.maintenance);
+    this.store = options.store ?? new MapEngineStore();
     const d = file.defaults;
     this.rules = file.rules.map((spec) => ({
       spec,
@@ -133,13 +224,24 @@ export class AlertEngine {
       forMs: parseDuration(spec.for ?? d.for ?? '0s') ?? 0,
       repeatMs: parseDuration(spec.repeatInterval ?? d.repeatInterval ?? '4h') ?? 0,
     }));
+    const meta = this.store.get(metaKey) as StoredMeta | undefined;
+    this.restored = meta !== undefined;
+    this.clockRules = meta?.clockRules ?? options.clockRules ?? true;
     for (const rule of this.rules) {
+      this.byName.set(rule.spec.name, rule);
+      const runs = this.clockRules || !rule.evaluator.clockDriven;
       for (const topic of rule.evaluator.topics) {
+        if (!runs) {
+          this.skipped.add(topic);
+          continue;
+        }
         const list = this.byTopic.get(topic) ?? [];
         list.push(rule);
         this.byTopic.set(topic, list);
       }
     }
+    for (const topic of this.byTopic.keys()) this.skipped.delete(topic);
+    if (meta) this.restore(meta);
   }
 
   /** Current event time of the engine. */
@@ -150,6 +252,11 @@ export class AlertEngine {
   /** Topics any rule reads. */
   get topics(): string[] {
     return [...this.byTopic.keys()];
+  }
+
+  /** Topics read only by clock-driven rules that this engine does not run (`clockRules: false`). */
+  get skippedTopics(): string[] {
+    return [...this.skipped];
   }
 
   /** Alerts currently pending or firing. */
@@ -169,11 +276,23 @@ export class AlertEngine {
     }));
   }
 
+  /**
+   * Moves the engine's whole state into `store` and keeps it there from now on (the processor's engine
+   * that ran before any input partition existed, adopted by partition 0's `ctx.state`).
+   */
+  moveTo(store: EngineStore): void {
+    if (store === this.store) return;
+    for (const [k, v] of [...this.store.entries()]) store.put(k, v);
+    this.store = store;
+  }
+
   /** Starts the clock at `at` if it has not started (calendar rules schedule their first occurrences from here). */
   start(at: number): void {
     if (this.started) return;
     this.started = true;
     this.current = at;
+    this.saveMeta();
+    if (!this.clockRules) return;
     for (const rule of this.rules) rule.evaluator.start?.(at, this.contextFor(rule));
   }
 
@@ -184,6 +303,7 @@ export class AlertEngine {
     const at = Math.max(record.timestamp, this.current);
     this.current = at;
     for (const rule of this.byTopic.get(record.topic) ?? []) rule.evaluator.onRecord(record, at, this.contextFor(rule));
+    this.saveMeta();
     return this.drain();
   }
 
@@ -192,7 +312,89 @@ export class AlertEngine {
     this.start(at);
     this.runTimers(at, true);
     if (at > this.current) this.current = at;
+    this.saveMeta();
     return this.drain();
+  }
+
+  /** Rebuilds alerts, rule state and timers from the store. */
+  private restore(meta: StoredMeta): void {
+    this.started = meta.started;
+    this.current = meta.current ?? Number.NEGATIVE_INFINITY;
+    this.savedCurrent = this.current;
+    const perRule = new Map<string, Array<[string, unknown]>>();
+    const stale: string[] = [];
+    for (const [key, value] of this.store.entries()) {
+      if (key.startsWith(alertKeyPrefix)) {
+        const stored = value as StoredAlert;
+        const rule = this.byName.get(stored.rule);
+        if (!rule) {
+          stale.push(key); // the rule is gone from the rules file: its alerts go quietly
+          continue;
+        }
+        this.active.set(key.slice(alertKeyPrefix.length), {
+          id: key.slice(alertKeyPrefix.length),
+          rule,
+          identity: { labels: stored.labels, resource: stored.resource },
+          status: stored.status,
+          since: stored.since,
+          obs: stored.obs,
+          notified: stored.notified,
+          repeats: stored.repeats,
+          lastSentAt: stored.lastSentAt,
+          nextRepeatAt: stored.nextRepeatAt,
+          generation: 0,
+        });
+      } else if (key.startsWith(ruleKeyPrefix)) {
+        const rest = key.slice(ruleKeyPrefix.length);
+        const slash = rest.indexOf('/');
+        const name = rest.slice(0, slash);
+        const list = perRule.get(name) ?? [];
+        list.push([rest.slice(slash + 1), value]);
+        perRule.set(name, list);
+      }
+    }
+    for (const key of stale) this.store.delete(key);
+    // Rule timers first: at equal times the original order is not known, and a rule timer that clears an
+    // alert (end of a delivery day, gate closure) should win over that alert's repeat due at the same instant.
+    if (this.started) {
+      for (const rule of this.rules) {
+        if (!this.clockRules && rule.evaluator.clockDriven) continue;
+        rule.evaluator.restore?.(perRule.get(rule.spec.name) ?? [], this.current, this.contextFor(rule));
+      }
+    }
+    for (const alert of this.active.values()) {
+      if (alert.status === 'pending') this.scheduleFor(alert, alert.since);
+      else if (alert.nextRepeatAt !== null) this.scheduleRepeatAt(alert, alert.nextRepeatAt);
+    }
+  }
+
+  private saveMeta(): void {
+    if (this.current === this.savedCurrent && this.store.get(metaKey) !== undefined) return;
+    this.savedCurrent = this.current;
+    const meta: StoredMeta = {
+      v: 1,
+      started: this.started,
+      current: Number.isFinite(this.current) ? this.current : null,
+      clockRules: this.clockRules,
+    };
+    this.store.put(metaKey, meta);
+  }
+
+  private save(alert: ActiveAlert): void {
+    const { obs } = alert;
+    const stored: StoredAlert = {
+      rule: alert.rule.spec.name,
+      labels: alert.identity.labels,
+      resource: alert.identity.resource,
+      status: alert.status,
+      since: alert.since,
+      obs: { ...obs, value: finiteOrNull(obs.value), threshold: finiteOrNull(obs.threshold) },
+      notified: alert.notified,
+      repeats: alert.repeats,
+      lastSentAt: alert.lastSentAt,
+      nextRepeatAt: alert.nextRepeatAt,
+    };
+    this.store.put(alertKeyPrefix + alert.id, stored);
   }
 
   private drain(): AlertNotification[] {
@@ -210,13 +412,24 @@ export class AlertEngine {
   }
 
   private contextFor(rule: CompiledRule): EvalContext {
-    return {
+    let ctx = this.contexts.get(rule);
+    if (ctx) return ctx;
+    const prefix = `${ruleKeyPrefix}${rule.spec.name}/`;
+    const state: RuleState = {
+      get: (key) => this.store.get(prefix + key),
+      put: (key, value) => this.store.put(prefix + key, value),
+      delete: (key) => this.store.delete(prefix + key),
+    };
+    ctx = {
       calendar: this.calendar,
+      state,
       raise: (identity, obs) => this.raise(rule, identity, obs),
       clear: (identity, at, source, message) => this.clear(rule, identity, at, source, message),
       isActive: (identity) => this.active.has(fingerprint(rule.spec.name, identity.labels)),
       schedule: (at, fire) => this.timers.schedule(at, fire),
     };
+    this.contexts.set(rule, ctx);
+    return ctx;
   }
 
   private raise(rule: CompiledRule, identity: AlertIdentity, obs: Observation): void {
@@ -224,6 +437,7 @@ export class AlertEngine {
     const existing = this.active.get(id);
     if (existing) {
       existing.obs = obs;
+      this.save(existing);
       return;
     }
     const alert: ActiveAlert = {
@@ -236,18 +450,25 @@ export class AlertEngine {
       notified: false,
       repeats: 0,
       lastSentAt: obs.at,
+      nextRepeatAt: null,
       generation: 0,
     };
     this.active.set(id, alert);
     if (rule.forMs > 0) {
-      const generation = alert.generation;
-      this.timers.schedule(obs.at + rule.forMs, (now) => {
-        if (this.active.get(id) === alert && alert.status === 'pending' && alert.generation === generation)
-          this.fire(alert, now);
-      });
+      this.save(alert);
+      this.scheduleFor(alert, obs.at);
     } else {
       this.fire(alert, obs.at);
     }
+  }
+
+  /** The `for` window of a pending alert: fires at `since + for` unless it cleared meanwhile. */
+  private scheduleFor(alert: ActiveAlert, since: number): void {
+    const generation = alert.generation;
+    this.timers.schedule(since + alert.rule.forMs, (now) => {
+      if (this.active.get(alert.id) === alert && alert.status === 'pending' && alert.generation === generation)
+        this.fire(alert, now);
+    });
   }
 
   private fire(alert: ActiveAlert, at: number): void {
@@ -255,16 +476,26 @@ export class AlertEngine {
     alert.since = at;
     this.notify(alert, 'FIRING', at, 0);
     this.scheduleRepeat(alert, at);
+    this.save(alert);
   }
 
   private scheduleRepeat(alert: ActiveAlert, from: number): void {
-    if (alert.rule.repeatMs <= 0) return;
+    if (alert.rule.repeatMs <= 0) {
+      alert.nextRepeatAt = null;
+      return;
+    }
+    alert.nextRepeatAt = from + alert.rule.repeatMs;
+    this.scheduleRepeatAt(alert, alert.nextRepeatAt);
+  }
+
+  private scheduleRepeatAt(alert: ActiveAlert, at: number): void {
     const generation = ++alert.generation;
-    this.timers.schedule(from + alert.rule.repeatMs, (now) => {
+    this.timers.schedule(at, (now) => {
       if (this.active.get(alert.id) !== alert || alert.generation !== generation) return;
       alert.repeats += 1;
       this.notify(alert, 'FIRING', now, alert.repeats);
       this.scheduleRepeat(alert, now);
+      this.save(alert);
     });
   }
 
@@ -273,6 +504,7 @@ export class AlertEngine {
     const alert = this.active.get(id);
     if (!alert) return;
     this.active.delete(id);
+    this.store.delete(alertKeyPrefix + id);
     alert.generation++;
     if (alert.status !== 'firing') return;
     if (source) alert.obs = { ...alert.obs, source };

@@ -29,7 +29,6 @@ export function robustZ(sample: number[], x: number): { z: number; median: numbe
 /** Scores each value against the rolling window of the same key's earlier values; fires while |z| > threshold. */
 export class AnomalyEvaluator implements RuleEvaluator {
   readonly topics: string[];
-  private readonly windows = new Map<string, Array<{ at: number; value: number }>>();
   private readonly windowMs: number;
 
   constructor(readonly spec: AnomalyRuleSpec) {
@@ -43,7 +42,9 @@ export class AnomalyEvaluator implements RuleEvaluator {
     const value = numberAt(record, this.spec.field);
     if (!labels || value === undefined) return;
     const k = JSON.stringify(labels);
-    const window = (this.windows.get(k) ?? []).filter((s) => s.at > at - this.windowMs && s.at <= at);
+    // State: the key's samples inside the window (a new array each time; the stored one is never mutated).
+    const stored = (ctx.state.get(k) as Array<{ at: number; value: number }> | undefined) ?? [];
+    const window = stored.filter((s) => s.at > at - this.windowMs && s.at <= at);
     const id = { labels, resource: resourceOf(labels, this.spec.topic) };
     const threshold = this.spec.threshold ?? 3.5;
     if (window.length >= (this.spec.minSamples ?? 10)) {
@@ -67,6 +68,6 @@ export class AnomalyEvaluator implements RuleEvaluator {
       }
     }
     window.push({ at, value });
-    this.windows.set(k, window);
+    ctx.state.put(k, window);
   }
 }

@@ -11,7 +11,16 @@ interface Band {
   model: string;
 }
 
+interface Realised {
+  price: number;
+  at: number;
+  source: SourceLink;
+  unit: string | null;
+}
+
 const keepMs = 7 * 86_400_000;
+/** State writes between two scans that drop slots over `keepMs` older than the newest delivery. */
+const pruneEvery = 10_000;
 
 function quantile(record: StreamRecord, probability: number): number | undefined {
   const qs = fieldOf(record, 'quantiles');
@@ -33,9 +42,10 @@ function quantile(record: StreamRecord, probability: number): number | undefined
  */
 export class ForecastBandEvaluator implements RuleEvaluator {
   readonly topics: string[];
-  private readonly bands = new Map<string, Band>();
-  private readonly realised = new Map<string, { price: number; at: number; source: SourceLink; unit: string | null }>();
+  // State: `b|<labels>|<deliveryStart>` → the newest forecast band, `p|<labels>|<deliveryStart>` → the realised price.
   private readonly keyBy: string[];
+  private slotKeys = new Set<string>();
+  private writes = 0;
 
   constructor(readonly spec: ForecastBandRuleSpec) {
     this.topics = [spec.forecastTopic ?? 'forecasts.prices', spec.priceTopic ?? 'market.prices'];
@@ -55,24 +65,35 @@ export class ForecastBandEvaluator implements RuleEvaluator {
       const upper = quantile(record, this.spec.upper ?? 0.9);
       if (point === undefined || lower === undefined || upper === undefined) return;
       const issuedAt = timeAt(record, 'issuedAt') ?? at;
-      const existing = this.bands.get(slot);
+      const existing = ctx.state.get(`b|${slot}`) as Band | undefined;
       if (existing && existing.issuedAt > issuedAt) return;
-      this.bands.set(slot, { issuedAt, point, lower, upper, model });
+      this.write(`b|${slot}`, { issuedAt, point, lower, upper, model }, ctx);
     } else {
       const price = numberAt(record, 'price');
       if (price === undefined) return;
       const currency = fieldOf(record, 'currency');
-      this.realised.set(slot, {
+      const real: Realised = {
         price,
         at,
         source: linkOf(record),
         unit: typeof currency === 'string' ? `${currency}/MWh` : null,
-      });
+      };
+      this.write(`p|${slot}`, real, ctx);
     }
-    const band = this.bands.get(slot);
-    const real = this.realised.get(slot);
+    const band = ctx.state.get(`b|${slot}`) as Band | undefined;
+    const real = ctx.state.get(`p|${slot}`) as Realised | undefined;
     if (band && real) this.evaluate(labels, delivery, band, real, at, ctx);
-    this.prune(delivery);
+    if (this.writes >= pruneEvery) this.prune(delivery, ctx);
+  }
+
+  restore(entries: Array<[string, unknown]>): void {
+    this.slotKeys = new Set(entries.map(([k]) => k));
+  }
+
+  private write(key: string, value: Band | Realised, ctx: EvalContext): void {
+    ctx.state.put(key, value);
+    this.slotKeys.add(key);
+    this.writes++;
   }
 
   private evaluate(
@@ -104,10 +125,13 @@ export class ForecastBandEvaluator implements RuleEvaluator {
     }
   }
 
-  private prune(latestDelivery: number): void {
-    for (const map of [this.bands, this.realised] as Array<Map<string, unknown>>) {
-      if (map.size < 10_000) continue;
-      for (const k of map.keys()) if (Number(k.slice(k.lastIndexOf('|') + 1)) < latestDelivery - keepMs) map.delete(k);
+  /** Forgets slots delivered over a week before the newest one seen (the keys are kept in memory, rebuilt on restore). */
+  private prune(latestDelivery: number, ctx: EvalContext): void {
+    this.writes = 0;
+    for (const k of this.slotKeys) {
+      if (Number(k.slice(k.lastIndexOf('|') + 1)) >= latestDelivery - keepMs) continue;
+      ctx.state.delete(k);
+      this.slotKeys.delete(k);
     }
   }
 }

@@ -5,6 +5,13 @@ import { fieldOf, matchesWhere, timeAt } from '../fields.js';
 import type { GateClosureRuleSpec } from '../rules-schema.js';
 import { linkOf, type EvalContext, type RuleEvaluator } from './types.js';
 
+/** Where the area's pending occurrence was searched from, and whether its warning time has passed. */
+interface Cursor {
+  after: number;
+  first: boolean;
+  warned: boolean;
+}
+
 /**
  * Fires `lead` before an area's day-ahead gate closure (market calendar, DST-aware) when no bid signal
  * for that area and delivery day has been seen; resolves when one arrives, or at gate closure, when
@@ -12,7 +19,10 @@ import { linkOf, type EvalContext, type RuleEvaluator } from './types.js';
  */
 export class GateClosureEvaluator implements RuleEvaluator {
   readonly topics: string[];
-  private readonly signalled = new Set<string>();
+  readonly clockDriven = true;
+  // State: `s|<area>|<day>` → true once a bid signal for that delivery day arrived (dropped at its gate
+  // closure); `c|<area>` → { after, first }, the arguments of the area's pending `scheduleNext`, so a
+  // restored engine re-arms the same occurrence.
   private readonly leadMs: number;
 
   constructor(readonly spec: GateClosureRuleSpec) {
@@ -24,6 +34,15 @@ export class GateClosureEvaluator implements RuleEvaluator {
     for (const area of this.spec.areas) this.scheduleNext(area, at, ctx, true);
   }
 
+  restore(entries: Array<[string, unknown]>, at: number, ctx: EvalContext): void {
+    for (const area of this.spec.areas) {
+      const cursor = ctx.state.get(`c|${area}`) as Cursor | undefined;
+      // An area added to the rules since the state was written starts from the restored time.
+      if (cursor) this.scheduleNext(area, cursor.after, ctx, cursor.first, cursor.warned);
+      else this.scheduleNext(area, at, ctx, true);
+    }
+  }
+
   onRecord(record: StreamRecord, at: number, ctx: EvalContext): void {
     if (!matchesWhere(record, this.spec.where)) return;
     const area = fieldOf(record, this.spec.areaField ?? 'area');
@@ -31,7 +50,7 @@ export class GateClosureEvaluator implements RuleEvaluator {
     if (typeof area !== 'string' || !this.spec.areas.includes(area) || delivery === undefined) return;
     const market = ctx.calendar.marketOf(area)!;
     const day = formatDate(ctx.calendar.deliveryDay(market, delivery));
-    this.signalled.add(`${area}|${day}`);
+    ctx.state.put(`s|${area}|${day}`, true);
     const id = this.identity(market, area, day);
     if (ctx.isActive(id)) ctx.clear(id, at, linkOf(record));
   }
@@ -41,7 +60,9 @@ export class GateClosureEvaluator implements RuleEvaluator {
   }
 
   /** Schedules the warning for the next gate closure after `after`; on the first call, a gate closing within `lead` warns at once. */
-  private scheduleNext(area: string, after: number, ctx: EvalContext, first = false): void {
+  private scheduleNext(area: string, after: number, ctx: EvalContext, first = false, warned = false): void {
+    const cursor: Cursor = { after, first, warned };
+    ctx.state.put(`c|${area}`, cursor);
     const market = ctx.calendar.marketOf(area)!;
     const { day, at: closure } = ctx.calendar.nextOccurrence(market, after, (d: LocalDate) =>
       ctx.calendar.gateClosure(market, d),
@@ -50,23 +71,25 @@ export class GateClosureEvaluator implements RuleEvaluator {
     const dayText = formatDate(day);
     const key = `${area}|${dayText}`;
     const id = this.identity(market, area, dayText);
-    ctx.schedule(warnAt, (now) => {
-      if (this.signalled.has(key)) return;
-      const tz = ctx.calendar.get(market)!.timeZone;
-      const local = formatLocal(tz, closure);
-      ctx.raise(id, {
-        at: now,
-        value: (closure - now) / 1000,
-        threshold: this.leadMs / 1000,
-        unit: 's',
-        message: `${market} ${area}: gate closure for delivery ${dayText} at ${local} in ${formatDuration(closure - now)} and no bid signal yet`,
-        vars: { deliveryDay: dayText, gateClosure: new Date(closure).toISOString(), lead: this.spec.lead },
+    if (!warned)
+      ctx.schedule(warnAt, (now) => {
+        ctx.state.put(`c|${area}`, { ...cursor, warned: true });
+        if (ctx.state.get(`s|${key}`) !== undefined) return;
+        const tz = ctx.calendar.get(market)!.timeZone;
+        const local = formatLocal(tz, closure);
+        ctx.raise(id, {
+          at: now,
+          value: (closure - now) / 1000,
+          threshold: this.leadMs / 1000,
+          unit: 's',
+          message: `${market} ${area}: gate closure for delivery ${dayText} at ${local} in ${formatDuration(closure - now)} and no bid signal yet`,
+          vars: { deliveryDay: dayText, gateClosure: new Date(closure).toISOString(), lead: this.spec.lead },
+        });
       });
-    });
     ctx.schedule(closure, (now) => {
       if (ctx.isActive(id))
         ctx.clear(id, now, undefined, `${market} ${area}: gate closed for delivery ${dayText} without a bid signal`);
-      this.signalled.delete(key);
+      ctx.state.delete(`s|${key}`);
       this.scheduleNext(area, closure, ctx);
     });
   }

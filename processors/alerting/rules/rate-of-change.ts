@@ -11,7 +11,6 @@ import { linkOf, resourceOf, type EvalContext, type RuleEvaluator } from './type
  */
 export class RateOfChangeEvaluator implements RuleEvaluator {
   readonly topics: string[];
-  private readonly last = new Map<string, { at: number; value: number }>();
   private readonly perMs: number | undefined;
 
   constructor(readonly spec: RateOfChangeRuleSpec) {
@@ -25,9 +24,10 @@ export class RateOfChangeEvaluator implements RuleEvaluator {
     const value = numberAt(record, this.spec.field);
     if (!labels || value === undefined) return;
     const k = JSON.stringify(labels);
-    const prev = this.last.get(k);
+    // State: the key's previous sample.
+    const prev = ctx.state.get(k) as { at: number; value: number } | undefined;
     if (prev && at < prev.at) return; // out-of-order sample: the step it would make is meaningless
-    this.last.set(k, { at, value });
+    ctx.state.put(k, { at, value });
     if (!prev) return;
     const id = { labels, resource: resourceOf(labels, this.spec.topic) };
     let change = value - prev.value;

@@ -29,9 +29,22 @@ export interface AlertIdentity {
   resource: string;
 }
 
+/**
+ * A rule's own keyed state (keys are scoped to the rule). Values must survive `JSON.stringify` (no
+ * Infinity, NaN, undefined, Map or class instances): on Kafka they go to the processor's changelog.
+ * A value read here is shared with the store: put a new object rather than mutating it.
+ */
+export interface RuleState {
+  get(key: string): unknown;
+  put(key: string, value: unknown): void;
+  delete(key: string): void;
+}
+
 /** What an evaluator can do. Time is event time in ms. */
 export interface EvalContext {
   readonly calendar: MarketCalendar;
+  /** The rule's persisted state; everything an evaluator remembers between records lives here. */
+  readonly state: RuleState;
   /** The condition holds for this alert (called again while it keeps holding, to refresh the value). */
   raise(id: AlertIdentity, obs: Observation): void;
   /** The condition no longer holds; resolves the alert if it was active (`message` replaces the resolved event's message). */
@@ -47,8 +60,18 @@ export interface RuleEvaluator {
   readonly spec: RuleSpec;
   /** Topics the rule reads. */
   readonly topics: string[];
+  /**
+   * True for rules driven by the clock rather than by records (calendar rules): they run in one engine
+   * only (input partition 0's), see processor.ts.
+   */
+  readonly clockDriven?: boolean;
   /** Called once with the first event time the engine sees (calendar rules schedule from here). */
   start?(at: number, ctx: EvalContext): void;
+  /**
+   * Called instead of `start` when the engine is rebuilt from persisted state (restart, rebalance):
+   * `entries` are the rule's state entries; re-arm the timers they imply. `at` is the restored engine time.
+   */
+  restore?(entries: Array<[string, unknown]>, at: number, ctx: EvalContext): void;
   /** Handles one record of one of `topics`; `at` is the record's event time. */
   onRecord(record: StreamRecord, at: number, ctx: EvalContext): void;
 }
