@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 import { Type, type Static } from '@sinclair/typebox';
@@ -17,6 +16,7 @@ import {
 import { toOutRecord } from '../common/records.js';
 import { makeDecoder, MalformedPayload, type MqttDecoder } from './decoders/index.js';
 import { topicMatches } from './topic-filter.js';
+import { credentialOptions, fatalConnectError, shownUrl } from './connection.js';
 
 export const mqttConfig = Type.Object(
   {
@@ -144,6 +144,8 @@ export class MqttSource implements Source {
   private readonly decoders: { filter: string; decoder: MqttDecoder }[];
   private readonly seen = new Set<string>();
   private lastError?: Error;
+  /** A connection failure waiting cannot fix (credentials, certificates), thrown by the next read. */
+  private fatal?: OptiBidError;
   readonly stats = { received: 0, duplicates: 0, deadLettered: 0, readings: 0 };
   /** Protocol events from decoders (Sparkplug births, deaths, sequence gaps), newest last. */
   readonly events: string[] = [];
@@ -165,54 +167,37 @@ export class MqttSource implements Source {
     }
   }
 
-  private options(): IClientOptions {
-    const env = this.ctx.env;
-    const opts: IClientOptions = {
+  private options(url: string): IClientOptions {
+    return {
       clientId: this.cfg.clientId ?? `optibid-${this.ctx.name}-${Math.random().toString(36).slice(2, 10)}`,
       clean: this.cfg.cleanSession ?? !this.cfg.clientId,
       reconnectPeriod: 1000,
       connectTimeout: 10_000,
       resubscribe: true,
       protocolVersion: 4,
+      ...credentialOptions(this.cfg, this.ctx.env, url),
     };
-    if (this.cfg.usernameEnv) {
-      opts.username = env[this.cfg.usernameEnv];
-      if (!opts.username)
-        throw new OptiBidError(
-          'OPTIBID_ERR_CONFIG',
-          `mqtt: environment variable ${this.cfg.usernameEnv} (username) is not set`,
-        );
-    }
-    if (this.cfg.passwordEnv) {
-      const pw = env[this.cfg.passwordEnv];
-      if (pw === undefined)
-        throw new OptiBidError(
-          'OPTIBID_ERR_CONFIG',
-          `mqtt: environment variable ${this.cfg.passwordEnv} (password) is not set`,
-        );
-      opts.password = pw;
-    }
-    const tls = this.cfg.tls;
-    if (tls) {
-      const read = (f: string | undefined, what: string): Buffer | undefined => {
-        if (!f) return undefined;
-        try {
-          return readFileSync(f);
-        } catch (err) {
-          throw new OptiBidError('OPTIBID_ERR_CONFIG', `mqtt: cannot read TLS ${what} ${f}: ${(err as Error).message}`);
-        }
-      };
-      opts.ca = read(tls.caFile, 'CA file');
-      opts.cert = read(tls.certFile, 'certificate');
-      opts.key = read(tls.keyFile, 'key');
-      opts.rejectUnauthorized = tls.rejectUnauthorized ?? true;
-    }
-    return opts;
   }
 
+  /**
+   * Connects and subscribes. Settings that waiting cannot fix fail at once with OPTIBID_ERR_CONFIG
+   * (missing or unreadable TLS files, credentials refused by the broker, an untrusted broker certificate,
+   * a refused client certificate), so the runtime stops instead of retrying; an unreachable broker is
+   * NotConnected after 10 s and retried. Messages and logs show the URL without a password, never a secret.
+   */
   async connect(): Promise<void> {
+    await this.dropClient();
+    this.fatal = undefined;
+    this.lastError = undefined;
     const url = this.cfg.url ?? endpointsFromEnv(this.ctx.env).mqttUrl;
-    const client = mqtt.connect(url, this.options());
+    const shown = shownUrl(url);
+    const options = this.options(url);
+    if (options.rejectUnauthorized === false)
+      this.ctx.logger.warn(
+        { url: shown },
+        'mqtt: tls.rejectUnauthorized is false: the broker certificate is not verified',
+      );
+    const client = mqtt.connect(url, options);
     // Called for every PUBLISH in order; calling back lets the client acknowledge it and read the next.
     client.handleMessage = (packet, callback) => {
       this.take(packet);
@@ -220,25 +205,47 @@ export class MqttSource implements Source {
       else this.resumeReading = () => callback();
     };
     this.client = client;
+    let connected = false;
+    let failConnect: ((err: Error) => void) | undefined;
     client.on('error', (err) => {
-      this.lastError = err;
-      this.ctx.logger.warn({ err: err.message }, 'mqtt client error');
+      const fatal = fatalConnectError(err, this.cfg, url);
+      if (!fatal) {
+        this.lastError = err;
+        this.ctx.logger.warn({ url: shown, err: err.message }, 'mqtt client error');
+        return;
+      }
+      // mqtt.js stops reconnecting after a refused CONNACK but retries TLS failures forever: stop it here,
+      // and let the waiting read (or connect) throw instead of hanging or looping.
+      client.end(true);
+      if (this.fatal) return;
+      this.fatal = fatal;
+      if (connected) this.ctx.logger.error({ url: shown, code: fatal.code }, fatal.message);
+      failConnect?.(fatal);
+      this.waiter?.();
     });
-    client.on('offline', () => this.ctx.logger.warn({ url }, 'mqtt broker unreachable; reconnecting'));
+    client.on('offline', () => {
+      if (!this.fatal) this.ctx.logger.warn({ url: shown }, 'mqtt broker unreachable; reconnecting');
+    });
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         client.end(true);
         reject(
           new NotConnected(
-            `mqtt: no CONNACK from ${url} within 10 s${this.lastError ? ` (${this.lastError.message})` : ''}`,
+            `mqtt: could not connect to ${shown} within 10 s${this.lastError ? ` (${this.lastError.message})` : ''}`,
           ),
         );
       }, 10_000);
+      failConnect = (err) => {
+        clearTimeout(timer);
+        reject(err);
+      };
       client.once('connect', () => {
         clearTimeout(timer);
         resolve();
       });
     });
+    connected = true;
+    failConnect = undefined;
     const granted = await client.subscribeAsync(
       Object.fromEntries(this.cfg.topics.map((t) => [t.filter, { qos: t.qos ?? 1 }])),
     );
@@ -246,8 +253,15 @@ export class MqttSource implements Source {
     if (refused.length)
       throw new OptiBidError(
         'OPTIBID_ERR_UPSTREAM',
-        `mqtt: the broker refused the subscription to ${refused.map((g) => g.topic).join(', ')}`,
+        `mqtt: the broker ${shown} refused the subscription to ${refused.map((g) => g.topic).join(', ')} (check its ACL)`,
       );
+  }
+
+  /** Ends the client of an earlier connect (the runtime calls connect again after NotConnected). */
+  private async dropClient(): Promise<void> {
+    const old = this.client;
+    this.client = undefined;
+    await old?.endAsync(true).catch(() => {});
   }
 
   /** Takes one PUBLISH into the buffer, dropping QoS 1/2 redeliveries of messages already taken. */
@@ -319,6 +333,7 @@ export class MqttSource implements Source {
 
   async read(): Promise<SourceBatch> {
     while (this.buffer.length === 0) {
+      if (this.fatal) throw this.fatal;
       if (!this.client) throw new NotConnected('mqtt: not connected');
       await new Promise<void>((resolve) => {
         const onAbort = (): void => resolve();
@@ -330,6 +345,7 @@ export class MqttSource implements Source {
       });
       this.waiter = undefined;
       if (this.ctx.signal.aborted && this.buffer.length === 0) throw new EndOfInput();
+      if (this.fatal && this.buffer.length === 0) throw this.fatal;
     }
     const taken = this.buffer.splice(0, this.cfg.batchSize ?? 500);
     const resume = this.resumeReading;
