@@ -7,6 +7,7 @@ import { defineProcessor } from '../component.js';
 import { makeSpec } from '../spec.js';
 import type { RunningPipeline } from '../pipeline.js';
 import { KafkaTransport } from './transport.js';
+import { kafkaTransports } from './fixtures/transports.js';
 import { createTopics, readTopic, testKafka } from './fixtures/kafka-helpers.js';
 
 jest.setTimeout(120_000);
@@ -94,118 +95,155 @@ async function deleteUpToHighWatermark(admin: Admin, topic: string): Promise<voi
   }
 }
 
-const values = (from: number, n: number) => Array.from({ length: n }, (_, j) => ({ key: `k${j % 3}`, value: JSON.stringify({ i: from + j }) }));
+const values = (from: number, n: number) =>
+  Array.from({ length: n }, (_, j) => ({ key: `k${j % 3}`, value: JSON.stringify({ i: from + j }) }));
 
-describe('kafka transport: input records deleted under the group (retention)', () => {
-  const run = runId;
-  const makeTransport = (opts: { instanceId: string }) => new KafkaTransport(opts);
-  let admin: Admin;
-  let upstream: Producer;
+describe.each(kafkaTransports)(
+  '%s transport: input records deleted under the group (retention)',
+  (transportName, makeTransport) => {
+    const run = `${runId}${transportName}`;
+    let admin: Admin;
+    let upstream: Producer;
 
-  beforeAll(async () => {
-    admin = testKafka().admin();
-    await admin.connect();
-    upstream = testKafka().producer({
-      transactionalId: `${run}.upstream`,
-      idempotent: true,
-      maxInFlightRequests: 1,
-      transactionTimeout: 60_000,
+    beforeAll(async () => {
+      admin = testKafka().admin();
+      await admin.connect();
+      upstream = testKafka().producer({
+        transactionalId: `${run}.upstream`,
+        idempotent: true,
+        maxInFlightRequests: 1,
+        transactionTimeout: 60_000,
+      });
+      await upstream.connect();
     });
-    await upstream.connect();
-  });
-  afterAll(async () => {
-    await upstream.disconnect();
-    await admin.disconnect();
-  });
+    afterAll(async () => {
+      await upstream.disconnect();
+      await admin.disconnect();
+    });
 
-  const committedTx = async (topic: string, from: number, n: number) => {
-    const tx = await upstream.transaction();
-    await tx.send({ topic, messages: values(from, n) });
-    await tx.commit();
-  };
+    const committedTx = async (topic: string, from: number, n: number) => {
+      const tx = await upstream.transaction();
+      await tx.send({ topic, messages: values(from, n) });
+      await tx.commit();
+    };
 
-  const inputsOf = async (topic: string, count: number) =>
-    (await readTopic(topic, { count, settleMs: 1500 }))
-      .map((m) => (JSON.parse(m.value!.toString()) as { i: number }).i)
-      .sort((a, b) => a - b);
+    const inputsOf = async (topic: string, count: number) =>
+      (await readTopic(topic, { count, settleMs: 1500 }))
+        .map((m) => (JSON.parse(m.value!.toString()) as { i: number }).i)
+        .sort((a, b) => a - b);
 
-  it('mid-stream, inside an open upstream transaction: warns with the offsets, commits no offset backwards, goes on exactly once', async () => {
-    const input = `${run}.mid.in`;
-    const output = `${run}.mid.out`;
-    const name = `${run}-mid`;
-    const group = `${name}.pass`;
-    await createTopics([{ topic: input }, { topic: output }]);
-    const lines: Line[] = [];
-    const spec = makeSpec({ name, processors: [{ name: 'pass', definition: pass, inputs: [input], outputs: [output] }] });
-    const worker: RunningPipeline = await makeTransport({ instanceId: 'a' }).start(spec, { logger: capturingLogger(lines) });
-    const committed = sampleCommitted(admin, group, input);
-    let open: Transaction | undefined;
-    try {
-      await committedTx(input, 0, 20); // offsets 0..19, marker at 20
-      await waitFor(() => Math.max(...committed.seen) >= 20, 60_000, 'the first 20 records committed by the group');
+    it('mid-stream, inside an open upstream transaction: warns with the offsets, commits no offset backwards, goes on exactly once', async () => {
+      const input = `${run}.mid.in`;
+      const output = `${run}.mid.out`;
+      const name = `${run}-mid`;
+      const group = `${name}.pass`;
+      await createTopics([{ topic: input }, { topic: output }]);
+      const lines: Line[] = [];
+      const spec = makeSpec({
+        name,
+        processors: [{ name: 'pass', definition: pass, inputs: [input], outputs: [output] }],
+      });
+      const worker: RunningPipeline = await makeTransport({ instanceId: 'a' }).start(spec, {
+        logger: capturingLogger(lines),
+      });
+      const committed = sampleCommitted(admin, group, input);
+      let open: Transaction | undefined;
+      try {
+        await committedTx(input, 0, 20); // offsets 0..19, marker at 20
+        await waitFor(() => Math.max(...committed.seen) >= 20, 60_000, 'the first 20 records committed by the group');
 
-      // The upstream opens a transaction; retention deletes the partition up to its high watermark meanwhile.
-      open = await upstream.transaction();
-      await open.send({ topic: input, messages: values(1000, 30) }); // offsets 21..50
-      await deleteUpToHighWatermark(admin, input);
-      const [after] = await admin.fetchTopicOffsets(input);
-      expect(after!.low).toBe('51');
-      // kafkajs logs its own reset at error level; the runtime's warning names the offsets
-      await waitFor(() => lines.some((l) => /offset reset|offset out of range/i.test(l.msg)), 30_000, 'the offset reset');
-      await open.commit(); // its records are gone; only its marker (51) remains
-      await committedTx(input, 100, 25); // 52..76, marker 77
-      await waitFor(() => Math.max(...committed.seen) >= 77, 60_000, 'the last 25 records committed by the group');
-    } finally {
-      if (open?.isActive()) await open.abort().catch(() => {});
-      await committed.stop();
-      await worker.stop();
-    }
-    expect(await inputsOf(output, 45)).toEqual([...values(0, 20), ...values(100, 25)].map((v) => JSON.parse(v.value).i));
-    // committed progress only moves forward (kafkajs' own recovery committed -2, "earliest", outside any transaction)
-    const progress = committed.seen.filter((o) => o !== -1);
-    expect(progress).toEqual([...progress].sort((a, b) => a - b));
-    expect(progress.every((o) => o >= 0)).toBe(true);
-    const warn = lines.find((l) => l.level === 'warn' && /offset reset/i.test(l.msg))!;
-    expect(warn.obj).toMatchObject({ component: 'pass', topic: input, partition: 0, fetchOffset: '21', resetTo: '51', lost: 30 });
-  });
-
-  it('a fresh group joining while its input sits in an open upstream transaction that retention deletes', async () => {
-    const input = `${run}.fresh.in`;
-    const output = `${run}.fresh.out`;
-    const name = `${run}-fresh`;
-    const group = `${name}.pass`;
-    await createTopics([{ topic: input }, { topic: output }]);
-    const open = await upstream.transaction();
-    await open.send({ topic: input, messages: values(0, 40) }); // offsets 0..39, LSO 0
-    const lines: Line[] = [];
-    const spec = makeSpec({ name, processors: [{ name: 'pass', definition: pass, inputs: [input], outputs: [output] }] });
-    const worker = await makeTransport({ instanceId: 'a' }).start(spec, { logger: capturingLogger(lines) });
-    const committed = sampleCommitted(admin, group, input);
-    try {
-      await waitFor(
-        async () => (await admin.describeGroups([group])).groups[0]?.state === 'Stable',
-        60_000,
-        'the group to be stable',
+        // The upstream opens a transaction; retention deletes the partition up to its high watermark meanwhile.
+        open = await upstream.transaction();
+        await open.send({ topic: input, messages: values(1000, 30) }); // offsets 21..50
+        await deleteUpToHighWatermark(admin, input);
+        const [after] = await admin.fetchTopicOffsets(input);
+        expect(after!.low).toBe('51');
+        // kafkajs logs its own reset at error level; the runtime's warning names the offsets
+        await waitFor(
+          () => lines.some((l) => /offset reset|offset out of range/i.test(l.msg)),
+          30_000,
+          'the offset reset',
+        );
+        await open.commit(); // its records are gone; only its marker (51) remains
+        await committedTx(input, 100, 25); // 52..76, marker 77
+        await waitFor(() => Math.max(...committed.seen) >= 77, 60_000, 'the last 25 records committed by the group');
+      } finally {
+        if (open?.isActive()) await open.abort().catch(() => {});
+        await committed.stop();
+        await worker.stop();
+      }
+      expect(await inputsOf(output, 45)).toEqual(
+        [...values(0, 20), ...values(100, 25)].map((v) => JSON.parse(v.value).i),
       );
-      await deleteUpToHighWatermark(admin, input);
-      // kafkajs logs its own reset at error level; the runtime's warning names the offsets
-      await waitFor(() => lines.some((l) => /offset reset|offset out of range/i.test(l.msg)), 30_000, 'the offset reset');
-      await open.commit(); // marker at 40
-      await committedTx(input, 100, 25); // 41..65, marker 66
-      await waitFor(() => Math.max(...committed.seen) >= 66, 60_000, 'the 25 records committed by the group');
-    } finally {
-      if (open?.isActive()) await open.abort().catch(() => {});
-      await committed.stop();
-      await worker.stop();
+      // committed progress only moves forward (kafkajs' own recovery committed -2, "earliest", outside any transaction)
+      const progress = committed.seen.filter((o) => o !== -1);
+      expect(progress).toEqual([...progress].sort((a, b) => a - b));
+      expect(progress.every((o) => o >= 0)).toBe(true);
+      const warn = lines.find((l) => l.level === 'warn' && /offset reset/i.test(l.msg))!;
+      expect(warn.obj).toMatchObject({ component: 'pass', topic: input, partition: 0, resetTo: '51' });
+      // kafkajs fetches from past the marker (21); librdkafka may still stand at it (20)
+      expect(['20', '21']).toContain(warn.obj.fetchOffset);
+      expect(Number(warn.obj.fetchOffset) + Number(warn.obj.lost)).toBe(51);
+    });
+
+    // kafkajs resolves the fresh group's position (ListOffsets earliest: 0) at join, so the deletion lands after it
+    // and its first fetch is out of range, as in the bench. librdkafka looks its start up only when it begins to
+    // fetch: if that comes after the deletion it simply starts at the new log start (no reset), so there is
+    // nothing deterministic to test on it.
+    if (transportName === 'kafka') {
+      it('a fresh group joining while its input sits in an open upstream transaction that retention deletes', async () => {
+        const input = `${run}.fresh.in`;
+        const output = `${run}.fresh.out`;
+        const name = `${run}-fresh`;
+        const group = `${name}.pass`;
+        await createTopics([{ topic: input }, { topic: output }]);
+        const open = await upstream.transaction();
+        await open.send({ topic: input, messages: values(0, 40) }); // offsets 0..39, LSO 0
+        const lines: Line[] = [];
+        const spec = makeSpec({
+          name,
+          processors: [{ name: 'pass', definition: pass, inputs: [input], outputs: [output] }],
+        });
+        const worker = await makeTransport({ instanceId: 'a' }).start(spec, { logger: capturingLogger(lines) });
+        const committed = sampleCommitted(admin, group, input);
+        try {
+          await waitFor(
+            async () => (await admin.describeGroups([group])).groups[0]?.state === 'Stable',
+            60_000,
+            'the group to be stable',
+          );
+          await deleteUpToHighWatermark(admin, input);
+          // kafkajs logs its own reset at error level; the runtime's warning names the offsets
+          await waitFor(
+            () => lines.some((l) => /offset reset|offset out of range/i.test(l.msg)),
+            30_000,
+            'the offset reset',
+          );
+          await open.commit(); // marker at 40
+          await committedTx(input, 100, 25); // 41..65, marker 66
+          await waitFor(() => Math.max(...committed.seen) >= 66, 60_000, 'the 25 records committed by the group');
+        } finally {
+          if (open?.isActive()) await open.abort().catch(() => {});
+          await committed.stop();
+          await worker.stop();
+        }
+        expect(await inputsOf(output, 25)).toEqual(values(100, 25).map((v) => JSON.parse(v.value).i));
+        const progress = committed.seen.filter((o) => o !== -1);
+        expect(progress).toEqual([...progress].sort((a, b) => a - b));
+        expect(progress.every((o) => o >= 0)).toBe(true);
+        const warn = lines.find((l) => l.level === 'warn' && /offset reset/i.test(l.msg))!;
+        expect(warn.obj).toMatchObject({
+          component: 'pass',
+          topic: input,
+          partition: 0,
+          fetchOffset: '0',
+          resetTo: '40',
+          lost: 40,
+        });
+      });
     }
-    expect(await inputsOf(output, 25)).toEqual(values(100, 25).map((v) => JSON.parse(v.value).i));
-    const progress = committed.seen.filter((o) => o !== -1);
-    expect(progress).toEqual([...progress].sort((a, b) => a - b));
-    expect(progress.every((o) => o >= 0)).toBe(true);
-    const warn = lines.find((l) => l.level === 'warn' && /offset reset/i.test(l.msg))!;
-    expect(warn.obj).toMatchObject({ component: 'pass', topic: input, partition: 0, fetchOffset: '0', resetTo: '40', lost: 40 });
-  });
-});
+  },
+);
 
 describe('kafka transport: a stuck processor is visible', () => {
   it('logs a stall at warn (lag above 0, nothing fetched for stallWarnMs) and its end at info; then goes on exactly once', async () => {
@@ -227,7 +265,10 @@ describe('kafka transport: a stuck processor is visible', () => {
         if (++commits === 2) await released;
       },
     });
-    const spec = makeSpec({ name, processors: [{ name: 'pass', definition: pass, inputs: [input], outputs: [output] }] });
+    const spec = makeSpec({
+      name,
+      processors: [{ name: 'pass', definition: pass, inputs: [input], outputs: [output] }],
+    });
     const worker = await transport.start(spec, { logger: capturingLogger(lines) });
     try {
       await producer.send({ topic: input, messages: values(0, 10) });
@@ -238,7 +279,11 @@ describe('kafka transport: a stuck processor is visible', () => {
       await waitFor(() => lines.some((l) => l.level === 'warn' && /stalled/.test(l.msg)), 20_000, 'the stall warning');
       release();
       await waitFor(() => worker.stats()[0]!.recordsIn >= 25, 30_000, 'the rest');
-      await waitFor(() => lines.some((l) => l.level === 'info' && /fetching again/.test(l.msg)), 10_000, 'the stall end');
+      await waitFor(
+        () => lines.some((l) => l.level === 'info' && /fetching again/.test(l.msg)),
+        10_000,
+        'the stall end',
+      );
     } finally {
       release();
       await worker.stop();
@@ -247,7 +292,9 @@ describe('kafka transport: a stuck processor is visible', () => {
     const warn = lines.find((l) => l.level === 'warn' && /stalled/.test(l.msg))!;
     expect(warn.obj).toMatchObject({ component: 'pass', partitions: [{ topic: input, partition: 0, position: '10' }] });
     expect(warn.obj.lag).toBeGreaterThanOrEqual(10);
-    const out = (await readTopic(output, { count: 25, settleMs: 1000 })).map((m) => (JSON.parse(m.value!.toString()) as { i: number }).i);
+    const out = (await readTopic(output, { count: 25, settleMs: 1000 })).map(
+      (m) => (JSON.parse(m.value!.toString()) as { i: number }).i,
+    );
     expect(out.sort((a, b) => a - b)).toEqual(Array.from({ length: 25 }, (_, i) => i));
   });
 });

@@ -1,5 +1,5 @@
 import OffsetManager from 'kafkajs/src/consumer/offsetManager/index.js';
-import { guardOffsetResets, offsetResetDecision } from './offset-reset.js';
+import { guardOffsetResets, offsetResetDecision, parseLibrdkafkaOffsetReset } from './offset-reset.js';
 
 describe('offsetResetDecision', () => {
   it('goes on from the log start after records were deleted unread, counting them lost', () => {
@@ -22,6 +22,28 @@ describe('offsetResetDecision', () => {
       resetTo: '9007199254740995',
       lost: 2,
     });
+  });
+});
+
+describe('parseLibrdkafkaOffsetReset', () => {
+  it("reads the partition and fetch offset from librdkafka's reset warning, and nothing from other lines", () => {
+    expect(
+      parseLibrdkafkaOffsetReset(
+        'o1.mid.in [0]: offset reset (at offset 21 (leader epoch 0), broker 1) to BEGINNING: fetch failed due to requested offset not available on the broker: Broker: Offset out of range',
+      ),
+    ).toEqual({ topic: 'o1.mid.in', partition: 0, fetchOffset: '21' });
+    // as node-rdkafka 2.12 emits it ('event.log', severity 4, fac OFFSET)
+    expect(
+      parseLibrdkafkaOffsetReset(
+        '[thrd:main]: s3.rdlog.mwx4njh1 [0]: offset reset (at offset 20 (leader epoch 0), broker 1) to offset BEGINNING (leader epoch -1): fetch failed due to requested offset not available on the broker: Broker: Offset out of range',
+      ),
+    ).toEqual({ topic: 's3.rdlog.mwx4njh1', partition: 0, fetchOffset: '20' });
+    expect(parseLibrdkafkaOffsetReset('t [3]: offset reset (at offset 7, broker 1) to END: x')).toEqual({
+      topic: 't',
+      partition: 3,
+      fetchOffset: '7',
+    });
+    expect(parseLibrdkafkaOffsetReset('t [3]: Fetch backoff for 500ms')).toBeUndefined();
   });
 });
 
@@ -75,7 +97,10 @@ describe('guardOffsetResets (kafkajs OffsetManager.setDefaultOffset)', () => {
     const other = manager('not-guarded');
     await other.m.setDefaultOffset({ topic: 'in', partition: 0 });
     expect(other.commits).toEqual([
-      expect.objectContaining({ groupId: 'not-guarded', topics: [{ topic: 'in', partitions: [{ partition: 0, offset: -2 }] }] }),
+      expect.objectContaining({
+        groupId: 'not-guarded',
+        topics: [{ topic: 'in', partitions: [{ partition: 0, offset: -2 }] }],
+      }),
     ]);
     unguard();
     const after = manager('g2');

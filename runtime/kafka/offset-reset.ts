@@ -39,17 +39,31 @@ export function offsetResetDecision(fetchOffset: string, logStart: string, logEn
     return {
       resetTo: logStart,
       lost: Number(low - at),
-      reason: 'records were deleted (retention or DeleteRecords) before the group read them; going on from the log start',
+      reason:
+        'records were deleted (retention or DeleteRecords) before the group read them; going on from the log start',
     };
   }
   if (at > high && at > low) {
     return {
       resetTo: logStart,
       lost: 0,
-      reason: 'the fetch offset is beyond the log end (log truncated or topic recreated); reading again from the log start',
+      reason:
+        'the fetch offset is beyond the log end (log truncated or topic recreated); reading again from the log start',
     };
   }
   return { resetTo: fetchOffset, lost: 0, reason: 'the offset is in range again; fetching it again' };
+}
+
+/**
+ * The partition and fetch offset of librdkafka's warning on an offset reset after an error (rdkafka_offset.c:
+ * `[thrd:main]: T [P]: offset reset (at offset N (leader epoch E), broker B) to offset BEGINNING ...`);
+ * undefined for other lines.
+ */
+export function parseLibrdkafkaOffsetReset(
+  message: string,
+): { topic: string; partition: number; fetchOffset: string } | undefined {
+  const m = /^(?:\[thrd:[^\]]*\]: )?(\S+) \[(\d+)\]: offset reset \(at offset (-?\d+)/.exec(message);
+  return m ? { topic: m[1]!, partition: Number(m[2]), fetchOffset: m[3]! } : undefined;
 }
 
 const handlers = new Map<string, ResetHandler[]>();
@@ -79,7 +93,9 @@ function install(): void {
   const proto = OffsetManager.prototype;
   const original = proto.setDefaultOffset;
   if (typeof original !== 'function' || typeof proto.nextOffset !== 'function')
-    throw new Error('kafkajs OffsetManager changed: setDefaultOffset/nextOffset not found (runtime/kafka/offset-reset.ts)');
+    throw new Error(
+      'kafkajs OffsetManager changed: setDefaultOffset/nextOffset not found (runtime/kafka/offset-reset.ts)',
+    );
   proto.setDefaultOffset = async function (this: typeof proto, tp: { topic: string; partition: number }) {
     const list = handlers.get(this.groupId);
     const resolved = this.resolvedOffsets[tp.topic];

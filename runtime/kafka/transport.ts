@@ -426,7 +426,10 @@ class KafkaRun extends KafkaRunBase {
             if (!o) continue;
             let at = positions.get(`${topic}/${partition}`);
             if (at === undefined) {
-              committed ??= await this.committedOffsets(group, assignment.map(([t]) => t));
+              committed ??= await this.committedOffsets(
+                group,
+                assignment.map(([t]) => t),
+              );
               at = committed.get(`${topic}/${partition}`) ?? BigInt(o.low);
             }
             const behindBy = BigInt(o.high) - at;
@@ -459,7 +462,8 @@ class KafkaRun extends KafkaRunBase {
       /** A batch arrived (with its last offset: the member's fetch position moved past it). */
       fetched: (topic?: string, partition?: number, lastOffset?: string) => {
         watch.fetched();
-        if (topic !== undefined && lastOffset !== undefined) positions.set(`${topic}/${partition}`, BigInt(lastOffset) + 1n);
+        if (topic !== undefined && lastOffset !== undefined)
+          positions.set(`${topic}/${partition}`, BigInt(lastOffset) + 1n);
       },
       stop: () => {
         if (ticker) clearInterval(ticker);

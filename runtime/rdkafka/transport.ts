@@ -13,6 +13,7 @@ import { createJsonSerde } from '../kafka/json-serde.js';
 import { KafkaRunBase, type Task, type TaskContext } from '../kafka/run-base.js';
 import { checkIntervalMs, sinkBatching } from '../kafka/sink-accumulator.js';
 import { changelogTopic } from '../kafka/transport.js';
+import { offsetResetDecision, parseLibrdkafkaOffsetReset } from '../kafka/offset-reset.js';
 import type { RunOptions, RunningPipeline, Transport } from '../pipeline.js';
 import type { StreamRecord } from '../record.js';
 import type { PipelineSpec, ProcessorNode, SinkNode, SourceNode } from '../spec.js';
@@ -162,6 +163,13 @@ class Progress {
   }
 }
 
+/** A librdkafka log line (node-rdkafka 'event.log'). */
+interface RdLog {
+  severity: number;
+  fac: string;
+  message: string;
+}
+
 class RdkafkaRun extends KafkaRunBase {
   protected readonly serde: MaybeSyncSerde;
   private readonly base: Record<string, string | number | boolean>;
@@ -211,6 +219,37 @@ class RdkafkaRun extends KafkaRunBase {
     } finally {
       admin.disconnect();
     }
+  }
+
+  /**
+   * librdkafka resets a partition's fetch position after OFFSET_OUT_OF_RANGE (records deleted by retention
+   * or DeleteRecords, a truncated log) to `auto.offset.reset` (earliest) on its own — it commits nothing, so
+   * committed progress stays — and reports it only as a log line. That line becomes a warn with the
+   * partition's offsets and the records lost, as on the kafkajs transport.
+   */
+  private onLibrdkafkaLog(component: string, group: string, consumer: RdKafka.KafkaConsumer, log: RdLog): void {
+    if (log.fac !== 'OFFSET' || log.severity > 4) return;
+    const reset = parseLibrdkafkaOffsetReset(log.message);
+    if (!reset) return;
+    const { topic, partition, fetchOffset } = reset;
+    const where = { component, group, topic, partition, fetchOffset, librdkafka: log.message };
+    consumer.queryWatermarkOffsets(topic, partition, 5000, (err, w) => {
+      if (err || !w) {
+        this.logger.warn({ ...where, err: err?.message }, `offset reset on ${topic}[${partition}] from ${fetchOffset}`);
+        return;
+      }
+      const d = offsetResetDecision(fetchOffset, String(w.lowOffset), String(w.highOffset));
+      this.logger.warn(
+        {
+          ...where,
+          logStartOffset: String(w.lowOffset),
+          highOffset: String(w.highOffset),
+          resetTo: String(w.lowOffset),
+          lost: d.lost,
+        },
+        `offset reset on ${topic}[${partition}] from ${fetchOffset} to ${w.lowOffset}: ${d.reason}`,
+      );
+    });
   }
 
   private consumerConfig(group: string, extra: Record<string, unknown> = {}): RdKafka.ConsumerGlobalConfig {
@@ -330,6 +369,7 @@ class RdkafkaRun extends KafkaRunBase {
       { 'auto.offset.reset': 'earliest' },
     );
     consumer.on('partition.eof', (e) => progress.atEof(e.topic, e.partition, e.offset));
+    consumer.on('event.log', (log: RdLog) => this.onLibrdkafkaLog(node.name, group, consumer, log));
     await connect(consumer);
     consumer.subscribe(node.inputs);
     // Started means a member of the group with its partitions (the first consume call joins it).
@@ -587,6 +627,7 @@ class RdkafkaRun extends KafkaRunBase {
       { 'auto.offset.reset': 'earliest' },
     );
     consumer.on('partition.eof', (e) => progress.atEof(e.topic, e.partition, e.offset));
+    consumer.on('event.log', (log: RdLog) => this.onLibrdkafkaLog(node.name, group, consumer, log));
     await connect(consumer);
     consumer.subscribe(node.inputs);
     const joined = progress.waitJoined(60_000);
