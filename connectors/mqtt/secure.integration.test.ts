@@ -1,5 +1,5 @@
 import { jest } from '@jest/globals';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,7 +44,15 @@ beforeAll(async () => {
   passwordFile = join(dir, 'passwd');
   // The publisher's line is always hashed in Node: its login proves the fallback format against the broker.
   hashedBy = writePasswordFile(passwordFile, passwords, ['publisher']);
-  broker = await startSecureBroker(dir, passwordFile, pki);
+  // As on a fleet broker, the connector's users may read this run's topics only (Mosquitto's acl_file still
+  // grants any subscription and filters deliveries, so a denied filter cannot be tested here).
+  const aclFile = join(dir, 'acl');
+  writeFileSync(
+    aclFile,
+    ['site-a', 'battery', pki.clientName].map((u) => `user ${u}\ntopic read ${run}/#\n`).join('\n') +
+      '\nuser publisher\ntopic readwrite #\n',
+  );
+  broker = await startSecureBroker(dir, passwordFile, pki, { aclFile });
   publisher = await mqtt.connectAsync(tlsUrl(), {
     clientId: `pub-${run}`,
     username: 'publisher',
@@ -223,7 +231,7 @@ describe('MQTT source over TLS with credentials, against a real Mosquitto', () =
     expect(err.code).toBe('OPTIBID_ERR_CONFIG');
     expect(err.message).toContain(`broker mqtts://127.0.0.1:${broker.tlsPort} refused the connection: not authorized`);
     expect(err.message).toContain('password from SITE_A_PASSWORD');
-    await broker.waitForLog('disconnected, not authorised');
+    await broker.waitForLog('disconnected, not authorised', before + 1);
     // one refused attempt, not a reconnect loop
     expect(count(broker.log(), 'disconnected, not authorised') - before).toBe(1);
     const logged = s.log.text();

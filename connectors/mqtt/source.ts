@@ -182,7 +182,7 @@ export class MqttSource implements Source {
   /**
    * Connects and subscribes. Settings that waiting cannot fix fail at once with OPTIBID_ERR_CONFIG
    * (missing or unreadable TLS files, credentials refused by the broker, an untrusted broker certificate,
-   * a refused client certificate), so the runtime stops instead of retrying; an unreachable broker is
+   * a refused client certificate, a subscription the broker's ACL denies), so the runtime stops instead of retrying; an unreachable broker is
    * NotConnected after 10 s and retried. Messages and logs show the URL without a password, never a secret.
    */
   async connect(): Promise<void> {
@@ -250,11 +250,15 @@ export class MqttSource implements Source {
       Object.fromEntries(this.cfg.topics.map((t) => [t.filter, { qos: t.qos ?? 1 }])),
     );
     const refused = granted.filter((g) => g.qos === 128);
-    if (refused.length)
+    if (refused.length) {
+      // An ACL that denies a filter does not change by waiting: stop rather than retry.
+      await this.dropClient();
       throw new OptiBidError(
-        'OPTIBID_ERR_UPSTREAM',
-        `mqtt: the broker ${shown} refused the subscription to ${refused.map((g) => g.topic).join(', ')} (check its ACL)`,
+        'OPTIBID_ERR_CONFIG',
+        `mqtt: the broker ${shown} refused the subscription to ${refused.map((g) => g.topic).join(', ')}: not authorized for ${refused.length > 1 ? 'these filters' : 'this filter'} (check the broker's ACL for this user, or the topics)`,
+        { context: { service: shown } },
       );
+    }
   }
 
   /** Ends the client of an earlier connect (the runtime calls connect again after NotConnected). */

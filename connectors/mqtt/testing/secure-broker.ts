@@ -39,10 +39,15 @@ export interface SecureBroker {
 
 /**
  * Starts a private Mosquitto on two free loopback ports with `allow_anonymous false`, the given password
- * file and the test PKI. Resolves once the broker says it is running (listeners open); rejects with its
+ * file (and ACL file, if any) and the test PKI. Resolves once the broker says it is running (listeners open); rejects with its
  * output if it exits first. Ports are picked free just before the start, so a lost race retries.
  */
-export async function startSecureBroker(dir: string, passwordFile: string, pki: TestPki): Promise<SecureBroker> {
+export async function startSecureBroker(
+  dir: string,
+  passwordFile: string,
+  pki: TestPki,
+  opts: { aclFile?: string } = {},
+): Promise<SecureBroker> {
   const binary = mosquittoBinary();
   if (!binary) throw new Error('mosquitto is not installed (npx optibid services install mosquitto)');
   let lastError: Error | undefined;
@@ -55,6 +60,7 @@ export async function startSecureBroker(dir: string, passwordFile: string, pki: 
       'per_listener_settings false',
       'allow_anonymous false',
       `password_file ${passwordFile}`,
+      ...(opts.aclFile ? [`acl_file ${opts.aclFile}`] : []),
       'persistence false',
       'log_dest stderr', // unbuffered: stdout is block-buffered into a pipe
       'log_type error',
