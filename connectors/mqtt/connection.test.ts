@@ -105,6 +105,9 @@ describe('which connection errors are fatal', () => {
       /not authorized: bad username or password \(no credentials configured/,
     );
     expect(fatalConnectError(refused(2, 'Identifier rejected'), {}, url)!.message).toMatch(/check clientId/);
+    expect(fatalConnectError(refused(5, 'Not authorized'), { tls: { certFile: 'c.pem' } }, url)!.message).toMatch(
+      /not authorized \(client certificate c\.pem, no username\); check the broker's ACL$/,
+    );
   });
 
   test('a busy broker or a dropped connection is worth retrying', () => {

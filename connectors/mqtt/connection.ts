@@ -130,6 +130,17 @@ export function credentialOptions(cfg: ConnectionConfig, env: NodeJS.ProcessEnv,
   return opts;
 }
 
+/** Which credentials a refused connection used (variable and file names only) and what to check. */
+function credentialsUsed(cfg: ConnectionConfig): string {
+  const cert = cfg.tls?.certFile ? `client certificate ${cfg.tls.certFile}` : undefined;
+  if (!cfg.usernameEnv && !cert)
+    return ' (no credentials configured: set usernameEnv and passwordEnv, or tls.certFile and tls.keyFile)';
+  if (!cfg.usernameEnv) return ` (${cert}, no username); check the broker's ACL`;
+  const password = cfg.passwordEnv ? `password from ${cfg.passwordEnv}` : 'no password';
+  const used = [`username from ${cfg.usernameEnv}`, password, cert].filter(Boolean).join(', ');
+  return ` (${used}); check them and the broker's password file and ACL`;
+}
+
 /** CONNACK return codes (MQTT 3.1.1) and reason codes (MQTT 5) that waiting will not fix. */
 const refusals: Record<number, string> = {
   1: 'unacceptable protocol version',
@@ -179,14 +190,7 @@ export function fatalConnectError(err: Error, cfg: ConnectionConfig, url: string
   if (typeof code === 'number' && /^Connection refused/.test(err.message)) {
     const what = refusals[code];
     if (!what) return undefined;
-    const creds =
-      code === 4 || code === 5 || code === 134 || code === 135
-        ? cfg.usernameEnv
-          ? ` (username from ${cfg.usernameEnv}${cfg.passwordEnv ? `, password from ${cfg.passwordEnv}` : ', no password'}${cfg.tls?.certFile ? `, client certificate ${cfg.tls.certFile}` : ''}); check them and the broker's password file and ACL`
-          : cfg.tls?.certFile
-            ? ` (client certificate ${cfg.tls.certFile}, no username); check the broker's ACL`
-            : ' (no credentials configured: set usernameEnv and passwordEnv, or tls.certFile and tls.keyFile)'
-        : '';
+    const creds = [4, 5, 134, 135].includes(code) ? credentialsUsed(cfg) : '';
     return new OptiBidError(
       'OPTIBID_ERR_CONFIG',
       `mqtt: broker ${shown} refused the connection: ${what}${creds}`,

@@ -182,8 +182,9 @@ export class MqttSource implements Source {
   /**
    * Connects and subscribes. Settings that waiting cannot fix fail at once with OPTIBID_ERR_CONFIG
    * (missing or unreadable TLS files, credentials refused by the broker, an untrusted broker certificate,
-   * a refused client certificate, a subscription the broker's ACL denies), so the runtime stops instead of retrying; an unreachable broker is
-   * NotConnected after 10 s and retried. Messages and logs show the URL without a password, never a secret.
+   * a refused client certificate, a subscription the broker's ACL denies), so the runtime stops instead
+   * of retrying; an unreachable broker is NotConnected after 10 s and retried. Messages and logs show the
+   * URL without a password, never a secret.
    */
   async connect(): Promise<void> {
     await this.dropClient();

@@ -39,8 +39,9 @@ export interface SecureBroker {
 
 /**
  * Starts a private Mosquitto on two free loopback ports with `allow_anonymous false`, the given password
- * file (and ACL file, if any) and the test PKI. Resolves once the broker says it is running (listeners open); rejects with its
- * output if it exits first. Ports are picked free just before the start, so a lost race retries.
+ * file (and ACL file, if any) and the test PKI. Resolves once the broker says it is running (listeners
+ * open); rejects with its output if it exits first. Ports are picked free just before the start, so a
+ * lost race (the port taken in between) starts again on new ones.
  */
 export async function startSecureBroker(
   dir: string,
