@@ -97,5 +97,69 @@ describe.each(kafkaTransports)(
         await admin.disconnect();
       }
     });
+
+    it('a write still in flight when the group rebalances: everything is stored at least once and the offsets reach the end', async () => {
+      const input = `${runId}${transportName}.inflight.in`;
+      const name = `${runId}${transportName}-inflight`;
+      const group = `${name}.store`;
+      await createTopics([{ topic: input, numPartitions: 2 }]);
+      const perPartition = 200;
+      const written: string[] = [];
+      let writesStarted = 0;
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      const store = defineSink({
+        name: 'test-gated',
+        status: 'experimental',
+        summary: 'the first write waits for the test',
+        config: Type.Object({}),
+        batching: () => ({ maxRecords: 100, maxWaitMs: 200 }),
+        create: () => ({
+          connect: async () => {},
+          close: async () => {},
+          write: async (records: StreamRecord[]) => {
+            if (++writesStarted === 1) await gate;
+            for (const r of records) written.push(`${r.partition}/${r.offset}`);
+          },
+        }),
+      });
+      const spec = makeSpec({ name, sinks: [{ name: 'store', definition: store, config: {}, inputs: [input] }] });
+      const admin = testKafka().admin();
+      await admin.connect();
+      const committed = async () =>
+        (await admin.fetchOffsets({ groupId: group, topics: [input] }))[0]!.partitions.map((p) => Number(p.offset));
+      let a: RunningPipeline | undefined;
+      let b: RunningPipeline | undefined;
+      try {
+        a = await makeTransport({ instanceId: 'a' }).start(spec);
+        await produce(
+          input,
+          Array.from({ length: 2 * perPartition }, (_, i) => ({ key: `k${i}`, partition: i % 2, value: { i } })),
+        );
+        await waitFor(() => writesStarted === 1, 60_000, 'the first write');
+        // b joins while that write hangs; the write is let go once the group is rebalancing
+        const joining = makeTransport({ instanceId: 'b' }).start(spec);
+        await waitFor(
+          async () => (await admin.describeGroups([group])).groups[0]?.state !== 'Stable',
+          60_000,
+          'the group to rebalance',
+        );
+        release();
+        b = await joining;
+        await waitFor(
+          async () => (await committed()).every((o) => o === perPartition),
+          120_000,
+          'the group to commit both partitions to their end',
+        );
+        const unique = new Set(written);
+        expect(unique.size).toBe(2 * perPartition); // at-least-once: nothing lost
+        for (let p = 0; p < 2; p++) for (let o = 0; o < perPartition; o++) expect(unique.has(`${p}/${o}`)).toBe(true);
+      } finally {
+        release();
+        await b?.stop().catch(() => {});
+        await a?.stop().catch(() => {});
+        await admin.disconnect();
+      }
+    });
   },
 );
