@@ -1,19 +1,47 @@
 import { quantile } from './metrics.js';
 
+/** Settings of `ConformalQuantiles`. */
+export interface ConformalOptions {
+  /** Days of residuals kept per interval (default 84). */
+  window?: number;
+  /** Neighbouring intervals (±) whose residuals are pooled (default 1). */
+  spread?: number;
+  /**
+   * Step of the adaptive levels per delivered day (default 0.12; 0 keeps the levels at 10% and 90%). After
+   * each day, the lower level moves by `adaptRate × (0.1 − share of intervals below the issued q10)`, the upper
+   * one likewise, so the bands widen after misses and narrow after calm days (adaptive conformal inference,
+   * Gibbs and Candès 2021, with one update per day).
+   */
+  adaptRate?: number;
+}
+
+/** Bounds of the adaptive residual levels. */
+const LOWEST = 0.005;
+const HIGHEST = 0.45;
+
 /**
  * Split-conformal quantiles from recent out-of-sample errors: for each delivery interval it keeps the
  * last `window` residuals (actual - forecast) of days already delivered and shifts a new point forecast
- * by their empirical 10/50/90% quantiles. Residuals of neighbouring intervals (±`spread`) are pooled,
- * so a short history still gives stable tails.
+ * by their empirical quantiles. Residuals of neighbouring intervals (±`spread`) are pooled, so a short
+ * history still gives stable tails. The residual levels behind q10 and q90 adapt to the misses observed
+ * (see `ConformalOptions.adaptRate`), which keeps coverage near 80% when the error regime changes.
  */
 export class ConformalQuantiles {
   private readonly residuals: number[][];
+  private readonly window: number;
+  private readonly spread: number;
+  private readonly adaptRate: number;
+  /** Residual quantile levels behind q10 and q90 (start at 0.1 and 0.9). */
+  private lower = 0.1;
+  private upper = 0.9;
 
   constructor(
     private readonly perDay: number,
-    private readonly window = 84,
-    private readonly spread = 1,
+    opts: ConformalOptions = {},
   ) {
+    this.window = opts.window ?? 84;
+    this.spread = opts.spread ?? 1;
+    this.adaptRate = opts.adaptRate ?? 0.12;
     this.residuals = Array.from({ length: perDay }, () => []);
   }
 
@@ -22,8 +50,35 @@ export class ConformalQuantiles {
     return this.residuals[0].length;
   }
 
+  /** The residual levels q10 and q90 are currently taken at. */
+  get levels(): { lower: number; upper: number } {
+    return { lower: this.lower, upper: this.upper };
+  }
+
+  private pool(h: number): number[] {
+    const pool: number[] = [];
+    for (let k = h - this.spread; k <= h + this.spread; k++) {
+      if (k >= 0 && k < this.perDay) pool.push(...this.residuals[k]);
+    }
+    return pool;
+  }
+
   /** Records a delivered day: its actual prices and the point forecast that was issued for it. */
   observe(actual: ArrayLike<number>, forecast: ArrayLike<number>): void {
+    if (this.adaptRate > 0 && this.days > 0) {
+      // Misses of the bands as they were issued for this day (before its residuals join the pools).
+      let below = 0;
+      let above = 0;
+      for (let h = 0; h < this.perDay; h++) {
+        const pool = this.pool(h);
+        const r = actual[h] - forecast[h];
+        if (r < quantile(pool, this.lower)) below++;
+        else if (r > quantile(pool, this.upper)) above++;
+      }
+      const clamp = (v: number) => Math.min(HIGHEST, Math.max(LOWEST, v));
+      this.lower = clamp(this.lower + this.adaptRate * (0.1 - below / this.perDay));
+      this.upper = 1 - clamp(1 - this.upper + this.adaptRate * (0.1 - above / this.perDay));
+    }
     for (let h = 0; h < this.perDay; h++) {
       const r = this.residuals[h];
       r.push(actual[h] - forecast[h]);
@@ -38,16 +93,10 @@ export class ConformalQuantiles {
     const q50: number[] = [];
     const q90: number[] = [];
     for (let h = 0; h < this.perDay; h++) {
-      const pool: number[] = [];
-      for (let k = h - this.spread; k <= h + this.spread; k++) {
-        if (k >= 0 && k < this.perDay) pool.push(...this.residuals[k]);
-      }
-      const lo = quantile(pool, 0.1);
-      const mid = quantile(pool, 0.5);
-      const hi = quantile(pool, 0.9);
-      q10.push(forecast[h] + lo);
-      q50.push(forecast[h] + mid);
-      q90.push(forecast[h] + hi);
+      const pool = this.pool(h);
+      q10.push(forecast[h] + quantile(pool, this.lower));
+      q50.push(forecast[h] + quantile(pool, 0.5));
+      q90.push(forecast[h] + quantile(pool, this.upper));
     }
     return { q10, q50, q90 };
   }
