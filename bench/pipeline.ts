@@ -76,6 +76,9 @@ const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, 
 const fmt = (x: number) => Math.round(x).toLocaleString('en');
 const readJson = (path: string) => JSON.parse(readFileSync(join(process.cwd(), path), 'utf8')) as object;
 
+/** Topic config that turns off time retention (bench inputs are deleted with the run's topics at the end). */
+const keepForever = [{ name: 'retention.ms', value: '-1' }];
+
 /** One MarketPrice record (schemas/avro/market.prices-value.avsc) with event time `ts`. */
 function price(i: number, ts: number) {
   return {
@@ -428,7 +431,12 @@ async function kafkaEndToEnd(n: number): Promise<void> {
   const stage = async (partitions: number) => {
     const input = `bench.${id}.in${seq++}`;
     topics.push(input);
-    await admin.createTopics({ topics: [{ topic: input, numPartitions: partitions }], waitForLeaders: true });
+    // Records carry event times from 1970: without retention.ms=-1 the broker's time retention may delete
+    // the input mid-run (the consumer then gets OFFSET_OUT_OF_RANGE and the run loses its records).
+    await admin.createTopics({
+      topics: [{ topic: input, numPartitions: partitions, configEntries: keepForever }],
+      waitForLeaders: true,
+    });
     const keys = balancedKeys(partitions, 10);
     const tx = await producer.transaction();
     const p0 = performance.now();
@@ -596,7 +604,10 @@ async function kafkaEndToEnd(n: number): Promise<void> {
     const pipeline = `bench-${id}-paced-${t}`;
     topics.push(input, `${input}.out`, `dlq.${pipeline}`, `${pipeline}.bars-changelog`);
     groups.push(`${pipeline}.bars`);
-    await admin.createTopics({ topics: [{ topic: input, numPartitions: 1 }], waitForLeaders: true });
+    await admin.createTopics({
+      topics: [{ topic: input, numPartitions: 1, configEntries: keepForever }],
+      waitForLeaders: true,
+    });
     const total = rate * seconds;
     const r = await runGroup(
       [job(t, pipeline, input, 1, 0, true)],
