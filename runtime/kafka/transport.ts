@@ -454,6 +454,7 @@ class KafkaRun extends KafkaRunBase {
             Math.max(250, Math.min(5000, stallMs / 4)),
           )
         : undefined;
+    ticker?.unref(); // never what keeps a process alive (a start that fails later never stops it)
     return {
       assigned: (memberAssignment: Record<string, number[]>) => {
         assignment = Object.entries(memberAssignment);

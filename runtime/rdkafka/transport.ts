@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Message } from 'kafkajs';
-import type { Clock } from '../clock.js';
+import { systemClock, type Clock } from '../clock.js';
 import type { Source } from '../component.js';
 import { ProcessorCore, type BatchResult } from '../core/processor.js';
 import { sleep } from '../core/sink.js';
@@ -14,6 +14,7 @@ import { KafkaRunBase, type Task, type TaskContext } from '../kafka/run-base.js'
 import { checkIntervalMs, sinkBatching } from '../kafka/sink-accumulator.js';
 import { changelogTopic } from '../kafka/transport.js';
 import { offsetResetDecision, parseLibrdkafkaOffsetReset } from '../kafka/offset-reset.js';
+import { StallWatch } from '../kafka/stall-watch.js';
 import type { RunOptions, RunningPipeline, Transport } from '../pipeline.js';
 import type { StreamRecord } from '../record.js';
 import type { PipelineSpec, ProcessorNode, SinkNode, SourceNode } from '../spec.js';
@@ -53,6 +54,11 @@ export interface RdkafkaTransportOptions {
   timerPollMs?: number;
   /** An input partition silent for this long (clock ms) stops holding the watermark back (default: never). */
   idlePartitionMs?: number;
+  /**
+   * As for the kafkajs transport: lag above 0 (partitions not at their end) with nothing consumed for this
+   * long (wall-clock ms) logs a stall at warn (default 60 000; 0 turns the check off).
+   */
+  stallWarnMs?: number;
   /** Extra librdkafka properties for every client (e.g. `{ debug: 'eos' }`). */
   librdkafka?: Record<string, string | number | boolean>;
   /** Observability hook (benchmarks): after each processor transaction commits, with the input records it covered. */
@@ -136,6 +142,32 @@ class Progress {
       this.next.set(k, m.offset + 1);
     }
     this.lastActivity = Date.now();
+    this.onConsumed?.();
+  }
+
+  /** Called after every consumed batch (the stall check). */
+  onConsumed?: () => void;
+
+  /** The next offset this consumer fetches from a partition, once known (a batch or its end was seen). */
+  position(topic: string, partition: number): number | undefined {
+    return this.next.get(`${topic}/${partition}`);
+  }
+
+  /**
+   * Per assigned partition with a known position: the position and the partition's last stable offset
+   * (ListOffsets at the consumer's read-committed isolation), for the stall check.
+   */
+  async ends(): Promise<Array<{ topic: string; partition: number; position: number; end: number }>> {
+    const out: Array<{ topic: string; partition: number; position: number; end: number }> = [];
+    for (const { topic, partition } of this.assigned) {
+      const position = this.position(topic, partition);
+      if (position === undefined) continue;
+      const w = await call<RdKafka.WatermarkOffsets>((cb) =>
+        this.consumer().queryWatermarkOffsets(topic, partition, 5000, cb as never),
+      );
+      out.push({ topic, partition, position, end: w.highOffset });
+    }
+    return out;
   }
 
   lag(): number {
@@ -219,6 +251,39 @@ class RdkafkaRun extends KafkaRunBase {
     } finally {
       admin.disconnect();
     }
+  }
+
+  /**
+   * The stall check of one consumer (see kafka/stall-watch.ts): every few seconds, its lag from the broker
+   * (each assigned partition's last stable offset minus the consumer's fetch position); a batch handed to
+   * processing (or to the sink accumulator) counts as a fetch.
+   */
+  private watchStalls(component: string, progress: Progress): { stop(): void } {
+    const stallMs = this.options.stallWarnMs ?? 60_000;
+    if (stallMs <= 0) return { stop: () => {} };
+    const watch = new StallWatch({ component, clock: systemClock, stallMs, logger: this.logger });
+    progress.onConsumed = () => watch.fetched();
+    let checking = false;
+    const check = async () => {
+      if (checking || !progress.joined) return;
+      checking = true;
+      try {
+        const behind = (await progress.ends()).filter((p) => p.end > p.position);
+        const lag = behind.reduce((n, p) => n + p.end - p.position, 0);
+        watch.check(lag, {
+          partitions: behind.map((p) => ({ ...p, position: String(p.position), end: String(p.end) })),
+        });
+      } finally {
+        checking = false;
+      }
+    };
+    const ticker = setInterval(
+      () =>
+        void check().catch((err: Error) => this.logger.debug({ component, err: err.message }, 'stall check failed')),
+      Math.max(250, Math.min(5000, stallMs / 4)),
+    );
+    ticker.unref(); // never what keeps a process alive (a start that fails later never stops it)
+    return { stop: () => clearInterval(ticker) };
   }
 
   /**
@@ -374,6 +439,7 @@ class RdkafkaRun extends KafkaRunBase {
     consumer.subscribe(node.inputs);
     // Started means a member of the group with its partitions (the first consume call joins it).
     const joined = progress.waitJoined(60_000);
+    const stalls = this.watchStalls(node.name, progress);
 
     let stopping = false;
     const gather = {
@@ -518,6 +584,7 @@ class RdkafkaRun extends KafkaRunBase {
       idle: (now) => progress.idle(now, this.options.idleMs ?? 1500),
       stop: async () => {
         stopping = true;
+        stalls.stop();
         await timers.stop();
         await loop;
         await pending?.batch.catch(() => {});
@@ -631,6 +698,7 @@ class RdkafkaRun extends KafkaRunBase {
     await connect(consumer);
     consumer.subscribe(node.inputs);
     const joined = progress.waitJoined(60_000);
+    const stalls = this.watchStalls(node.name, progress);
     let stopping = false;
     const loop = (async () => {
       while (!stopping) {
@@ -680,6 +748,7 @@ class RdkafkaRun extends KafkaRunBase {
       idle: (now) => acc.idle && progress.idle(now, this.options.idleMs ?? 1500),
       stop: async () => {
         stopping = true;
+        stalls.stop();
         if (ticker) clearInterval(ticker);
         await loop;
         await this.flushSink(node, acc);
