@@ -14,6 +14,8 @@ export interface StateChange {
 export class ChangelogStore<V = unknown> implements KeyValueStore<V> {
   private readonly data = new Map<string, V>();
   private readonly dirty = new Map<string, V | undefined>();
+  /** Keys absent at the last drain that were first touched since: deleting them again needs no tombstone. */
+  private readonly fresh = new Set<string>();
   private tracking: boolean;
 
   constructor(opts: { trackChanges?: boolean } = {}) {
@@ -26,13 +28,19 @@ export class ChangelogStore<V = unknown> implements KeyValueStore<V> {
 
   put(key: string, value: V): void {
     if (value === undefined) throw new TypeError('state values may not be undefined; use delete()');
+    if (this.tracking) this.track(key, value);
     this.data.set(key, value);
-    if (this.tracking) this.dirty.set(key, value);
   }
 
   delete(key: string): void {
+    if (this.tracking) this.track(key, undefined);
     this.data.delete(key);
-    if (this.tracking) this.dirty.set(key, undefined);
+  }
+
+  /** Call before changing `data`: the first change of a key since the last drain notes whether it existed. */
+  private track(key: string, value: V | undefined): void {
+    if (!this.dirty.has(key) && !this.data.has(key)) this.fresh.add(key);
+    this.dirty.set(key, value);
   }
 
   entries(): IterableIterator<[string, V]> {
@@ -49,21 +57,31 @@ export class ChangelogStore<V = unknown> implements KeyValueStore<V> {
     else this.data.set(key, value);
   }
 
-  /** The changes since the last call, last write per key wins. */
+  /**
+   * The changes since the last call, last write per key wins. A key created and deleted again in between
+   * (a window opened and closed within one batch) is left out: the changelog never held it, so it needs
+   * no tombstone.
+   */
   drainChanges(): StateChange[] {
     if (this.dirty.size === 0) return [];
-    const out = [...this.dirty].map(([key, value]) => ({ key, value }));
+    const out: StateChange[] = [];
+    this.dirty.forEach((value, key) => {
+      if (value !== undefined || !this.fresh.has(key)) out.push({ key, value });
+    });
     this.dirty.clear();
+    this.fresh.clear();
     return out;
   }
 
   /** Forgets pending changes (after an aborted transaction the store is rebuilt from the changelog). */
   discardChanges(): void {
     this.dirty.clear();
+    this.fresh.clear();
   }
 
   clear(): void {
     this.data.clear();
     this.dirty.clear();
+    this.fresh.clear();
   }
 }

@@ -135,6 +135,28 @@ describe('TxStore', () => {
     ]);
   });
 
+  it('writes no tombstone for a key created and deleted between two drains, but keeps the others', () => {
+    const store = new ChangelogStore({ trackChanges: true });
+    store.put('old', 1);
+    expect(store.drainChanges()).toEqual([{ key: 'old', value: 1 }]);
+    store.put('window:1', 5); // opened and closed within one batch: the changelog never saw it
+    store.put('window:1', 6);
+    store.delete('window:1');
+    store.delete('never'); // deleting what never existed
+    store.delete('old'); // existed at the last drain: its tombstone must go out
+    store.put('new', 2);
+    store.delete('gone'); // absent...
+    store.put('gone', 3); // ...then written: a value, not a tombstone
+    expect(store.drainChanges()).toEqual([
+      { key: 'old', value: undefined },
+      { key: 'new', value: 2 },
+      { key: 'gone', value: 3 },
+    ]);
+    // Written in one batch and deleted in the next: the changelog holds it, so the tombstone goes out.
+    store.delete('new');
+    expect(store.drainChanges()).toEqual([{ key: 'new', value: undefined }]);
+  });
+
   it('iterates like a Map under writes: deleted unvisited keys skipped, updated visited keys not repeated, new keys visited', () => {
     const base = new ChangelogStore();
     for (const k of ['a', 'b', 'c']) base.put(k, k);
