@@ -29,20 +29,26 @@ function harness() {
   return { clock, emitted, ctx };
 }
 
+/** Sends one DAY_AHEAD price per interval start (hourly) to the processor, stamped with the clock's time. */
+async function sendPrices(
+  p: ReturnType<typeof createPriceForecaster>,
+  ctx: ProcessContext,
+  [market, area]: [string, string],
+  starts: number[],
+  price: (k: number) => number,
+): Promise<void> {
+  for (const [k, deliveryStart] of starts.entries()) {
+    const value = { market, area, product: 'DAY_AHEAD', deliveryStart, intervalMinutes: 60, price: price(k) };
+    await p.process({ topic: 'market.prices', key: `${market}|${area}`, value, timestamp: ctx.clock.now() }, ctx);
+  }
+}
+
+/** The 24 hourly interval starts of a day beginning at `start`. */
+const hoursFrom = (start: number, n = 24) => Array.from({ length: n }, (_, h) => start + h * HOUR);
+
 /** Feeds day i's prices as published on day i-1 at 13:00 CET (after the auction), in clock order. */
 async function feedDay(p: ReturnType<typeof createPriceForecaster>, ctx: ProcessContext, i: number): Promise<void> {
-  const start = cetMidnight(table.days[i]);
-  for (let h = 0; h < 24; h++) {
-    const value = {
-      market: 'NORDPOOL',
-      area: 'SYS',
-      product: 'DAY_AHEAD',
-      deliveryStart: start + h * HOUR,
-      intervalMinutes: 60,
-      price: table.prices[i * 24 + h],
-    };
-    await p.process({ topic: 'market.prices', key: 'NORDPOOL|SYS', value, timestamp: ctx.clock.now() }, ctx);
-  }
+  await sendPrices(p, ctx, ['NORDPOOL', 'SYS'], hoursFrom(cetMidnight(table.days[i])), (h) => table.prices[i * 24 + h]);
 }
 
 describe('price-forecast processor', () => {
@@ -179,17 +185,7 @@ describe('price-forecast processor', () => {
         clock.set(start - 13 * HOUR + 60_000);
         await p.onWatermark!(clock.now(), ctx);
         clock.set(start - 11 * HOUR);
-        for (let h = 0; h < 24; h++) {
-          const value = {
-            market: 'EPEX',
-            area: 'BE',
-            product: 'DAY_AHEAD',
-            deliveryStart: start + h * HOUR,
-            intervalMinutes: 60,
-            price: be.prices[i * 24 + h],
-          };
-          await p.process({ topic: 'market.prices', key: 'EPEX|BE', value, timestamp: clock.now() }, ctx);
-        }
+        await sendPrices(p, ctx, ['EPEX', 'BE'], hoursFrom(start), (h) => be.prices[i * 24 + h]);
       }
       const byDay = new Map<string, number[]>();
       for (const r of emitted) {
@@ -437,17 +433,13 @@ describe('price-forecast with a holiday calendar', () => {
       // Prices on Oslo's clock (the spring-forward day has 23 hours, so its 24th row is left out).
       for (let i = 0; i < goodFriday; i++) {
         const { start, end } = oslo(i);
-        for (let h = 0; start + h * HOUR < end; h++) {
-          const value = {
-            market: 'NORDPOOL',
-            area: 'SYS',
-            product: 'DAY_AHEAD',
-            deliveryStart: start + h * HOUR,
-            intervalMinutes: 60,
-            price: table.prices[i * 24 + h],
-          };
-          await p.process({ topic: 'market.prices', key: 'NORDPOOL|SYS', value, timestamp: clock.now() }, ctx);
-        }
+        await sendPrices(
+          p,
+          ctx,
+          ['NORDPOOL', 'SYS'],
+          hoursFrom(start, (end - start) / HOUR),
+          (h) => table.prices[i * 24 + h],
+        );
       }
       clock.set(oslo(goodFriday).start - 13 * HOUR + 60_000); // 11:01 on Maundy Thursday, Oslo time
       await p.onWatermark!(clock.now(), ctx);
