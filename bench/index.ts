@@ -15,7 +15,7 @@ export const epfDataDir =
   process.env.OPTIBID_EPF_DIR ?? fileURLToPath(new URL('../../../shared/data/epf', import.meta.url));
 
 /** Holiday calendar of each EPF market (Nord Pool system price, PJM, Belgium). */
-const epfCalendars: Record<string, string> = { NP: 'NORDIC', PJM: 'US', BE: 'BE' };
+const epfCalendars: Record<string, string> = { NP: 'NORDIC', PJM: 'NERC', BE: 'BE' };
 
 /**
  * The calendar handed to the forecast models on an EPF market; none with OPTIBID_BENCH_HOLIDAYS=off

@@ -143,7 +143,7 @@ tests:
     expect: { forecasts.prices: [] }
 `;
     expect(check(forecast)).toEqual([
-      'p.yaml:7:54 processors.0.config.holidays: expected one of "US", "NORDIC", "BE", "DE", "FR", "PJM", "CAISO", "ERCOT", "NP", "NO", got "Nordic"',
+      'p.yaml:7:54 processors.0.config.holidays: expected one of "US", "NERC", "NORDIC", "BE", "DE", "FR", "PJM", "CAISO", "ERCOT", "NP", "NO", got "Nordic"',
     ]);
     expect(check(forecast.replace('holidays: Nordic', 'holidays: NORDIC'))).toEqual([]);
   });

@@ -136,6 +136,6 @@ describe('optibid backtest battery', () => {
     expect(date.err).toMatch(/--eval-from 2019-01-01 is not a day/);
     const holidays = await cli('--csv', csv, '--eval-from', '2016-02-10', '--holidays', 'Atlantis');
     expect(holidays.code).toBe(1);
-    expect(holidays.err).toMatch(/unknown holiday calendar "Atlantis": use one of US, NORDIC, BE/);
+    expect(holidays.err).toMatch(/unknown holiday calendar "Atlantis": use one of US, NERC, NORDIC, BE/);
   });
 });

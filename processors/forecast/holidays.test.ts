@@ -26,7 +26,7 @@ describe('holiday calendars', () => {
   });
 
   it('US: moveable feasts, the Friday after Thanksgiving, and weekend holidays observed on the nearest weekday', () => {
-    const us = holidayCalendar('PJM');
+    const us = holidayCalendar('us');
     expect(us.code).toBe('US');
     for (const d of ['2018-01-15', '2018-11-22', '2018-11-23', '2018-12-24', '2018-12-25', '2026-11-26'])
       expect([d, us.isHoliday(d)]).toEqual([d, true]);
@@ -36,6 +36,17 @@ describe('holiday calendars', () => {
     expect(us.isHoliday('2018-06-19')).toBe(false);
     expect(us.isHoliday('2018-11-21')).toBe(false);
     expect(us.isHoliday('2018-12-31')).toBe(false);
+  });
+
+  it('NERC (PJM, CAISO, ERCOT): the six off-peak holidays, a Sunday one observed on Monday, a Saturday one not moved', () => {
+    const nerc = holidayCalendar('PJM');
+    expect(nerc.code).toBe('NERC');
+    for (const d of ['2018-01-01', '2018-05-28', '2018-07-04', '2018-09-03', '2018-11-22', '2018-12-25', '2017-01-02'])
+      expect([d, nerc.isHoliday(d)]).toEqual([d, true]);
+    // Federal-only days, the Friday after Thanksgiving, and the Friday before a Saturday 4 July are working days.
+    for (const d of ['2018-01-15', '2018-10-08', '2018-11-12', '2018-11-23', '2018-12-24', '2020-07-03'])
+      expect([d, nerc.isHoliday(d)]).toEqual([d, false]);
+    expect(nerc.isHoliday('2020-07-04')).toBe(true);
   });
 
   it('Nordic, Belgian, German and French days around Easter and fixed dates', () => {
@@ -52,7 +63,7 @@ describe('holiday calendars', () => {
 
   it('rejects an unknown calendar and names the ones it knows', () => {
     expect(() => holidayCalendar('XX')).toThrow(
-      /unknown holiday calendar "XX": use one of US, NORDIC, BE, DE, FR, PJM/,
+      /unknown holiday calendar "XX": use one of US, NERC, NORDIC, BE, DE, FR, PJM/,
     );
     expect(Object.keys(holidayCalendars())).toEqual(expect.arrayContaining(['US', 'NORDIC', 'NP', 'PJM']));
   });

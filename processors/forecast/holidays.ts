@@ -59,7 +59,7 @@ const THU = 3;
 
 const rules: Record<string, { name: string; days: Rules }> = {
   US: {
-    name: 'United States federal holidays (PJM, CAISO, ERCOT), with the Friday after Thanksgiving and 24 December',
+    name: 'United States federal holidays, with the Friday after Thanksgiving and 24 December',
     days: (y) => [
       ...observedUs(ymd(y, 1, 1)),
       nthWeekday(y, 1, MON, 3), // Martin Luther King Jr. Day
@@ -75,6 +75,18 @@ const rules: Record<string, { name: string; days: Rules }> = {
       ymd(y, 12, 24),
       ...observedUs(ymd(y, 12, 25)),
     ],
+  },
+  NERC: {
+    name: 'NERC holidays (the off-peak days of North American power markets: PJM, CAISO, ERCOT): New Year, Memorial Day, Independence Day, Labor Day, Thanksgiving, Christmas; a Sunday holiday moves to Monday',
+    days: (y) =>
+      [
+        ymd(y, 1, 1),
+        nthWeekday(y, 5, MON, -1),
+        ymd(y, 7, 4),
+        nthWeekday(y, 9, MON, 1),
+        nthWeekday(y, 11, THU, 4),
+        ymd(y, 12, 25),
+      ].map((d) => (dayOfWeek(d) === 6 ? addDays(d, 1) : d)),
   },
   NORDIC: {
     name: 'Nordic (Nord Pool system price): holidays shared by Norway, Sweden, Denmark and Finland, with 24 and 31 December',
@@ -143,7 +155,7 @@ const rules: Record<string, { name: string; days: Rules }> = {
 };
 
 /** Market names that stand for a calendar. */
-const aliases: Record<string, string> = { PJM: 'US', CAISO: 'US', ERCOT: 'US', NP: 'NORDIC', NO: 'NORDIC' };
+const aliases: Record<string, string> = { PJM: 'NERC', CAISO: 'NERC', ERCOT: 'NERC', NP: 'NORDIC', NO: 'NORDIC' };
 
 /** Calendar codes (and market aliases) `holidayCalendar` accepts, with what each covers. */
 export function holidayCalendars(): Record<string, string> {
@@ -154,7 +166,7 @@ export function holidayCalendars(): Record<string, string> {
 }
 
 /**
- * The holiday calendar for a code (`US`, `NORDIC`, `BE`, `DE`, `FR`) or market alias (`PJM`, `NP`, ...),
+ * The holiday calendar for a code (`US`, `NERC`, `NORDIC`, `BE`, `DE`, `FR`) or market alias (`PJM`, `NP`, ...),
  * case-insensitive. Years are computed on first use and cached.
  */
 export function holidayCalendar(codeOrMarket: string): HolidayCalendar {

@@ -80,7 +80,7 @@ export const PriceForecastConfig = Type.Object(
         Object.keys(holidayCalendars()).map((code) => Type.Literal(code)),
         {
           description:
-            'Holiday calendar of the market (US, NORDIC, BE, DE, FR, or a market alias such as PJM or NP): the models forecast a holiday like a Sunday and know when the day before was one. Default: none.',
+            'Holiday calendar of the market (NERC, US, NORDIC, BE, DE, FR, or a market alias such as PJM or NP): the models forecast a holiday like a Sunday and know when the day before was one. Default: none.',
         },
       ),
     ),
