@@ -74,6 +74,13 @@ export interface ProcessContext {
   clock: Clock;
   /** The current event-time watermark (ms), -Infinity before the first record. */
   watermark: number;
+  /**
+   * The input partitions the task running this processor holds right now (ascending), on the Kafka
+   * transports, updated at every (re)assignment; undefined where the transport does not assign partitions
+   * (memory) and before the first assignment. Read-only: e.g. run key-less calendar rules only on the
+   * worker holding partition 0.
+   */
+  readonly assignedPartitions?: readonly number[];
 }
 
 /**
@@ -89,12 +96,21 @@ export interface Processor {
   /**
    * Wall-clock punctuation: called on the injected clock every `timerIntervalMs`, whether or not input
    * arrives (absence alerts, deadlines, calendar rules). `now` is `ctx.clock.now()`. Called once per input
-   * partition whose state this task holds; before any record arrived, once with an empty context whose
+   * partition whose state this task holds: on the Kafka transports that is every assigned partition with
+   * state in its changelog (restored as soon as the partition is assigned, before any record arrives) and
+   * every partition a record came from since. With no such partition, once with an empty context whose
    * state writes are not kept. Missed intervals are not replayed: after a long pause it runs once.
    */
   onTimer?(now: number, ctx: ProcessContext): void | Promise<void>;
   /** How often `onTimer` runs, in ms of the injected clock (default 1000). */
   timerIntervalMs?: number;
+  /**
+   * Kafka transports: called after every (re)assignment of the task's input partitions, with the input
+   * partitions it now holds (ascending, possibly none), once their state is restored and before any batch
+   * or timer call on the new assignment. A throw is logged and counted as failed. Not called on the memory
+   * transport (it has no assignment).
+   */
+  onAssign?(partitions: readonly number[]): void | Promise<void>;
   close?(): Promise<void>;
 }
 

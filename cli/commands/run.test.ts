@@ -1,5 +1,7 @@
 import { jest } from '@jest/globals';
+import { Command } from 'commander';
 import { run } from '../program.js';
+import { parseStallWarnMs, registerRun } from './run.js';
 
 /** Runs `optibid run ...` in-process; returns the exit code and what went to stderr. */
 async function cli(...args: string[]): Promise<{ code: number; err: string }> {
@@ -28,5 +30,30 @@ describe('optibid run option checks', () => {
     const { code, err } = await cli('--metrics-port', v);
     expect(code).toBe(1);
     expect(err).toContain(`optibid: --metrics-port must be a port number (0-65535), got "${v}"`);
+  });
+
+  it.each([['abc'], ['-1'], ['1.5'], ['']])('refuses --stall-warn-ms %j naming the option', async (v) => {
+    const { code, err } = await cli('--stall-warn-ms', v);
+    expect(code).toBe(1);
+    expect(err).toContain(
+      `optibid: --stall-warn-ms must be a whole number of milliseconds (0 turns the check off), got "${v}"`,
+    );
+  });
+
+  it.each([
+    ['0', 0],
+    ['2500', 2500],
+    ['60000', 60000],
+  ])('reads --stall-warn-ms %j as %d ms', (v, ms) => {
+    expect(parseStallWarnMs(v)).toBe(ms);
+  });
+
+  it('documents --stall-warn-ms with its default in --help', () => {
+    const program = new Command();
+    registerRun(program);
+    const help = program.commands.find((c) => c.name() === 'run')!.helpInformation();
+    expect(help).toMatch(
+      /--stall-warn-ms <ms>[\s\S]*consumer stalled[\s\S]*0 turns the check off\s+\(default:\s+"60000"\)/,
+    );
   });
 });

@@ -27,6 +27,7 @@ interface RunOptions {
   instanceId?: string;
   logLevel: string;
   serde: string;
+  stallWarnMs: string;
 }
 
 /** The value serde of the Kafka transports: JSON, or Avro with registry framing from the pipeline's topic schemas. */
@@ -47,11 +48,13 @@ function transportFor(name: string, opts: RunOptions, spec: PipelineSpec): Trans
       return new KafkaTransport({
         instanceId: opts.instanceId ?? process.env.OPTIBID_INSTANCE_ID,
         serde: serdeFor(opts.serde, spec),
+        stallWarnMs: parseStallWarnMs(opts.stallWarnMs),
       });
     case 'rdkafka':
       return new RdkafkaTransport({
         instanceId: opts.instanceId ?? process.env.OPTIBID_INSTANCE_ID,
         serde: serdeFor(opts.serde, spec),
+        stallWarnMs: parseStallWarnMs(opts.stallWarnMs),
       });
     default:
       throw new OptiBidError('OPTIBID_ERR_USAGE', `unknown transport "${name}" (memory, kafka, rdkafka)`);
@@ -65,6 +68,18 @@ export function parseStatusInterval(value: string): number {
     throw new OptiBidError(
       'OPTIBID_ERR_USAGE',
       `--status-interval must be a positive number of seconds, got "${value}"`,
+    );
+  }
+  return n;
+}
+
+/** Milliseconds from `--stall-warn-ms`: an integer ≥ 0 (0 turns the stall check off), else a usage error naming the option. */
+export function parseStallWarnMs(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isInteger(n) || n < 0) {
+    throw new OptiBidError(
+      'OPTIBID_ERR_USAGE',
+      `--stall-warn-ms must be a whole number of milliseconds (0 turns the check off), got "${value}"`,
     );
   }
   return n;
@@ -113,9 +128,15 @@ export function registerRun(program: Command): void {
       'kafka/rdkafka: value encoding, json or avro (Confluent framing, schemas from the pipeline topics, registry at OPTIBID_REGISTRY_URL)',
       'json',
     )
+    .option(
+      '--stall-warn-ms <ms>',
+      'kafka/rdkafka: warn "consumer stalled" when a processor or sink has lag but fetched nothing for this long (wall-clock ms), again every as long while it lasts; 0 turns the check off',
+      '60000',
+    )
     .option('--log-level <level>', 'pino log level on stderr (debug, info, warn, error)', 'info')
     .action(async (file: string, opts: RunOptions) => {
       const statusSeconds = parseStatusInterval(opts.statusInterval);
+      parseStallWarnMs(opts.stallWarnMs); // checked before anything starts, whatever the transport
       const metricsPort = opts.metricsPort === undefined ? undefined : parseMetricsPort(opts.metricsPort);
       const pipeline = loadPipelineOrThrow(file);
       const names = new Set(

@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import { VirtualClock } from '../clock.js';
-import { defineProcessor, type Processor } from '../component.js';
+import { defineProcessor, type Logger, type Processor } from '../component.js';
 import { makeSpec } from '../spec.js';
 import { arraySource, collectingSink } from '../testing.js';
 import { MemoryTransport } from '../memory/transport.js';
@@ -245,5 +245,108 @@ describe('ProcessorCore watermarks', () => {
     const r = await core.run([at(1, 2, 4000)]);
     expect(core.currentWatermark).toBe(5000);
     expect(r.outputs.map((o) => o.value)).toEqual([5000]);
+  });
+});
+
+describe('ProcessorCore state restored at assignment', () => {
+  /** On each timer call, emits the partition's `total` with what the processor was told it holds. */
+  const timed = defineProcessor({
+    name: 'timed',
+    status: 'experimental',
+    summary: 'emits its state on the timer',
+    config: Type.Object({}),
+    create: (): Processor => {
+      const assignments: Array<readonly number[]> = [];
+      return {
+        process(r, ctx) {
+          ctx.state.put('total', ((ctx.state.get('total') as number | undefined) ?? 0) + (r.value as { n: number }).n);
+        },
+        timerIntervalMs: 1000,
+        onTimer(now, ctx) {
+          ctx.emit({
+            key: 'k',
+            value: { total: ctx.state.get('total') ?? null, held: ctx.assignedPartitions ?? null },
+          });
+          ctx.state.put('ticked', now);
+        },
+        onAssign(partitions) {
+          assignments.push(partitions);
+          if (partitions.includes(99)) throw new Error('bad assignment');
+        },
+        close: async () => {
+          (globalThis as { assignments?: unknown }).assignments = assignments;
+        },
+      };
+    },
+  });
+  const make = (clock: VirtualClock, logger: Logger = console) => {
+    const node = { name: 'timed', definition: timed, config: {}, inputs: ['in'], outputs: ['out'] };
+    return ProcessorCore.create(
+      node,
+      { name: 'timed', clock, logger, env: {}, signal: new AbortController().signal },
+      { dlqTopic: 'dlq.t', clock, maxOutOfOrdernessMs: 0, trackChanges: true, logger },
+    );
+  };
+
+  it('ticks a restored partition that never saw a record, keeps its timer writes, and skips unassigned stores', async () => {
+    const clock = new VirtualClock(0);
+    const core = make(clock);
+    core.setAssignment([2, 0]);
+    core.restorePartition(0, [['total', 5]]);
+    core.restorePartition(2, new Map([['total', 7]]));
+    expect(core.hasPartition(0) && core.hasPartition(2)).toBe(true);
+    expect(core.assignedPartitions).toEqual([0, 2]);
+    // Restoring tracks nothing for the changelog.
+    expect((await core.flush(-Infinity)).changes).toEqual([]);
+
+    clock.set(1000);
+    const first = await core.tick(clock.now());
+    expect(first.outputs.map((o) => o.value)).toEqual([
+      { total: 5, held: [0, 2] },
+      { total: 7, held: [0, 2] },
+    ]);
+    // The timer's own writes go to each partition's changelog.
+    expect(first.changes.map((c) => [c.partition, c.changes.map((x) => [x.key, x.value])])).toEqual([
+      [0, [['ticked', 1000]]],
+      [2, [['ticked', 1000]]],
+    ]);
+
+    // Partition 2 revoked: its store is not ticked even before the transport drops it.
+    core.setAssignment([0]);
+    clock.set(2000);
+    expect((await core.tick(clock.now())).outputs.map((o) => o.value)).toEqual([{ total: 5, held: [0] }]);
+
+    // Nothing held: one call on a throwaway context, as before any record.
+    core.setAssignment([]);
+    clock.set(3000);
+    const none = await core.tick(clock.now());
+    expect(none.outputs.map((o) => o.value)).toEqual([{ total: null, held: [] }]);
+    expect(none.changes).toEqual([]);
+  });
+
+  it('a restore replaces what the task held for the partition, and records then build on it', async () => {
+    const clock = new VirtualClock(0);
+    const core = make(clock);
+    await core.run([{ topic: 'in', key: 'a', value: { n: 100 }, timestamp: 0, partition: 1, offset: '0' }]);
+    core.restorePartition(1, [['total', 3]]);
+    await core.run([{ topic: 'in', key: 'a', value: { n: 4 }, timestamp: 1, partition: 1, offset: '1' }]);
+    expect(core.store(1).get('total')).toBe(7);
+    expect(core.store(1).get('ticked')).toBeUndefined();
+  });
+
+  it('onAssign gets the assignment; a throw is counted and logged, not thrown', async () => {
+    const clock = new VirtualClock(0);
+    const core = make(clock);
+    await core.notifyAssigned(); // no assignment known: not called
+    core.setAssignment([3, 1, 3]);
+    await core.notifyAssigned();
+    const errors: unknown[] = [];
+    const logged = make(clock, { ...console, error: (o: object | string) => void errors.push(o) });
+    logged.setAssignment([99]);
+    await logged.notifyAssigned();
+    expect(logged.stats.failed).toBe(1);
+    expect(errors).toHaveLength(1);
+    await core.close();
+    expect((globalThis as { assignments?: unknown }).assignments).toEqual([[1, 3]]);
   });
 });

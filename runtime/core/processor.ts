@@ -64,6 +64,8 @@ export class ProcessorCore {
   private readonly maxSeen = new Map<string, number>();
   private forgotPartition = false;
   private nextTimerAt: number;
+  private assigned: number[] | undefined;
+  private assignedSet: Set<number> | undefined;
 
   constructor(
     readonly node: ProcessorNode,
@@ -107,6 +109,52 @@ export class ProcessorCore {
     return this.context(partition).store;
   }
 
+  /**
+   * The input partitions this task holds after a (re)assignment, or undefined when the transport does not
+   * know (memory transport, before the first assignment). While known, timers tick only the stores of these
+   * partitions: a store left from a revoked partition is never ticked before the transport drops it.
+   */
+  get assignedPartitions(): readonly number[] | undefined {
+    return this.assigned;
+  }
+
+  /** Records the task's assignment (see `assignedPartitions`); stores are dropped or restored by the transport. */
+  setAssignment(partitions: readonly number[] | undefined): void {
+    this.assigned = partitions === undefined ? undefined : [...new Set(partitions)].sort((a, b) => a - b);
+    this.assignedSet = this.assigned === undefined ? undefined : new Set(this.assigned);
+  }
+
+  /** Tells the processor its assignment (`onAssign`), with the stores of its partitions as restored. */
+  async notifyAssigned(): Promise<void> {
+    if (!this.processor.onAssign || this.assigned === undefined) return;
+    try {
+      await this.processor.onAssign(this.assigned);
+    } catch (err) {
+      this.stats.failed++;
+      this.opts.logger?.error(
+        { component: this.node.name, partitions: this.assigned, err: (err as Error).message },
+        'onAssign failed',
+      );
+    }
+  }
+
+  /**
+   * Installs the keyed state of an input partition read back from its changelog (replacing what the task
+   * held for it), so the partition's store exists, and its timers run on it, before any record arrives.
+   * Nothing of it is tracked as a change.
+   */
+  restorePartition(partition: number, entries: Iterable<[key: string, value: unknown]>): void {
+    const store = this.context(partition).store;
+    store.clear();
+    for (const [key, value] of entries) store.restore(key, value);
+    store.discardChanges();
+  }
+
+  /** Whether the task holds a store (state) for an input partition. */
+  hasPartition(partition: number): boolean {
+    return this.stores.has(partition);
+  }
+
   /** Drops the state of a partition revoked in a rebalance. */
   dropPartition(partition: number, topics: string[]): void {
     this.stores.delete(partition);
@@ -136,12 +184,16 @@ export class ProcessorCore {
   private newContext(): PartitionContext {
     const store = new ChangelogStore({ trackChanges: this.opts.trackChanges });
     const tracker = this.watermark;
+    const assigned = () => this.assigned;
     return {
       store,
       state: new TxStore(store),
       clock: this.opts.clock,
       get watermark() {
         return tracker.value;
+      },
+      get assignedPartitions() {
+        return assigned();
       },
       emit: (rec) => this.emit(rec),
     };
@@ -278,8 +330,12 @@ export class ProcessorCore {
     }
     if (this.processor.onTimer && now >= this.nextTimerAt) {
       this.nextTimerAt = now + this.timerIntervalMs;
-      // Before any record there is no partition state yet: one call on a context that is thrown away.
-      const contexts = this.stores.size !== 0 ? [...this.stores.values()] : [this.newContext()];
+      // Every store of an assigned partition, whether it came from a batch or was restored at assignment.
+      // Before any record or restored state there is none: one call on a context that is thrown away.
+      const held = this.assignedSet;
+      const contexts: PartitionContext[] = [];
+      for (const [partition, ctx] of this.stores) if (held === undefined || held.has(partition)) contexts.push(ctx);
+      if (contexts.length === 0) contexts.push(this.newContext());
       for (const ctx of contexts) await this.guarded(ctx, 'onTimer', now);
     }
     this.stats.recordsOut += this.buffer.length;

@@ -202,19 +202,64 @@ class KafkaRun extends KafkaRunBase {
     await producer.connect();
     // Initialises the transactional id: fences (and aborts) a crashed predecessor's open transaction.
     await (await producer.transaction()).abort();
+    /** Input partitions whose state was read from the changelog since the last assignment (or abort). */
     const restored = new Set<number>();
     const lag = new Map<string, number>();
     let lastActivity = Date.now();
     // OFFSET_OUT_OF_RANGE moves only this member's position, logged at warn; the next transaction commits it.
     const unguard = guardOffsetResets(group, (e) => this.resolveReset(node.name, e));
     const stalls = this.watchStalls(node.name, group);
+    /** Bumped by every assignment: a restore of an older one stops and keeps nothing. */
+    let generation = 0;
+    let assignedNow: number[] = [];
+    /**
+     * Serialised with batches and ticks: drops everything held (it may be stale), then reads the state of
+     * every assigned input partition from the changelog in one reader, so their stores exist and timers
+     * run on them before any record arrives. A failed restore leaves the lazy path: a partition's state is
+     * read before its first batch.
+     */
+    const restoreAssigned = (gen: number, assigned: boolean) =>
+      core
+        .exclusive(async () => {
+          core.discardAll();
+          restored.clear();
+          if (gen !== generation || this.stopped) return; // a newer assignment follows (its own restore comes next)
+          const partitions = assignedNow;
+          core.setAssignment(partitions);
+          try {
+            const current = () => gen === generation && !this.stopped;
+            if (!(await this.restorePartitions(core, changelog, group, partitions, current)) || !current()) {
+              core.discardAll();
+              return;
+            }
+            for (const p of partitions) restored.add(p);
+          } catch (err) {
+            core.discardAll();
+            this.logger.warn(
+              { component: node.name, partitions, err: (err as Error).message },
+              'restoring state at assignment failed; each partition is restored before its first batch',
+            );
+          }
+          if (assigned) await core.notifyAssigned();
+        })
+        .catch(() => {});
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
-      // Assignment changed: state of every partition is re-read from the changelog before its next batch.
+      // Assignment changed: state of every partition is re-read from the changelog at once (restoreAssigned).
+      // Until then timers tick nothing of the previous assignment.
       this.logger.info({ component: node.name, assignment: e.payload.memberAssignment }, 'partitions assigned');
-      core.discardAll();
+      generation++;
+      assignedNow = [
+        ...new Set(
+          Object.entries(e.payload.memberAssignment)
+            .filter(([t]) => node.inputs.includes(t))
+            .flatMap(([, ps]) => ps),
+        ),
+      ].sort((a, b) => a - b);
+      core.setAssignment([]);
       restored.clear();
       lag.clear();
       stalls.assigned(e.payload.memberAssignment);
+      void restoreAssigned(generation, true);
     });
     consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
       lag.set(`${e.payload.topic}/${e.payload.partition}`, Number(e.payload.offsetLag));
@@ -230,7 +275,9 @@ class KafkaRun extends KafkaRunBase {
       lastActivity = Date.now();
       stalls.fetched();
       if (!restored.has(batch.partition)) {
-        await this.restoreState(core, changelog, group, batch.partition);
+        // Fallback: the restore at assignment failed or was superseded, or a transaction was aborted.
+        if (!(await this.restorePartitions(core, changelog, group, [batch.partition], () => !this.stopped)))
+          throw new Error(`stopped while restoring ${changelog}[${batch.partition}]`);
         restored.add(batch.partition);
       }
       const decoded = await decodeBatch(batch.topic, batch.partition, batch.messages, this.serde, this.dlq, node.name);
@@ -261,9 +308,11 @@ class KafkaRun extends KafkaRunBase {
         await tx.commit();
       } catch (err) {
         await tx.abort().catch(() => {});
-        // The batch will be fetched again; rebuild state from the changelog rather than trust memory.
+        // The batch will be fetched again; rebuild state from the changelog rather than trust memory
+        // (all assigned partitions at once, queued right after this batch, so timers keep their state).
         core.discardAll();
         restored.clear();
+        void restoreAssigned(generation, false);
         throw err;
       }
       this.options.afterCommit?.({ component: node.name, records: decoded.records });
@@ -297,6 +346,7 @@ class KafkaRun extends KafkaRunBase {
           await tx.abort().catch(() => {});
           core.discardAll();
           restored.clear();
+          void restoreAssigned(generation, false);
           throw err;
         }
       },
@@ -325,41 +375,73 @@ class KafkaRun extends KafkaRunBase {
     };
   }
 
-  /** Loads a partition's keyed state from the changelog (read committed, up to its end). */
-  private async restoreState(core: ProcessorCore, changelog: string, group: string, partition: number): Promise<void> {
-    const store = core.store(partition);
-    store.clear();
+  /**
+   * Loads the keyed state of input `partitions` from the changelog (read committed, each up to its end) in
+   * one reader and installs it in the core (partitions with an empty changelog get no store). The reader
+   * is a consumer of a throwaway group holding every changelog partition; those not wanted are paused.
+   * Stops early, installing nothing and returning false, once `current()` turns false (a newer assignment).
+   */
+  private async restorePartitions(
+    core: ProcessorCore,
+    changelog: string,
+    group: string,
+    partitions: readonly number[],
+    current: () => boolean,
+  ): Promise<boolean> {
     const offsets = await this.admin.fetchTopicOffsets(changelog);
-    const o = offsets.find((x) => x.partition === partition);
-    if (!o || BigInt(o.high) <= BigInt(o.low)) return;
+    const wanted = new Set(
+      partitions.filter((p) => {
+        const o = offsets.find((x) => x.partition === p);
+        return o !== undefined && BigInt(o.high) > BigInt(o.low);
+      }),
+    );
+    for (const p of partitions) if (!wanted.has(p)) core.dropPartition(p, []);
+    if (wanted.size === 0) return true;
     const started = Date.now();
     const restoreGroup = `${group}.restore.${randomUUID()}`;
     const reader = this.kafka.consumer({ groupId: restoreGroup, readUncommitted: false });
+    const states = new Map<number, Map<string, unknown>>();
+    for (const p of wanted) states.set(p, new Map());
     let entries = 0;
+    let complete = false;
+    let watch: NodeJS.Timeout | undefined;
     try {
       await reader.connect();
       await reader.subscribe({ topic: changelog, fromBeginning: true });
-      await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(
-          () => reject(new OptiBidError('OPTIBID_ERR_TIMEOUT', `restoring ${changelog}[${partition}] took over 60 s`)),
-          60_000,
-        );
+      const pending = new Set(wanted);
+      complete = await new Promise<boolean>((resolve, reject) => {
+        const deadline = Date.now() + 60_000;
+        watch = setInterval(() => {
+          if (!current()) resolve(false);
+          else if (Date.now() > deadline)
+            reject(
+              new OptiBidError(
+                'OPTIBID_ERR_TIMEOUT',
+                `restoring ${changelog} [${[...pending].join(', ')}] took over 60 s`,
+              ),
+            );
+        }, 50);
+        const done = (ok: boolean) => resolve(ok);
+        reader.on(reader.events.GROUP_JOIN, (e) => {
+          const others = (e.payload.memberAssignment[changelog] ?? []).filter((p: number) => !wanted.has(p));
+          if (others.length) reader.pause([{ topic: changelog, partitions: others }]);
+        });
         reader.on(reader.events.END_BATCH_PROCESS, (e) => {
-          if (e.payload.partition === partition && Number(e.payload.offsetLag) <= 0) {
-            clearTimeout(timer);
-            resolve();
+          if (pending.has(e.payload.partition) && Number(e.payload.offsetLag) <= 0) {
+            pending.delete(e.payload.partition);
+            if (pending.size === 0) done(true);
           }
         });
         reader
           .run({
             eachBatch: async ({ batch }) => {
-              if (batch.partition !== partition) return;
+              const state = states.get(batch.partition);
+              if (!state) return;
               for (const m of batch.messages) {
                 if (m.key === null) continue;
-                store.restore(
-                  m.key.toString('utf8'),
-                  m.value === null ? undefined : JSON.parse(m.value.toString('utf8')),
-                );
+                const key = m.key.toString('utf8');
+                if (m.value === null) state.delete(key);
+                else state.set(key, JSON.parse(m.value.toString('utf8')));
                 entries++;
               }
             },
@@ -367,14 +449,17 @@ class KafkaRun extends KafkaRunBase {
           .catch(reject);
       });
     } finally {
-      store.discardChanges();
+      clearInterval(watch);
       await reader.disconnect().catch(() => {});
       await this.admin.deleteGroups([restoreGroup]).catch(() => {});
     }
+    if (!complete) return false;
+    for (const [p, state] of states) core.restorePartition(p, state);
     this.logger.info(
-      { component: core.node.name, partition, entries, ms: Date.now() - started },
+      { component: core.node.name, partitions: [...wanted], entries, ms: Date.now() - started },
       'state restored from changelog',
     );
+    return true;
   }
 
   /**

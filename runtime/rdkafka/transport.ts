@@ -394,11 +394,36 @@ class RdkafkaRun extends KafkaRunBase {
 
     // Batches, rebalances and timer ticks never interleave.
     const exclusive = <T>(fn: () => Promise<T> | T) => core.exclusive(async () => fn());
+    /** Input partitions whose state was read from the changelog since the last assignment (or abort). */
     const restored = new Set<number>();
     const progress = new Progress(() => consumer);
     const reset = () => {
       core.discardAll();
       restored.clear();
+    };
+    /** Bumped synchronously by every rebalance callback: a restore of an older assignment stops and keeps nothing. */
+    let rebalances = 0;
+    /**
+     * Runs inside `exclusive`: reads the state of every assigned input partition from the changelog (one
+     * reader), so the stores exist and timers run on them before any record arrives. A failed restore leaves
+     * the lazy path (a partition's state is read before its first batch).
+     */
+    const restoreAssigned = async (notify: boolean) => {
+      const gen = rebalances;
+      const current = () => gen === rebalances && !stopping;
+      const partitions = core.assignedPartitions ?? [];
+      try {
+        if ((await this.restoreState(core, changelog, group, partitions, current)) && current())
+          for (const p of partitions) restored.add(p);
+        else reset();
+      } catch (err) {
+        reset();
+        this.logger.warn(
+          { component: node.name, partitions, err: (err as Error).message },
+          'restoring state at assignment failed; each partition is restored before its first batch',
+        );
+      }
+      if (notify && current()) await core.notifyAssigned();
     };
     /** Every assigned partition back to its committed offset (re-assigning fetches from there). */
     const rewind = () => {
@@ -413,17 +438,22 @@ class RdkafkaRun extends KafkaRunBase {
     const consumer: RdKafka.KafkaConsumer = new this.rd.KafkaConsumer(
       this.consumerConfig(group, {
         rebalance_cb: (err: RdError, assignment: RdKafka.TopicPartition[]) => {
-          // Never in the middle of a batch: state is dropped and re-read from the changelog before the next one.
-          void exclusive(() => {
+          rebalances++; // stops a restore in progress: its assignment is gone
+          // Never in the middle of a batch: state is dropped and re-read from the changelog at once, for every
+          // assigned partition, before the next batch or timer tick.
+          void exclusive(async () => {
             epoch++;
             reset();
             if (err.code === codes.assignPartitions) {
               this.logger.info({ component: node.name, assignment }, 'partitions assigned');
               progress.assign(assignment);
               consumer.assign(assignment);
+              core.setAssignment(assignment.filter((p) => node.inputs.includes(p.topic)).map((p) => p.partition));
+              await restoreAssigned(true);
             } else {
               this.logger.info({ component: node.name, revoked: assignment }, 'partitions revoked');
               progress.assign([]);
+              core.setAssignment([]);
               if (consumer.isConnected()) consumer.unassign();
             }
           }).catch((e: Error) =>
@@ -453,7 +483,9 @@ class RdkafkaRun extends KafkaRunBase {
       progress.consumed(parts.values());
       const todo = [...new Set(messages.map((m) => m.partition))].filter((p) => !restored.has(p));
       if (todo.length) {
-        await this.restoreState(core, changelog, group, todo);
+        // Fallback: the restore at assignment failed or was superseded.
+        if (!(await this.restoreState(core, changelog, group, todo, () => !stopping)))
+          throw new Error(`stopped while restoring ${changelog} [${todo.join(', ')}]`);
         for (const p of todo) restored.add(p);
       }
       const records: StreamRecord[] = [];
@@ -505,10 +537,12 @@ class RdkafkaRun extends KafkaRunBase {
           'transaction aborted; the batch will be consumed again',
         );
         await call((cb) => producer.abortTransaction(30_000, cb)).catch(() => {});
-        // Rebuild state from the changelog; the loop reads the batch again from the committed offsets.
+        // Rebuild state from the changelog (every assigned partition, so timers keep theirs); the loop reads
+        // the batch again from the committed offsets.
         reset();
         epoch++;
         if (e.isFatal) throw err;
+        await restoreAssigned(false);
         return;
       }
       this.options.afterCommit?.({ component: node.name, records });
@@ -571,6 +605,7 @@ class RdkafkaRun extends KafkaRunBase {
         } catch (err) {
           await call((cb) => producer.abortTransaction(30_000, cb)).catch(() => {});
           reset();
+          await restoreAssigned(false);
           throw err;
         }
       },
@@ -596,18 +631,25 @@ class RdkafkaRun extends KafkaRunBase {
     };
   }
 
-  /** Loads the keyed state of `partitions` from the changelog (read committed, up to its end). */
+  /**
+   * Loads the keyed state of input `partitions` from the changelog (read committed, each up to its end) in
+   * one reader assigned exactly those partitions, and installs it in the core (a partition with an empty
+   * changelog gets no store). Stops early, installing nothing and returning false, once `current()` turns
+   * false (a newer assignment, or stopping).
+   */
   private async restoreState(
     core: ProcessorCore,
     changelog: string,
     group: string,
-    partitions: number[],
-  ): Promise<void> {
+    partitions: readonly number[],
+    current: () => boolean,
+  ): Promise<boolean> {
+    if (partitions.length === 0) return true;
     const started = Date.now();
-    for (const p of partitions) core.store(p).clear();
     const reader = new this.rd.KafkaConsumer(this.consumerConfig(`${group}.restore.${randomUUID()}`), {
       'auto.offset.reset': 'earliest',
     });
+    const states = new Map<number, Map<string, unknown>>();
     let entries = 0;
     try {
       await connect(reader);
@@ -616,12 +658,15 @@ class RdkafkaRun extends KafkaRunBase {
         const w = await call<RdKafka.WatermarkOffsets>((cb) => reader.queryWatermarkOffsets(changelog, p, 10_000, cb));
         if (w.highOffset > w.lowOffset) pending.add(p);
       }
-      if (pending.size === 0) return;
+      for (const p of partitions) if (!pending.has(p)) core.dropPartition(p, []);
+      if (pending.size === 0) return true;
+      for (const p of pending) states.set(p, new Map());
       reader.on('partition.eof', (e) => pending.delete(e.partition));
       reader.setDefaultConsumeTimeout(100);
       reader.assign([...pending].map((partition) => ({ topic: changelog, partition, offset: codes.offsetBeginning })));
       const deadline = Date.now() + 60_000;
       while (pending.size) {
+        if (!current()) return false;
         if (Date.now() > deadline)
           throw new OptiBidError(
             'OPTIBID_ERR_TIMEOUT',
@@ -629,19 +674,24 @@ class RdkafkaRun extends KafkaRunBase {
           );
         for (const m of await consume(reader, 10_000)) {
           if (m.key === null || m.key === undefined) continue;
+          const state = states.get(m.partition);
+          if (!state) continue;
           const key = typeof m.key === 'string' ? m.key : m.key.toString('utf8');
-          core.store(m.partition).restore(key, m.value === null ? undefined : JSON.parse(m.value.toString('utf8')));
+          if (m.value === null) state.delete(key);
+          else state.set(key, JSON.parse(m.value.toString('utf8')));
           entries++;
         }
       }
     } finally {
-      for (const p of partitions) core.store(p).discardChanges();
       await disconnect(reader);
     }
+    if (!current()) return false;
+    for (const [p, state] of states) core.restorePartition(p, state);
     this.logger.info(
-      { component: core.node.name, partitions, entries, ms: Date.now() - started },
+      { component: core.node.name, partitions: [...states.keys()], entries, ms: Date.now() - started },
       'state restored from changelog',
     );
+    return true;
   }
 
   protected async startSink(node: SinkNode, ctx: TaskContext): Promise<Task> {
