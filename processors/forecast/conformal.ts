@@ -15,6 +15,13 @@ export interface ConformalOptions {
   adaptRate?: number;
 }
 
+/** What `ConformalQuantiles.snapshot` returns: plain JSON, for keyed state. */
+export interface ConformalSnapshot {
+  residuals: number[][];
+  lower: number;
+  upper: number;
+}
+
 /** Bounds of the adaptive residual levels. */
 const LOWEST = 0.005;
 const HIGHEST = 0.45;
@@ -27,7 +34,7 @@ const HIGHEST = 0.45;
  * (see `ConformalOptions.adaptRate`), which keeps coverage near 80% when the error regime changes.
  */
 export class ConformalQuantiles {
-  private readonly residuals: number[][];
+  private residuals: number[][];
   private readonly window: number;
   private readonly spread: number;
   private readonly adaptRate: number;
@@ -53,6 +60,21 @@ export class ConformalQuantiles {
   /** The residual levels q10 and q90 are currently taken at. */
   get levels(): { lower: number; upper: number } {
     return { lower: this.lower, upper: this.upper };
+  }
+
+  /** Its residuals and levels as plain JSON (for keyed state, so the bands survive a restart). */
+  snapshot(): ConformalSnapshot {
+    return { residuals: this.residuals.map((r) => [...r]), lower: this.lower, upper: this.upper };
+  }
+
+  /** Replaces its residuals and levels by a snapshot's (one taken with the same `perDay`). */
+  load(snap: ConformalSnapshot): this {
+    if (snap.residuals.length !== this.perDay)
+      throw new Error(`conformal snapshot has ${snap.residuals.length} intervals, expected ${this.perDay}`);
+    snap.residuals.forEach((r, h) => (this.residuals[h] = r.slice(-this.window)));
+    this.lower = snap.lower;
+    this.upper = snap.upper;
+    return this;
   }
 
   private pool(h: number): number[] {

@@ -105,6 +105,39 @@ describe('price-forecast processor', () => {
     expect(issues[0]).toMatchObject({ trainingFrom: table.days[0], trainingTo: table.days[6] });
   });
 
+  it('keeps its quantile calibration in keyed state: a processor restarted from that state issues the same bands', async () => {
+    const cfg = { market: 'NORDPOOL', area: 'SYS', model: 'naive-weekly', gateClosure: '12:00', leadMinutes: 60 };
+    const { emitted, ctx } = harness();
+    /** Runs day i: issue at 11:01 CET on day i-1, then the day's prices at 13:00. */
+    const day = async (p: ReturnType<typeof createPriceForecaster>, c: ProcessContext, i: number) => {
+      const clock = c.clock as VirtualClock;
+      clock.set(cetMidnight(table.days[i]) - 13 * HOUR + 60_000);
+      await p.onWatermark!(clock.now(), c);
+      clock.set(cetMidnight(table.days[i]) - 11 * HOUR);
+      await feedDay(p, c, i);
+    };
+    const first = createPriceForecaster(cfg);
+    for (let i = 0; i < 30; i++) await day(first, ctx, i);
+    // A restart: a new processor on a copy of the state (as restored from the changelog).
+    const restored = new ChangelogStore();
+    for (const [k, v] of ctx.state.entries()) restored.put(k, structuredClone(v));
+    const after: OutRecord[] = [];
+    const restartedCtx: ProcessContext = {
+      ...ctx,
+      clock: new VirtualClock(ctx.clock.now()),
+      state: restored,
+      emit: (r) => after.push(r as OutRecord),
+    };
+    const restarted = createPriceForecaster(cfg);
+    const before = emitted.length;
+    await day(first, ctx, 30);
+    await day(restarted, restartedCtx, 30);
+    const bands = (rs: OutRecord[]) => rs.map((r) => (r.value as { quantiles: unknown[] }).quantiles);
+    expect(bands(after)).toHaveLength(24);
+    expect(bands(after)[0]).toHaveLength(3);
+    expect(bands(after)).toEqual(bands(emitted.slice(before)));
+  });
+
   it('sends malformed price records to the dead-letter path by throwing a reason', async () => {
     const p = createPriceForecaster({ market: 'NORDPOOL', area: 'SYS', model: 'naive-daily' });
     const { ctx } = harness();

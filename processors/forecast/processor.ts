@@ -12,7 +12,7 @@ import {
   type StreamRecord,
 } from '@optibid/runtime';
 import { gateClosure as marketGateClosure, markets, type MarketRules } from '../bidding/markets.js';
-import { ConformalQuantiles } from './conformal.js';
+import { ConformalQuantiles, type ConformalSnapshot } from './conformal.js';
 import { holidayCalendar, holidayCalendars } from './holidays.js';
 import type { DayAheadModel } from './model.js';
 import { createModel, defaultModel } from './models.js';
@@ -141,7 +141,12 @@ export function createPriceForecaster(
   const model: DayAheadModel = createModel(modelName);
   const holidays = cfg.holidays === undefined ? undefined : holidayCalendar(cfg.holidays);
   const resolvedModel = modelName === 'default' ? defaultModel : modelName;
-  const conformal = new ConformalQuantiles(perDay);
+  /** The quantile calibration lives in keyed state (`conformal`), so it survives restarts and rebalances. */
+  const conformalOf = (state: ProcessContext['state']): ConformalQuantiles => {
+    const c = new ConformalQuantiles(perDay);
+    const snap = state.get('conformal') as ConformalSnapshot | undefined;
+    return snap ? c.load(snap) : c;
+  };
   const outputTopic = cfg.outputTopic ?? 'forecasts.prices';
 
   const localDate = (ms: number) => zoneDate(ms, timeZone);
@@ -258,7 +263,7 @@ export function createPriceForecaster(
       ...(exog ? { exog } : {}),
     });
     const modelVersion = `${resolvedModel}@${days[days.length - 1]}`;
-    const q = conformal.quantiles(forecast);
+    const q = conformalOf(ctx.state).quantiles(forecast);
     ctx.state.put(`issued:${target}`, { forecast, modelVersion });
     for (const { start: deliveryStart, slot: i } of daySlots(target)) {
       ctx.emit({
@@ -305,7 +310,9 @@ export function createPriceForecaster(
     if (!issued?.forecast || ctx.state.get(`settled:${date}`) !== undefined) return;
     const actual = dayPrices(ctx.state, date);
     if (!actual) return;
+    const conformal = conformalOf(ctx.state);
     conformal.observe(actual, issued.forecast);
+    ctx.state.put('conformal', conformal.snapshot());
     ctx.state.put(`settled:${date}`, true);
     const horizon = localDay(addDays(date, -maxHistory - 1), timeZone).start;
     for (const [key] of [...ctx.state.entries()]) {
