@@ -25,7 +25,7 @@ const reporting = defineProcessor({
   name: 'reporting',
   status: 'experimental',
   summary: 'per-key sums reported once on the timer at reportAt',
-  config: Type.Object({ reportAt: Type.Number() }),
+  config: Type.Object({ reportAt: Type.Number(), worker: Type.Optional(Type.String()) }),
   create: (cfg): Processor => ({
     process(r, ctx) {
       const key = `sum:${r.key}`;
@@ -37,11 +37,18 @@ const reporting = defineProcessor({
       const totals: Record<string, number> = {};
       for (const [k, v] of ctx.state.entries()) if (k.startsWith('sum:')) totals[k.slice(4)] = v as number;
       if (Object.keys(totals).length === 0) return;
-      ctx.emit({ key: 'report', value: { totals, at: now } });
+      ctx.emit({ key: 'report', value: { totals, at: now, by: cfg.worker ?? null } });
       ctx.state.put('reported', now);
+    },
+    onAssign(partitions) {
+      assignments.push({ worker: cfg.worker ?? '', partitions: [...partitions] });
     },
   }),
 });
+/** Every `onAssign` call of `reporting` in this process, in order. */
+const assignments: Array<{ worker: string; partitions: number[] }> = [];
+/** The partitions `worker` was last told it holds. */
+const heldBy = (worker: string) => assignments.filter((a) => a.worker === worker).at(-1)?.partitions;
 
 /** Polls a condition on I/O progress; virtual time moves only when the test sets it. */
 async function until(what: string, cond: () => boolean, timeoutMs = 60_000): Promise<void> {
@@ -209,6 +216,63 @@ describe.each(kafkaTransports)('state restored at assignment on the %s transport
       expect(new Set(values.map((v) => v.issuedAt))).toEqual(new Set([dayX + 11 * hour + 5 * minute]));
     } finally {
       await w?.stop();
+      await out.reader.disconnect();
+    }
+  });
+
+  it('after a rebalance each partition reports once, from the worker that holds it, on restored state (no stale store ticks)', async () => {
+    const input = `${run}.reb.in`;
+    const output = `${run}.reb.out`;
+    await createTopics([{ topic: input, numPartitions: 2 }, { topic: output }]);
+    const t0 = Date.parse('2026-03-10T06:00:00Z');
+    const reportAt = t0 + 2 * hour;
+    const specOf = (worker: string) =>
+      makeSpec({
+        name: `${run}-reb`,
+        partitions: { [input]: 2 },
+        processors: [
+          { name: 'report', definition: reporting, config: { reportAt, worker }, inputs: [input], outputs: [output] },
+        ],
+      });
+    const clock = new VirtualClock(t0);
+    const committed = new Set<string>();
+    const records = [
+      ...[1, 2].map((n) => ({ key: 'a', value: { n }, partition: 0 })),
+      ...[30, 40].map((n) => ({ key: 'b', value: { n }, partition: 1 })),
+    ];
+    const out = await collect(output, `${run}-reb-reader`);
+    const workers: RunningPipeline[] = [];
+    try {
+      workers.push(await worker(specOf(`${transportName}-a`), clock, committed));
+      await produce(input, records);
+      await until('every record committed', () => committed.size >= records.length);
+      await until('a told it holds both partitions', () => heldBy(`${transportName}-a`)?.join() === '0,1');
+      // b joins with no record to come: the group rebalances, a keeps one partition and b restores the other.
+      workers.push(await worker(specOf(`${transportName}-b`), clock, committed, { instanceId: 'w2' }));
+      await until(
+        'a and b told they hold one partition each',
+        () =>
+          heldBy(`${transportName}-a`)?.length === 1 &&
+          heldBy(`${transportName}-b`)?.length === 1 &&
+          heldBy(`${transportName}-a`)![0] !== heldBy(`${transportName}-b`)![0],
+        90_000,
+      );
+      clock.set(reportAt + minute);
+      await until('two reports', () => out.messages.length >= 2);
+      await new Promise((r) => setTimeout(r, 1500));
+      const reports = out.messages.map(
+        (m) => JSON.parse(m.value!.toString()) as { totals: Record<string, number>; by: string },
+      );
+      const holder = (p: number) =>
+        heldBy(`${transportName}-a`)![0] === p ? `${transportName}-a` : `${transportName}-b`;
+      expect(
+        reports.map((r) => [r.totals, r.by]).sort((x, y) => JSON.stringify(x).localeCompare(JSON.stringify(y))),
+      ).toEqual([
+        [{ a: 3 }, holder(0)],
+        [{ b: 70 }, holder(1)],
+      ]);
+    } finally {
+      for (const w of workers.reverse()) await w.stop();
       await out.reader.disconnect();
     }
   });
