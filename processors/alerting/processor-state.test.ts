@@ -186,6 +186,27 @@ rules:
     expect(lines(out)).toEqual(['FIRING EPEX/BE @10:00', 'RESOLVED EPEX/BE @11:00']);
   });
 
+  test('only the worker holding partition 0 runs the calendar rules: the others stay silent', async () => {
+    const rules = rulesFile(`
+rules:
+  - { name: no-bids, kind: gate-closure, areas: [BE], lead: 1h }
+`);
+    const changelog = new Map<number, Map<string, string>>();
+    const clock = new VirtualClock(Date.parse('2026-03-27T09:00:00Z'));
+    const holder = new Worker(changelog, clock, rules, ['bids.signals']);
+    const other = new Worker(changelog, clock, rules, ['bids.signals']);
+    holder.core.setAssignment([0, 2]);
+    other.core.setAssignment([1, 3]);
+    await holder.core.notifyAssigned();
+    await other.core.notifyAssigned();
+    expect(lines(await other.tick('2026-03-27T10:00:00Z'))).toEqual([]);
+    expect(lines(await holder.tick('2026-03-27T10:00:30Z'))).toEqual(['FIRING EPEX/BE @10:00']);
+    // Partition 0 moves to the other worker: the former holder drops its in-memory engine and goes quiet.
+    holder.core.setAssignment([2]);
+    await holder.core.notifyAssigned();
+    expect(lines(await holder.tick('2026-03-27T12:00:00Z'))).toEqual([]);
+  });
+
   test('a calendar rule input on another partition is ignored there, with one warning', async () => {
     const rules = rulesFile(`
 rules:

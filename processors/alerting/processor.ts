@@ -146,6 +146,8 @@ export const alertingProcessor = defineProcessor({
     const advance = (pctx: ProcessContext, at: (e: AlertEngine) => number) => {
       const engine = engineOf(pctx);
       if (engine) guarded(pctx, engine, (e) => e.advanceTo(at(e)));
+      // A worker the runtime did not give partition 0 leaves the calendar rules to the one it did.
+      if (pctx.assignedPartitions && !pctx.assignedPartitions.includes(0)) return;
       if (unbound || (useClock && !homeBound)) {
         unbound ??= new AlertEngine(rules, { emittedAt, clockRules: true });
         guarded(pctx, unbound, (e) => e.advanceTo(at(e)));
@@ -186,6 +188,10 @@ export const alertingProcessor = defineProcessor({
         }
         catchUp(pctx);
       },
+    };
+    processor.onAssign = (partitions: readonly number[]) => {
+      // Partition 0 went elsewhere: its worker runs the calendar rules, so this one drops its in-memory engine.
+      if (!partitions.includes(0)) unbound = undefined;
     };
     if (useClock) {
       // Woken by the runtime on the injected clock even when no record arrives: silent devices and
