@@ -1,6 +1,5 @@
 import type { DayAheadModel, DayInput } from './model.js';
-import { addDays, dayOfWeek } from './table.js';
-import type { HolidayCalendar } from './holidays.js';
+import { dayType, type HolidayCalendar } from './holidays.js';
 import { seededRng } from '../bidding/rng.js';
 
 /** Settings of the gradient-boosted trees model. */
@@ -36,11 +35,10 @@ export function gbdtFeatureCount(perDay: number): number {
 }
 
 /** Day type of `date` as a tree feature (0 = Monday .. 6 = Sunday, 7 = holiday) and whether d-1 was a holiday. */
-function dayType(date: string, calendar: HolidayCalendar | undefined): [number, number] {
-  if (!calendar) return [dayOfWeek(date), 0];
-  return [calendar.isHoliday(date) ? 7 : dayOfWeek(date), calendar.isHoliday(addDays(date, -1)) ? 1 : 0];
+function treeDayType(date: string, calendar: HolidayCalendar | undefined): [number, number] {
+  const { dow, holiday, holidayBefore } = dayType(date, calendar);
+  return [holiday ? 7 : dow, holidayBefore ? 1 : 0];
 }
-
 function writeFeatures(
   history: Float64Array,
   perDay: number,
@@ -325,7 +323,7 @@ export function gbdtModel(opts: GbdtOptions = {}, name = 'gbdt'): DayAheadModel 
         const y = new Float64Array(n);
         let r = 0;
         for (let day = first; day < t; day++) {
-          const dow = dayType(historyDays[day], input.holidays);
+          const dow = treeDayType(historyDays[day], input.holidays);
           for (let h = 0; h < perDay; h++, r++) {
             const base = writeFeatures(history, perDay, day, h, dow, x, r * f);
             y[r] = history[day * perDay + h] - base;
@@ -336,7 +334,7 @@ export function gbdtModel(opts: GbdtOptions = {}, name = 'gbdt'): DayAheadModel 
         trainedDays = t;
       }
       const row = new Float64Array(f);
-      const dow = dayType(targetDate, input.holidays);
+      const dow = treeDayType(targetDate, input.holidays);
       const out = new Array<number>(perDay);
       for (let h = 0; h < perDay; h++) {
         const base = writeFeatures(history, perDay, t, h, dow, row, 0);

@@ -13,6 +13,18 @@ export interface HolidayCalendar {
   isHoliday(date: string): boolean;
 }
 
+/** How a model sees a date: its weekday (0 = Monday), whether it is a holiday and whether the day before was one. */
+export function dayType(
+  date: string,
+  calendar: HolidayCalendar | undefined,
+): { dow: number; holiday: boolean; holidayBefore: boolean } {
+  return {
+    dow: dayOfWeek(date),
+    holiday: calendar?.isHoliday(date) ?? false,
+    holidayBefore: calendar?.isHoliday(addDays(date, -1)) ?? false,
+  };
+}
+
 /** Easter Sunday of a Gregorian year (the Meeus/Jones/Butcher computus), as `YYYY-MM-DD`. */
 export function easterSunday(year: number): string {
   const a = year % 19;

@@ -2,8 +2,7 @@ import { OptiBidError } from '@optibid/runtime';
 import { lassoDesign, lassoFitCriteria, type Criterion, type LassoOptions } from './lasso.js';
 import type { DayAheadModel, DayInput } from './model.js';
 import { fitTransform, type TransformName } from './transforms.js';
-import { addDays, dayOfWeek } from './table.js';
-import type { HolidayCalendar } from './holidays.js';
+import { dayType, type HolidayCalendar } from './holidays.js';
 
 /** LEAR settings. */
 export interface LearOptions {
@@ -124,11 +123,11 @@ export function writeDayType(
   date: string,
   calendar: HolidayCalendar | undefined,
 ): void {
-  const holiday = calendar?.isHoliday(date) ?? false;
-  row[at + (holiday ? 6 : dayOfWeek(date))] = 1;
+  const { dow, holiday, holidayBefore } = dayType(date, calendar);
+  row[at + (holiday ? 6 : dow)] = 1;
   if (calendar) {
     row[at + 7] = holiday ? 1 : 0;
-    row[at + 8] = calendar.isHoliday(addDays(date, -1)) ? 1 : 0;
+    row[at + 8] = holidayBefore ? 1 : 0;
   }
 }
 

@@ -64,3 +64,43 @@ export class StallWatch {
     return true;
   }
 }
+
+/** What one stall check measured: records behind, and the partitions behind (named in the warning). */
+export interface LagReading {
+  lag: number;
+  partitions: Array<{ topic: string; partition: number; position: string; end: string }>;
+}
+
+/**
+ * The periodic stall check both Kafka transports run: `measure` every min(5 s, stallMs / 4), never two at
+ * once, its reading handed to a StallWatch (`measure` returns undefined while there is nothing to check,
+ * e.g. before the first assignment). A failed measurement is logged at debug. The timer never keeps the
+ * process alive. With `stallMs` ≤ 0 nothing runs.
+ */
+export function startStallChecks(
+  opts: StallWatchOptions,
+  measure: () => Promise<LagReading | undefined>,
+): { fetched(): void; stop(): void } {
+  if (opts.stallMs <= 0) return { fetched: () => {}, stop: () => {} };
+  const watch = new StallWatch(opts);
+  let checking = false;
+  const check = async () => {
+    if (checking) return;
+    checking = true;
+    try {
+      const reading = await measure();
+      if (reading) watch.check(reading.lag, { partitions: reading.partitions });
+    } finally {
+      checking = false;
+    }
+  };
+  const ticker = setInterval(
+    () =>
+      void check().catch((err: Error) =>
+        opts.logger.debug({ component: opts.component, err: err.message }, 'stall check failed'),
+      ),
+    Math.max(250, Math.min(5000, opts.stallMs / 4)),
+  );
+  ticker.unref(); // never what keeps a process alive (a start that fails later never stops it)
+  return { fetched: () => watch.fetched(), stop: () => clearInterval(ticker) };
+}

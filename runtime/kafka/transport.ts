@@ -16,7 +16,7 @@ import { createJsonSerde } from './json-serde.js';
 import { checkIntervalMs, sinkBatching } from './sink-accumulator.js';
 import { KafkaRunBase, type Task, type TaskContext } from './run-base.js';
 import { guardOffsetResets, offsetResetDecision, type OutOfRange } from './offset-reset.js';
-import { StallWatch } from './stall-watch.js';
+import { startStallChecks, type LagReading } from './stall-watch.js';
 
 const { Kafka, logLevel } = kafkajs;
 
@@ -492,17 +492,14 @@ class KafkaRun extends KafkaRunBase {
    * before its first batch).
    */
   private watchStalls(component: string, group: string) {
-    const stallMs = this.options.stallWarnMs ?? 60_000;
-    const watch = new StallWatch({ component, clock: systemClock, stallMs, logger: this.logger });
     let assignment: Array<[topic: string, partitions: number[]]> = [];
     const positions = new Map<string, bigint>();
-    let checking = false;
-    const check = async () => {
-      if (checking || assignment.length === 0) return;
-      checking = true;
-      try {
+    const checks = startStallChecks(
+      { component, clock: systemClock, stallMs: this.options.stallWarnMs ?? 60_000, logger: this.logger },
+      async () => {
+        if (assignment.length === 0) return undefined;
         let lag = 0;
-        const behind: Array<{ topic: string; partition: number; position: string; end: string }> = [];
+        const behind: LagReading['partitions'] = [];
         let committed: Map<string, bigint> | undefined;
         for (const [topic, partitions] of assignment) {
           const ends = await this.admin.fetchTopicOffsets(topic);
@@ -524,22 +521,9 @@ class KafkaRun extends KafkaRunBase {
             }
           }
         }
-        watch.check(lag, { partitions: behind });
-      } finally {
-        checking = false;
-      }
-    };
-    const ticker =
-      stallMs > 0
-        ? setInterval(
-            () =>
-              void check().catch((err: Error) =>
-                this.logger.debug({ component, err: err.message }, 'stall check failed'),
-              ),
-            Math.max(250, Math.min(5000, stallMs / 4)),
-          )
-        : undefined;
-    ticker?.unref(); // never what keeps a process alive (a start that fails later never stops it)
+        return { lag, partitions: behind };
+      },
+    );
     return {
       assigned: (memberAssignment: Record<string, number[]>) => {
         assignment = Object.entries(memberAssignment);
@@ -547,13 +531,11 @@ class KafkaRun extends KafkaRunBase {
       },
       /** A batch arrived (with its last offset: the member's fetch position moved past it). */
       fetched: (topic?: string, partition?: number, lastOffset?: string) => {
-        watch.fetched();
+        checks.fetched();
         if (topic !== undefined && lastOffset !== undefined)
           positions.set(`${topic}/${partition}`, BigInt(lastOffset) + 1n);
       },
-      stop: () => {
-        if (ticker) clearInterval(ticker);
-      },
+      stop: () => checks.stop(),
     };
   }
 

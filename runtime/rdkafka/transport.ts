@@ -14,7 +14,7 @@ import { KafkaRunBase, type Task, type TaskContext } from '../kafka/run-base.js'
 import { checkIntervalMs, sinkBatching } from '../kafka/sink-accumulator.js';
 import { changelogTopic } from '../kafka/transport.js';
 import { offsetResetDecision, parseLibrdkafkaOffsetReset } from '../kafka/offset-reset.js';
-import { StallWatch } from '../kafka/stall-watch.js';
+import { startStallChecks } from '../kafka/stall-watch.js';
 import type { RunOptions, RunningPipeline, Transport } from '../pipeline.js';
 import type { StreamRecord } from '../record.js';
 import type { PipelineSpec, ProcessorNode, SinkNode, SourceNode } from '../spec.js';
@@ -259,31 +259,19 @@ class RdkafkaRun extends KafkaRunBase {
    * processing (or to the sink accumulator) counts as a fetch.
    */
   private watchStalls(component: string, progress: Progress): { stop(): void } {
-    const stallMs = this.options.stallWarnMs ?? 60_000;
-    if (stallMs <= 0) return { stop: () => {} };
-    const watch = new StallWatch({ component, clock: systemClock, stallMs, logger: this.logger });
-    progress.onConsumed = () => watch.fetched();
-    let checking = false;
-    const check = async () => {
-      if (checking || !progress.joined) return;
-      checking = true;
-      try {
+    const checks = startStallChecks(
+      { component, clock: systemClock, stallMs: this.options.stallWarnMs ?? 60_000, logger: this.logger },
+      async () => {
+        if (!progress.joined) return undefined;
         const behind = (await progress.ends()).filter((p) => p.end > p.position);
-        const lag = behind.reduce((n, p) => n + p.end - p.position, 0);
-        watch.check(lag, {
+        return {
+          lag: behind.reduce((n, p) => n + p.end - p.position, 0),
           partitions: behind.map((p) => ({ ...p, position: String(p.position), end: String(p.end) })),
-        });
-      } finally {
-        checking = false;
-      }
-    };
-    const ticker = setInterval(
-      () =>
-        void check().catch((err: Error) => this.logger.debug({ component, err: err.message }, 'stall check failed')),
-      Math.max(250, Math.min(5000, stallMs / 4)),
+        };
+      },
     );
-    ticker.unref(); // never what keeps a process alive (a start that fails later never stops it)
-    return { stop: () => clearInterval(ticker) };
+    progress.onConsumed = () => checks.fetched();
+    return checks;
   }
 
   /**
