@@ -75,10 +75,10 @@ export interface ProcessContext {
   /** The current event-time watermark (ms), -Infinity before the first record. */
   watermark: number;
   /**
-   * The input partitions the task running this processor holds right now (ascending), on the Kafka
-   * transports, updated at every (re)assignment; undefined where the transport does not assign partitions
-   * (memory) and before the first assignment. Read-only: e.g. run key-less calendar rules only on the
-   * worker holding partition 0.
+   * The input partitions the task running this processor holds right now (ascending), updated at every
+   * (re)assignment on the Kafka transports; on the memory transport one task holds every partition of its
+   * inputs from the start. Undefined before the first assignment. Read-only: e.g. run key-less calendar
+   * rules only on the worker holding partition 0.
    */
   readonly assignedPartitions?: readonly number[];
 }
@@ -105,10 +105,10 @@ export interface Processor {
   /** How often `onTimer` runs, in ms of the injected clock (default 1000). */
   timerIntervalMs?: number;
   /**
-   * Kafka transports: called after every (re)assignment of the task's input partitions, with the input
-   * partitions it now holds (ascending, possibly none), once their state is restored and before any batch
-   * or timer call on the new assignment. A throw is logged and counted as failed. Not called on the memory
-   * transport (it has no assignment).
+   * Called after every (re)assignment of the task's input partitions, with the input partitions it now
+   * holds (ascending, possibly none), once their state is restored and before any batch or timer call on
+   * the new assignment. The memory transport calls it once at start with every partition of the inputs.
+   * A throw is logged and counted as failed.
    */
   onAssign?(partitions: readonly number[]): void | Promise<void>;
   close?(): Promise<void>;

@@ -111,7 +111,7 @@ export class ProcessorCore {
 
   /**
    * The input partitions this task holds after a (re)assignment, or undefined when the transport does not
-   * know (memory transport, before the first assignment). While known, timers tick only the stores of these
+   * know (before the first assignment). While known, timers tick only the stores of these
    * partitions: a store left from a revoked partition is never ticked before the transport drops it.
    */
   get assignedPartitions(): readonly number[] | undefined {

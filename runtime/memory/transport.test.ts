@@ -109,6 +109,37 @@ describe('MemoryTransport', () => {
     expect(Object.fromEntries(last)).toEqual({ a: 3, b: 2, c: 1 });
   });
 
+  it('tells a processor once, before its first record, that it holds every partition of its inputs', async () => {
+    const transport = new MemoryTransport();
+    const calls: string[] = [];
+    const watcher = defineProcessor({
+      name: 'watch-assignment',
+      status: 'stable',
+      summary: 'records onAssign calls and the assignment seen while processing',
+      config: Type.Object({}),
+      create: () => ({
+        onAssign(partitions) {
+          calls.push(`assign ${partitions.join(',')}`);
+        },
+        process(r, ctx) {
+          calls.push(`record ${r.key} held ${ctx.assignedPartitions?.join(',')}`);
+        },
+      }),
+    });
+    const spec = makeSpec({
+      name: 'assign',
+      sources: [{ name: 'src', definition: arraySource('src', [rec(0, 0, 'a'), { ...rec(0, 1, 'b'), topic: 'other' }]) }],
+      processors: [{ name: 'watch', definition: watcher, inputs: ['in', 'other'], outputs: [] }],
+      partitions: { in: 3, other: 1 },
+    });
+    await (
+      await transport.start(spec, { untilIdle: true })
+    ).done;
+    expect(calls[0]).toBe('assign 0,1,2');
+    expect(calls.filter((c) => c.startsWith('assign'))).toHaveLength(1);
+    expect(calls.slice(1).sort()).toEqual(['record a held 0,1,2', 'record b held 0,1,2']);
+  });
+
   it('dead-letters a record emitted to a topic the processor does not declare', async () => {
     const rogue = defineProcessor({
       name: 'rogue',

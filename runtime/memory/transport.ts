@@ -158,6 +158,10 @@ class MemoryRun implements MemoryRunningPipeline {
         logger: this.logger,
         idlePartitionMs: this.transportOptions.idlePartitionMs,
       });
+      // One task holds every partition of its inputs: tell it so before any batch or timer call.
+      const partitions = Math.max(0, ...node.inputs.map((t) => broker.partitionCount(t)));
+      core.setAssignment(Array.from({ length: partitions }, (_, i) => i));
+      await core.exclusive(() => core.notifyAssigned());
       this.processors.push(core);
       this.timers.push(
         new TimerDriver(core, {
