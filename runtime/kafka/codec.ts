@@ -2,6 +2,7 @@ import type { IHeaders, Message } from 'kafkajs';
 import { toDeadLetter } from '../dlq.js';
 import type { OutRecord, StreamRecord } from '../record.js';
 import type { RecordOrigin, Serde } from '../serde/serde.js';
+import { forEachRecord, type RecordSpan } from './record-batches.js';
 
 /**
  * A serde that may also offer a promise-free warm path (as `AvroSerde` and the JSON serde do): the
@@ -96,6 +97,86 @@ export async function decodeBatch(
     }
   }
   return { records, deadLetters, raw: lazyRaw(messages) };
+}
+
+/**
+ * `decodeBatch` for the lean fetch path: walks the record spans of a fetched partition in place (see
+ * record-batches.ts), building one `StreamRecord` per record straight from the bytes (key and header
+ * strings decoded from the fetch buffer, the value handed to the serde as a view of it). Same output
+ * and dead letters as `decodeBatch`.
+ */
+export async function decodeLeanBatch(
+  topic: string,
+  partition: number,
+  spans: readonly RecordSpan[],
+  serde: MaybeSyncSerde,
+  dlqTopic: string,
+  component: string,
+): Promise<DecodedBatch> {
+  const records: StreamRecord[] = [];
+  const deadLetters: Message[] = [];
+  const sync = typeof serde.deserializeSync === 'function' ? serde.deserializeSync.bind(serde) : undefined;
+  /** Records whose value waits for the async path (serde not warm): their index in `records` and bytes. */
+  let later: Array<{ index: number; bytes: Buffer }> | undefined;
+  // One origin object, updated per record: the sync path names it only in errors it throws at once.
+  const origin: RecordOrigin = { topic, partition, offset: '' };
+  forEachRecord(spans, (r) => {
+    const offset = String(r.offset);
+    const key = r.keyStart < 0 ? null : r.buf.toString('utf8', r.keyStart, r.keyEnd);
+    const bytes = r.valueStart < 0 ? null : r.buf.subarray(r.valueStart, r.valueEnd);
+    const timestamp = r.timestamp;
+    const headers = r.headers;
+    let value: unknown = null;
+    if (bytes !== null) {
+      origin.offset = offset;
+      let fast: { value: unknown } | undefined;
+      try {
+        fast = sync?.(bytes, origin);
+      } catch (err) {
+        const base = { topic, partition, offset, key, timestamp, headers, value: null };
+        deadLetters.push(deadLetterMessage(toDeadLetter(dlqTopic, base, component, err), bytes));
+        return;
+      }
+      if (fast === undefined) (later ??= []).push({ index: records.length, bytes });
+      else value = fast.value;
+    }
+    records.push({ topic, partition, offset, key, timestamp, headers, value });
+  });
+  if (later) {
+    const failed = new Set<number>();
+    for (const { index, bytes } of later) {
+      const rec = records[index]!;
+      try {
+        rec.value = await serde.deserialize(bytes, { topic, partition, offset: rec.offset });
+      } catch (err) {
+        failed.add(index);
+        const base = { ...rec, value: null };
+        deadLetters.push(deadLetterMessage(toDeadLetter(dlqTopic, base, component, err), bytes));
+      }
+    }
+    if (failed.size) {
+      const kept = records.filter((_, i) => !failed.has(i));
+      records.length = 0;
+      records.push(...kept);
+    }
+  }
+  return { records, deadLetters, raw: lazySpanRaw(spans) };
+}
+
+/** Offset → value bytes of lean spans, walked on first use (only a dead letter needs it). */
+function lazySpanRaw(spans: readonly RecordSpan[]): RawLookup {
+  let map: Map<string, Buffer | null> | undefined;
+  const get = () => {
+    if (!map) {
+      const m = new Map<string, Buffer | null>();
+      forEachRecord(spans, (r) =>
+        m.set(String(r.offset), r.valueStart < 0 ? null : r.buf.subarray(r.valueStart, r.valueEnd)),
+      );
+      map = m;
+    }
+    return map;
+  };
+  return { has: (k) => get().has(k), get: (k) => get().get(k) };
 }
 
 /** A dead-letter record as a Kafka message carrying `bytes` (the original value) untouched. */

@@ -11,7 +11,9 @@ import type { RunOptions, RunningPipeline, Transport } from '../pipeline.js';
 import type { StreamRecord } from '../record.js';
 import type { Serde } from '../serde/serde.js';
 import type { PipelineSpec, ProcessorNode, SinkNode, SourceNode } from '../spec.js';
-import { decodeBatch, encodeRecords, rawDeadLetters } from './codec.js';
+import { decodeBatch, decodeLeanBatch, encodeRecords, rawDeadLetters, type DecodedBatch } from './codec.js';
+import { isLeanBatch, useLeanFetch } from './lean-fetch.js';
+import { cachingPartitioner } from './partitioner.js';
 import { createJsonSerde } from './json-serde.js';
 import { checkIntervalMs, sinkBatching } from './sink-accumulator.js';
 import { KafkaRunBase, type Task, type TaskContext } from './run-base.js';
@@ -35,6 +37,14 @@ export interface KafkaTransportOptions {
   transactionTimeoutMs?: number;
   /** How long (ms) nothing must arrive before `untilIdle` counts inputs as drained. */
   idleMs?: number;
+  /**
+   * How processors and sinks read fetched records: `lean` (default) decodes Fetch responses itself and
+   * walks each partition's record batches in place (lean-fetch.ts); `kafkajs` uses kafkajs' own
+   * per-record decoding. Group membership, rebalances, offsets and transactions are kafkajs' either way.
+   */
+  fetchPath?: 'lean' | 'kafkajs';
+  /** Lean fetch path: verify every record batch's CRC-32C (default false, as kafkajs). */
+  checkCrc?: boolean;
   /** Most bytes fetched per partition at once (default 8 MiB); a processor commits one transaction per fetched batch. */
   maxBytesPerPartition?: number;
   /** Processor timers (`onTimer`) and idle-partition checks: real-ms poll of the injected clock (default 100). */
@@ -155,7 +165,11 @@ class KafkaRun extends KafkaRunBase {
   protected async startSource(node: SourceNode, ctx: TaskContext): Promise<Task> {
     const stats = newStats(node.name, 'source');
     const source: Source = node.definition.create(node.config as never, ctx);
-    const producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    const producer = this.kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      createPartitioner: cachingPartitioner,
+    });
     await producer.connect();
     const loop = this.runSource(source, node, stats, async (byTopic) => {
       const topicMessages = [...byTopic].map(([topic, messages]) => ({ topic, messages }));
@@ -196,6 +210,7 @@ class KafkaRun extends KafkaRunBase {
     const producer = this.kafka.producer({
       transactionalId: `${group}.${this.instanceId}`,
       idempotent: true,
+      createPartitioner: cachingPartitioner,
       maxInFlightRequests: 1,
       transactionTimeout: this.options.transactionTimeoutMs ?? 10_000,
     });
@@ -208,6 +223,7 @@ class KafkaRun extends KafkaRunBase {
     let lastActivity = Date.now();
     // OFFSET_OUT_OF_RANGE moves only this member's position, logged at warn; the next transaction commits it.
     const unguard = guardOffsetResets(group, (e) => this.resolveReset(node.name, e));
+    const unlean = this.leanFetch(group);
     const stalls = this.watchStalls(node.name, group);
     /** Bumped by every assignment: a restore of an older one stops and keeps nothing. */
     let generation = 0;
@@ -280,7 +296,7 @@ class KafkaRun extends KafkaRunBase {
           throw new Error(`stopped while restoring ${changelog}[${batch.partition}]`);
         restored.add(batch.partition);
       }
-      const decoded = await decodeBatch(batch.topic, batch.partition, batch.messages, this.serde, this.dlq, node.name);
+      const decoded = await this.decodeFetched(batch, node.name);
       const result = await core.run(decoded.records);
       const { byTopic, failed } = await encodeRecords(result.outputs, this.serde, this.dlq, node.name);
       const dead = [...decoded.deadLetters, ...rawDeadLetters(result.deadLetters, decoded.raw)];
@@ -368,11 +384,26 @@ class KafkaRun extends KafkaRunBase {
         await timers.stop();
         await consumer.disconnect();
         unguard();
+        unlean();
         await producer.disconnect();
         await core.close();
         core.stats.state = 'stopped';
       },
     };
+  }
+
+  /** Puts a component's consumer group on the lean fetch path unless `fetchPath: 'kafkajs'`; returns the undo. */
+  private leanFetch(group: string): () => void {
+    if ((this.options.fetchPath ?? 'lean') !== 'lean') return () => {};
+    return useLeanFetch(group, { checkCrc: this.options.checkCrc });
+  }
+
+  /** A fetched batch's records decoded with the serde: walked in place (lean path) or from kafkajs' messages. */
+  private decodeFetched(batch: EachBatchPayload['batch'], component: string): Promise<DecodedBatch> {
+    const b: unknown = batch;
+    return isLeanBatch(b)
+      ? decodeLeanBatch(b.topic, b.partition, b.records.spans, this.serde, this.dlq, component)
+      : decodeBatch(batch.topic, batch.partition, batch.messages, this.serde, this.dlq, component);
   }
 
   /**
@@ -592,6 +623,7 @@ class KafkaRun extends KafkaRunBase {
     );
     // OFFSET_OUT_OF_RANGE moves only this member's position, logged at warn (no plain commit of "earliest").
     const unguard = guardOffsetResets(group, (e) => this.resolveReset(node.name, e));
+    const unlean = this.leanFetch(group);
     const stalls = this.watchStalls(node.name, group);
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
       assigned = new Set(
@@ -615,14 +647,7 @@ class KafkaRun extends KafkaRunBase {
         if (!isRunning() || isStale() || batch.messages.length === 0) return;
         lastActivity = Date.now();
         stalls.fetched();
-        const decoded = await decodeBatch(
-          batch.topic,
-          batch.partition,
-          batch.messages,
-          this.serde,
-          this.dlq,
-          node.name,
-        );
+        const decoded = await this.decodeFetched(batch, node.name);
         try {
           await acc.add({
             topic: batch.topic,
@@ -658,6 +683,7 @@ class KafkaRun extends KafkaRunBase {
         await this.flushSink(node, acc);
         await consumer.disconnect();
         unguard();
+        unlean();
         await producer.disconnect();
         await sink.close();
         sink.stats.state = 'stopped';

@@ -1,0 +1,383 @@
+import { createRequire } from 'node:module';
+import { OptiBidError } from '../errors.js';
+import { scanRecordBatches, type AbortedTransaction, type ScannedRecords } from './record-batches.js';
+
+/**
+ * The lean fetch path of the kafkajs transport. kafkajs decodes every fetched record into an object
+ * (a Decoder, several `Long`s, a string offset, key/value/header Buffers, a batch context) and then
+ * filters them in arrays; on 50-byte records that and its garbage were most of a processor's CPU. For
+ * the consumer groups registered here, `ConsumerGroup.fetch` (kafkajs 2.2.4 internals, patched once)
+ * sends the same Fetch request over the consumer's own broker connection but decodes the response
+ * itself: each partition's record bytes stay one Buffer (a view of the response), record batch headers
+ * are read to apply read-committed filtering (aborted transactions, control batches, the fetch offset
+ * inside a batch; see record-batches.ts), and the batch handed to `eachBatch` is a `LeanBatch` whose
+ * records the transport walks in place. Everything else (group membership, heartbeats, assignment and
+ * rebalances, pause/seek, offset resolution, the offset-reset guard, transactions and `sendOffsets`)
+ * stays kafkajs'. Groups not registered keep kafkajs' own fetch.
+ */
+
+const require = createRequire(import.meta.url);
+
+interface TopicPartitions {
+  topic: string;
+  partitions: number[];
+}
+interface FetchPartitionRequest {
+  partition: number;
+  fetchOffset: string;
+  maxBytes: number;
+}
+interface ProtocolRequest {
+  request: unknown;
+  response: { decode(raw: Buffer): Promise<unknown>; parse(data: unknown): Promise<unknown> };
+  requestTimeout: number;
+}
+interface BrokerInstance {
+  lookupRequest(apiKey: number, definition: unknown): (args: Record<string, unknown>) => ProtocolRequest;
+}
+interface ConsumerGroupInstance {
+  groupId: string;
+  cluster: {
+    refreshMetadataIfNecessary(): Promise<void>;
+    findBroker(q: { nodeId: number }): Promise<BrokerInstance>;
+  };
+  subscriptionState: {
+    assigned(): TopicPartitions[];
+    isPaused(topic: string, partition: number): boolean;
+  };
+  seekOffset: { has(topic: string, partition: number): boolean };
+  offsetManager: {
+    committedOffsets(): Record<string, Record<string, string | undefined | null>>;
+    nextOffset(topic: string, partition: number): { toString(): string };
+  };
+  maxBytesPerPartition: number;
+  maxWaitTime: number;
+  minBytes: number;
+  maxBytes: number;
+  isolationLevel: number;
+  rackId: string;
+  checkForStaleAssignment(): void;
+  filterPartitionsByNode(nodeId: number, tps: TopicPartitions[]): TopicPartitions[];
+  seekOffsets(tps: TopicPartitions[]): Promise<void>;
+  getActiveTopicPartitions(): Record<string, Set<number>>;
+  recoverFromFetch(e: unknown): Promise<void>;
+  fetch(nodeId: number): Promise<unknown[]>;
+}
+
+const ConsumerGroup = require('kafkajs/src/consumer/consumerGroup.js') as { prototype: ConsumerGroupInstance };
+const Broker = require('kafkajs/src/broker/index.js') as { prototype: object };
+const { requests } = require('kafkajs/src/protocol/requests/index.js') as {
+  requests: {
+    Fetch: {
+      versions: string[];
+      protocol(v: { version: number }): (args: Record<string, unknown>) => ProtocolRequest;
+    };
+  };
+};
+const apiKeys = require('kafkajs/src/protocol/requests/apiKeys.js') as { Fetch: number };
+const { parse: parseFetch } = require('kafkajs/src/protocol/requests/fetch/v0/response.js') as {
+  parse(data: unknown): Promise<unknown>;
+};
+const { createErrorFromCode } = require('kafkajs/src/protocol/error.js') as {
+  createErrorFromCode(code: number): Error;
+};
+const { lookupCodec } = require('kafkajs/src/protocol/message/compression/index.js') as {
+  lookupCodec(type: number): { decompress(b: Buffer): Promise<Buffer> } | null;
+};
+const crc32C = require('kafkajs/src/protocol/recordBatch/crc32C/index.js') as (b: Buffer) => number;
+
+/** One partition of a Fetch response, its records left as bytes. */
+export interface LeanPartitionData {
+  partition: number;
+  errorCode: number;
+  highWatermark: string;
+  lastStableOffset: string;
+  logStartOffset: string;
+  abortedTransactions: AbortedTransaction[] | null;
+  records: Buffer | null;
+}
+
+export interface LeanFetchResponse {
+  throttleTime: number;
+  clientSideThrottleTime: number;
+  errorCode: number;
+  responses: Array<{ topicName: string; partitions: LeanPartitionData[] }>;
+}
+
+/**
+ * Decodes a Fetch response of `version` (4–11, what kafkajs negotiates) without touching the records:
+ * each partition's record set is a view of `raw`. Field presence per version: throttle time (v1+),
+ * error code and session id (v7+), last stable offset and aborted transactions (v4+), log start offset
+ * (v5+), preferred read replica (v11+).
+ */
+export function decodeFetchResponse(raw: Buffer, version: number): LeanFetchResponse {
+  let p = 0;
+  const i16 = () => {
+    const v = raw.readInt16BE(p);
+    p += 2;
+    return v;
+  };
+  const i32 = () => {
+    const v = raw.readInt32BE(p);
+    p += 4;
+    return v;
+  };
+  const i64 = () => {
+    const v = raw.readBigInt64BE(p);
+    p += 8;
+    return v;
+  };
+  const throttle = version >= 1 ? i32() : 0;
+  let errorCode = 0;
+  if (version >= 7) {
+    errorCode = i16();
+    i32(); // session id
+  }
+  const responses: LeanFetchResponse['responses'] = [];
+  const topics = i32();
+  for (let t = 0; t < topics; t++) {
+    const nameLen = i16();
+    const topicName = raw.toString('utf8', p, (p += nameLen));
+    const partitions: LeanPartitionData[] = [];
+    const n = i32();
+    for (let i = 0; i < n; i++) {
+      const partition = i32();
+      const partitionError = i16();
+      const highWatermark = i64().toString();
+      const lastStableOffset = version >= 4 ? i64().toString() : '-1';
+      const logStartOffset = version >= 5 ? i64().toString() : '-1';
+      let abortedTransactions: AbortedTransaction[] | null = null;
+      if (version >= 4) {
+        const count = i32();
+        if (count >= 0) {
+          abortedTransactions = [];
+          for (let a = 0; a < count; a++) abortedTransactions.push({ producerId: i64(), firstOffset: i64() });
+        }
+      }
+      if (version >= 11) i32(); // preferred read replica
+      const size = i32();
+      let records: Buffer | null = null;
+      if (size >= 0) {
+        if (p + size > raw.length)
+          throw new Error(`fetch response truncated: ${size} record bytes at ${p} of ${raw.length}`);
+        records = raw.subarray(p, (p += size));
+      }
+      partitions.push({
+        partition,
+        errorCode: partitionError,
+        highWatermark,
+        lastStableOffset,
+        logStartOffset,
+        abortedTransactions,
+        records,
+      });
+    }
+    responses.push({ topicName, partitions });
+  }
+  return version >= 8
+    ? { throttleTime: 0, clientSideThrottleTime: throttle, errorCode, responses }
+    : { throttleTime: throttle, clientSideThrottleTime: 0, errorCode, responses };
+}
+
+/**
+ * A fetched partition as the lean path hands it to `eachBatch`, with the interface kafkajs' runner uses
+ * of its `Batch` (emptiness, first/last offset, lags). `messages` only has a `length` (the number of
+ * records delivered): read the records with `forEachRecord(batch.records.spans, …)` (codec.ts
+ * `decodeLeanBatch`). The last offset is the last one of the last complete record batch fetched at or
+ * above the fetch offset (control and aborted batches included), so resolving it moves past markers.
+ */
+export class LeanBatch {
+  readonly messages: { readonly length: number };
+  constructor(
+    readonly topic: string,
+    readonly partition: number,
+    readonly highWatermark: string,
+    readonly fetchedOffset: string,
+    readonly records: ScannedRecords,
+  ) {
+    this.messages = { length: records.count };
+  }
+  isEmpty(): boolean {
+    return this.records.count === 0;
+  }
+  isEmptyIncludingFiltered(): boolean {
+    return this.records.lastOffset < 0;
+  }
+  isEmptyDueToFiltering(): boolean {
+    return this.isEmpty() && this.records.lastOffset >= 0;
+  }
+  isEmptyControlRecord(): boolean {
+    return this.isEmptyDueToFiltering();
+  }
+  isEmptyDueToLogCompactedMessages(): boolean {
+    return false;
+  }
+  firstOffset(): string | null {
+    return this.records.firstOffset < 0 ? null : String(this.records.firstOffset);
+  }
+  lastOffset(): string {
+    return this.records.lastOffset >= 0
+      ? String(this.records.lastOffset)
+      : (BigInt(this.highWatermark) - 1n).toString();
+  }
+  offsetLag(): string {
+    return (BigInt(this.highWatermark) - 1n - BigInt(this.lastOffset())).toString();
+  }
+  offsetLagLow(): string {
+    const first = this.firstOffset();
+    return first === null ? '0' : (BigInt(this.highWatermark) - 1n - BigInt(first)).toString();
+  }
+}
+
+/** Whether a batch handed to `eachBatch` came from the lean path. */
+export function isLeanBatch(batch: unknown): batch is LeanBatch {
+  return batch instanceof LeanBatch;
+}
+
+const decompress = async (codec: number, bytes: Buffer): Promise<Buffer> => {
+  const c = lookupCodec(codec);
+  if (!c) throw new OptiBidError('OPTIBID_ERR_UPSTREAM', `record batch with unknown compression codec ${codec}`);
+  return c.decompress(bytes);
+};
+
+interface LeanGroupOptions {
+  /** Verify each record batch's CRC-32C (default false: kafkajs does not either; TCP and the broker check already). */
+  checkCrc?: boolean;
+}
+
+const groups = new Map<string, LeanGroupOptions[]>();
+let installed = false;
+let sendRequest: symbol | undefined;
+
+/**
+ * Routes the fetches of consumer group `groupId` (kafkajs consumers in this process) through the lean
+ * path; returns the function that takes it back. Registered before the consumer runs.
+ */
+export function useLeanFetch(groupId: string, options: LeanGroupOptions = {}): () => void {
+  install();
+  groups.set(groupId, [...(groups.get(groupId) ?? []), options]);
+  return () => {
+    const left = (groups.get(groupId) ?? []).filter((o) => o !== options);
+    if (left.length) groups.set(groupId, left);
+    else groups.delete(groupId);
+  };
+}
+
+function install(): void {
+  if (installed) return;
+  const proto = ConsumerGroup.prototype;
+  const original = proto.fetch;
+  sendRequest = Object.getOwnPropertySymbols(Broker.prototype).find(
+    (s) => s.description === 'private:Broker:sendRequest',
+  );
+  const needed = [
+    'checkForStaleAssignment',
+    'filterPartitionsByNode',
+    'seekOffsets',
+    'getActiveTopicPartitions',
+    'recoverFromFetch',
+  ] as const;
+  if (typeof original !== 'function' || !sendRequest || needed.some((m) => typeof proto[m] !== 'function'))
+    throw new Error(
+      'kafkajs internals changed: ConsumerGroup.fetch / Broker sendRequest not found (runtime/kafka/lean-fetch.ts)',
+    );
+  proto.fetch = function (this: ConsumerGroupInstance, nodeId: number) {
+    const list = groups.get(this.groupId);
+    if (!list?.length) return original.call(this, nodeId);
+    return leanFetch(this, nodeId, list[list.length - 1]!);
+  };
+  installed = true;
+}
+
+/** kafkajs' `ConsumerGroup.fetch` with the lean response and batches (same offsets, pauses, seeks, recovery). */
+async function leanFetch(group: ConsumerGroupInstance, nodeId: number, options: LeanGroupOptions): Promise<unknown[]> {
+  try {
+    await group.cluster.refreshMetadataIfNecessary();
+    group.checkForStaleAssignment();
+    const tps = group.filterPartitionsByNode(nodeId, group.subscriptionState.assigned());
+    await group.seekOffsets(tps);
+    const committed = group.offsetManager.committedOffsets();
+    const active = group.getActiveTopicPartitions();
+    const topics: Array<{ topic: string; partitions: FetchPartitionRequest[] }> = [];
+    for (const { topic, partitions } of tps) {
+      const wanted: FetchPartitionRequest[] = [];
+      for (const partition of partitions) {
+        // Only partitions with a resolved position (kafkajs: concurrent out-of-range recovery clears them).
+        if (committed[topic]?.[partition] == null || !active[topic]?.has(partition)) continue;
+        wanted.push({
+          partition,
+          fetchOffset: group.offsetManager.nextOffset(topic, partition).toString(),
+          maxBytes: group.maxBytesPerPartition,
+        });
+      }
+      if (wanted.length) topics.push({ topic, partitions: wanted });
+    }
+    if (!topics.length) {
+      await new Promise((r) => setTimeout(r, group.maxWaitTime));
+      return [];
+    }
+    const broker = await group.cluster.findBroker({ nodeId });
+    const response = (await send(broker, {
+      replicaId: -1,
+      maxWaitTime: group.maxWaitTime,
+      minBytes: group.minBytes,
+      maxBytes: group.maxBytes,
+      isolationLevel: group.isolationLevel,
+      topics,
+      rackId: group.rackId,
+    })) as LeanFetchResponse;
+    const crc32c = options.checkCrc ? crc32C : undefined;
+    const batches: Array<Promise<LeanBatch>> = [];
+    for (const { topicName, partitions } of response.responses) {
+      const requested = topics.find((t) => t.topic === topicName);
+      for (const data of partitions) {
+        if (group.seekOffset.has(topicName, data.partition)) continue;
+        if (group.subscriptionState.isPaused(topicName, data.partition)) continue;
+        const fetchedOffset = requested?.partitions.find((p) => p.partition === data.partition)?.fetchOffset;
+        if (fetchedOffset === undefined) continue;
+        batches.push(
+          scanRecordBatches(data.records, Number(fetchedOffset), data.abortedTransactions, { decompress, crc32c }).then(
+            (scanned) => new LeanBatch(topicName, data.partition, data.highWatermark, fetchedOffset, scanned),
+          ),
+        );
+      }
+    }
+    return await Promise.all(batches);
+  } catch (e) {
+    await group.recoverFromFetch(e);
+    return [];
+  }
+}
+
+/** Sends a Fetch request on the broker's fetch connection with the lean response decoder. */
+async function send(broker: BrokerInstance, args: Record<string, unknown>): Promise<unknown> {
+  let version = 0;
+  const fetch = broker.lookupRequest(apiKeys.Fetch, {
+    versions: requests.Fetch.versions,
+    protocol: ({ version: v }: { version: number }) => {
+      version = v;
+      return requests.Fetch.protocol({ version: v });
+    },
+  });
+  const request = fetch(args);
+  if (version < 4)
+    throw new OptiBidError(
+      'OPTIBID_ERR_UPSTREAM',
+      `the broker offers Fetch v${version}; the lean fetch path needs v4+ (read_committed)`,
+    );
+  const lean: ProtocolRequest = {
+    ...request,
+    response: {
+      decode: async (raw: Buffer) => {
+        const decoded = decodeFetchResponse(raw, version);
+        if (decoded.errorCode !== 0) throw createErrorFromCode(decoded.errorCode);
+        return decoded;
+      },
+      parse: parseFetch,
+    },
+  };
+  return (broker as unknown as Record<symbol, (r: ProtocolRequest) => Promise<unknown>>)[sendRequest!]!.call(
+    broker,
+    lean,
+  );
+}
