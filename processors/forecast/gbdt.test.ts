@@ -1,4 +1,4 @@
-import { gbdtModel } from './gbdt.js';
+import { gbdtFeatureCount, gbdtModel, richFeatureCount, writeRichFeatures } from './gbdt.js';
 import { mae } from './metrics.js';
 import type { DayInput } from './model.js';
 import { seededRng } from '../bidding/rng.js';
@@ -77,5 +77,51 @@ describe('gbdt: least-absolute-deviation gradient-boosted trees', () => {
     // Day 156 still used the trees of day 150, so a model trained on day 156 itself differs.
     expect(gbdtModel(opts).forecastDay(input(156))).not.toEqual(fa.slice(6 * 24, 7 * 24));
     expect(gbdtModel({ ...opts, seeds: [3] }).forecastDay(input(150))).not.toEqual(fa.slice(0, 24));
+  });
+
+  it('rich features: weekly context of the interval, computed from the right days', () => {
+    // Day k of the history has price 100*k + h at interval h (perDay 4), so every feature is checkable.
+    const perDay = 4;
+    const history = new Float64Array(20 * perDay).map((_, i) => 100 * Math.floor(i / perDay) + (i % perDay));
+    const out = new Float64Array(richFeatureCount + 1).fill(NaN);
+    const day = 20;
+    const h = 2;
+    const base = 100 * 19 + 1.5; // mean of day d-1
+    writeRichFeatures(history, perDay, day, h, 3, base, out, 1);
+    expect(out[0]).toBeNaN(); // writes from `at`
+    const lastWeek = [13, 14, 15, 16, 17, 18, 19].map((k) => 100 * k + h);
+    const mean = lastWeek.reduce((a, b) => a + b) / 7;
+    expect(out[1]).toBeCloseTo(mean - base, 9);
+    expect(out[2]).toBeCloseTo(Math.sqrt(lastWeek.reduce((a, v) => a + (v - mean) ** 2, 0) / 7), 9);
+    expect(out[3]).toBeCloseTo(100 * 6 + h - base, 9); // d-14
+    expect(out[4]).toBeCloseTo(100 * 18 + 1.5 - base, 9); // level of d-2
+    expect(out[5]).toBeCloseTo(100 * 16 + 1.5 - base, 9); // level of d-1..d-7
+    expect(out[6]).toBeCloseTo(h - 1.5, 9); // shape of d-7 at h
+    expect(out[7]).toBe(3 * perDay + h); // hour of week
+    expect(gbdtFeatureCount(perDay)).toBe(15 + perDay);
+  });
+
+  it('rich features learn a rule the base set cannot see (same interval two weeks back)', () => {
+    // Interval h of day d repeats interval h of day d-14 (plus noise); d-1..d-7 carry no information on it.
+    const n = 150;
+    const rng = seededRng(5);
+    const days = dates(n);
+    const prices = new Float64Array(n * 24);
+    for (let d = 0; d < n; d++) {
+      for (let h = 0; h < 24; h++)
+        prices[d * 24 + h] = d < 14 ? 40 + 20 * rng.next() : prices[(d - 14) * 24 + h] + 0.2 * (rng.next() - 0.5);
+    }
+    const base = gbdtModel(fast);
+    const rich = gbdtModel({ ...fast, features: 'rich' });
+    expect(rich.minHistoryDays).toBeGreaterThan(base.minHistoryDays);
+    const actual: number[] = [];
+    const fb: number[] = [];
+    const fr: number[] = [];
+    for (let d = 136; d < 150; d++) {
+      actual.push(...prices.subarray(d * 24, d * 24 + 24));
+      fb.push(...base.forecastDay(inputOf(prices, days, d)));
+      fr.push(...rich.forecastDay(inputOf(prices, days, d)));
+    }
+    expect(mae(actual, fr)).toBeLessThan(0.6 * mae(actual, fb));
   });
 });

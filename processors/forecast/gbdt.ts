@@ -22,6 +22,12 @@ export interface GbdtOptions {
   subsample?: number;
   /** Seeds of the row sampling; one booster per seed, their forecasts averaged (default [1]). */
   seeds?: number[];
+  /**
+   * Feature set: `base` (default, see `gbdtFeatureCount`) or `rich`, which adds weekly context (see
+   * `richFeatureCount`): the same interval's mean and spread over d-1..d-7 and on d-14, the d-2 and
+   * d-1..d-7 levels, and the shape of d-7.
+   */
+  features?: 'base' | 'rich';
 }
 
 /**
@@ -32,6 +38,50 @@ export interface GbdtOptions {
  */
 export function gbdtFeatureCount(perDay: number): number {
   return 15 + perDay;
+}
+
+/** Extra features of the `rich` set. */
+export const richFeatureCount = 7;
+
+/**
+ * The `rich` additions for (day, interval h), relative to the d-1 level `base`: mean and standard deviation of
+ * interval h over d-1..d-7, interval h on d-14, the level of d-2, the level of d-1..d-7, interval h of d-7
+ * relative to the level of d-7, the hour-of-week index.
+ */
+export function writeRichFeatures(
+  history: Float64Array,
+  perDay: number,
+  day: number,
+  h: number,
+  dow: number,
+  base: number,
+  out: Float64Array,
+  at: number,
+): void {
+  let sum = 0;
+  let ss = 0;
+  for (let lag = 1; lag <= 7; lag++) {
+    const v = history[(day - lag) * perDay + h];
+    sum += v;
+    ss += v * v;
+  }
+  const mean = sum / 7;
+  let level2 = 0;
+  let level7 = 0;
+  let week = 0;
+  for (let i = 0; i < perDay; i++) {
+    level2 += history[(day - 2) * perDay + i];
+    level7 += history[(day - 7) * perDay + i];
+    for (let lag = 1; lag <= 7; lag++) week += history[(day - lag) * perDay + i];
+  }
+  let k = at;
+  out[k++] = mean - base;
+  out[k++] = Math.sqrt(Math.max(0, ss / 7 - mean * mean));
+  out[k++] = history[(day - 14) * perDay + h] - base;
+  out[k++] = level2 / perDay - base;
+  out[k++] = week / (7 * perDay) - base;
+  out[k++] = history[(day - 7) * perDay + h] - level7 / perDay;
+  out[k++] = dow * perDay + h;
 }
 
 /** Day type of `date` as a tree feature (0 = Monday .. 6 = Sunday, 7 = holiday) and whether d-1 was a holiday. */
@@ -303,8 +353,10 @@ export function gbdtModel(opts: GbdtOptions = {}, name = 'gbdt'): DayAheadModel 
     bins: Math.min(255, opts.bins ?? 64),
     subsample: opts.subsample ?? 0.7,
     seeds: opts.seeds ?? [1],
+    features: opts.features ?? 'base',
   };
-  const maxLag = 7;
+  const rich = o.features === 'rich';
+  const maxLag = rich ? 14 : 7;
   let boosters: Booster[] | undefined;
   let trainedOn = -Infinity;
   let trainedDays = 0;
@@ -314,7 +366,7 @@ export function gbdtModel(opts: GbdtOptions = {}, name = 'gbdt'): DayAheadModel 
     forecastDay(input: DayInput): number[] {
       const { history, historyDays, perDay, targetDate } = input;
       const t = history.length / perDay;
-      const f = gbdtFeatureCount(perDay);
+      const f = gbdtFeatureCount(perDay) + (rich ? richFeatureCount : 0);
       const dayNumber = Date.parse(`${targetDate}T00:00:00Z`) / 86_400_000;
       if (!boosters || dayNumber - trainedOn >= o.retrainEvery || dayNumber < trainedOn || t < trainedDays) {
         const first = o.window > 0 ? Math.max(maxLag, t - o.window) : maxLag;
@@ -326,6 +378,7 @@ export function gbdtModel(opts: GbdtOptions = {}, name = 'gbdt'): DayAheadModel 
           const dow = treeDayType(historyDays[day], input.holidays);
           for (let h = 0; h < perDay; h++, r++) {
             const base = writeFeatures(history, perDay, day, h, dow, x, r * f);
+            if (rich) writeRichFeatures(history, perDay, day, h, dow[0], base, x, r * f + f - richFeatureCount);
             y[r] = history[day * perDay + h] - base;
           }
         }
@@ -338,6 +391,7 @@ export function gbdtModel(opts: GbdtOptions = {}, name = 'gbdt'): DayAheadModel 
       const out = new Array<number>(perDay);
       for (let h = 0; h < perDay; h++) {
         const base = writeFeatures(history, perDay, t, h, dow, row, 0);
+        if (rich) writeRichFeatures(history, perDay, t, h, dow[0], base, row, f - richFeatureCount);
         let z = 0;
         for (const b of boosters) z += predict(b, row, 0);
         out[h] = base + z / boosters.length;

@@ -67,3 +67,50 @@ describe('coordinate-descent LASSO', () => {
     expect(Array.from(early.coef)).toEqual(Array.from(full.coef));
   });
 });
+
+describe('weighted LASSO (row weights in the design)', () => {
+  const n = 240;
+  const p = 12;
+  const rand = lcg(11);
+  const x = new Float64Array(n * p).map(() => rand());
+  // Two regimes: feature 0 has slope 3 in the first half of the rows, -2 in the second half.
+  const y = Array.from({ length: n }, (_, i) => 1 + (i < n / 2 ? 3 : -2) * x[i * p] + 0.02 * rand());
+
+  it('satisfies the weighted KKT conditions at the chosen lambda', () => {
+    const w = Array.from({ length: n }, (_, i) => 0.5 ** ((n - 1 - i) / 40));
+    const design = lassoDesign(x, n, p, w);
+    const fit = lassoFit(design, y, { tolerance: 1e-10 });
+    const total = w.reduce((a, b) => a + b, 0);
+    for (let j = 0; j < p; j++) {
+      // d/db_j of (1/2n) sum v_i (y_i - x_i b)^2 on the standardised scale, v = w normalised to sum n.
+      let g = 0;
+      let mean = 0;
+      for (let i = 0; i < n; i++) mean += (w[i] / total) * x[i * p + j];
+      for (let i = 0; i < n; i++) {
+        const v = (w[i] * n) / total;
+        g += (v * (x[i * p + j] - mean) * (y[i] - lassoPredict(fit, x.subarray(i * p, (i + 1) * p)))) / design.scale[j];
+      }
+      g /= n;
+      const b = fit.coef[j] * design.scale[j];
+      if (b !== 0) expect(g).toBeCloseTo(Math.sign(b) * fit.lambda, 4);
+      else expect(Math.abs(g)).toBeLessThanOrEqual(fit.lambda + 1e-6);
+    }
+  });
+
+  it('follows the heavily weighted recent regime; equal weights give the unweighted fit', () => {
+    const recent = Array.from({ length: n }, (_, i) => 0.5 ** ((n - 1 - i) / 10));
+    const weighted = lassoFit(lassoDesign(x, n, p, recent), y);
+    const plain = lassoFit(lassoDesign(x, n, p), y);
+    expect(weighted.coef[0]).toBeLessThan(-1.8);
+    expect(plain.coef[0]).toBeGreaterThan(-0.5);
+    const equal = lassoFit(lassoDesign(x, n, p, new Array<number>(n).fill(5)), y);
+    expect(equal.lambda).toBeCloseTo(plain.lambda, 10);
+    Array.from(plain.coef).forEach((c, j) => expect(equal.coef[j]).toBeCloseTo(c, 9));
+    expect(equal.intercept).toBeCloseTo(plain.intercept, 9);
+  });
+
+  it('rejects weights that are not one positive number per row', () => {
+    expect(() => lassoDesign(x, n, p, [1, 2])).toThrow(/2 weights for 240 rows/);
+    expect(() => lassoDesign(x, n, p, new Array<number>(n).fill(0))).toThrow(/not positive/);
+  });
+});

@@ -15,6 +15,11 @@ export interface LassoDesign {
   gram: Float64Array;
   mean: Float64Array;
   scale: Float64Array;
+  /**
+   * Square roots of the row weights, normalised to sum to n (absent: every row weighs 1). The rows of `z`
+   * are already multiplied by them, so `gram` is the weighted Gram matrix.
+   */
+  rootWeights?: Float64Array;
 }
 
 /**
@@ -52,22 +57,40 @@ export interface LassoFit {
   df: number;
 }
 
-/** Centres and scales the columns of row-major `x` (n x p) and computes the Gram matrix. */
-export function lassoDesign(x: Float64Array, n: number, p: number): LassoDesign {
+/**
+ * Centres and scales the columns of row-major `x` (n x p) and computes the Gram matrix. With `weights`
+ * (one per row, positive) the objective becomes the weighted one, (1/2n) sum w_i (y_i - x_i b)^2 + lambda
+ * ||b||_1 with the weights normalised to sum to n: means, scales and the Gram matrix are weighted.
+ */
+export function lassoDesign(x: Float64Array, n: number, p: number, weights?: ArrayLike<number>): LassoDesign {
   const mean = new Float64Array(p);
   const scale = new Float64Array(p);
-  for (let i = 0; i < n; i++) for (let j = 0; j < p; j++) mean[j] += x[i * p + j];
+  const w = new Float64Array(n).fill(1);
+  if (weights) {
+    if (weights.length !== n) throw new Error(`lassoDesign: ${weights.length} weights for ${n} rows`);
+    let total = 0;
+    for (let i = 0; i < n; i++) {
+      if (!(weights[i] > 0)) throw new Error(`lassoDesign: weight ${weights[i]} of row ${i} is not positive`);
+      total += weights[i];
+    }
+    for (let i = 0; i < n; i++) w[i] = (weights[i] * n) / total;
+  }
+  for (let i = 0; i < n; i++) for (let j = 0; j < p; j++) mean[j] += w[i] * x[i * p + j];
   for (let j = 0; j < p; j++) mean[j] /= n;
   const z = new Float64Array(n * p);
   for (let i = 0; i < n; i++) {
     for (let j = 0; j < p; j++) {
       const v = x[i * p + j] - mean[j];
       z[i * p + j] = v;
-      scale[j] += v * v;
+      scale[j] += w[i] * v * v;
     }
   }
   for (let j = 0; j < p; j++) scale[j] = Math.sqrt(scale[j] / n) || 1;
-  for (let i = 0; i < n; i++) for (let j = 0; j < p; j++) z[i * p + j] /= scale[j];
+  const rootWeights = weights ? w.map(Math.sqrt) : undefined;
+  for (let i = 0; i < n; i++) {
+    const rw = rootWeights ? rootWeights[i] : 1;
+    for (let j = 0; j < p; j++) z[i * p + j] *= rw / scale[j];
+  }
   const gram = new Float64Array(p * p);
   for (let i = 0; i < n; i++) {
     const row = i * p;
@@ -85,7 +108,7 @@ export function lassoDesign(x: Float64Array, n: number, p: number): LassoDesign 
       gram[k * p + j] = v;
     }
   }
-  return { n, p, z, gram, mean, scale };
+  return { n, p, z, gram, mean, scale, ...(rootWeights ? { rootWeights } : {}) };
 }
 
 /** Fits y on the design along the lambda path and returns the fit the criterion prefers. */
@@ -100,20 +123,21 @@ export function lassoFitCriteria(
   criteria: Criterion[],
   opts: LassoOptions = {},
 ): LassoFit[] {
-  const { n, p, z, gram, mean, scale } = design;
+  const { n, p, z, gram, mean, scale, rootWeights } = design;
   const pathLength = opts.pathLength ?? 25;
   const minRatio = opts.minRatio ?? 1e-2;
   const tol = opts.tolerance ?? 1e-4;
   const maxSweeps = opts.maxSweeps ?? 200;
   const maxDf = Math.max(1, Math.floor((opts.maxDfRatio ?? 0.5) * n));
 
+  // Weighted (when the design is) mean of y; the rows of z carry the root weights, so yi does too.
   let ymean = 0;
-  for (let i = 0; i < n; i++) ymean += y[i];
+  for (let i = 0; i < n; i++) ymean += rootWeights ? rootWeights[i] * rootWeights[i] * y[i] : y[i];
   ymean /= n;
   const c = new Float64Array(p);
   let yy = 0;
   for (let i = 0; i < n; i++) {
-    const yi = y[i] - ymean;
+    const yi = (y[i] - ymean) * (rootWeights ? rootWeights[i] : 1);
     yy += yi * yi;
     const row = i * p;
     for (let j = 0; j < p; j++) c[j] += z[row + j] * yi;

@@ -28,6 +28,12 @@ export interface LearOptions {
    * so the forecast follows level shifts instead of reverting to the window's mean.
    */
   level?: 'none' | 'd1';
+  /**
+   * Recency weighting of the calibration days: a day k days before the newest weighs 0.5^(k / halfLife)
+   * in the least-squares part of the LASSO (default: none, every day weighs the same). With a long or
+   * expanding window this lets old regimes fade instead of cutting them off.
+   */
+  halfLife?: number;
   lasso?: LassoOptions;
 }
 
@@ -41,6 +47,7 @@ export interface LearSettings {
   extras: boolean;
   exogLags: number[];
   relative: boolean;
+  halfLife: number | undefined;
   lasso: LassoOptions;
 }
 
@@ -56,6 +63,7 @@ export function learSettings(opts: LearOptions): LearSettings {
     extras: opts.extras ?? false,
     exogLags,
     relative: opts.level === 'd1',
+    halfLife: opts.halfLife,
     lasso: opts.lasso ?? {},
   };
 }
@@ -137,6 +145,14 @@ function dayMean(series: ArrayLike<number>, perDay: number, day: number): number
   return sum / perDay;
 }
 
+/** Weights of n consecutive days, oldest first: 0.5^(age / halfLife), the newest day weighing 1. */
+export function recencyWeights(n: number, halfLife: number): Float64Array {
+  if (!(halfLife > 0)) throw new OptiBidError('OPTIBID_ERR_USAGE', `LEAR halfLife must be positive, got ${halfLife}`);
+  const w = new Float64Array(n);
+  for (let r = 0; r < n; r++) w[r] = Math.pow(0.5, (n - 1 - r) / halfLife);
+  return w;
+}
+
 /** Number of the calibration window's first training day. */
 function firstDay(t: number, window: number, maxLag: number): number {
   return window <= 0 ? maxLag : Math.max(maxLag, t - window);
@@ -204,7 +220,8 @@ export function learMembers(input: DayInput, opts: LearOptions = {}): Map<string
       }
       for (let r = 0; r < n; r++) writeDayType(x, r * p + cols, historyDays[first + r], calendar);
       writeDayType(xt, cols, targetDate, calendar);
-      const design = lassoDesign(x, n, p);
+      const weights = s.halfLife ? recencyWeights(n, s.halfLife) : undefined;
+      const design = lassoDesign(x, n, p, weights);
       const forecasts = s.criteria.map(() => new Array<number>(perDay));
       const targetBase = s.relative ? dayMean(history, perDay, t - 1) : 0;
       for (let h = 0; h < perDay; h++) {
