@@ -183,11 +183,11 @@ async function worker(job: WorkerJob): Promise<void> {
       });
     },
   };
-  // kafkajs = the kafka transport on its default (lean) fetch path; kafkajs-classic = kafkajs' own record decoding.
+  // kafkajs = the kafka transport on its default lean wire path; kafkajs-classic = kafkajs' own record decoding/encoding.
   const transport =
     job.transport === 'rdkafka'
       ? new RdkafkaTransport(options)
-      : new KafkaTransport({ ...options, fetchPath: job.transport === 'kafkajs-classic' ? 'kafkajs' : 'lean' });
+      : new KafkaTransport({ ...options, wire: job.transport === 'kafkajs-classic' ? 'kafkajs' : 'lean' });
   const run = await transport.start(spec, { logger });
   run.done.catch((err: unknown) => send({ type: 'error', message: (err as Error).message }));
   const stats = run.stats()[0]!;

@@ -12,9 +12,9 @@ jest.setTimeout(120_000);
 const runId = `lf${Date.now().toString(36)}${randomUUID().slice(0, 4)}`;
 
 /** An upstream transaction aborted in the middle of committed input: a read-committed processor must never see it. */
-describe.each([['lean'], ['kafkajs']] as const)('kafka transport, %s fetch path', (fetchPath) => {
+describe.each([['lean'], ['kafkajs']] as const)('kafka transport, %s wire path', (wire) => {
   it('never processes the records of a transaction aborted mid-stream, interleaved with committed ones', async () => {
-    const run = `${runId}${fetchPath}`;
+    const run = `${runId}${wire}`;
     const input = `${run}.in`;
     const output = `${run}.out`;
     await createTopics([{ topic: input }, { topic: output }]);
@@ -37,7 +37,7 @@ describe.each([['lean'], ['kafkajs']] as const)('kafka transport, %s fetch path'
       name: run,
       processors: [{ name: 'copy', definition: copy, inputs: [input], outputs: [output] }],
     });
-    const worker = await new KafkaTransport({ instanceId: 'a', fetchPath }).start(spec);
+    const worker = await new KafkaTransport({ instanceId: 'a', wire }).start(spec);
     const kafka = testKafka();
     const tp = kafka.producer({ transactionalId: `${run}.upstream`, idempotent: true, maxInFlightRequests: 1 });
     const plain = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
@@ -79,7 +79,7 @@ describe.each([['lean'], ['kafkajs']] as const)('kafka transport, %s fetch path'
     // The input really holds the aborted records: a read-uncommitted reader gets all 12.
     expect((await readTopic(input, { count: 12, readUncommitted: true, settleMs: 300 })).length).toBe(12);
     // The path under test was the one used.
-    if (fetchPath === 'lean') expect(leanBatches).toHaveBeenCalled();
+    if (wire === 'lean') expect(leanBatches).toHaveBeenCalled();
     else expect(leanBatches).not.toHaveBeenCalled();
     leanBatches.mockRestore();
   });

@@ -14,6 +14,7 @@ import type { PipelineSpec, ProcessorNode, SinkNode, SourceNode } from '../spec.
 import { decodeBatch, decodeLeanBatch, encodeRecords, rawDeadLetters, type DecodedBatch } from './codec.js';
 import { isLeanBatch, useLeanFetch } from './lean-fetch.js';
 import { cachingPartitioner } from './partitioner.js';
+import { useLeanProduce } from './lean-produce.js';
 import { createJsonSerde } from './json-serde.js';
 import { checkIntervalMs, sinkBatching } from './sink-accumulator.js';
 import { KafkaRunBase, type Task, type TaskContext } from './run-base.js';
@@ -38,11 +39,12 @@ export interface KafkaTransportOptions {
   /** How long (ms) nothing must arrive before `untilIdle` counts inputs as drained. */
   idleMs?: number;
   /**
-   * How processors and sinks read fetched records: `lean` (default) decodes Fetch responses itself and
-   * walks each partition's record batches in place (lean-fetch.ts); `kafkajs` uses kafkajs' own
-   * per-record decoding. Group membership, rebalances, offsets and transactions are kafkajs' either way.
+   * How records cross the wire. `lean` (default): processors and sinks decode Fetch responses themselves and
+   * walk each partition's record batches in place (lean-fetch.ts), and processors' transactional producers
+   * encode their Produce requests in one Buffer (lean-produce.ts). `kafkajs`: kafkajs' own per-record
+   * decoding and encoding. Group membership, rebalances, offsets and transactions are kafkajs' either way.
    */
-  fetchPath?: 'lean' | 'kafkajs';
+  wire?: 'lean' | 'kafkajs';
   /** Lean fetch path: verify every record batch's CRC-32C (default false, as kafkajs). */
   checkCrc?: boolean;
   /** Most bytes fetched per partition at once (default 8 MiB); a processor commits one transaction per fetched batch. */
@@ -214,6 +216,7 @@ class KafkaRun extends KafkaRunBase {
       maxInFlightRequests: 1,
       transactionTimeout: this.options.transactionTimeoutMs ?? 10_000,
     });
+    const unleanProduce = this.lean() ? useLeanProduce(`${group}.${this.instanceId}`) : () => {};
     await producer.connect();
     // Initialises the transactional id: fences (and aborts) a crashed predecessor's open transaction.
     await (await producer.transaction()).abort();
@@ -386,16 +389,20 @@ class KafkaRun extends KafkaRunBase {
         unguard();
         unlean();
         await producer.disconnect();
+        unleanProduce();
         await core.close();
         core.stats.state = 'stopped';
       },
     };
   }
 
-  /** Puts a component's consumer group on the lean fetch path unless `fetchPath: 'kafkajs'`; returns the undo. */
+  private lean(): boolean {
+    return (this.options.wire ?? 'lean') === 'lean';
+  }
+
+  /** Puts a component's consumer group on the lean fetch path unless `wire: 'kafkajs'`; returns the undo. */
   private leanFetch(group: string): () => void {
-    if ((this.options.fetchPath ?? 'lean') !== 'lean') return () => {};
-    return useLeanFetch(group, { checkCrc: this.options.checkCrc });
+    return this.lean() ? useLeanFetch(group, { checkCrc: this.options.checkCrc }) : () => {};
   }
 
   /** A fetched batch's records decoded with the serde: walked in place (lean path) or from kafkajs' messages. */
