@@ -116,7 +116,7 @@ interface WorkerJob {
   avro: boolean;
   /** Report each committed record's latency (now - its timestamp). */
   latencies: boolean;
-  tuning: RdkafkaTransportOptions;
+  tuning: RdkafkaTransportOptions & Pick<KafkaTransportOptions, 'maxBytesPerPartition'>;
 }
 
 type FromWorker =
@@ -415,7 +415,11 @@ async function kafkaEndToEnd(n: number): Promise<void> {
   const scaleWorkers = list('OPTIBID_BENCH_WORKERS', String(scalePartitions)).map(Number);
   const rounds = Number(process.env.OPTIBID_BENCH_ROUNDS ?? 1);
   // rdkafka batch bounds (see runtime/rdkafka/README.md): OPTIBID_BENCH_MAX_BATCH_MS, OPTIBID_BENCH_BATCH_GAP_MS.
-  const tuning: RdkafkaTransportOptions = {
+  // kafkajs fetch size per partition (bytes; the transport's default is 8 MiB): OPTIBID_BENCH_MAX_BYTES_PER_PARTITION.
+  const tuning: RdkafkaTransportOptions & Pick<KafkaTransportOptions, 'maxBytesPerPartition'> = {
+    maxBytesPerPartition: process.env.OPTIBID_BENCH_MAX_BYTES_PER_PARTITION
+      ? Number(process.env.OPTIBID_BENCH_MAX_BYTES_PER_PARTITION)
+      : undefined,
     maxBatchMs: process.env.OPTIBID_BENCH_MAX_BATCH_MS ? Number(process.env.OPTIBID_BENCH_MAX_BATCH_MS) : undefined,
     batchGapMs: process.env.OPTIBID_BENCH_BATCH_GAP_MS ? Number(process.env.OPTIBID_BENCH_BATCH_GAP_MS) : undefined,
   };

@@ -84,3 +84,70 @@ describe.each([['lean'], ['kafkajs']] as const)('kafka transport, %s wire path',
     leanBatches.mockRestore();
   });
 });
+
+/**
+ * A backlog in several log segments: a broker answers a Fetch with one segment per partition at most, and
+ * records with event times far apart roll a segment per append (`segment.ms`, a week of record time).
+ */
+describe.each([['lean'], ['kafkajs']] as const)('kafka transport, %s wire path, backlog over log segments', (wire) => {
+  it('processes every record once; the lean path takes several segments into one transaction', async () => {
+    const run = `${runId}seg${wire}`;
+    const input = `${run}.in`;
+    const output = `${run}.out`;
+    const admin = testKafka().admin();
+    await admin.connect();
+    await admin.createTopics({
+      topics: [
+        { topic: input, numPartitions: 1, configEntries: [{ name: 'retention.ms', value: '-1' }] },
+        { topic: output, numPartitions: 1, configEntries: [{ name: 'retention.ms', value: '-1' }] },
+      ],
+      waitForLeaders: true,
+    });
+    await admin.disconnect();
+    const producer = testKafka().producer({ idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    const day = 86_400_000;
+    for (let segment = 0; segment < 3; segment++) {
+      await producer.send({
+        topic: input,
+        acks: -1,
+        messages: Array.from({ length: 1000 }, (_, i) => ({
+          key: `k${i % 5}`,
+          value: JSON.stringify({ x: segment * 1000 + i }),
+          timestamp: String(segment * 10 * day + i),
+        })),
+      });
+    }
+    await producer.disconnect();
+    const perTransaction: number[] = [];
+    const seen: number[] = [];
+    const copy = defineProcessor({
+      name: 'copy',
+      status: 'stable',
+      summary: 'emits x',
+      config: Type.Object({}),
+      create: () => ({
+        process(r, ctx) {
+          seen.push((r.value as { x: number }).x);
+          ctx.emit({ key: r.key, value: r.value, timestamp: r.timestamp });
+        },
+      }),
+    });
+    const spec = makeSpec({
+      name: run,
+      processors: [{ name: 'copy', definition: copy, inputs: [input], outputs: [output] }],
+    });
+    const worker = await new KafkaTransport({
+      instanceId: 'a',
+      wire,
+      afterCommit: ({ records }) => perTransaction.push(records.length),
+    }).start(spec, { untilIdle: true });
+    await worker.done;
+    expect(seen).toEqual(Array.from({ length: 3000 }, (_, i) => i));
+    expect(perTransaction.reduce((a, b) => a + b, 0)).toBe(3000);
+    if (wire === 'lean') expect(Math.max(...perTransaction)).toBeGreaterThan(1000);
+    else expect(Math.max(...perTransaction)).toBeLessThanOrEqual(1000); // one segment per fetch
+    const out = await readTopic(output, { count: 3000, settleMs: 300 });
+    expect(out.length).toBe(3000);
+  });
+});

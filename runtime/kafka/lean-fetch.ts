@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { OptiBidError } from '../errors.js';
-import { scanRecordBatches, type AbortedTransaction, type ScannedRecords } from './record-batches.js';
+import { mergeScanned, scanRecordBatches, type AbortedTransaction, type ScannedRecords } from './record-batches.js';
 
 /**
  * The lean fetch path of the kafkajs transport. kafkajs decodes every fetched record into an object
@@ -289,7 +289,31 @@ function install(): void {
   installed = true;
 }
 
-/** kafkajs' `ConsumerGroup.fetch` with the lean response and batches (same offsets, pauses, seeks, recovery). */
+type Scan = (data: LeanPartitionData, fetchOffset: string) => Promise<ScannedRecords>;
+type FetchTopics = Array<{ topic: string; partitions: FetchPartitionRequest[] }>;
+
+/** A fetch started ahead for a member's next positions (see `leanFetch`). */
+interface Prefetch {
+  nodeId: number;
+  /** The positions it fetched from (`topic/partition@offset`, sorted). */
+  key: string;
+  result: Promise<Fetched[] | undefined>;
+}
+const prefetches = new WeakMap<ConsumerGroupInstance, Map<number, Prefetch>>();
+
+const positionsKey = (topics: FetchTopics) =>
+  topics
+    .flatMap((t) => t.partitions.map((p) => `${t.topic}/${p.partition}@${p.fetchOffset}`))
+    .sort()
+    .join(',');
+
+/**
+ * kafkajs' `ConsumerGroup.fetch` with the lean response and batches (same positions, pauses, seeks and
+ * recovery). While the batches it returns are processed, the fetch from the positions they lead to is
+ * already under way (no broker wait): the next call uses it when the member's positions are exactly
+ * those (the batches were resolved), else drops it and fetches as usual. So the broker reads the next
+ * records while the worker processes these; a member holds at most two fetches' records at once.
+ */
 async function leanFetch(group: ConsumerGroupInstance, nodeId: number, options: LeanGroupOptions): Promise<unknown[]> {
   try {
     await group.cluster.refreshMetadataIfNecessary();
@@ -298,7 +322,7 @@ async function leanFetch(group: ConsumerGroupInstance, nodeId: number, options: 
     await group.seekOffsets(tps);
     const committed = group.offsetManager.committedOffsets();
     const active = group.getActiveTopicPartitions();
-    const topics: Array<{ topic: string; partitions: FetchPartitionRequest[] }> = [];
+    const topics: FetchTopics = [];
     for (const { topic, partitions } of tps) {
       const wanted: FetchPartitionRequest[] = [];
       for (const partition of partitions) {
@@ -312,40 +336,177 @@ async function leanFetch(group: ConsumerGroupInstance, nodeId: number, options: 
       }
       if (wanted.length) topics.push({ topic, partitions: wanted });
     }
+    let pending = prefetches.get(group);
+    const ahead = pending?.get(nodeId);
+    pending?.delete(nodeId);
     if (!topics.length) {
       await new Promise((r) => setTimeout(r, group.maxWaitTime));
       return [];
     }
-    const broker = await group.cluster.findBroker({ nodeId });
-    const response = (await send(broker, {
-      replicaId: -1,
-      maxWaitTime: group.maxWaitTime,
-      minBytes: group.minBytes,
-      maxBytes: group.maxBytes,
-      isolationLevel: group.isolationLevel,
-      topics,
-      rackId: group.rackId,
-    })) as LeanFetchResponse;
     const crc32c = options.checkCrc ? crc32C : undefined;
-    const batches: Array<Promise<LeanBatch>> = [];
-    for (const { topicName, partitions } of response.responses) {
-      const requested = topics.find((t) => t.topic === topicName);
-      for (const data of partitions) {
-        if (group.seekOffset.has(topicName, data.partition)) continue;
-        if (group.subscriptionState.isPaused(topicName, data.partition)) continue;
-        const fetchedOffset = requested?.partitions.find((p) => p.partition === data.partition)?.fetchOffset;
-        if (fetchedOffset === undefined) continue;
-        batches.push(
-          scanRecordBatches(data.records, Number(fetchedOffset), data.abortedTransactions, { decompress, crc32c }).then(
-            (scanned) => new LeanBatch(topicName, data.partition, data.highWatermark, fetchedOffset, scanned),
-          ),
-        );
-      }
+    const scan: Scan = (data, fetchOffset) =>
+      scanRecordBatches(data.records, Number(fetchOffset), data.abortedTransactions, { decompress, crc32c });
+    const broker = await group.cluster.findBroker({ nodeId });
+    let fetched = ahead && ahead.key === positionsKey(topics) ? await ahead.result : undefined;
+    if (!fetched?.some((f) => f.scanned.lastOffset >= 0))
+      fetched = await fetchOnce(group, broker, topics, group.maxWaitTime, scan);
+    // Paused or sought while the fetch was out: those partitions' records are not handed over.
+    fetched = fetched.filter(
+      (f) => !group.seekOffset.has(f.topic, f.partition) && !group.subscriptionState.isPaused(f.topic, f.partition),
+    );
+    const next: FetchTopics = [];
+    for (const f of fetched) {
+      if (f.scanned.lastOffset < 0) continue;
+      let t = next.find((x) => x.topic === f.topic);
+      if (!t) next.push((t = { topic: f.topic, partitions: [] }));
+      t.partitions.push({
+        partition: f.partition,
+        fetchOffset: String(f.scanned.lastOffset + 1),
+        maxBytes: group.maxBytesPerPartition,
+      });
     }
-    return await Promise.all(batches);
+    // Positions of partitions that brought nothing stay as they are: they belong to the next fetch too.
+    for (const t of topics)
+      for (const p of t.partitions)
+        if (!fetched.some((f) => f.topic === t.topic && f.partition === p.partition && f.scanned.lastOffset >= 0)) {
+          let n = next.find((x) => x.topic === t.topic);
+          if (!n) next.push((n = { topic: t.topic, partitions: [] }));
+          n.partitions.push(p);
+        }
+    if (fetched.some((f) => f.scanned.lastOffset >= 0)) {
+      if (!pending) prefetches.set(group, (pending = new Map()));
+      const result = fetchOnce(group, broker, next, 0, scan).catch(() => undefined);
+      pending.set(nodeId, { nodeId, key: positionsKey(next), result });
+    }
+    return fetched.map((f) => new LeanBatch(f.topic, f.partition, f.highWatermark, f.fetchedOffset, f.scanned));
   } catch (e) {
     await group.recoverFromFetch(e);
     return [];
+  }
+}
+
+/** One Fetch (waiting up to `waitMs` for data) plus its follow-ups (`extendFetches`); throws what the response says. */
+async function fetchOnce(
+  group: ConsumerGroupInstance,
+  broker: BrokerInstance,
+  topics: FetchTopics,
+  waitMs: number,
+  scan: Scan,
+): Promise<Fetched[]> {
+  const response = (await send(broker, {
+    replicaId: -1,
+    maxWaitTime: waitMs,
+    minBytes: waitMs > 0 ? group.minBytes : 0,
+    maxBytes: group.maxBytes,
+    isolationLevel: group.isolationLevel,
+    topics,
+    rackId: group.rackId,
+  })) as LeanFetchResponse;
+  const fetched: Fetched[] = [];
+  for (const { topicName, partitions } of response.responses) {
+    const requested = topics.find((t) => t.topic === topicName);
+    for (const data of partitions) {
+      const fetchedOffset = requested?.partitions.find((p) => p.partition === data.partition)?.fetchOffset;
+      if (fetchedOffset === undefined) continue;
+      fetched.push({
+        topic: topicName,
+        partition: data.partition,
+        fetchedOffset,
+        highWatermark: data.highWatermark,
+        end: group.isolationLevel === 1 ? data.lastStableOffset : data.highWatermark,
+        bytes: data.records?.length ?? 0,
+        scanned: await scan(data, fetchedOffset),
+      });
+    }
+  }
+  await extendFetches(group, broker, fetched, scan);
+  return fetched;
+}
+
+/** One partition's fetched records, possibly from several Fetch responses (see `extendFetches`). */
+interface Fetched {
+  topic: string;
+  partition: number;
+  fetchedOffset: string;
+  highWatermark: string;
+  /** Where readable records end (last stable offset when reading committed, else the high watermark). */
+  end: string;
+  bytes: number;
+  scanned: ScannedRecords;
+}
+
+/** Most follow-up Fetch requests per `fetch` call (each returns at most one log segment per partition). */
+const maxExtensions = 16;
+
+/**
+ * A broker answers a Fetch with records of one log segment per partition at most, and segments roll by
+ * size and by record time (`segment.ms`: a week of event time by default), so a backlog of records with
+ * dense old timestamps comes a segment (here 10–15k records) per fetch however large the fetch size. One
+ * transaction per fetch then pays its round trips that often. So while a partition still has readable
+ * records beyond what came (its last offset + 1 < last stable offset) and less than `maxBytesPerPartition`
+ * came so far, fetch on from there at once (no wait), and hand the records over as one batch: the
+ * records a member takes at once stay bounded by the fetch size it asked for. Each response is filtered
+ * on its own (aborted transactions as listed in it), as the Java consumer does per fetch. A follow-up
+ * fetch that fails stops extending; the next regular fetch meets the error and recovers as kafkajs does.
+ */
+async function extendFetches(
+  group: ConsumerGroupInstance,
+  broker: BrokerInstance,
+  fetched: Fetched[],
+  scan: Scan,
+): Promise<void> {
+  for (let round = 0; round < maxExtensions; round++) {
+    const more = fetched.filter(
+      (f) =>
+        f.scanned.lastOffset >= 0 &&
+        f.bytes < group.maxBytesPerPartition &&
+        f.scanned.lastOffset + 1 < Number(f.end) &&
+        !group.seekOffset.has(f.topic, f.partition) &&
+        !group.subscriptionState.isPaused(f.topic, f.partition),
+    );
+    if (more.length === 0) return;
+    const topics: Array<{ topic: string; partitions: FetchPartitionRequest[] }> = [];
+    for (const f of more) {
+      let t = topics.find((x) => x.topic === f.topic);
+      if (!t) topics.push((t = { topic: f.topic, partitions: [] }));
+      t.partitions.push({
+        partition: f.partition,
+        fetchOffset: String(f.scanned.lastOffset + 1),
+        maxBytes: group.maxBytesPerPartition - f.bytes,
+      });
+    }
+    let response: LeanFetchResponse;
+    try {
+      response = (await send(broker, {
+        replicaId: -1,
+        maxWaitTime: 0,
+        minBytes: 0,
+        maxBytes: group.maxBytes,
+        isolationLevel: group.isolationLevel,
+        topics,
+        rackId: group.rackId,
+      })) as LeanFetchResponse;
+    } catch {
+      return;
+    }
+    let progressed = false;
+    for (const { topicName, partitions } of response.responses) {
+      for (const data of partitions) {
+        const f = more.find((x) => x.topic === topicName && x.partition === data.partition);
+        if (!f) continue;
+        const next = await scan(data, String(f.scanned.lastOffset + 1));
+        if (next.lastOffset < 0) {
+          f.bytes = group.maxBytesPerPartition; // nothing more came: stop asking for this partition
+          continue;
+        }
+        f.scanned = mergeScanned(f.scanned, next);
+        f.bytes += data.records?.length ?? 0;
+        f.highWatermark = data.highWatermark;
+        f.end = group.isolationLevel === 1 ? data.lastStableOffset : data.highWatermark;
+        progressed = true;
+      }
+    }
+    if (!progressed) return;
   }
 }
 

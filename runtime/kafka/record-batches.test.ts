@@ -4,7 +4,13 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { decodeBatch, decodeLeanBatch, type FetchedMessage } from './codec.js';
 import { createJsonSerde } from './json-serde.js';
 import { LeanBatch, decodeFetchResponse } from './lean-fetch.js';
-import { forEachRecord, scanRecordBatches, type AbortedTransaction, type RecordSpan } from './record-batches.js';
+import {
+  forEachRecord,
+  mergeScanned,
+  scanRecordBatches,
+  type AbortedTransaction,
+  type RecordSpan,
+} from './record-batches.js';
 
 const require = createRequire(import.meta.url);
 const crc32c = require('kafkajs/src/protocol/recordBatch/crc32C/index.js') as (b: Buffer) => number;
@@ -311,5 +317,23 @@ describe('scanRecordBatches on batches built per the protocol spec', () => {
     expect(onlyMarkers.isEmptyDueToFiltering()).toBe(true);
     expect(onlyMarkers.lastOffset()).toBe('5');
     expect(onlyMarkers.offsetLag()).toBe('0');
+  });
+
+  it('merges consecutive fetches of a partition into one batch, and refuses overlapping ones', async () => {
+    const a = await scanRecordBatches(
+      batch({ baseOffset: 0, records: [{ offsetDelta: 0 }, { offsetDelta: 1 }] }),
+      0,
+      null,
+    );
+    const b = await scanRecordBatches(
+      Buffer.concat([marker(2, 1, 1), batch({ baseOffset: 3, records: [{ offsetDelta: 0 }] })]),
+      2,
+      null,
+    );
+    const merged = mergeScanned(a, b);
+    expect(records(merged.spans).map((r) => r.offset)).toEqual([0, 1, 3]);
+    expect(merged).toMatchObject({ count: 3, firstOffset: 0, lastOffset: 3 });
+    expect(mergeScanned(a, await scanRecordBatches(null, 2, null))).toBe(a);
+    expect(() => mergeScanned(merged, a)).toThrow(/overlap/);
   });
 });

@@ -216,6 +216,19 @@ export async function scanRecordBatches(
   return out;
 }
 
+/** The records of two consecutive fetches of one partition (`b` fetched from `a.lastOffset + 1`) as one. */
+export function mergeScanned(a: ScannedRecords, b: ScannedRecords): ScannedRecords {
+  if (b.lastOffset < 0) return a;
+  if (a.lastOffset >= 0 && b.firstOffset <= a.lastOffset)
+    throw new Error(`fetches overlap: ${a.firstOffset}-${a.lastOffset} then ${b.firstOffset}-${b.lastOffset}`);
+  return {
+    spans: [...a.spans, ...b.spans],
+    count: a.count + b.count,
+    firstOffset: a.firstOffset >= 0 ? a.firstOffset : b.firstOffset,
+    lastOffset: b.lastOffset,
+  };
+}
+
 /** A record being visited: positions in `buf`, valid only during the visit. */
 export interface RecordView {
   buf: Buffer;
