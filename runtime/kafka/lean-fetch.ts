@@ -311,7 +311,8 @@ const positionsKey = (topics: FetchTopics) =>
  * kafkajs' `ConsumerGroup.fetch` with the lean response and batches (same positions, pauses, seeks and
  * recovery). While the batches it returns are processed, the fetch from the positions they lead to is
  * already under way (no broker wait): the next call uses it when the member's positions are exactly
- * those (the batches were resolved), else drops it and fetches as usual. So the broker reads the next
+ * those (the batches were resolved) and it did not reach the end of what was readable (a backlog), else
+ * drops it and fetches as usual. So the broker reads the next
  * records while the worker processes these; a member holds at most two fetches' records at once.
  */
 async function leanFetch(group: ConsumerGroupInstance, nodeId: number, options: LeanGroupOptions): Promise<unknown[]> {
@@ -348,7 +349,9 @@ async function leanFetch(group: ConsumerGroupInstance, nodeId: number, options: 
       scanRecordBatches(data.records, Number(fetchOffset), data.abortedTransactions, { decompress, crc32c });
     const broker = await group.cluster.findBroker({ nodeId });
     let fetched = ahead && ahead.key === positionsKey(topics) ? await ahead.result : undefined;
-    if (!fetched?.some((f) => f.scanned.lastOffset >= 0))
+    // Used only under a backlog (records beyond it were readable already): a prefetch that reached the end
+    // is dropped, so records that arrived since come with a fresh fetch instead of a cycle later.
+    if (!fetched?.some((f) => f.scanned.lastOffset >= 0 && f.scanned.lastOffset + 1 < Number(f.end)))
       fetched = await fetchOnce(group, broker, topics, group.maxWaitTime, scan);
     // Paused or sought while the fetch was out: those partitions' records are not handed over.
     fetched = fetched.filter(
@@ -429,7 +432,11 @@ interface Fetched {
   partition: number;
   fetchedOffset: string;
   highWatermark: string;
-  /** Where readable records end (last stable offset when reading committed, else the high watermark). */
+  /**
+   * Where readable records ended when the first response came (last stable offset when reading committed,
+   * else the high watermark): follow-up fetches go no further, so a trickle of new records never keeps a
+   * batch from being handed over.
+   */
   end: string;
   bytes: number;
   scanned: ScannedRecords;
@@ -443,8 +450,8 @@ const maxExtensions = 16;
  * size and by record time (`segment.ms`: a week of event time by default), so a backlog of records with
  * dense old timestamps comes a segment (here 10–15k records) per fetch however large the fetch size. One
  * transaction per fetch then pays its round trips that often. So while a partition still has readable
- * records beyond what came (its last offset + 1 < last stable offset) and less than `maxBytesPerPartition`
- * came so far, fetch on from there at once (no wait), and hand the records over as one batch: the
+ * records beyond what came (its last offset + 1 < the last stable offset the first response reported) and
+ * less than `maxBytesPerPartition` came so far, fetch on from there at once (no wait), and hand the records over as one batch: the
  * records a member takes at once stay bounded by the fetch size it asked for. Each response is filtered
  * on its own (aborted transactions as listed in it), as the Java consumer does per fetch. A follow-up
  * fetch that fails stops extending; the next regular fetch meets the error and recovers as kafkajs does.
@@ -502,7 +509,6 @@ async function extendFetches(
         f.scanned = mergeScanned(f.scanned, next);
         f.bytes += data.records?.length ?? 0;
         f.highWatermark = data.highWatermark;
-        f.end = group.isolationLevel === 1 ? data.lastStableOffset : data.highWatermark;
         progressed = true;
       }
     }
