@@ -88,8 +88,9 @@ export function lassoDesign(x: Float64Array, n: number, p: number, weights?: Arr
   for (let j = 0; j < p; j++) scale[j] = Math.sqrt(scale[j] / n) || 1;
   const rootWeights = weights ? w.map(Math.sqrt) : undefined;
   for (let i = 0; i < n; i++) {
-    const rw = rootWeights ? rootWeights[i] : 1;
-    for (let j = 0; j < p; j++) z[i * p + j] *= rw / scale[j];
+    // Without weights, exactly the unweighted arithmetic (bit-identical fits to before weights existed).
+    if (rootWeights) for (let j = 0; j < p; j++) z[i * p + j] *= rootWeights[i] / scale[j];
+    else for (let j = 0; j < p; j++) z[i * p + j] /= scale[j];
   }
   const gram = new Float64Array(p * p);
   for (let i = 0; i < n; i++) {

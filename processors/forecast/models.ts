@@ -12,6 +12,7 @@ export const defaultModel = 'ensemble';
 /**
  * `lear-ensemble`: 24 LEAR members averaged in price space: transforms asinh, N-PIT and linear x
  * calibration windows 56, 84, 364 days and all history x penalty by BIC and by the LassoLarsIC-style AIC.
+ * (All history alone was better on PJM and BE but clearly worse on NP: README.)
  */
 export const learEnsembleOptions: LearOptions = {
   transforms: ['asinh', 'npit', 'linear'],
@@ -20,8 +21,11 @@ export const learEnsembleOptions: LearOptions = {
   lasso: { patience: 3 },
 };
 
-/** `gbdt`: least-absolute-deviation boosted trees, a depth-6 and a depth-7 booster averaged, retrained weekly. */
-export const gbdtOptions: GbdtOptions = { depths: [6, 7], rounds: 300, minLeaf: 20, learningRate: 0.05 };
+/**
+ * `gbdt`: least-absolute-deviation boosted trees on the rich feature set, a depth-6 and a depth-7 booster
+ * averaged, retrained weekly.
+ */
+export const gbdtOptions: GbdtOptions = { depths: [6, 7], rounds: 300, minLeaf: 20, learningRate: 0.05, features: 'rich' };
 
 /** Starting weights of the members of `ensemble`, used until `ensembleAdaptive.minDays` days are scored. */
 export const ensembleWeights: Record<'lear-ensemble' | 'dnn' | 'gbdt', number> = {
