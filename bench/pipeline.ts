@@ -124,9 +124,10 @@ type FromWorker =
   | { type: 'first'; at: number }
   | { type: 'commit'; at: number; records: number; cpuMs: number; latencies?: number[] }
   | { type: 'summary'; gcMs: number; gcCount: number; newSpaceMb: number }
+  | { type: 'mark'; cpuMs: number }
   | { type: 'error'; message: string };
 
-type ToWorker = { type: 'stop'; from: number; to: number };
+type ToWorker = { type: 'stop'; from: number; to: number } | { type: 'mark' };
 
 const cpuMs = () => {
   const u = process.cpuUsage();
@@ -153,7 +154,10 @@ async function worker(job: WorkerJob): Promise<void> {
     for (const e of list.getEntries()) gc.push([performance.timeOrigin + e.startTime, e.duration]);
   });
   obs.observe({ entryTypes: ['gc'] });
-  const stopped = new Promise<ToWorker>((resolve) => process.on('message', (m: ToWorker) => resolve(m)));
+  // 'mark': the parent asks for this process's CPU time just before it releases the input (the worker is idle then).
+  const stopped = new Promise<Extract<ToWorker, { type: 'stop' }>>((resolve) =>
+    process.on('message', (m: ToWorker) => (m.type === 'mark' ? send({ type: 'mark', cpuMs: cpuMs() }) : resolve(m))),
+  );
   const spec = makeSpec({
     name: job.pipeline,
     partitions: { [job.input]: job.partitions },
@@ -255,6 +259,8 @@ async function runGroup(
   const commits: Array<{ at: number; records: number; worker: number; cpuMs: number }> = [];
   const firstCpu = new Map<number, number>();
   const lastCpu = new Map<number, number>();
+  /** Each worker's CPU time (ms) right before the input is released. */
+  const markCpu = new Map<number, number>();
   const latencies: number[] = [];
   const firsts: number[] = [];
   const summaries: Array<Extract<FromWorker, { type: 'summary' }>> = [];
@@ -280,6 +286,7 @@ async function runGroup(
     child.on('message', (m: FromWorker) => {
       if (m.type === 'started') started++;
       else if (m.type === 'first') firsts.push(m.at);
+      else if (m.type === 'mark') markCpu.set(w, m.cpuMs);
       else if (m.type === 'commit') {
         commits.push({ at: m.at, records: m.records, worker: w, cpuMs: m.cpuMs });
         committed += m.records;
@@ -308,6 +315,8 @@ async function runGroup(
   try {
     await wait(() => started === jobs.length, 'the workers to start');
     await ready();
+    for (const c of children) c.send({ type: 'mark' } satisfies ToWorker);
+    await wait(() => markCpu.size === jobs.length, 'the workers to report their CPU time');
     const t0 = await release();
     await wait(() => committed >= expected, `all ${expected} records committed`);
     commits.sort((a, b) => a.at - b.at);
@@ -323,7 +332,8 @@ async function runGroup(
     }
     cycles.sort((a, b) => a - b);
     let cpu = 0;
-    for (const [w, c] of lastCpu) cpu += c - firstCpu.get(w)!;
+    // From just before the release to each worker's last commit: every record's work is inside.
+    for (const [w, c] of lastCpu) cpu += c - (markCpu.get(w) ?? firstCpu.get(w)!);
     const window = end - t0;
     return {
       rate: expected / (window / 1000),
@@ -335,7 +345,7 @@ async function runGroup(
       gcShare: summaries.reduce((a, s) => a + s.gcMs, 0) / summaries.length / window,
       gcCount: summaries.reduce((a, s) => a + s.gcCount, 0) / summaries.length,
       cpuUsPerRecord: (cpu * 1000) / expected,
-      cores: cpu / (end - first),
+      cores: cpu / (end - t0),
       newSpaceMb: summaries[0]?.newSpaceMb ?? 0,
       latencies: latencies.sort((a, b) => a - b),
     };

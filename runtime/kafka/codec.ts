@@ -147,7 +147,10 @@ export async function decodeLeanBatch(
     for (const { index, bytes } of later) {
       const rec = records[index]!;
       try {
-        rec.value = await serde.deserialize(bytes, { topic, partition, offset: rec.offset });
+        // The first awaited call warms the serde (schema fetched and cached): the rest go the sync way.
+        const origin = { topic, partition, offset: rec.offset };
+        const fast = sync?.(bytes, origin);
+        rec.value = fast !== undefined ? fast.value : await serde.deserialize(bytes, origin);
       } catch (err) {
         failed.add(index);
         const base = { ...rec, value: null };

@@ -336,4 +336,38 @@ describe('scanRecordBatches on batches built per the protocol spec', () => {
     expect(mergeScanned(a, await scanRecordBatches(null, 2, null))).toBe(a);
     expect(() => mergeScanned(merged, a)).toThrow(/overlap/);
   });
+
+  it('decodes a batch with a serde that is not warm yet: one awaited call, the rest sync, failures dead-lettered', async () => {
+    let warm = false;
+    let awaited = 0;
+    const parse = (b: Buffer) => {
+      const v = JSON.parse(b.toString('utf8')) as unknown;
+      if (v === 'bad') throw new Error('bad value');
+      return v;
+    };
+    const serde = {
+      serialize: async () => Buffer.alloc(0),
+      deserialize: async (b: Buffer) => {
+        awaited++;
+        warm = true;
+        return parse(b);
+      },
+      deserializeSync: (b: Buffer) => (warm ? { value: parse(b) } : undefined),
+    };
+    const buf = batch({
+      baseOffset: 0,
+      records: [1, 2, 'bad', 4].map((v, i) => ({ offsetDelta: i, value: JSON.stringify(v) })),
+    });
+    const scanned = await scanRecordBatches(buf, 0, null);
+    const out = await decodeLeanBatch('t', 0, scanned.spans, serde, 'dlq.p', 'c');
+    expect(out.records.map((r) => [r.offset, r.value])).toEqual([
+      ['0', 1],
+      ['1', 2],
+      ['3', 4],
+    ]);
+    expect(awaited).toBe(1);
+    expect(out.deadLetters).toHaveLength(1);
+    expect(out.deadLetters[0]!.headers).toMatchObject({ 'source-offset': '2', reason: 'bad value' });
+    expect(out.deadLetters[0]!.value!.toString()).toBe('"bad"');
+  });
 });
