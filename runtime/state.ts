@@ -28,19 +28,32 @@ export class ChangelogStore<V = unknown> implements KeyValueStore<V> {
 
   put(key: string, value: V): void {
     if (value === undefined) throw new TypeError('state values may not be undefined; use delete()');
-    if (this.tracking) this.track(key, value);
-    this.data.set(key, value);
+    const data = this.data;
+    if (!this.tracking) {
+      data.set(key, value);
+      return;
+    }
+    // Hot path (every state write): sizes before and after tell "first change since the drain" and
+    // "absent before" without extra lookups.
+    const dirty = this.dirty;
+    const dirtyBefore = dirty.size;
+    dirty.set(key, value);
+    const dataBefore = data.size;
+    data.set(key, value);
+    if (dirty.size !== dirtyBefore && data.size !== dataBefore) this.fresh.add(key);
   }
 
   delete(key: string): void {
-    if (this.tracking) this.track(key, undefined);
-    this.data.delete(key);
-  }
-
-  /** Call before changing `data`: the first change of a key since the last drain notes whether it existed. */
-  private track(key: string, value: V | undefined): void {
-    if (!this.dirty.has(key) && !this.data.has(key)) this.fresh.add(key);
-    this.dirty.set(key, value);
+    if (!this.tracking) {
+      this.data.delete(key);
+      return;
+    }
+    const dirty = this.dirty;
+    const dirtyBefore = dirty.size;
+    dirty.set(key, undefined);
+    const existed = this.data.delete(key);
+    // The first change of a key since the last drain notes whether it existed.
+    if (dirty.size !== dirtyBefore && !existed) this.fresh.add(key);
   }
 
   entries(): IterableIterator<[string, V]> {

@@ -2,13 +2,22 @@ import { OptiBidError, type StreamRecord } from '@optibid/runtime';
 
 /** Reads a dotted path (`reading.powerKw`) from a record value. */
 export function getPath(value: unknown, path: string): unknown {
+  // Hot path (every record of a window): the split path is cached, a plain field needs no loop.
+  let parts = splitPaths.get(path);
+  if (parts === undefined) splitPaths.set(path, (parts = path.split('.')));
+  if (parts.length === 1) {
+    return value === null || typeof value !== 'object' ? undefined : (value as Record<string, unknown>)[path];
+  }
   let cur: unknown = value;
-  for (const part of path.split('.')) {
+  for (let i = 0; i < parts.length; i++) {
     if (cur === null || typeof cur !== 'object') return undefined;
-    cur = (cur as Record<string, unknown>)[part];
+    cur = (cur as Record<string, unknown>)[parts[i]!];
   }
   return cur;
 }
+
+/** Dotted paths split once (config paths: a handful per process). */
+const splitPaths = new Map<string, string[]>();
 
 /** The finite number at `path`, or an OPTIBID_ERR_RECORD error naming the field (the record goes to the DLQ). */
 export function numericField(record: StreamRecord, path: string): number {

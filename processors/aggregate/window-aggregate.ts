@@ -171,26 +171,37 @@ export function windowAggregate(opts: {
     fixed: Exclude<WindowSpec, { type: 'session' }>,
   ) => {
     const wm = ctx.watermark;
+    if (fixed.type === 'tumbling') {
+      // One window per record: no bounds arrays on the hot path (same result as the general case below).
+      const size = fixed.sizeMs;
+      const offset = fixed.offsetMs ?? 0;
+      const start = Math.floor((r.timestamp - offset) / size) * size + offset;
+      const end = start + size;
+      if (end + lateness <= wm) return late(r, ctx, wm - (end + lateness));
+      return addToWindow(r, ctx, v, wm, start, end);
+    }
     const windows = windowsFor(fixed, r.timestamp);
     const live = windows.filter((w) => w.end + lateness > wm);
     if (live.length === 0) return late(r, ctx, wm - (windows[windows.length - 1]!.end + lateness));
-    for (const w of live) {
-      const sk = `w\u0000${r.key ?? ''}\u0000${w.start}`;
-      const prev = ctx.state.get(sk) as FixedEntry | undefined;
-      const entry: FixedEntry = {
-        k: r.key,
-        s: w.start,
-        e: w.end,
-        acc: accumulate(prev?.acc, v, r.timestamp),
-        fired: prev?.fired ?? false,
-      };
-      if (w.end <= wm) {
-        emitResult(ctx, r.key, w.start, w.end, entry.acc, entry.fired ? 'update' : 'final');
-        entry.fired = true;
-        due(ctx.state, w.end + lateness);
-      } else due(ctx.state, w.end);
-      ctx.state.put(sk, entry);
-    }
+    for (const w of live) addToWindow(r, ctx, v, wm, w.start, w.end);
+  };
+
+  const addToWindow = (r: StreamRecord, ctx: ProcessContext, v: number, wm: number, start: number, end: number) => {
+    const sk = `w\u0000${r.key ?? ''}\u0000${start}`;
+    const prev = ctx.state.get(sk) as FixedEntry | undefined;
+    const entry: FixedEntry = {
+      k: r.key,
+      s: start,
+      e: end,
+      acc: accumulate(prev?.acc, v, r.timestamp),
+      fired: prev?.fired ?? false,
+    };
+    if (end <= wm) {
+      emitResult(ctx, r.key, start, end, entry.acc, entry.fired ? 'update' : 'final');
+      entry.fired = true;
+      due(ctx.state, end + lateness);
+    } else due(ctx.state, end);
+    ctx.state.put(sk, entry);
   };
 
   const processSession = (r: StreamRecord, ctx: ProcessContext, v: number, gap: number) => {

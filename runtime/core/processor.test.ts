@@ -173,6 +173,45 @@ describe('TxStore', () => {
     }
     expect(seen).toEqual(['a=a', 'b=B', 'd=d']);
   });
+
+  it('keeps write order and read-your-writes when the first written key is rewritten, deleted or iterated over', () => {
+    const base = new ChangelogStore({ trackChanges: true });
+    base.put('x', 0);
+    base.drainChanges();
+    const tx = new TxStore(base);
+    tx.put('n', 1); // first key of the call
+    tx.put('m', 2);
+    tx.put('n', 3); // rewritten: keeps its place (first)
+    expect([tx.get('n'), tx.get('m'), tx.dirty]).toEqual([3, 2, true]);
+    tx.delete('n');
+    expect(tx.get('n')).toBeUndefined();
+    tx.put('n', 4);
+    // Iterating mid-call sees the first key's latest write, and writes during iteration stay visible.
+    const seen: string[] = [];
+    for (const [k, v] of tx.entries()) {
+      seen.push(`${k}=${String(v)}`);
+      if (k === 'x') tx.put('x', 9); // visited: not again
+    }
+    expect(seen).toEqual(['x=0', 'n=4', 'm=2']);
+    tx.put('n', 5); // after the iteration, still the same call
+    expect(tx.get('n')).toBe(5);
+    tx.commit();
+    expect(tx.dirty).toBe(false);
+    expect(base.drainChanges()).toEqual([
+      { key: 'n', value: 5 },
+      { key: 'm', value: 2 },
+      { key: 'x', value: 9 },
+    ]);
+    // A deleted first key reaches the base as a delete; a rolled-back one not at all.
+    tx.delete('m');
+    tx.commit();
+    tx.put('x', 1);
+    tx.rollback();
+    expect([...base.entries()]).toEqual([
+      ['x', 9],
+      ['n', 5],
+    ]);
+  });
 });
 
 /** Emits every watermark per partition store; async or failing (at watermark 3000) on request. */

@@ -10,7 +10,16 @@ const DELETED = Symbol('deleted');
  * it was. Reads see the call's own writes. Values mutated in place are shared objects and not undone.
  */
 export class TxStore<V = unknown> implements KeyValueStore<V> {
+  /**
+   * The call's first written key and its value, held outside the overlay Map: most calls write one key
+   * (a window's entry per record), so the hot path needs no Map and no iteration to commit it.
+   */
+  private slotKey: string | undefined = undefined;
+  private slotValue: V | typeof DELETED | undefined = undefined;
+  /** Further keys written by the call, in write order after the slot's key. */
   private readonly overlay = new Map<string, V | typeof DELETED>();
+  /** Set by `entries()`: the slot was moved into the overlay and every write goes there until commit/rollback. */
+  private mapOnly = false;
 
   constructor(readonly base: ChangelogStore<V>) {}
 
@@ -20,6 +29,10 @@ export class TxStore<V = unknown> implements KeyValueStore<V> {
   };
 
   get(key: string): V | undefined {
+    if (this.slotKey === key) {
+      const v = this.slotValue;
+      return v === DELETED ? undefined : v;
+    }
     if (this.overlay.size !== 0) {
       const v = this.overlay.get(key);
       if (v === DELETED) return undefined;
@@ -30,11 +43,36 @@ export class TxStore<V = unknown> implements KeyValueStore<V> {
 
   put(key: string, value: V): void {
     if (value === undefined) throw new TypeError('state values may not be undefined; use delete()');
-    this.overlay.set(key, value);
+    this.write(key, value);
   }
 
   delete(key: string): void {
-    this.overlay.set(key, DELETED);
+    this.write(key, DELETED);
+  }
+
+  private write(key: string, value: V | typeof DELETED): void {
+    if (!this.mapOnly && (this.slotKey === undefined || this.slotKey === key)) {
+      this.slotKey = key;
+      this.slotValue = value;
+    } else this.overlay.set(key, value);
+  }
+
+  /** Moves the slot into the overlay Map (first in write order) and sends later writes there. */
+  private toMap(): void {
+    this.mapOnly = true;
+    const key = this.slotKey;
+    if (key === undefined) return;
+    const value = this.slotValue as V | typeof DELETED;
+    this.slotKey = undefined;
+    this.slotValue = undefined;
+    if (this.overlay.size === 0) {
+      this.overlay.set(key, value);
+      return;
+    }
+    const rest = [...this.overlay];
+    this.overlay.clear();
+    this.overlay.set(key, value);
+    for (const [k, v] of rest) this.overlay.set(k, v);
   }
 
   /**
@@ -42,6 +80,7 @@ export class TxStore<V = unknown> implements KeyValueStore<V> {
    * key not yet visited is skipped, a new key is visited, an updated key that was visited is not again.
    */
   *entries(): IterableIterator<[string, V]> {
+    this.toMap();
     const overlay = this.overlay;
     let overlaid: Set<string> | undefined;
     for (const entry of this.base.entries()) {
@@ -60,11 +99,19 @@ export class TxStore<V = unknown> implements KeyValueStore<V> {
 
   /** True when the current call has written something. */
   get dirty(): boolean {
-    return this.overlay.size !== 0;
+    return this.slotKey !== undefined || this.overlay.size !== 0;
   }
 
-  /** Applies the current call's writes to the underlying store. */
+  /** Applies the current call's writes to the underlying store (in write order). */
   commit(): void {
+    this.mapOnly = false;
+    const key = this.slotKey;
+    if (key !== undefined) {
+      const value = this.slotValue as V | typeof DELETED;
+      this.slotKey = undefined;
+      this.slotValue = undefined;
+      this.apply(value, key);
+    }
     if (this.overlay.size === 0) return;
     // forEach, not for-of: no [key, value] array per entry (this runs after every process call).
     this.overlay.forEach(this.apply);
@@ -73,6 +120,9 @@ export class TxStore<V = unknown> implements KeyValueStore<V> {
 
   /** Forgets the current call's writes. */
   rollback(): void {
+    this.mapOnly = false;
+    this.slotKey = undefined;
+    this.slotValue = undefined;
     this.overlay.clear();
   }
 }

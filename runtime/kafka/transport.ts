@@ -14,6 +14,7 @@ import type { PipelineSpec, ProcessorNode, SinkNode, SourceNode } from '../spec.
 import { decodeBatch, decodeLeanBatch, encodeRecords, rawDeadLetters, type DecodedBatch } from './codec.js';
 import { isLeanBatch, useLeanFetch } from './lean-fetch.js';
 import { cachingPartitioner } from './partitioner.js';
+import { linearGrouping } from './linear-grouping.js';
 import { useLeanProduce } from './lean-produce.js';
 import { createJsonSerde } from './json-serde.js';
 import { checkIntervalMs, sinkBatching } from './sink-accumulator.js';
@@ -312,7 +313,7 @@ class KafkaRun extends KafkaRunBase {
       if (changes.length) byTopic.set(changelog, changes);
       const tx = await producer.transaction();
       try {
-        for (const topicMessages of sendChunks(byTopic)) await tx.sendBatch({ topicMessages });
+        for (const topicMessages of sendChunks(byTopic)) await tx.sendBatch({ topicMessages: this.grouped(topicMessages) });
         const next = (BigInt(batch.lastOffset()) + 1n).toString();
         await tx.sendOffsets({
           consumerGroupId: group,
@@ -359,7 +360,7 @@ class KafkaRun extends KafkaRunBase {
         if (changes.length) byTopic.set(changelog, changes);
         const tx = await producer.transaction();
         try {
-          for (const topicMessages of sendChunks(byTopic)) await tx.sendBatch({ topicMessages });
+          for (const topicMessages of sendChunks(byTopic)) await tx.sendBatch({ topicMessages: this.grouped(topicMessages) });
           await tx.commit();
         } catch (err) {
           await tx.abort().catch(() => {});
@@ -398,6 +399,11 @@ class KafkaRun extends KafkaRunBase {
 
   private lean(): boolean {
     return (this.options.wire ?? 'lean') === 'lean';
+  }
+
+  /** A processor transaction's `sendBatch` lists, grouped per partition in linear time on the lean wire path. */
+  private grouped<T extends { topic: string; messages: Message[] }>(topicMessages: T[]): T[] {
+    return this.lean() ? linearGrouping(topicMessages) : topicMessages;
   }
 
   /** Puts a component's consumer group on the lean fetch path unless `wire: 'kafkajs'`; returns the undo. */
