@@ -8,7 +8,7 @@ import {
   type StreamRecord,
 } from '@optibid/runtime';
 import { Duration, parseDuration } from './duration.js';
-import { numericField, recordFilter, type WhereClause } from './field.js';
+import { numericFieldReader, recordFilter, type WhereClause } from './field.js';
 import {
   accumulate,
   mergeAccumulators,
@@ -120,6 +120,7 @@ export function windowAggregate(opts: {
   lateTopic?: string;
 }): Processor {
   const selected = recordFilter(opts.where);
+  const readField = numericFieldReader(opts.field);
   const lateness = opts.allowedLatenessMs ?? 0;
   const spec = opts.window;
   if ((spec.type === 'session' ? spec.gapMs : spec.sizeMs) <= 0)
@@ -237,7 +238,7 @@ export function windowAggregate(opts: {
   return {
     process(r, ctx) {
       if (!selected(r.value)) return;
-      const v = numericField(r, opts.field);
+      const v = readField(r);
       if (spec.type === 'session') processSession(r, ctx, v, spec.gapMs);
       else processFixed(r, ctx, v, spec);
     },

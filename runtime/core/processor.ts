@@ -238,12 +238,18 @@ export class ProcessorCore {
     this.forgotPartition = false;
     // Highest event time observed on wmKey: a record at or below it cannot move the watermark.
     let wmMax = -Infinity;
+    // wmMax is written back to maxSeen at a partition switch and after the loop, not per record.
+    let maxDirty = false;
     const seen: string[] = [];
     // Hot loop: no per-record closures or promises unless the processor itself returns one.
     for (let i = 0; i < records.length; i++) {
       const rec = records[i]!;
       const partition = rec.partition ?? 0;
       if (rec.topic !== lastTopic || partition !== lastPartition) {
+        if (maxDirty) {
+          this.maxSeen.set(wmKey, wmMax);
+          maxDirty = false;
+        }
         lastTopic = rec.topic;
         lastPartition = partition;
         wmKey = `${rec.topic}/${partition}`;
@@ -272,7 +278,7 @@ export class ProcessorCore {
         recompute = false;
         if (rec.timestamp > wmMax) {
           wmMax = rec.timestamp;
-          this.maxSeen.set(wmKey, wmMax);
+          maxDirty = true;
         }
         this.watermark.observe(wmKey, rec.timestamp);
         const advanced = this.watermark.advance();
@@ -284,6 +290,7 @@ export class ProcessorCore {
       }
     }
     this.current = undefined;
+    if (maxDirty) this.maxSeen.set(wmKey, wmMax);
     if (seen.length !== 0 && this.opts.idlePartitionMs !== undefined) {
       const now = this.opts.clock.now();
       for (const k of seen) this.lastSeen.set(k, now);

@@ -122,7 +122,7 @@ export async function decodeLeanBatch(
   const origin: RecordOrigin = { topic, partition, offset: '' };
   forEachRecord(spans, (r) => {
     const offset = String(r.offset);
-    const key = r.keyStart < 0 ? null : r.buf.toString('utf8', r.keyStart, r.keyEnd);
+    const key = r.keyStart < 0 ? null : keyString(r.buf, r.keyStart, r.keyEnd);
     const bytes = r.valueStart < 0 ? null : r.buf.subarray(r.valueStart, r.valueEnd);
     const timestamp = r.timestamp;
     const headers = r.headers;
@@ -164,6 +164,38 @@ export async function decodeLeanBatch(
     }
   }
   return { records, deadLetters, raw: lazySpanRaw(spans) };
+}
+
+/** Keys up to this many bytes go through the key cache; longer ones are decoded every time. */
+const maxCachedKeyBytes = 48;
+interface CachedKey {
+  bytes: Uint8Array;
+  text: string;
+}
+/** Direct-mapped cache of recent keys (a hash of the bytes picks the slot; a hit compares every byte). */
+const keyCache: Array<CachedKey | undefined> = new Array<CachedKey | undefined>(1024).fill(undefined);
+
+/**
+ * The UTF-8 key in `buf[start, end)` as a string. Streams repeat a few keys over and over: a key whose
+ * bytes equal a cached key's gets that key's string (no native decode, and a batch's records share one
+ * string instead of keeping a copy each alive). Equal bytes decode to equal strings, so this is exact.
+ */
+export function keyString(buf: Buffer, start: number, end: number): string {
+  const len = end - start;
+  if (len > maxCachedKeyBytes) return buf.toString('utf8', start, end);
+  let h = len;
+  for (let i = start; i < end; i++) h = (Math.imul(h, 31) + buf[i]!) | 0;
+  const slot = (h ^ (h >>> 10)) & 1023;
+  const hit = keyCache[slot];
+  if (hit !== undefined && hit.bytes.length === len) {
+    const b = hit.bytes;
+    let i = 0;
+    while (i < len && b[i] === buf[start + i]) i++;
+    if (i === len) return hit.text;
+  }
+  const text = buf.toString('utf8', start, end);
+  keyCache[slot] = { bytes: Uint8Array.prototype.slice.call(buf, start, end), text };
+  return text;
 }
 
 /** Offset → value bytes of lean spans, walked on first use (only a dead letter needs it). */
