@@ -23,7 +23,8 @@ describe('recency-weighted LEAR calibration', () => {
     let level = 0;
     for (let d = 0; d < n; d++) {
       level = (d < n - 100 ? 0.9 : -0.6) * level + 6 * (rng.next() - 0.5);
-      for (let h = 0; h < 6; h++) prices[d * 6 + h] = 40 + level + 5 * Math.sin((h / 6) * 2 * Math.PI) + 0.3 * (rng.next() - 0.5);
+      for (let h = 0; h < 6; h++)
+        prices[d * 6 + h] = 40 + level + 5 * Math.sin((h / 6) * 2 * Math.PI) + 0.3 * (rng.next() - 0.5);
     }
     return { prices, days };
   }
@@ -35,7 +36,12 @@ describe('recency-weighted LEAR calibration', () => {
     const recent: number[] = [];
     const opts = { transforms: ['linear' as const] };
     for (let d = 320; d < 340; d++) {
-      const input = { history: prices.subarray(0, d * 6), historyDays: days.slice(0, d), targetDate: days[d], perDay: 6 };
+      const input = {
+        history: prices.subarray(0, d * 6),
+        historyDays: days.slice(0, d),
+        targetDate: days[d],
+        perDay: 6,
+      };
       actual.push(...prices.subarray(d * 6, d * 6 + 6));
       plain.push(...learForecast(input, 0, opts));
       recent.push(...learForecast(input, 0, { ...opts, halfLife: 20 }));

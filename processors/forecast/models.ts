@@ -25,7 +25,13 @@ export const learEnsembleOptions: LearOptions = {
  * `gbdt`: least-absolute-deviation boosted trees on the rich feature set, a depth-6 and a depth-7 booster
  * averaged, retrained weekly.
  */
-export const gbdtOptions: GbdtOptions = { depths: [6, 7], rounds: 300, minLeaf: 20, learningRate: 0.05, features: 'rich' };
+export const gbdtOptions: GbdtOptions = {
+  depths: [6, 7],
+  rounds: 300,
+  minLeaf: 20,
+  learningRate: 0.05,
+  features: 'rich',
+};
 
 /** Starting weights of the members of `ensemble`, used until `ensembleAdaptive.minDays` days are scored. */
 export const ensembleWeights: Record<'lear-ensemble' | 'dnn' | 'gbdt', number> = {

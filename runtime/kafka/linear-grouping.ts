@@ -80,7 +80,8 @@ function supported(): boolean {
     const args = { topic: 't', partitionMetadata: [{}, {}] };
     const expected = group({ ...args, messages: [...messages], partitioner });
     const got = group({ ...args, messages: wrap([...messages]), partitioner });
-    verdict = JSON.stringify(got) === JSON.stringify(expected) && Object.keys(got).join() === Object.keys(expected).join();
+    verdict =
+      JSON.stringify(got) === JSON.stringify(expected) && Object.keys(got).join() === Object.keys(expected).join();
   } catch {
     verdict = false;
   }

@@ -313,7 +313,8 @@ class KafkaRun extends KafkaRunBase {
       if (changes.length) byTopic.set(changelog, changes);
       const tx = await producer.transaction();
       try {
-        for (const topicMessages of sendChunks(byTopic)) await tx.sendBatch({ topicMessages: this.grouped(topicMessages) });
+        for (const topicMessages of sendChunks(byTopic))
+          await tx.sendBatch({ topicMessages: this.grouped(topicMessages) });
         const next = (BigInt(batch.lastOffset()) + 1n).toString();
         await tx.sendOffsets({
           consumerGroupId: group,
@@ -360,7 +361,8 @@ class KafkaRun extends KafkaRunBase {
         if (changes.length) byTopic.set(changelog, changes);
         const tx = await producer.transaction();
         try {
-          for (const topicMessages of sendChunks(byTopic)) await tx.sendBatch({ topicMessages: this.grouped(topicMessages) });
+          for (const topicMessages of sendChunks(byTopic))
+            await tx.sendBatch({ topicMessages: this.grouped(topicMessages) });
           await tx.commit();
         } catch (err) {
           await tx.abort().catch(() => {});

@@ -128,7 +128,9 @@ describe('MemoryTransport', () => {
     });
     const spec = makeSpec({
       name: 'assign',
-      sources: [{ name: 'src', definition: arraySource('src', [rec(0, 0, 'a'), { ...rec(0, 1, 'b'), topic: 'other' }]) }],
+      sources: [
+        { name: 'src', definition: arraySource('src', [rec(0, 0, 'a'), { ...rec(0, 1, 'b'), topic: 'other' }]) },
+      ],
       processors: [{ name: 'watch', definition: watcher, inputs: ['in', 'other'], outputs: [] }],
       partitions: { in: 3, other: 1 },
     });
