@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { OptiBidError } from '../errors.js';
 import { mergeScanned, scanRecordBatches, type AbortedTransaction, type ScannedRecords } from './record-batches.js';
+import { scopedRegistry } from './scoped-registry.js';
 
 /**
  * The lean fetch path of the kafkajs transport. kafkajs decodes every fetched record into an object
@@ -245,7 +246,7 @@ interface LeanGroupOptions {
   checkCrc?: boolean;
 }
 
-const groups = new Map<string, LeanGroupOptions[]>();
+const groups = scopedRegistry<LeanGroupOptions>();
 let installed = false;
 let sendRequest: symbol | undefined;
 
@@ -255,12 +256,7 @@ let sendRequest: symbol | undefined;
  */
 export function useLeanFetch(groupId: string, options: LeanGroupOptions = {}): () => void {
   install();
-  groups.set(groupId, [...(groups.get(groupId) ?? []), options]);
-  return () => {
-    const left = (groups.get(groupId) ?? []).filter((o) => o !== options);
-    if (left.length) groups.set(groupId, left);
-    else groups.delete(groupId);
-  };
+  return groups.register(groupId, options);
 }
 
 function install(): void {
@@ -282,9 +278,9 @@ function install(): void {
       'kafkajs internals changed: ConsumerGroup.fetch / Broker sendRequest not found (runtime/kafka/lean-fetch.ts)',
     );
   proto.fetch = function (this: ConsumerGroupInstance, nodeId: number) {
-    const list = groups.get(this.groupId);
-    if (!list?.length) return original.call(this, nodeId);
-    return leanFetch(this, nodeId, list[list.length - 1]!);
+    const options = groups.current(this.groupId);
+    if (!options) return original.call(this, nodeId);
+    return leanFetch(this, nodeId, options);
   };
   installed = true;
 }

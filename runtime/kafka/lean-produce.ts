@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { scopedRegistry } from './scoped-registry.js';
 
 /**
  * Lean produce encoding for the kafkajs transport's transactional producers. kafkajs encodes each record
@@ -235,21 +236,13 @@ const { requests } = require('kafkajs/src/protocol/requests/index.js') as { requ
 const apiKeys = require('kafkajs/src/protocol/requests/apiKeys.js') as { Produce: number };
 const Encoder = require('kafkajs/src/protocol/encoder.js') as new () => { writeBuffer(b: Buffer): unknown };
 
-const leanIds = new Map<string, number>();
+const leanIds = scopedRegistry<true>();
 let installed = false;
 
 /** Encodes the produce requests of transactional id `transactionalId` the lean way; returns the undo. */
 export function useLeanProduce(transactionalId: string): () => void {
   install();
-  leanIds.set(transactionalId, (leanIds.get(transactionalId) ?? 0) + 1);
-  let done = false;
-  return () => {
-    if (done) return;
-    done = true;
-    const left = (leanIds.get(transactionalId) ?? 1) - 1;
-    if (left > 0) leanIds.set(transactionalId, left);
-    else leanIds.delete(transactionalId);
-  };
+  return leanIds.register(transactionalId, true);
 }
 
 function install(): void {
@@ -262,7 +255,7 @@ function install(): void {
       'kafkajs internals changed: Broker.produce / sendRequest not found (runtime/kafka/lean-produce.ts)',
     );
   proto.produce = function (this: BrokerInstance, args: ProduceRequestArgs) {
-    if (!args.transactionalId || !leanIds.has(args.transactionalId) || (args.compression ?? 0) !== 0)
+    if (!args.transactionalId || !leanIds.current(args.transactionalId) || (args.compression ?? 0) !== 0)
       return original.call(this, args);
     const produce = this.lookupRequest(apiKeys.Produce, requests.Produce);
     const { acks = -1, timeout = 30000 } = args;

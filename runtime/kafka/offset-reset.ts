@@ -1,4 +1,5 @@
 import OffsetManager from 'kafkajs/src/consumer/offsetManager/index.js';
+import { scopedRegistry } from './scoped-registry.js';
 
 /** A fetch that the broker answered with OFFSET_OUT_OF_RANGE. */
 export interface OutOfRange {
@@ -66,7 +67,7 @@ export function parseLibrdkafkaOffsetReset(
   return m ? { topic: m[1]!, partition: Number(m[2]), fetchOffset: m[3]! } : undefined;
 }
 
-const handlers = new Map<string, ResetHandler[]>();
+const handlers = scopedRegistry<ResetHandler>();
 let installed = false;
 
 /**
@@ -80,12 +81,7 @@ let installed = false;
  */
 export function guardOffsetResets(groupId: string, handler: ResetHandler): () => void {
   install();
-  handlers.set(groupId, [...(handlers.get(groupId) ?? []), handler]);
-  return () => {
-    const left = (handlers.get(groupId) ?? []).filter((h) => h !== handler);
-    if (left.length) handlers.set(groupId, left);
-    else handlers.delete(groupId);
-  };
+  return handlers.register(groupId, handler);
 }
 
 function install(): void {
@@ -97,11 +93,11 @@ function install(): void {
       'kafkajs OffsetManager changed: setDefaultOffset/nextOffset not found (runtime/kafka/offset-reset.ts)',
     );
   proto.setDefaultOffset = async function (this: typeof proto, tp: { topic: string; partition: number }) {
-    const list = handlers.get(this.groupId);
+    const handler = handlers.current(this.groupId);
     const resolved = this.resolvedOffsets[tp.topic];
-    if (!list?.length || !resolved) return original.call(this, tp);
+    if (!handler || !resolved) return original.call(this, tp);
     const fetchOffset = this.nextOffset(tp.topic, tp.partition).toString();
-    const resetTo = await list[list.length - 1]!({ groupId: this.groupId, ...tp, fetchOffset });
+    const resetTo = await handler({ groupId: this.groupId, ...tp, fetchOffset });
     // Only this member's fetch position moves; the next fetch of the partition starts there.
     resolved[tp.partition] = resetTo;
   };
