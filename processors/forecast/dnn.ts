@@ -1,5 +1,5 @@
 import type * as TF from '@tensorflow/tfjs';
-import { dayTypeWidth, learSettings, rawFeatures, writeDayType } from './lear.js';
+import { dayMean, dayTypeWidth, learSettings, rawFeatures, writeDayType } from './lear.js';
 import type { HolidayCalendar } from './holidays.js';
 import type { DayAheadModel, DayInput } from './model.js';
 import { fitTransform, type FittedTransform } from './transforms.js';
@@ -26,6 +26,19 @@ export interface DnnOptions {
   l1?: number;
   /** Seeds of the networks averaged (default [1, 2, 3]). */
   seeds?: number[];
+  /**
+   * Price level the network works relative to: `none` (default) or `d1`, where every price input and the
+   * target are taken relative to the mean price of day d-1 (itself an input), as LEAR's `level: 'd1'`.
+   * A level the window never saw (a cold snap) then shifts the forecast instead of pushing the network
+   * outside the inputs it was trained on.
+   */
+  level?: 'none' | 'd1';
+  /**
+   * Clips every standardised input of a forecast to the range the training rows spanned, widened by this
+   * share of that range on each side (default: no clipping). Keeps the network from extrapolating its
+   * piecewise-linear fit far beyond the data on days unlike any in the window.
+   */
+  inputClip?: number;
 }
 
 type Tf = typeof TF;
@@ -80,6 +93,9 @@ interface Scaling {
   x: FittedTransform[];
   mean: Float64Array;
   std: Float64Array;
+  /** Bounds of each standardised input column (with `inputClip`; ±Infinity otherwise). */
+  lo: Float64Array;
+  hi: Float64Array;
   y: FittedTransform[];
 }
 
@@ -191,7 +207,8 @@ function predict(net: Net, row: Float32Array): Float64Array {
  * Retrained every `retrainEvery` days; several seeded networks are averaged (reproducible).
  */
 export function dnnModel(opts: DnnOptions = {}, name = 'dnn'): DayAheadModel {
-  const s = learSettings({ lags: opts.lags, extras: true });
+  const s = learSettings({ lags: opts.lags, extras: true, level: opts.level });
+  const relative = s.relative;
   const window = opts.window ?? 364;
   const retrainEvery = opts.retrainEvery ?? 7;
   const seeds = opts.seeds ?? [1, 2, 3];
@@ -218,7 +235,10 @@ export function dnnModel(opts: DnnOptions = {}, name = 'dnn'): DayAheadModel {
     offset: number,
     calendar: HolidayCalendar | undefined,
   ): void => {
-    for (let j = 0; j < cols; j++) out[offset + j] = (sc.x[j].forward(raw[r * cols + j]) - sc.mean[j]) / sc.std[j];
+    for (let j = 0; j < cols; j++) {
+      const z = (sc.x[j].forward(raw[r * cols + j]) - sc.mean[j]) / sc.std[j];
+      out[offset + j] = Math.min(sc.hi[j], Math.max(sc.lo[j], z));
+    }
     for (let k = 0; k < 7; k++) out[offset + cols + k] = 0;
     writeDayType(out, offset + cols, date, calendar);
   };
@@ -230,7 +250,14 @@ export function dnnModel(opts: DnnOptions = {}, name = 'dnn'): DayAheadModel {
     const n = t - first;
     const { raw, cols } = rawFeatures(input, s, first, t);
     const column = new Float64Array(n);
-    const sc: Scaling = { x: [], mean: new Float64Array(cols), std: new Float64Array(cols), y: [] };
+    const sc: Scaling = {
+      x: [],
+      mean: new Float64Array(cols),
+      std: new Float64Array(cols),
+      lo: new Float64Array(cols).fill(Number.NEGATIVE_INFINITY),
+      hi: new Float64Array(cols).fill(Number.POSITIVE_INFINITY),
+      y: [],
+    };
     for (let j = 0; j < cols; j++) {
       for (let r = 0; r < n; r++) column[r] = raw[r * cols + j];
       const f = fitTransform('asinh', column);
@@ -244,13 +271,26 @@ export function dnnModel(opts: DnnOptions = {}, name = 'dnn'): DayAheadModel {
       }
       sc.mean[j] = sum / n;
       sc.std[j] = Math.sqrt(Math.max(sq / n - sc.mean[j] ** 2, 0)) || 1;
+      if (opts.inputClip !== undefined) {
+        let lo = Infinity;
+        let hi = -Infinity;
+        for (let r = 0; r < n; r++) {
+          const z = (f.forward(column[r]) - sc.mean[j]) / sc.std[j];
+          lo = Math.min(lo, z);
+          hi = Math.max(hi, z);
+        }
+        sc.lo[j] = lo - opts.inputClip * (hi - lo);
+        sc.hi[j] = hi + opts.inputClip * (hi - lo);
+      }
     }
     const p = cols + dayTypeWidth(input.holidays);
     const x = new Float32Array(n * p);
     for (let r = 0; r < n; r++) featureRow(raw, r, cols, historyDays[first + r], sc, x, r * p, input.holidays);
     const y = new Float32Array(n * perDay);
     for (let h = 0; h < perDay; h++) {
-      for (let r = 0; r < n; r++) column[r] = history[(first + r) * perDay + h];
+      for (let r = 0; r < n; r++) {
+        column[r] = history[(first + r) * perDay + h] - (relative ? dayMean(history, perDay, first + r - 1) : 0);
+      }
       const f = fitTransform('asinh', column);
       sc.y.push(f);
       for (let r = 0; r < n; r++) y[r * perDay + h] = f.forward(column[r]);
@@ -277,7 +317,8 @@ export function dnnModel(opts: DnnOptions = {}, name = 'dnn'): DayAheadModel {
       const { raw, cols } = rawFeatures(input, s, t, t + 1);
       const row = new Float32Array(cols + dayTypeWidth(input.holidays));
       featureRow(raw, 0, cols, targetDate, scaling!, row, 0, input.holidays);
-      const sum = new Array<number>(perDay).fill(0);
+      const base = relative ? dayMean(history, perDay, t - 1) : 0;
+      const sum = new Array<number>(perDay).fill(base);
       for (const net of nets) {
         const z = predict(net, row);
         for (let h = 0; h < perDay; h++) sum[h] += scaling!.y[h].inverse(z[h]) / nets.length;

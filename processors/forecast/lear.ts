@@ -139,7 +139,8 @@ export function writeDayType(
   }
 }
 
-function dayMean(series: ArrayLike<number>, perDay: number, day: number): number {
+/** Mean of day `day` of a day-major series. */
+export function dayMean(series: ArrayLike<number>, perDay: number, day: number): number {
   let sum = 0;
   for (let h = 0; h < perDay; h++) sum += series[day * perDay + h];
   return sum / perDay;
