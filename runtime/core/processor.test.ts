@@ -77,6 +77,66 @@ describe('state rollback of a failed call', () => {
     ]);
   });
 
+  it('ProcessorCore: a batch run in chunks without draining gives the changes of one run, taken once', async () => {
+    const kv = defineProcessor({
+      name: 'kv',
+      status: 'experimental',
+      summary: 'puts or deletes keys; fails on a negative value',
+      config: Type.Object({}),
+      create: (): Processor => ({
+        process(r, ctx) {
+          const v = r.value as { op: 'put' | 'del'; k: string; v?: number };
+          if ((v.v ?? 0) < 0) throw new Error('negative');
+          if (v.op === 'put') ctx.state.put(v.k, v.v);
+          else ctx.state.delete(v.k);
+          ctx.emit({ value: v.k });
+        },
+      }),
+    });
+    const make = () =>
+      ProcessorCore.create(
+        { name: 'kv', definition: kv, config: {}, inputs: ['in'], outputs: ['out'] },
+        { name: 'kv', clock: new VirtualClock(), logger: console, env: {}, signal: new AbortController().signal },
+        { dlqTopic: 'dlq.t', clock: new VirtualClock(), maxOutOfOrdernessMs: 0, trackChanges: true },
+      );
+    // x is created and deleted within the batch (in different chunks): the changelog never needs it.
+    const records = [
+      rec(0, { op: 'put', k: 'x', v: 1 }),
+      rec(1, { op: 'put', k: 'y', v: 2 }),
+      rec(2, { op: 'del', k: 'x' }),
+      rec(3, { op: 'put', k: 'y', v: -1 }),
+      rec(4, { op: 'put', k: 'y', v: 3 }),
+      rec(5, { op: 'put', k: 'z', v: 4 }),
+    ];
+    const once = await make().run(records);
+    expect(once.changes).toEqual([
+      {
+        partition: 0,
+        changes: [
+          { key: 'y', value: 3 },
+          { key: 'z', value: 4 },
+        ],
+      },
+    ]);
+    const chunked = make();
+    const parts = [];
+    for (const chunk of [records.slice(0, 2), records.slice(2, 4), records.slice(4)]) {
+      const r = await chunked.run(chunk, false);
+      expect(r.changes).toEqual([]);
+      parts.push(r);
+    }
+    expect(parts.flatMap((r) => r.outputs)).toEqual(once.outputs);
+    expect(parts.flatMap((r) => r.deadLetters)).toEqual(once.deadLetters);
+    expect(chunked.takeChanges()).toEqual(once.changes);
+    expect(chunked.takeChanges()).toEqual([]);
+    // Draining per chunk instead would write x and then its tombstone.
+    const drained = make();
+    const perChunk = [];
+    for (const chunk of [records.slice(0, 2), records.slice(2, 4), records.slice(4)])
+      perChunk.push(...(await drained.run(chunk)).changes.flatMap((c) => c.changes));
+    expect(perChunk).toContainEqual({ key: 'x', value: undefined });
+  });
+
   it('memory transport: the next record sees the state before the failed one', async () => {
     const sink = collectingSink('out');
     const spec = makeSpec({

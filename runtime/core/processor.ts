@@ -222,8 +222,13 @@ export class ProcessorCore {
     });
   }
 
-  /** Processes a batch in order. Never throws for a record's failure: that record becomes a dead letter. */
-  async run(records: StreamRecord[]): Promise<BatchResult> {
+  /**
+   * Processes a batch in order. Never throws for a record's failure: that record becomes a dead letter.
+   * With `drain` false the state changes stay pending (`changes` is empty) and a later `run` or
+   * `takeChanges()` returns them: a transaction that processes its records in several chunks writes
+   * each key's last change once.
+   */
+  async run(records: StreamRecord[], drain = true): Promise<BatchResult> {
     const started = performance.now();
     const deadLetters: OutRecord[] = [];
     this.buffer = [];
@@ -300,7 +305,7 @@ export class ProcessorCore {
     const ms = performance.now() - started;
     this.stats.busyMs += ms;
     this.stats.onBatch?.(records.length, ms);
-    return { outputs: this.takeBuffer(), deadLetters, changes: this.drainChanges() };
+    return { outputs: this.takeBuffer(), deadLetters, changes: drain ? this.drainChanges() : [] };
   }
 
   /** Moves event time to `watermark` (+Infinity at end of input) and returns what the windows emit. */
@@ -408,6 +413,11 @@ export class ProcessorCore {
     const out = this.buffer;
     this.buffer = [];
     return out;
+  }
+
+  /** The state changes pending since the last drain (see `run`), per input partition. */
+  takeChanges(): BatchResult['changes'] {
+    return this.drainChanges();
   }
 
   private drainChanges(): BatchResult['changes'] {

@@ -2,7 +2,7 @@ import type { IHeaders, Message } from 'kafkajs';
 import { toDeadLetter } from '../dlq.js';
 import type { OutRecord, StreamRecord } from '../record.js';
 import type { RecordOrigin, Serde } from '../serde/serde.js';
-import { forEachRecord, type RecordSpan } from './record-batches.js';
+import { forEachRecord, RecordCursor, type RecordSpan } from './record-batches.js';
 
 /**
  * A serde that may also offer a promise-free warm path (as `AvroSerde` and the JSON serde do): the
@@ -103,16 +103,19 @@ export async function decodeBatch(
  * `decodeBatch` for the lean fetch path: walks the record spans of a fetched partition in place (see
  * record-batches.ts), building one `StreamRecord` per record straight from the bytes (key and header
  * strings decoded from the fetch buffer, the value handed to the serde as a view of it). Same output
- * and dead letters as `decodeBatch`.
+ * and dead letters as `decodeBatch`. Given a `RecordCursor` it decodes the next `max` records at most and
+ * leaves the cursor after them (a transaction can take a fetched batch a chunk at a time).
  */
 export async function decodeLeanBatch(
   topic: string,
   partition: number,
-  spans: readonly RecordSpan[],
+  from: readonly RecordSpan[] | RecordCursor,
   serde: MaybeSyncSerde,
   dlqTopic: string,
   component: string,
+  max = Infinity,
 ): Promise<DecodedBatch> {
+  const cursor = from instanceof RecordCursor ? from : new RecordCursor(from);
   const records: StreamRecord[] = [];
   const deadLetters: Message[] = [];
   const sync = typeof serde.deserializeSync === 'function' ? serde.deserializeSync.bind(serde) : undefined;
@@ -120,7 +123,8 @@ export async function decodeLeanBatch(
   let later: Array<{ index: number; bytes: Buffer }> | undefined;
   // One origin object, updated per record: the sync path names it only in errors it throws at once.
   const origin: RecordOrigin = { topic, partition, offset: '' };
-  forEachRecord(spans, (r) => {
+  const r = cursor.view;
+  for (let taken = 0; taken < max && cursor.next(); taken++) {
     const offset = String(r.offset);
     const key = r.keyStart < 0 ? null : keyString(r.buf, r.keyStart, r.keyEnd);
     const bytes = r.valueStart < 0 ? null : r.buf.subarray(r.valueStart, r.valueEnd);
@@ -135,13 +139,13 @@ export async function decodeLeanBatch(
       } catch (err) {
         const base = { topic, partition, offset, key, timestamp, headers, value: null };
         deadLetters.push(deadLetterMessage(toDeadLetter(dlqTopic, base, component, err), bytes));
-        return;
+        continue;
       }
       if (fast === undefined) (later ??= []).push({ index: records.length, bytes });
       else value = fast.value;
     }
     records.push({ topic, partition, offset, key, timestamp, headers, value });
-  });
+  }
   if (later) {
     const failed = new Set<number>();
     for (const { index, bytes } of later) {
@@ -163,7 +167,7 @@ export async function decodeLeanBatch(
       records.push(...kept);
     }
   }
-  return { records, deadLetters, raw: lazySpanRaw(spans) };
+  return { records, deadLetters, raw: lazySpanRaw(cursor.spans) };
 }
 
 /** Keys up to this many bytes go through the key cache; longer ones are decoded every time. */

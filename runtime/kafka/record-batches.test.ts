@@ -7,6 +7,7 @@ import { LeanBatch, decodeFetchResponse } from './lean-fetch.js';
 import {
   forEachRecord,
   mergeScanned,
+  RecordCursor,
   scanRecordBatches,
   type AbortedTransaction,
   type RecordSpan,
@@ -369,5 +370,34 @@ describe('scanRecordBatches on batches built per the protocol spec', () => {
     expect(out.deadLetters).toHaveLength(1);
     expect(out.deadLetters[0]!.headers).toMatchObject({ 'source-offset': '2', reason: 'bad value' });
     expect(out.deadLetters[0]!.value!.toString()).toBe('"bad"');
+  });
+
+  it('decodes a fetched batch a chunk at a time through one cursor, as it decodes it at once', async () => {
+    const serde = createJsonSerde();
+    // Three record batches (offsets 0-3, 4-5 and 7-10; 6 is a gap); the value at 10 is not JSON.
+    const values = (xs: unknown[]) => xs.map((v, i) => ({ offsetDelta: i, value: JSON.stringify(v) }));
+    const bytes = Buffer.concat([
+      batch({ baseOffset: 0, records: values([1, 2, 3, 4]) }),
+      batch({ baseOffset: 4, records: values([5, 6]) }),
+      batch({ baseOffset: 7, records: [...values([8, 9, 10]), { offsetDelta: 3, value: 'not json' }] }),
+    ]);
+    const scanned = await scanRecordBatches(bytes, 0, null);
+    expect(scanned.spans).toHaveLength(3);
+    const whole = await decodeLeanBatch('t', 0, scanned.spans, serde, 'dlq.p', 'c');
+    expect(whole.records.map((r) => r.offset)).toEqual(['0', '1', '2', '3', '4', '5', '7', '8', '9']);
+    expect(whole.deadLetters).toHaveLength(1);
+    for (const size of [1, 2, 3, 5, 100]) {
+      const cursor = new RecordCursor(scanned.spans);
+      const chunks: Array<Awaited<ReturnType<typeof decodeLeanBatch>>> = [];
+      while (!cursor.done) chunks.push(await decodeLeanBatch('t', 0, cursor, serde, 'dlq.p', 'c', size));
+      // Every chunk takes `size` records (dead-lettered ones included) except the last.
+      expect(chunks).toHaveLength(Math.ceil(10 / size));
+      expect(chunks.flatMap((c) => c.records)).toEqual(whole.records);
+      expect(chunks.flatMap((c) => c.deadLetters)).toEqual(whole.deadLetters);
+      expect(cursor.next()).toBe(false);
+      // Any chunk's lookup finds the original bytes of every record of the fetched batch.
+      expect(chunks[0]!.raw.get('10')?.toString()).toBe('not json');
+      expect(chunks[chunks.length - 1]!.raw.get('0')?.toString()).toBe('1');
+    }
   });
 });

@@ -244,11 +244,12 @@ export interface RecordView {
 }
 
 /**
- * Calls `visit` for every data record of `spans` in offset order, reusing one view object (copy what
- * you keep). Throws on a record that runs past its batch.
+ * A resumable walk over the data records of `spans` in offset order: each `next()` moves `view` (one
+ * object, reused: copy what you keep) to the following record, so a caller can take records a chunk at a
+ * time. Throws on a record that runs past its batch.
  */
-export function forEachRecord(spans: readonly RecordSpan[], visit: (r: RecordView) => void): void {
-  const view: RecordView = {
+export class RecordCursor {
+  readonly view: RecordView = {
     buf: Buffer.alloc(0),
     offset: 0,
     timestamp: 0,
@@ -258,49 +259,83 @@ export function forEachRecord(spans: readonly RecordSpan[], visit: (r: RecordVie
     valueEnd: -1,
     headers: undefined,
   };
-  for (let s = 0; s < spans.length; s++) {
-    const span = spans[s]!;
-    const buf = span.buf;
-    view.buf = buf;
-    let pos = span.start;
-    for (let i = 0; i < span.count; i++) {
-      at = pos;
-      const len = varint(buf);
-      const recEnd = at + len;
-      if (len < 0 || recEnd > span.end) throw corrupt(`record of ${len} bytes at ${pos} runs past its batch`);
-      at++; // attributes (unused)
-      const tsDelta = varlong(buf);
-      const offDelta = varint(buf);
-      const keyLen = varint(buf);
-      if (keyLen < 0) {
-        view.keyStart = view.keyEnd = -1;
-      } else {
-        view.keyStart = at;
-        view.keyEnd = at += keyLen;
-      }
-      const valueLen = varint(buf);
-      if (valueLen < 0) {
-        view.valueStart = view.valueEnd = -1;
-      } else {
-        view.valueStart = at;
-        view.valueEnd = at += valueLen;
-      }
-      const headerCount = varint(buf);
-      let headers: Record<string, string> | undefined;
-      for (let h = 0; h < headerCount; h++) {
-        const kl = varint(buf);
-        const hk = buf.toString('utf8', at, (at += kl));
-        const vl = varint(buf);
-        const hv = vl < 0 ? '' : buf.toString('utf8', at, (at += vl));
-        headers ??= {};
-        if (!(hk in headers)) headers[hk] = hv;
-      }
-      if (at !== recEnd) throw corrupt(`record at ${pos} ends at ${at}, its length says ${recEnd}`);
-      view.headers = headers;
-      view.offset = span.baseOffset + offDelta;
-      view.timestamp = span.appendTime ?? span.baseTimestamp + tsDelta;
-      visit(view);
-      pos = recEnd;
+  /** Current span, records of it already visited, and the byte position of its next record. */
+  private s = 0;
+  private i = 0;
+  private pos: number;
+
+  constructor(readonly spans: readonly RecordSpan[]) {
+    this.pos = spans.length ? spans[0]!.start : 0;
+  }
+
+  /** Whether every record has been visited. */
+  get done(): boolean {
+    this.skipSpent();
+    return this.s >= this.spans.length;
+  }
+
+  private skipSpent(): void {
+    while (this.s < this.spans.length && this.i >= this.spans[this.s]!.count) {
+      this.s++;
+      this.i = 0;
+      if (this.s < this.spans.length) this.pos = this.spans[this.s]!.start;
     }
   }
+
+  /** Moves `view` to the next record; false (view unchanged) when there is none. */
+  next(): boolean {
+    if (this.done) return false;
+    const span = this.spans[this.s]!;
+    const buf = span.buf;
+    const view = this.view;
+    view.buf = buf;
+    const pos = this.pos;
+    at = pos;
+    const len = varint(buf);
+    const recEnd = at + len;
+    if (len < 0 || recEnd > span.end) throw corrupt(`record of ${len} bytes at ${pos} runs past its batch`);
+    at++; // attributes (unused)
+    const tsDelta = varlong(buf);
+    const offDelta = varint(buf);
+    const keyLen = varint(buf);
+    if (keyLen < 0) {
+      view.keyStart = view.keyEnd = -1;
+    } else {
+      view.keyStart = at;
+      view.keyEnd = at += keyLen;
+    }
+    const valueLen = varint(buf);
+    if (valueLen < 0) {
+      view.valueStart = view.valueEnd = -1;
+    } else {
+      view.valueStart = at;
+      view.valueEnd = at += valueLen;
+    }
+    const headerCount = varint(buf);
+    let headers: Record<string, string> | undefined;
+    for (let h = 0; h < headerCount; h++) {
+      const kl = varint(buf);
+      const hk = buf.toString('utf8', at, (at += kl));
+      const vl = varint(buf);
+      const hv = vl < 0 ? '' : buf.toString('utf8', at, (at += vl));
+      headers ??= {};
+      if (!(hk in headers)) headers[hk] = hv;
+    }
+    if (at !== recEnd) throw corrupt(`record at ${pos} ends at ${at}, its length says ${recEnd}`);
+    view.headers = headers;
+    view.offset = span.baseOffset + offDelta;
+    view.timestamp = span.appendTime ?? span.baseTimestamp + tsDelta;
+    this.pos = recEnd;
+    this.i++;
+    return true;
+  }
+}
+
+/**
+ * Calls `visit` for every data record of `spans` in offset order, reusing one view object (copy what
+ * you keep). Throws on a record that runs past its batch.
+ */
+export function forEachRecord(spans: readonly RecordSpan[], visit: (r: RecordView) => void): void {
+  const cursor = new RecordCursor(spans);
+  while (cursor.next()) visit(cursor.view);
 }

@@ -11,7 +11,15 @@ import type { RunOptions, RunningPipeline, Transport } from '../pipeline.js';
 import type { StreamRecord } from '../record.js';
 import type { Serde } from '../serde/serde.js';
 import type { PipelineSpec, ProcessorNode, SinkNode, SourceNode } from '../spec.js';
-import { decodeBatch, decodeLeanBatch, encodeRecords, rawDeadLetters, type DecodedBatch } from './codec.js';
+import {
+  decodeBatch,
+  decodeLeanBatch,
+  encodeRecords,
+  rawDeadLetters,
+  type DecodedBatch,
+  type RawLookup,
+} from './codec.js';
+import { RecordCursor } from './record-batches.js';
 import { isLeanBatch, useLeanFetch } from './lean-fetch.js';
 import { cachingPartitioner } from './partitioner.js';
 import { linearGrouping } from './linear-grouping.js';
@@ -60,8 +68,22 @@ export interface KafkaTransportOptions {
    * stalled, again every as long while it lasts (default 60 000; 0 turns the check off).
    */
   stallWarnMs?: number;
-  /** Observability hook (benchmarks): after each processor transaction commits, with the input records it covered. */
-  afterCommit?: (info: { component: string; records: readonly StreamRecord[] }) => void;
+  /**
+   * Observability hook (tests, benchmarks): after each processor transaction commits, with the number of
+   * input records it covered and those records (unless `afterCommitRecords` is false).
+   */
+  afterCommit?: (info: { component: string; count: number; records: readonly StreamRecord[] }) => void;
+  /**
+   * Whether `afterCommit` gets the transaction's records (default true). False: `records` is empty, and a
+   * transaction's records are not kept alive until its commit (each chunk's die young; benchmarks).
+   */
+  afterCommitRecords?: boolean;
+  /**
+   * A processor transaction decodes and processes its fetched batch this many records at a time (default
+   * 4096): one transaction still covers the whole batch, but a chunk's records become garbage before the
+   * next is decoded.
+   */
+  processChunkRecords?: number;
   /** Test hook: runs inside each processor transaction just before commit; throwing aborts it. */
   beforeCommit?: (info: {
     component: string;
@@ -300,13 +322,39 @@ class KafkaRun extends KafkaRunBase {
           throw new Error(`stopped while restoring ${changelog}[${batch.partition}]`);
         restored.add(batch.partition);
       }
-      const decoded = await this.decodeFetched(batch, node.name);
-      const result = await core.run(decoded.records);
-      const { byTopic, failed } = await encodeRecords(result.outputs, this.serde, this.dlq, node.name);
-      const dead = [...decoded.deadLetters, ...rawDeadLetters(result.deadLetters, decoded.raw)];
-      if (dead.length) byTopic.set(this.dlq, [...(byTopic.get(this.dlq) ?? []), ...dead]);
+      // Decoded and processed a chunk at a time inside the one transaction: each chunk's records and values
+      // die young (a whole 100k-record batch alive at once was most of the GC time); encoded outputs, dead
+      // letters and the state changes (drained once, after the last chunk) accumulate for the transaction.
+      const byTopic = new Map<string, Message[]>();
+      const dead: Message[] = [];
+      let decodeDead = 0;
+      let failed = 0;
+      let count = 0;
+      const keep = this.options.afterCommit !== undefined && this.options.afterCommitRecords !== false;
+      const kept: StreamRecord[][] = [];
+      try {
+        const chunks = this.chunksOf(batch, node.name);
+        for (let decoded = await chunks.next(); decoded !== undefined; decoded = await chunks.next()) {
+          count += decoded.records.length;
+          if (keep) kept.push(decoded.records);
+          const result = await core.run(decoded.records, false);
+          const encoded = await encodeRecords(result.outputs, this.serde, this.dlq, node.name);
+          failed += encoded.failed;
+          for (const [topic, list] of encoded.byTopic) appendTo(byTopic, topic, list);
+          decodeDead += decoded.deadLetters.length;
+          for (const d of decoded.deadLetters) dead.push(d);
+          if (result.deadLetters.length) for (const d of rawDeadLetters(result.deadLetters, decoded.raw)) dead.push(d);
+        }
+      } catch (err) {
+        // Earlier chunks changed state in memory that no transaction will commit: rebuild it from the changelog.
+        core.discardAll();
+        restored.clear();
+        void restoreAssigned(generation, false);
+        throw err;
+      }
+      if (dead.length) appendTo(byTopic, this.dlq, dead);
       const changes: Message[] = [];
-      for (const { partition, changes: list } of result.changes) {
+      for (const { partition, changes: list } of core.takeChanges()) {
         for (const c of list)
           changes.push({ key: c.key, value: c.value === undefined ? null : JSON.stringify(c.value), partition });
       }
@@ -336,9 +384,9 @@ class KafkaRun extends KafkaRunBase {
         void restoreAssigned(generation, false);
         throw err;
       }
-      this.options.afterCommit?.({ component: node.name, records: decoded.records });
-      core.stats.dlq += decoded.deadLetters.length + failed;
-      core.stats.failed += decoded.deadLetters.length + failed;
+      this.options.afterCommit?.({ component: node.name, count, records: keep ? kept.flat() : [] });
+      core.stats.dlq += decodeDead + failed;
+      core.stats.failed += decodeDead + failed;
       resolveOffset(batch.lastOffset());
       await heartbeat();
     };
@@ -419,6 +467,38 @@ class KafkaRun extends KafkaRunBase {
     return isLeanBatch(b)
       ? decodeLeanBatch(b.topic, b.partition, b.records.spans, this.serde, this.dlq, component)
       : decodeBatch(batch.topic, batch.partition, batch.messages, this.serde, this.dlq, component);
+  }
+
+  /**
+   * A fetched batch's records decoded a chunk (`processChunkRecords`) at a time: `next()` gives the next
+   * chunk, or undefined after the last. The lean path walks its record spans with one cursor; kafkajs'
+   * messages are sliced.
+   */
+  private chunksOf(batch: EachBatchPayload['batch'], component: string): { next(): Promise<DecodedBatch | undefined> } {
+    const size = Math.max(1, this.options.processChunkRecords ?? defaultChunkRecords);
+    const b: unknown = batch;
+    if (isLeanBatch(b)) {
+      const cursor = new RecordCursor(b.records.spans);
+      let raw: RawLookup | undefined;
+      return {
+        next: async () => {
+          if (cursor.done) return undefined;
+          const d = await decodeLeanBatch(b.topic, b.partition, cursor, this.serde, this.dlq, component, size);
+          // One offset -> bytes lookup for the whole fetched batch (built only if a record is dead-lettered).
+          raw ??= d.raw;
+          return { ...d, raw };
+        },
+      };
+    }
+    const messages = batch.messages;
+    let from = 0;
+    return {
+      next: async () => {
+        if (from >= messages.length) return undefined;
+        const slice = messages.slice(from, (from += size));
+        return decodeBatch(batch.topic, batch.partition, slice, this.serde, this.dlq, component);
+      },
+    };
   }
 
   /**
@@ -705,6 +785,15 @@ class KafkaRun extends KafkaRunBase {
       },
     };
   }
+}
+
+/** Records a processor transaction decodes and processes at a time (`processChunkRecords`). */
+export const defaultChunkRecords = 4096;
+
+function appendTo(byTopic: Map<string, Message[]>, topic: string, list: Message[]): void {
+  const have = byTopic.get(topic);
+  if (!have) byTopic.set(topic, list);
+  else for (const m of list) have.push(m);
 }
 
 /** Rough size of a message in a produce request: value, key and headers plus per-record overhead. */
