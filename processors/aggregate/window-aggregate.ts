@@ -128,10 +128,41 @@ export function windowAggregate(opts: {
   if (spec.type === 'hopping' && spec.advanceMs <= 0)
     throw new OptiBidError('OPTIBID_ERR_CONFIG', 'hopping window advance must be positive');
   // Earliest event time at which something in a store is due (fire or purge): lets most watermarks skip the scan.
+  // The last store's entry is also held in two variables: records and watermarks come a partition at a time,
+  // so most lookups (two per record) are an identity check instead of a WeakMap lookup.
   const nextDue = new WeakMap<KeyValueStore, number>();
+  let lastStore: KeyValueStore | undefined;
+  let lastDue: number | undefined;
+  const dueOf = (store: KeyValueStore): number | undefined => {
+    if (store !== lastStore) {
+      lastStore = store;
+      lastDue = nextDue.get(store);
+    }
+    return lastDue;
+  };
+  const setDue = (store: KeyValueStore, t: number) => {
+    nextDue.set(store, t);
+    if (store === lastStore) lastDue = t;
+  };
   const due = (store: KeyValueStore, t: number) => {
-    const cur = nextDue.get(store);
-    if (cur !== undefined && t < cur) nextDue.set(store, t);
+    const cur = dueOf(store);
+    if (cur !== undefined && t < cur) setDue(store, t);
+  };
+  // The state key of a record key's current tumbling window, kept per record key: every record of a
+  // window then looks its entry up with the same string (hashed once), not a fresh concatenation to flatten
+  // and hash. Bounded: cleared when it holds more than `maxCachedKeys` record keys.
+  const windowKeys = new Map<string | null, { start: number; sk: string }>();
+  const maxCachedKeys = 4096;
+  const windowKey = (k: string | null, start: number): string => {
+    let c = windowKeys.get(k);
+    if (c === undefined) {
+      if (windowKeys.size >= maxCachedKeys) windowKeys.clear();
+      windowKeys.set(k, (c = { start, sk: `w\u0000${k ?? ''}\u0000${start}` }));
+    } else if (c.start !== start) {
+      c.start = start;
+      c.sk = `w\u0000${k ?? ''}\u0000${start}`;
+    }
+    return c.sk;
   };
 
   const late = (r: StreamRecord, ctx: ProcessContext, by: number) => {
@@ -179,16 +210,23 @@ export function windowAggregate(opts: {
       const start = Math.floor((r.timestamp - offset) / size) * size + offset;
       const end = start + size;
       if (end + lateness <= wm) return late(r, ctx, wm - (end + lateness));
-      return addToWindow(r, ctx, v, wm, start, end);
+      return addToWindow(r, ctx, v, wm, start, end, windowKey(r.key, start));
     }
     const windows = windowsFor(fixed, r.timestamp);
     const live = windows.filter((w) => w.end + lateness > wm);
     if (live.length === 0) return late(r, ctx, wm - (windows[windows.length - 1]!.end + lateness));
-    for (const w of live) addToWindow(r, ctx, v, wm, w.start, w.end);
+    for (const w of live) addToWindow(r, ctx, v, wm, w.start, w.end, `w\u0000${r.key ?? ''}\u0000${w.start}`);
   };
 
-  const addToWindow = (r: StreamRecord, ctx: ProcessContext, v: number, wm: number, start: number, end: number) => {
-    const sk = `w\u0000${r.key ?? ''}\u0000${start}`;
+  const addToWindow = (
+    r: StreamRecord,
+    ctx: ProcessContext,
+    v: number,
+    wm: number,
+    start: number,
+    end: number,
+    sk: string,
+  ) => {
     const prev = ctx.state.get(sk) as FixedEntry | undefined;
     const entry: FixedEntry = {
       k: r.key,
@@ -245,7 +283,7 @@ export function windowAggregate(opts: {
 
     onWatermark(wm, ctx) {
       const store = ctx.state;
-      const known = nextDue.get(store);
+      const known = dueOf(store);
       if (known !== undefined && wm < known) return;
       const results: Array<[string | null, number, number, Accumulator]> = [];
       let next = Infinity;
@@ -279,7 +317,7 @@ export function windowAggregate(opts: {
           else if (changed) store.put(sk, { k: entry.k, sessions: keep });
         }
       }
-      nextDue.set(store, next);
+      setDue(store, next);
       results.sort((a, b) => a[1] - b[1] || String(a[0]).localeCompare(String(b[0])));
       for (const [k, s, e, acc] of results) emitResult(ctx, k, s, e, acc, 'final');
     },

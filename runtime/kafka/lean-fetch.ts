@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { OptiBidError } from '../errors.js';
+import { crc32c } from './crc32c.js';
 import { mergeScanned, scanRecordBatches, type AbortedTransaction, type ScannedRecords } from './record-batches.js';
 import { scopedRegistry } from './scoped-registry.js';
 
@@ -85,7 +86,6 @@ const { createErrorFromCode } = require('kafkajs/src/protocol/error.js') as {
 const { lookupCodec } = require('kafkajs/src/protocol/message/compression/index.js') as {
   lookupCodec(type: number): { decompress(b: Buffer): Promise<Buffer> } | null;
 };
-const crc32C = require('kafkajs/src/protocol/recordBatch/crc32C/index.js') as (b: Buffer) => number;
 
 /** One partition of a Fetch response, its records left as bytes. */
 export interface LeanPartitionData {
@@ -340,9 +340,9 @@ async function leanFetch(group: ConsumerGroupInstance, nodeId: number, options: 
       await new Promise((r) => setTimeout(r, group.maxWaitTime));
       return [];
     }
-    const crc32c = options.checkCrc ? crc32C : undefined;
+    const crc32 = options.checkCrc ? (b: Buffer) => crc32c(b) : undefined;
     const scan: Scan = (data, fetchOffset) =>
-      scanRecordBatches(data.records, Number(fetchOffset), data.abortedTransactions, { decompress, crc32c });
+      scanRecordBatches(data.records, Number(fetchOffset), data.abortedTransactions, { decompress, crc32c: crc32 });
     const broker = await group.cluster.findBroker({ nodeId });
     let fetched = ahead && ahead.key === positionsKey(topics) ? await ahead.result : undefined;
     // Used only under a backlog (records beyond it were readable already): a prefetch that reached the end

@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { crc32c } from './crc32c.js';
 import { scopedRegistry } from './scoped-registry.js';
 
 /**
@@ -36,8 +37,6 @@ export interface ProduceRequestArgs {
   timeout?: number;
   compression?: number;
 }
-
-const crc32C = require('kafkajs/src/protocol/recordBatch/crc32C/index.js') as (b: Buffer) => number;
 
 function varintSize(n: number): number {
   let z = n >= 0 ? n * 2 : -n * 2 - 1; // zigzag, in doubles (timestamp deltas may pass 2^31)
@@ -77,15 +76,27 @@ function headerPairs(headers: ProduceMessage['headers']): Array<[string, Buffer 
   return out;
 }
 
-/**
- * One record batch (format v2, uncompressed) holding `messages` with offset deltas 0..n-1, as kafkajs'
- * produce request lays it out: first/max timestamp from the messages (now when none has one), timestamp
- * deltas against the first, the producer id/epoch/first sequence given, transactional flag, CRC-32C.
- */
-export function encodeRecordBatch(
-  messages: readonly ProduceMessage[],
-  o: { producerId: bigint; producerEpoch: number; firstSequence: number; transactional: boolean; now: number },
-): Buffer {
+/** A record batch measured (pass 1): its size and what pass 2 writes. */
+interface BatchPlan {
+  messages: readonly ProduceMessage[];
+  total: number;
+  /** Timestamp deltas against `first` (pass 1 turns the stamps into deltas). */
+  deltas: number[];
+  bodySizes: number[];
+  headerLists: Array<Array<[string, Buffer | string | null]>>;
+  first: number;
+  max: number;
+}
+
+interface BatchOptions {
+  producerId: bigint;
+  producerEpoch: number;
+  firstSequence: number;
+  transactional: boolean;
+  now: number;
+}
+
+function planRecordBatch(messages: readonly ProduceMessage[], now: number): BatchPlan {
   const n = messages.length;
   const stamps = new Array<number>(n);
   let first = Infinity;
@@ -100,18 +111,17 @@ export function encodeRecordBatch(
       if (v > max) max = v;
     }
   }
-  if (first === Infinity) first = max = o.now;
+  if (first === Infinity) first = max = now;
   else if (stamps.some((v) => Number.isNaN(v))) {
-    first = Math.min(first, o.now);
-    max = Math.max(max, o.now);
+    first = Math.min(first, now);
+    max = Math.max(max, now);
   }
-  // Pass 1: record sizes.
   const bodySizes = new Array<number>(n);
   const headerLists: Array<Array<[string, Buffer | string | null]>> = new Array(n);
   let recordsBytes = 0;
   for (let i = 0; i < n; i++) {
     const m = messages[i]!;
-    const ts = (Number.isNaN(stamps[i]!) ? o.now : stamps[i]!) - first;
+    const ts = (Number.isNaN(stamps[i]!) ? now : stamps[i]!) - first;
     stamps[i] = ts;
     let size = 1 + varintSize(ts) + varintSize(i);
     if (m.key === null || m.key === undefined) size += 1;
@@ -139,27 +149,32 @@ export function encodeRecordBatch(
     bodySizes[i] = size;
     recordsBytes += varintSize(size) + size;
   }
-  // Pass 2: write. Header: baseOffset 0, length, leader epoch 0, magic 2, crc, attributes, ...
-  const total = 61 + recordsBytes;
-  const buf = Buffer.allocUnsafe(total);
-  buf.writeBigInt64BE(0n, 0);
-  buf.writeInt32BE(total - 12, 8);
-  buf.writeInt32BE(0, 12);
-  buf.writeInt8(2, 16);
-  buf.writeInt16BE(o.transactional ? 0x10 : 0, 21);
-  buf.writeInt32BE(n - 1, 23);
-  buf.writeBigInt64BE(BigInt(first), 27);
-  buf.writeBigInt64BE(BigInt(max), 35);
-  buf.writeBigInt64BE(o.producerId, 43);
-  buf.writeInt16BE(o.producerEpoch, 51);
-  buf.writeInt32BE(o.firstSequence, 53);
-  buf.writeInt32BE(n, 57);
-  let at = 61;
+  return { messages, total: 61 + recordsBytes, deltas: stamps, bodySizes, headerLists, first, max };
+}
+
+/** Writes a planned batch at `buf[start]` (pass 2); returns where it ends. */
+function writeRecordBatch(plan: BatchPlan, o: BatchOptions, buf: Buffer, start: number): number {
+  const { messages, total, deltas, bodySizes, headerLists } = plan;
+  const n = messages.length;
+  // Header: baseOffset 0, length, leader epoch 0, magic 2, crc, attributes, ...
+  buf.writeBigInt64BE(0n, start);
+  buf.writeInt32BE(total - 12, start + 8);
+  buf.writeInt32BE(0, start + 12);
+  buf.writeInt8(2, start + 16);
+  buf.writeInt16BE(o.transactional ? 0x10 : 0, start + 21);
+  buf.writeInt32BE(n - 1, start + 23);
+  buf.writeBigInt64BE(BigInt(plan.first), start + 27);
+  buf.writeBigInt64BE(BigInt(plan.max), start + 35);
+  buf.writeBigInt64BE(o.producerId, start + 43);
+  buf.writeInt16BE(o.producerEpoch, start + 51);
+  buf.writeInt32BE(o.firstSequence, start + 53);
+  buf.writeInt32BE(n, start + 57);
+  let at = start + 61;
   for (let i = 0; i < n; i++) {
     const m = messages[i]!;
     at = writeVarint(buf, at, bodySizes[i]!);
     buf[at++] = 0;
-    at = writeVarint(buf, at, stamps[i]!);
+    at = writeVarint(buf, at, deltas[i]!);
     at = writeVarint(buf, at, i);
     if (m.key === null || m.key === undefined) at = writeVarint(buf, at, -1);
     else at = writeBytes(buf, writeVarint(buf, at, byteLength(m.key)), m.key);
@@ -173,52 +188,72 @@ export function encodeRecordBatch(
       else at = writeBytes(buf, writeVarint(buf, at, byteLength(v)), v);
     }
   }
-  if (at !== total) throw new Error(`record batch encoding wrote ${at} of ${total} bytes`);
-  buf.writeUInt32BE(crc32C(buf.subarray(21)), 17);
+  if (at !== start + total) throw new Error(`record batch encoding wrote ${at - start} of ${total} bytes`);
+  buf.writeUInt32BE(crc32c(buf, start + 21, at), start + 17);
+  return at;
+}
+
+/**
+ * One record batch (format v2, uncompressed) holding `messages` with offset deltas 0..n-1, as kafkajs'
+ * produce request lays it out: first/max timestamp from the messages (now when none has one), timestamp
+ * deltas against the first, the producer id/epoch/first sequence given, transactional flag, CRC-32C.
+ */
+export function encodeRecordBatch(messages: readonly ProduceMessage[], o: BatchOptions): Buffer {
+  const plan = planRecordBatch(messages, o.now);
+  const buf = Buffer.allocUnsafe(plan.total);
+  writeRecordBatch(plan, o, buf, 0);
   return buf;
 }
 
 /**
  * The body of a Produce request v3–v7 (same layout): transactional_id, acks, timeout, then per topic its
- * partitions, each with one record batch.
+ * partitions, each with one record batch. Every batch is measured first, so the body is written into one
+ * Buffer of its exact size (no per-batch buffers to concatenate).
  */
 export function encodeProduceBody(args: ProduceRequestArgs, now = Date.now()): Buffer {
   const tx = args.transactionalId ?? null;
   const producerId = BigInt(String(args.producerId ?? -1));
   const producerEpoch = args.producerEpoch ?? 0;
-  const parts: Buffer[] = [];
-  const head = Buffer.alloc(2 + (tx === null ? 0 : Buffer.byteLength(tx)) + 2 + 4 + 4);
-  let at = 0;
-  if (tx === null) at = head.writeInt16BE(-1, at);
-  else {
-    at = head.writeInt16BE(Buffer.byteLength(tx), at);
-    at += head.write(tx, at, 'utf8');
-  }
-  at = head.writeInt16BE(args.acks ?? -1, at);
-  at = head.writeInt32BE(args.timeout ?? 30000, at);
-  head.writeInt32BE(args.topicData.length, at);
-  parts.push(head);
+  let size = 2 + (tx === null ? 0 : Buffer.byteLength(tx)) + 2 + 4 + 4;
+  const plans: BatchPlan[][] = [];
   for (const t of args.topicData) {
-    const th = Buffer.alloc(2 + Buffer.byteLength(t.topic) + 4);
-    let p = th.writeInt16BE(Buffer.byteLength(t.topic), 0);
-    p += th.write(t.topic, p, 'utf8');
-    th.writeInt32BE(t.partitions.length, p);
-    parts.push(th);
+    size += 2 + Buffer.byteLength(t.topic) + 4;
+    const list: BatchPlan[] = [];
     for (const part of t.partitions) {
-      const batch = encodeRecordBatch(part.messages, {
-        producerId,
-        producerEpoch,
-        firstSequence: part.firstSequence ?? 0,
-        transactional: tx !== null,
-        now,
-      });
-      const ph = Buffer.alloc(8);
-      ph.writeInt32BE(part.partition, 0);
-      ph.writeInt32BE(batch.length, 4);
-      parts.push(ph, batch);
+      const plan = planRecordBatch(part.messages, now);
+      size += 8 + plan.total;
+      list.push(plan);
     }
+    plans.push(list);
   }
-  return Buffer.concat(parts);
+  const buf = Buffer.allocUnsafe(size);
+  let at = 0;
+  if (tx === null) at = buf.writeInt16BE(-1, at);
+  else {
+    at = buf.writeInt16BE(Buffer.byteLength(tx), at);
+    at += buf.write(tx, at, 'utf8');
+  }
+  at = buf.writeInt16BE(args.acks ?? -1, at);
+  at = buf.writeInt32BE(args.timeout ?? 30000, at);
+  at = buf.writeInt32BE(args.topicData.length, at);
+  args.topicData.forEach((t, ti) => {
+    at = buf.writeInt16BE(Buffer.byteLength(t.topic), at);
+    at += buf.write(t.topic, at, 'utf8');
+    at = buf.writeInt32BE(t.partitions.length, at);
+    t.partitions.forEach((part, pi) => {
+      const plan = plans[ti]![pi]!;
+      at = buf.writeInt32BE(part.partition, at);
+      at = buf.writeInt32BE(plan.total, at);
+      at = writeRecordBatch(
+        plan,
+        { producerId, producerEpoch, firstSequence: part.firstSequence ?? 0, transactional: tx !== null, now },
+        buf,
+        at,
+      );
+    });
+  });
+  if (at !== size) throw new Error(`produce request encoding wrote ${at} of ${size} bytes`);
+  return buf;
 }
 
 interface BrokerInstance {
@@ -234,7 +269,10 @@ interface BrokerInstance {
 const Broker = require('kafkajs/src/broker/index.js') as { prototype: BrokerInstance };
 const { requests } = require('kafkajs/src/protocol/requests/index.js') as { requests: { Produce: unknown } };
 const apiKeys = require('kafkajs/src/protocol/requests/apiKeys.js') as { Produce: number };
-const Encoder = require('kafkajs/src/protocol/encoder.js') as new () => { writeBuffer(b: Buffer): unknown };
+const Encoder = require('kafkajs/src/protocol/encoder.js') as new (initialSize?: number) => {
+  buf: Buffer;
+  offset: number;
+};
 
 const leanIds = scopedRegistry<true>();
 let installed = false;
@@ -263,8 +301,11 @@ function install(): void {
     const version = protocolRequest.request.apiVersion;
     if (version < 3 || version > 8) return original.call(this, args);
     protocolRequest.request.encode = async () => {
-      const encoder = new Encoder();
-      encoder.writeBuffer(encodeProduceBody({ ...args, acks, timeout }));
+      // An Encoder holding the body as its buffer (kafkajs reads `buf` up to `offset`): no copy into a growing one.
+      const encoder = new Encoder(0);
+      const body = encodeProduceBody({ ...args, acks, timeout });
+      encoder.buf = body;
+      encoder.offset = body.length;
       return encoder;
     };
     return (this as unknown as Record<symbol, (r: unknown) => Promise<unknown>>)[sendRequest]!.call(
