@@ -96,9 +96,14 @@ export class RdkafkaTransport implements Transport {
 }
 
 /** Per-partition progress of a consumer: EOF flags and next offsets, for lag and `untilIdle`. */
-class Progress {
+export class Progress {
   assigned: RdKafka.TopicPartition[] = [];
   joined = false;
+  /**
+   * False from the moment a rebalance starts until its assignment is taken. In between, `assigned` is
+   * empty or about to change, and "every assigned partition is at its end" says nothing.
+   */
+  private settled = false;
   lastActivity = Date.now();
   /** Partitions at their end: the offset the EOF was reported at (a later message clears it). */
   private readonly eof = new Map<string, number>();
@@ -121,7 +126,21 @@ class Progress {
   assign(list: RdKafka.TopicPartition[]): void {
     this.assigned = list.map((p) => ({ topic: p.topic, partition: p.partition }));
     this.joined = true;
+    this.settled = true;
     this.resolveJoined();
+    this.eof.clear();
+    this.next.clear();
+  }
+
+  /** A rebalance callback fired: not idle until the next assignment (even an empty one) is taken. */
+  rebalancing(): void {
+    this.settled = false;
+  }
+
+  /** The partitions were revoked; the assignment that follows settles it again. */
+  revoke(): void {
+    this.assigned = [];
+    this.settled = false;
     this.eof.clear();
     this.next.clear();
   }
@@ -189,6 +208,7 @@ class Progress {
   idle(now: number, idleMs: number): boolean {
     return (
       this.joined &&
+      this.settled &&
       now - this.lastActivity > idleMs &&
       this.assigned.every((p) => this.eof.has(`${p.topic}/${p.partition}`))
     );
@@ -427,6 +447,7 @@ class RdkafkaRun extends KafkaRunBase {
       this.consumerConfig(group, {
         rebalance_cb: (err: RdError, assignment: RdKafka.TopicPartition[]) => {
           rebalances++; // stops a restore in progress: its assignment is gone
+          progress.rebalancing();
           // Never in the middle of a batch: state is dropped and re-read from the changelog at once, for every
           // assigned partition, before the next batch or timer tick.
           void exclusive(async () => {
@@ -440,7 +461,7 @@ class RdkafkaRun extends KafkaRunBase {
               await restoreAssigned(true);
             } else {
               this.logger.info({ component: node.name, revoked: assignment }, 'partitions revoked');
-              progress.assign([]);
+              progress.revoke();
               core.setAssignment([]);
               if (consumer.isConnected()) consumer.unassign();
             }
@@ -714,10 +735,12 @@ class RdkafkaRun extends KafkaRunBase {
           // Buffered records were never committed: whoever gets their partitions reads them again.
           acc.discard();
           if (err.code === codes.assignPartitions) {
+            this.logger.info({ component: node.name, assignment }, 'partitions assigned');
             progress.assign(assignment);
             consumer.assign(assignment);
           } else {
-            progress.assign([]);
+            this.logger.info({ component: node.name, revoked: assignment }, 'partitions revoked');
+            progress.revoke();
             if (consumer.isConnected()) consumer.unassign();
           }
         },
