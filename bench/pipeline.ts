@@ -1,5 +1,6 @@
 import { execFileSync, fork, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -534,21 +535,27 @@ async function kafkaEndToEnd(n: number): Promise<void> {
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'ignore'],
     });
-  const rawConsume = (topic: string) => {
-    if (!libs || process.env.OPTIBID_BENCH_BROKER_TOOLS === '0') return 0;
-    const summary = java('org.apache.kafka.tools.ConsumerPerformance', [
-      '--bootstrap-server',
-      brokers[0]!,
-      '--topic',
-      topic,
-      '--messages',
-      String(n),
-    ])
-      .trim()
-      .split('\n');
+  // ConsumerPerformance configured as the kafkajs transport's processor consumer: read committed, the same fetch
+  // size per partition and per request (one consumer, as each pipeline worker is one group member).
+  const cpConfig = join(tmpdir(), `optibid-bench-${id}-consumer.properties`);
+  writeFileSync(cpConfig, `isolation.level=read_committed\nfetch.max.bytes=${64 * 1024 * 1024}\n`);
+  const cpFetchBytes = tuning.maxBytesPerPartition ?? 8 * 1024 * 1024;
+  /** ConsumerPerformance's records/s on `topic` (matched: the configuration above; else its defaults). */
+  const consumerPerf = (topic: string, matched: boolean) => {
+    const args = ['--bootstrap-server', brokers[0]!, '--topic', topic, '--messages', String(n)];
+    if (matched) args.push('--fetch-size', String(cpFetchBytes), '--consumer.config', cpConfig);
+    const summary = java('org.apache.kafka.tools.ConsumerPerformance', args).trim().split('\n');
     const cols = summary[0]!.split(',').map((c) => c.trim());
     const vals = summary[summary.length - 1]!.split(',').map((c) => c.trim());
     return Number(vals[cols.indexOf('fetch.nMsg.sec')]);
+  };
+  // OPTIBID_BENCH_CP_DEFAULTS=1: also ConsumerPerformance with its own defaults (read uncommitted, 1 MiB per
+  // partition), printed beside the matched figure the ratio uses.
+  const cpDefaults = process.env.OPTIBID_BENCH_CP_DEFAULTS === '1';
+  const rawConsume = (topic: string): { matched: number; defaults?: number } => {
+    if (!libs || process.env.OPTIBID_BENCH_BROKER_TOOLS === '0') return { matched: 0 };
+    const matched = consumerPerf(topic, true);
+    return cpDefaults ? { matched, defaults: consumerPerf(topic, false) } : { matched };
   };
 
   console.log(
@@ -556,11 +563,15 @@ async function kafkaEndToEnd(n: number): Promise<void> {
   );
   // The broker's raw consume is measured on every run's own input topic right after the run: the machine's
   // load changes from minute to minute, so a ratio is only fair against the figure taken beside it.
-  const report = (label: string, partitions: number, r: GroupResult, base: number) => {
+  const report = (label: string, partitions: number, r: GroupResult, cp: ReturnType<typeof rawConsume>) => {
+    const base = cp.matched;
     console.log(
       `  ${partitions} partition${partitions > 1 ? 's' : ''}, ${label}: ${fmt(r.rate)} records/s` +
         (base
-          ? `, broker ConsumerPerformance ${fmt(base)} records/s => pipeline/raw consume = ${(r.rate / base).toFixed(2)}`
+          ? `, broker ConsumerPerformance ${fmt(base)} records/s => pipeline/raw consume = ${(r.rate / base).toFixed(2)}` +
+            (cp.defaults
+              ? ` (CP with its defaults ${fmt(cp.defaults)} records/s => ${(r.rate / cp.defaults).toFixed(2)})`
+              : '')
           : ''),
     );
     console.log(
@@ -579,6 +590,10 @@ async function kafkaEndToEnd(n: number): Promise<void> {
   };
   if (!libs || process.env.OPTIBID_BENCH_BROKER_TOOLS === '0')
     console.log('  broker perf tools: skipped (no .optibid/cache/kafka-4.1.1/libs, or OPTIBID_BENCH_BROKER_TOOLS=0)');
+  else
+    console.log(
+      `  ConsumerPerformance (the raw consume rate the ratio is against) runs right after each run on its input topic, as the processor consumes: one consumer, isolation.level=read_committed, --fetch-size ${cpFetchBytes}, fetch.max.bytes ${64 * 1024 * 1024}`,
+    );
   for (let round = 0; round < rounds; round++) {
     for (const t of transports) {
       for (const semi of round % 2 ? [...heaps].reverse() : heaps) {
@@ -668,6 +683,7 @@ async function kafkaEndToEnd(n: number): Promise<void> {
   }
   await plain.disconnect();
   await producer.disconnect();
+  rmSync(cpConfig, { force: true });
   await admin.deleteTopics({ topics }).catch(() => {});
   await admin.deleteGroups(groups).catch(() => {});
   await admin.disconnect();

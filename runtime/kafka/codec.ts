@@ -12,6 +12,7 @@ import { forEachRecord, RecordCursor, type RecordSpan } from './record-batches.j
 export type MaybeSyncSerde = Serde & {
   serializeSync?(topic: string, value: unknown): Buffer | undefined;
   deserializeSync?(bytes: Buffer, origin: RecordOrigin): { value: unknown } | undefined;
+  deserializeRangeSync?(buf: Buffer, start: number, end: number, origin: RecordOrigin): unknown;
 };
 
 /** Headers as kafkajs (object) or node-rdkafka (array of one-entry objects) hands them over. */
@@ -119,6 +120,8 @@ export async function decodeLeanBatch(
   const records: StreamRecord[] = [];
   const deadLetters: Message[] = [];
   const sync = typeof serde.deserializeSync === 'function' ? serde.deserializeSync.bind(serde) : undefined;
+  // In place (no Buffer view per record) when the serde can read a range of the fetch buffer.
+  const range = typeof serde.deserializeRangeSync === 'function' ? serde.deserializeRangeSync.bind(serde) : undefined;
   /** Records whose value waits for the async path (serde not warm): their index in `records` and bytes. */
   let later: Array<{ index: number; bytes: Buffer }> | undefined;
   // One origin object, updated per record: the sync path names it only in errors it throws at once.
@@ -127,22 +130,33 @@ export async function decodeLeanBatch(
   for (let taken = 0; taken < max && cursor.next(); taken++) {
     const offset = String(r.offset);
     const key = r.keyStart < 0 ? null : keyString(r.buf, r.keyStart, r.keyEnd);
-    const bytes = r.valueStart < 0 ? null : r.buf.subarray(r.valueStart, r.valueEnd);
     const timestamp = r.timestamp;
     const headers = r.headers;
     let value: unknown = null;
-    if (bytes !== null) {
+    if (r.valueStart >= 0) {
       origin.offset = offset;
-      let fast: { value: unknown } | undefined;
+      let ready = false;
       try {
-        fast = sync?.(bytes, origin);
+        if (range !== undefined) {
+          value = range(r.buf, r.valueStart, r.valueEnd, origin);
+          ready = value !== undefined;
+        } else {
+          const fast = sync?.(r.buf.subarray(r.valueStart, r.valueEnd), origin);
+          if (fast !== undefined) {
+            value = fast.value;
+            ready = true;
+          }
+        }
       } catch (err) {
         const base = { topic, partition, offset, key, timestamp, headers, value: null };
+        const bytes = r.buf.subarray(r.valueStart, r.valueEnd);
         deadLetters.push(deadLetterMessage(toDeadLetter(dlqTopic, base, component, err), bytes));
         continue;
       }
-      if (fast === undefined) (later ??= []).push({ index: records.length, bytes });
-      else value = fast.value;
+      if (!ready) {
+        value = null;
+        (later ??= []).push({ index: records.length, bytes: r.buf.subarray(r.valueStart, r.valueEnd) });
+      }
     }
     records.push({ topic, partition, offset, key, timestamp, headers, value });
   }

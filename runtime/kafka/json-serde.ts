@@ -5,13 +5,14 @@ import type { RecordOrigin, Serde } from '../serde/serde.js';
 export interface JsonSerde extends Serde {
   serializeSync(topic: string, value: unknown): Buffer;
   deserializeSync(bytes: Buffer, origin: RecordOrigin): { value: unknown };
+  deserializeRangeSync(buf: Buffer, start: number, end: number, origin: RecordOrigin): unknown;
 }
 
 /** JSON values as UTF-8: the Kafka transports' default until a topic has an Avro serde. */
 export function createJsonSerde(): JsonSerde {
-  const deserializeSync = (bytes: Buffer, origin: RecordOrigin) => {
+  const deserializeRangeSync = (buf: Buffer, start: number, end: number, origin: RecordOrigin): unknown => {
     try {
-      return { value: JSON.parse(bytes.toString('utf8')) as unknown };
+      return JSON.parse(buf.toString('utf8', start, end)) as unknown;
     } catch (cause) {
       throw new OptiBidError(
         'OPTIBID_ERR_DECODE',
@@ -23,10 +24,14 @@ export function createJsonSerde(): JsonSerde {
       );
     }
   };
+  const deserializeSync = (bytes: Buffer, origin: RecordOrigin) => ({
+    value: deserializeRangeSync(bytes, 0, bytes.length, origin),
+  });
   const serializeSync = (_topic: string, value: unknown) => Buffer.from(JSON.stringify(value), 'utf8');
   return {
     serializeSync,
     deserializeSync,
+    deserializeRangeSync,
     async serialize(topic, value) {
       return serializeSync(topic, value);
     },

@@ -345,10 +345,17 @@ async function leanFetch(group: ConsumerGroupInstance, nodeId: number, options: 
       scanRecordBatches(data.records, Number(fetchOffset), data.abortedTransactions, { decompress, crc32c: crc32 });
     const broker = await group.cluster.findBroker({ nodeId });
     let fetched = ahead && ahead.key === positionsKey(topics) ? await ahead.result : undefined;
-    // Used only under a backlog (records beyond it were readable already): a prefetch that reached the end
-    // is dropped, so records that arrived since come with a fresh fetch instead of a cycle later.
-    if (!fetched?.some((f) => f.scanned.lastOffset >= 0 && f.scanned.lastOffset + 1 < Number(f.end)))
-      fetched = await fetchOnce(group, broker, topics, group.maxWaitTime, scan);
+    // Used only under a backlog: records beyond it were readable already, or it is the large tail of one
+    // (`backlogBytes` or more). A small prefetch that reached the end is dropped, so at low rates records that
+    // arrived since come with a fresh fetch instead of a cycle later; a large one is used (fetching it again
+    // would make the member wait for the whole tail of a backlog).
+    // The first fetch of a member (or after a seek or rebalance: no prefetch was out) hands its first response
+    // over at once, not extended (see `extendFetches`): a member starting on a backlog processes the first log
+    // segment while its prefetch, extended, brings the next ones.
+    const backlog = (f: Fetched) =>
+      f.scanned.lastOffset >= 0 && (f.scanned.lastOffset + 1 < Number(f.end) || f.bytes >= backlogBytes);
+    if (!fetched?.some(backlog))
+      fetched = await fetchOnce(group, broker, topics, group.maxWaitTime, scan, ahead !== undefined);
     // Paused or sought while the fetch was out: those partitions' records are not handed over.
     fetched = fetched.filter(
       (f) => !group.seekOffset.has(f.topic, f.partition) && !group.subscriptionState.isPaused(f.topic, f.partition),
@@ -374,7 +381,7 @@ async function leanFetch(group: ConsumerGroupInstance, nodeId: number, options: 
         }
     if (fetched.some((f) => f.scanned.lastOffset >= 0)) {
       if (!pending) prefetches.set(group, (pending = new Map()));
-      const result = fetchOnce(group, broker, next, 0, scan).catch(() => undefined);
+      const result = fetchOnce(group, broker, next, 0, scan, true).catch(() => undefined);
       pending.set(nodeId, { nodeId, key: positionsKey(next), result });
     }
     return fetched.map((f) => new LeanBatch(f.topic, f.partition, f.highWatermark, f.fetchedOffset, f.scanned));
@@ -384,13 +391,17 @@ async function leanFetch(group: ConsumerGroupInstance, nodeId: number, options: 
   }
 }
 
-/** One Fetch (waiting up to `waitMs` for data) plus its follow-ups (`extendFetches`); throws what the response says. */
+/**
+ * One Fetch (waiting up to `waitMs` for data), plus its follow-ups (`extendFetches`) when `extend`; throws what
+ * the response says.
+ */
 async function fetchOnce(
   group: ConsumerGroupInstance,
   broker: BrokerInstance,
   topics: FetchTopics,
   waitMs: number,
   scan: Scan,
+  extend: boolean,
 ): Promise<Fetched[]> {
   const response = (await send(broker, {
     replicaId: -1,
@@ -418,7 +429,7 @@ async function fetchOnce(
       });
     }
   }
-  await extendFetches(group, broker, fetched, scan);
+  if (extend) await extendFetches(group, broker, fetched, scan);
   return fetched;
 }
 
@@ -438,6 +449,9 @@ interface Fetched {
   scanned: ScannedRecords;
 }
 
+/** A prefetch that brought this many record bytes is used even when it reached the end (see `leanFetch`). */
+const backlogBytes = 512 * 1024;
+
 /** Most follow-up Fetch requests per `fetch` call (each returns at most one log segment per partition). */
 const maxExtensions = 16;
 
@@ -451,6 +465,7 @@ const maxExtensions = 16;
  * records a member takes at once stay bounded by the fetch size it asked for. Each response is filtered
  * on its own (aborted transactions as listed in it), as the Java consumer does per fetch. A follow-up
  * fetch that fails stops extending; the next regular fetch meets the error and recovers as kafkajs does.
+ * A member's first fetch (no prefetch was out) is not extended: it hands its first response over at once.
  */
 async function extendFetches(
   group: ConsumerGroupInstance,

@@ -41,7 +41,11 @@ const args: ProduceRequestArgs = {
         {
           partition: 3,
           firstSequence: 0,
-          messages: [{ key: 'ü', value: 'x'.repeat(300), timestamp: '1700000000001' }],
+          messages: [
+            { key: 'ü', value: 'x'.repeat(300), timestamp: '1700000000001' },
+            // non-ASCII after ASCII in short strings (the JS fast path falls back to the native write)
+            { key: 'NORDPOOL|Å1', value: 'grüße', timestamp: '1700000000002', headers: { ort: 'Zürich' } },
+          ],
         },
       ],
     },

@@ -58,10 +58,35 @@ function writeVarint(buf: Buffer, at: number, n: number): number {
   return at;
 }
 
-const byteLength = (v: Buffer | string) => (typeof v === 'string' ? Buffer.byteLength(v) : v.length);
+/** Strings up to this many UTF-16 units are measured and written in JS when ASCII (no native call). */
+const shortString = 64;
 
+/** UTF-8 byte length of a key, value or header. */
+function byteLength(v: Buffer | string): number {
+  if (typeof v !== 'string') return v.length;
+  const n = v.length;
+  if (n > shortString) return Buffer.byteLength(v);
+  for (let i = 0; i < n; i++) if (v.charCodeAt(i) >= 0x80) return Buffer.byteLength(v);
+  return n;
+}
+
+/** Writes `v` at `buf[at]` (UTF-8 for strings); returns the position after it. */
 function writeBytes(buf: Buffer, at: number, v: Buffer | string): number {
-  return typeof v === 'string' ? at + buf.write(v, at, 'utf8') : at + v.copy(buf, at);
+  if (typeof v !== 'string') {
+    buf.set(v, at);
+    return at + v.length;
+  }
+  const n = v.length;
+  if (n <= shortString) {
+    let i = 0;
+    for (; i < n; i++) {
+      const c = v.charCodeAt(i);
+      if (c >= 0x80) break;
+      buf[at + i] = c;
+    }
+    if (i === n) return at + n;
+  }
+  return at + buf.write(v, at, 'utf8');
 }
 
 /** Header (key, value) pairs of a message, repeated keys expanded as kafkajs does. */
@@ -138,7 +163,7 @@ function planRecordBatch(messages: readonly ProduceMessage[], now: number): Batc
     headerLists[i] = hs;
     size += varintSize(hs.length);
     for (const [k, v] of hs) {
-      const kl = Buffer.byteLength(k);
+      const kl = byteLength(k);
       size += varintSize(kl) + kl;
       if (v === null) size += 1;
       else {
@@ -183,7 +208,7 @@ function writeRecordBatch(plan: BatchPlan, o: BatchOptions, buf: Buffer, start: 
     const hs = headerLists[i]!;
     at = writeVarint(buf, at, hs.length);
     for (const [k, v] of hs) {
-      at = writeBytes(buf, writeVarint(buf, at, Buffer.byteLength(k)), k);
+      at = writeBytes(buf, writeVarint(buf, at, byteLength(k)), k);
       if (v === null) at = writeVarint(buf, at, -1);
       else at = writeBytes(buf, writeVarint(buf, at, byteLength(v)), v);
     }

@@ -182,6 +182,48 @@ describe('AvroSerde (Confluent wire format)', () => {
     ).toEqual(many.map((_, i) => i));
   });
 
+  it('decodes a record in place inside a larger buffer (deserializeRangeSync) as it decodes a view of it', async () => {
+    const client = new MockClient({ baseURLs: ['mock://'] } as never);
+    const origin = { topic: 'market.prices', partition: 0, offset: '5' };
+    for (const compiled of [true, false]) {
+      const serde = new AvroSerde({ registry: client as unknown as SchemaLookup, schemas, compiled });
+      const one = Buffer.from(await serde.serialize('market.prices', price));
+      const two = Buffer.from(await serde.serialize('market.prices', { ...price, price: 99.5, area: 'NL' }));
+      // Records back to back in one buffer, as in a fetched record batch.
+      const buf = Buffer.concat([Buffer.from([9, 9, 9]), one, two, Buffer.from([7])]);
+      const a = 3;
+      const b = a + one.length;
+      const c = b + two.length;
+      const reader = new AvroSerde({ registry: client as unknown as SchemaLookup, schemas, compiled });
+      expect(reader.deserializeRangeSync(buf, a, b, origin)).toBeUndefined(); // reader not cached yet
+      await reader.deserialize(one, origin);
+      expect(reader.deserializeRangeSync(buf, a, b, origin)).toEqual(price);
+      expect(reader.deserializeRangeSync(buf, b, c, origin)).toEqual({ ...price, price: 99.5, area: 'NL' });
+      expect(reader.deserializeRangeSync(buf, 0, 0, origin)).toBeNull();
+      // The end bounds the record: one byte short is truncated (though the next record's bytes follow), one byte
+      // long has trailing bytes; the same errors as for a view of those bytes.
+      const error = (f: () => unknown) => {
+        try {
+          f();
+        } catch (err) {
+          return (err as Error).message;
+        }
+        return 'decoded';
+      };
+      for (const [from, to] of [
+        [a, b - 1],
+        [a, b + 1],
+        [a, a + 3],
+      ] as const) {
+        const inPlace = error(() => reader.deserializeRangeSync(buf, from, to, origin));
+        expect(inPlace).toMatch(/OPTIBID|cannot decode record at topic market\.prices partition 0 offset 5/);
+        expect(inPlace).toBe(error(() => reader.deserializeSync(buf.subarray(from, to), origin)));
+      }
+      expect(error(() => reader.deserializeRangeSync(buf, a, b - 1, origin))).toMatch(/truncated Avro body/);
+      expect(error(() => reader.deserializeRangeSync(buf, a, b + 1, origin))).toMatch(/trailing bytes/);
+    }
+  });
+
   it('uses the schema of the topic a prefixed test topic starts with', async () => {
     const client = new MockClient({ baseURLs: ['mock://'] } as never);
     const serde = new AvroSerde({ registry: client as unknown as SchemaLookup, schemas });

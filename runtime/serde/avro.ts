@@ -285,6 +285,26 @@ export class AvroSerde implements Serde {
     return ready ? { value: this.decode(bytes, id, ready, origin) } : undefined;
   }
 
+  /**
+   * `deserializeSync` of `buf[start, end)` without a view per record: the value, or undefined when the writer
+   * schema is not cached yet for this topic. Throws like `deserialize` rejects.
+   */
+  deserializeRangeSync(buf: Buffer, start: number, end: number, origin: RecordOrigin): unknown {
+    const length = end - start;
+    if (length === 0) return null;
+    if (buf[start] !== MAGIC_BYTE)
+      throw decodeError(origin, `wrong magic byte ${buf[start]} (expected 0): not a Confluent-framed Avro record`);
+    if (length < HEADER_BYTES)
+      throw decodeError(origin, `truncated record: ${length} bytes, shorter than the 5-byte header`);
+    const id = buf.readInt32BE(start + 1);
+    const ready = this.readyReader(id, origin.topic);
+    if (!ready) return undefined;
+    // Only the generated reader reads up to a given end; avsc's decoder gets a view.
+    return ready.compiled
+      ? this.decodeCompiled(buf, start, end, id, ready.compiled, origin)
+      : this.decode(buf.subarray(start, end), id, ready, origin);
+  }
+
   private writerById(id: number, origin: RecordOrigin): Promise<avro.Type> {
     let t = this.byId.get(id);
     if (!t) {
@@ -359,29 +379,39 @@ export class AvroSerde implements Serde {
     }
   }
 
-  private decode(bytes: Buffer, id: number, { type, resolver, compiled }: ReaderEntry, origin: RecordOrigin): unknown {
-    if (compiled) {
-      let value: unknown;
-      try {
-        value = compiled.read(bytes, HEADER_BYTES);
-      } catch (err) {
-        if (err instanceof CompiledReadError && err.truncated)
-          throw decodeError(
-            origin,
-            `truncated Avro body for schema id ${id}: ${bytes.length - HEADER_BYTES} body bytes are not a whole record`,
-            id,
-          );
-        throw decodeError(origin, `corrupt Avro body for schema id ${id}: ${(err as Error).message}`, id, err);
-      }
-      const end = compiled.end();
-      if (end !== bytes.length)
+  /** The generated reader over `buf[start, end)` (a framed record: header, then the Avro body). */
+  private decodeCompiled(
+    buf: Buffer,
+    start: number,
+    end: number,
+    id: number,
+    compiled: NonNullable<ReaderEntry['compiled']>,
+    origin: RecordOrigin,
+  ): unknown {
+    let value: unknown;
+    try {
+      value = compiled.read(buf, start + HEADER_BYTES, end);
+    } catch (err) {
+      if (err instanceof CompiledReadError && err.truncated)
         throw decodeError(
           origin,
-          `trailing bytes after the Avro body for schema id ${id}: ${bytes.length - end} of ${bytes.length}`,
+          `truncated Avro body for schema id ${id}: ${end - start - HEADER_BYTES} body bytes are not a whole record`,
           id,
         );
-      return value;
+      throw decodeError(origin, `corrupt Avro body for schema id ${id}: ${(err as Error).message}`, id, err);
     }
+    const stop = compiled.end();
+    if (stop !== end)
+      throw decodeError(
+        origin,
+        `trailing bytes after the Avro body for schema id ${id}: ${end - stop} of ${end - start}`,
+        id,
+      );
+    return value;
+  }
+
+  private decode(bytes: Buffer, id: number, { type, resolver, compiled }: ReaderEntry, origin: RecordOrigin): unknown {
+    if (compiled) return this.decodeCompiled(bytes, 0, bytes.length, id, compiled, origin);
     let decoded: { value: unknown; offset: number };
     try {
       decoded = type.decode(bytes, HEADER_BYTES, resolver);

@@ -55,9 +55,10 @@ export class CompiledReadError extends Error {
 export interface CompiledReader {
   /**
    * Decodes one value starting at `pos` and returns it; `end()` is then the offset after it. Throws
-   * CompiledReadError (truncated or corrupt bytes). Reads never go past `buf.length`.
+   * CompiledReadError (truncated or corrupt bytes). The value ends by `end` (default `buf.length`): a value
+   * that would run past it is truncated (the bytes after `end` may belong to something else).
    */
-  read(buf: Uint8Array, pos: number): unknown;
+  read(buf: Uint8Array, pos: number, end?: number): unknown;
   /** Offset after the value returned by the last `read`. */
   end(): number;
   readonly source: string;
@@ -853,7 +854,7 @@ export function compileReader(writer: avro.Type, reader: avro.Type = writer): Co
     const result = genRead(writer as T, reader as T, out, 1, new Set());
     const source =
       `${readerPrelude}\nconst SHIFT = ${32 - CACHE_BITS};\n` +
-      `function read(buf, pos) {\n  const b = buf, e = buf.length;\n  let p = pos;\n${out.lines.join('\n')}\n` +
+      `function read(buf, pos, end) {\n  const b = buf, e = end === undefined ? buf.length : end;\n  let p = pos;\n${out.lines.join('\n')}\n` +
       `  if (p > e) throw trunc();\n  P = p;\n  return ${result};\n}\n` +
       `return { read, end: () => P };`;
     const f64 = new Float64Array(1);

@@ -22,4 +22,10 @@ export interface Serde {
   serializeSync?(topic: string, value: unknown): Buffer | undefined;
   /** Optional promise-free warm path: `{ value }`, or undefined when not ready (then await `deserialize`). */
   deserializeSync?(bytes: Buffer, origin: RecordOrigin): { value: unknown } | undefined;
+  /**
+   * Optional: `deserializeSync` of the bytes `buf[start, end)` without a view of them, returning the value
+   * itself, or undefined when not ready (no serde here decodes a value to undefined). For transports that
+   * decode records in place in a fetched buffer.
+   */
+  deserializeRangeSync?(buf: Buffer, start: number, end: number, origin: RecordOrigin): unknown;
 }
