@@ -1,0 +1,99 @@
+import { ChangelogStore } from './state.js';
+
+describe('ChangelogStore change tracking', () => {
+  it('drains the last change per key in order of first change, across drains', () => {
+    const s = new ChangelogStore<number>({ trackChanges: true });
+    s.put('a', 1);
+    s.put('b', 2);
+    s.put('a', 3); // rewritten: still first, last value
+    expect(s.drainChanges()).toEqual([
+      { key: 'a', value: 3 },
+      { key: 'b', value: 2 },
+    ]);
+    expect(s.drainChanges()).toEqual([]);
+    // After a drain, rewriting a key is a change again (its slot was noted in the previous epoch).
+    s.put('b', 4);
+    s.put('b', 5);
+    s.put('a', 6);
+    expect(s.drainChanges()).toEqual([
+      { key: 'b', value: 5 },
+      { key: 'a', value: 6 },
+    ]);
+    expect([...s.entries()]).toEqual([
+      ['a', 6],
+      ['b', 5],
+    ]);
+    expect(s.size).toBe(2);
+  });
+
+  it('needs no tombstone for a key created and deleted since the drain, and writes one otherwise', () => {
+    const s = new ChangelogStore<number>({ trackChanges: true });
+    s.put('old', 1);
+    s.drainChanges();
+    s.put('new', 2);
+    s.delete('new'); // never reached the changelog
+    s.delete('never'); // absent before and after
+    s.delete('old'); // in the changelog: tombstone
+    expect(s.drainChanges()).toEqual([{ key: 'old', value: undefined }]);
+    expect(s.get('old')).toBeUndefined();
+    // Deleted and written again since the drain: the value (one change), wherever the key was first changed.
+    s.put('x', 1);
+    s.drainChanges();
+    s.put('y', 1);
+    s.delete('x');
+    s.put('x', 7);
+    s.put('new', 3);
+    s.delete('new');
+    s.put('new', 4);
+    expect(s.drainChanges()).toEqual([
+      { key: 'y', value: 1 },
+      { key: 'x', value: 7 },
+      { key: 'new', value: 4 },
+    ]);
+  });
+
+  it('forgets pending changes on discard and on clear; restore and untracked stores record nothing', () => {
+    const s = new ChangelogStore<number>({ trackChanges: true });
+    s.restore('r', 1);
+    expect(s.get('r')).toBe(1);
+    expect(s.drainChanges()).toEqual([]);
+    s.put('r', 2);
+    s.discardChanges();
+    expect(s.drainChanges()).toEqual([]);
+    s.put('r', 3); // a change again after the discard
+    expect(s.drainChanges()).toEqual([{ key: 'r', value: 3 }]);
+    s.put('q', 1);
+    s.clear();
+    expect(s.size).toBe(0);
+    expect(s.drainChanges()).toEqual([]);
+    s.restore('r', undefined);
+    const plain = new ChangelogStore<number>();
+    plain.put('a', 1);
+    plain.put('a', 2);
+    plain.delete('b');
+    expect(plain.get('a')).toBe(2);
+    expect(plain.drainChanges()).toEqual([]);
+    expect(() => plain.put('a', undefined as unknown as number)).toThrow(TypeError);
+  });
+
+  it('iterates like a Map under writes: updated values seen, new keys visited, deleted ones skipped', () => {
+    const s = new ChangelogStore<number>({ trackChanges: true });
+    s.put('a', 1);
+    s.put('b', 2);
+    s.put('c', 3);
+    const seen: Array<[string, number]> = [];
+    for (const [k, v] of s.entries()) {
+      seen.push([k, v]);
+      if (k === 'a') {
+        s.put('b', 20);
+        s.delete('c');
+        s.put('d', 4);
+      }
+    }
+    expect(seen).toEqual([
+      ['a', 1],
+      ['b', 20],
+      ['d', 4],
+    ]);
+  });
+});
