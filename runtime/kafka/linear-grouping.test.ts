@@ -23,7 +23,7 @@ function messages(n: number): Message[] {
 }
 
 describe('linearGrouping', () => {
-  it("groups a wrapped list exactly as kafkajs' producer does: same partitions, order and partitioner calls", () => {
+  it("groups a wrapped list exactly as kafkajs' producer does: same partitions and order, the partitioner once per key", () => {
     for (const Partitioner of [kafkajs.Partitioners.DefaultPartitioner, cachingPartitioner]) {
       const plainCalls: unknown[] = [];
       const wrappedCalls: unknown[] = [];
@@ -45,8 +45,46 @@ describe('linearGrouping', () => {
       expect(Object.keys(got)).toEqual(Object.keys(expected));
       expect(Object.keys(got).length).toBeGreaterThan(1);
       expect(got).toEqual(expected);
-      expect(wrappedCalls).toEqual(plainCalls);
+      // The partitioner ran for every message with an explicit partition and for the first of each key
+      // without one; the others went where their key's first message went.
+      const seen = new Set<string>();
+      const needed = messages(2000)
+        .filter((m) => {
+          if (m.partition !== undefined) return true;
+          if (seen.has(String(m.key))) return false;
+          seen.add(String(m.key));
+          return true;
+        })
+        .map((m) => m.value);
+      expect(wrappedCalls).toEqual(needed);
+      expect(plainCalls).toHaveLength(2000);
     }
+  });
+
+  it('runs the partitioner for every keyless message (round robin) and keeps their order', () => {
+    const roundRobin = () => {
+      let next = 0;
+      return () => next++ % 6;
+    };
+    const keyless = (n: number): Message[] => Array.from({ length: n }, (_, i) => ({ key: null, value: String(i) }));
+    const p1 = roundRobin();
+    const p2 = roundRobin();
+    const expected = groupMessagesPerPartition({
+      topic: 't',
+      partitionMetadata,
+      messages: keyless(50),
+      partitioner: p1,
+    });
+    const [wrapped] = linearGrouping([{ topic: 't', messages: keyless(50) }]);
+    const got = groupMessagesPerPartition({
+      topic: 't',
+      partitionMetadata,
+      messages: wrapped!.messages,
+      partitioner: p2,
+    });
+    expect(got).toEqual(expected);
+    expect(Object.keys(got)).toEqual(['0', '1', '2', '3', '4', '5']);
+    expect(got['2']!.map((m) => m.value)).toEqual(['2', '8', '14', '20', '26', '32', '38', '44']);
   });
 
   it('leaves every other use of the list standard', () => {

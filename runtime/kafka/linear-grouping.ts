@@ -17,6 +17,13 @@ import type { Message } from 'kafkajs';
  * Any other use of `reduce` on such an array (another initial value than an empty plain object) runs
  * the standard `Array.prototype.reduce`. At first use the wrapper is checked against kafkajs' own
  * grouping; if kafkajs changed so that the two disagree, arrays are left unwrapped (kafkajs' path).
+ *
+ * Within one call, a message with a string key and no explicit partition goes where the first message
+ * with that key went, without running the callback again: the transport's producers partition keyed
+ * messages by key alone (`cachingPartitioner`: murmur2 of the key over the call's fixed partition count),
+ * so the callback would give the same partition. Processors emit a few keys over and over, so the
+ * callback runs about once per key instead of once per message. Messages without a string key (kafkajs'
+ * round robin) or with an explicit partition run the callback every time.
  */
 
 const require = createRequire(import.meta.url);
@@ -37,11 +44,16 @@ function linearReduce(this: Message[], fn: Reducer, ...init: unknown[]): unknown
   }
   const lists: Grouped = Object.create(null) as Grouped;
   const order: string[] = [];
+  /** Partition (list name) of each string key seen without an explicit partition in this call. */
+  const byKey = new Map<string, string>();
+  /** The list the callback's last write went to. */
+  let written: string | undefined;
   const acc = new Proxy(seed as Grouped, {
     // A partition's list always reads as absent: kafkajs' callback then copies nothing.
     get: (target, prop) => (typeof prop === 'string' ? undefined : Reflect.get(target, prop)),
     set: (_target, prop, value: unknown) => {
       if (typeof prop !== 'string' || !Array.isArray(value)) return false;
+      written = prop;
       let list = lists[prop];
       if (list === undefined) {
         lists[prop] = list = [];
@@ -53,10 +65,21 @@ function linearReduce(this: Message[], fn: Reducer, ...init: unknown[]): unknown
     defineProperty: () => false,
   });
   for (let i = 0; i < this.length; i++) {
-    if (fn(acc, this[i]!, i, this) !== acc) {
+    const m = this[i]!;
+    const key = typeof m.key === 'string' && (m.partition === undefined || m.partition === null) ? m.key : undefined;
+    if (key !== undefined) {
+      const known = byKey.get(key);
+      if (known !== undefined) {
+        lists[known]!.push(m);
+        continue;
+      }
+    }
+    written = undefined;
+    if (fn(acc, m, i, this) !== acc) {
       // Not the accumulator shape we know: start over the standard way.
       return (Array.prototype.reduce as (...a: unknown[]) => unknown).apply(this, [fn, ...init]);
     }
+    if (key !== undefined && written !== undefined) byKey.set(key, written);
   }
   const out = seed as Grouped;
   for (const p of order) out[p] = lists[p]!;
