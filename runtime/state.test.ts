@@ -52,6 +52,37 @@ describe('ChangelogStore change tracking', () => {
     ]);
   });
 
+  it('leaves no trace of keys created and deleted between drains, however many, and keeps the others', () => {
+    const s = new ChangelogStore<number>({ trackChanges: true });
+    s.put('kept', 1);
+    s.put('gone', 1);
+    s.drainChanges();
+    // A run of short-lived windows, each created, rewritten and deleted within one transaction.
+    for (let i = 0; i < 1000; i++) {
+      s.put(`w${i}`, i);
+      s.put(`w${i}`, i + 1);
+      if (i === 500) s.put('kept', 2);
+      s.delete(`w${i}`);
+    }
+    s.delete('gone');
+    s.delete('never'); // absent before and after
+    s.put('late', 1);
+    s.delete('late');
+    s.put('late', 2); // created again: counts from here
+    expect(s.drainChanges()).toEqual([
+      { key: 'kept', value: 2 },
+      { key: 'gone', value: undefined },
+      { key: 'late', value: 2 },
+    ]);
+    expect([...s.entries()]).toEqual([
+      ['kept', 2],
+      ['late', 2],
+    ]);
+    // Deleting a key created in the previous epoch (now in the changelog) writes a tombstone.
+    s.delete('late');
+    expect(s.drainChanges()).toEqual([{ key: 'late', value: undefined }]);
+  });
+
   it('forgets pending changes on discard and on clear; restore and untracked stores record nothing', () => {
     const s = new ChangelogStore<number>({ trackChanges: true });
     s.restore('r', 1);
