@@ -148,6 +148,8 @@ export function windowAggregate(opts: {
     const cur = dueOf(store);
     if (cur !== undefined && t < cur) setDue(store, t);
   };
+  /** State key of a fixed (tumbling or hopping) window of record key `k` starting at `start`. */
+  const fixedKey = (k: string | null, start: number) => `w\u0000${k ?? ''}\u0000${start}`;
   // The state key of a record key's current tumbling window, kept per record key: every record of a
   // window then looks its entry up with the same string (hashed once), not a fresh concatenation to flatten
   // and hash. Bounded: cleared when it holds more than `maxCachedKeys` record keys.
@@ -157,10 +159,10 @@ export function windowAggregate(opts: {
     let c = windowKeys.get(k);
     if (c === undefined) {
       if (windowKeys.size >= maxCachedKeys) windowKeys.clear();
-      windowKeys.set(k, (c = { start, sk: `w\u0000${k ?? ''}\u0000${start}` }));
+      windowKeys.set(k, (c = { start, sk: fixedKey(k, start) }));
     } else if (c.start !== start) {
       c.start = start;
-      c.sk = `w\u0000${k ?? ''}\u0000${start}`;
+      c.sk = fixedKey(k, start);
     }
     return c.sk;
   };
@@ -215,7 +217,7 @@ export function windowAggregate(opts: {
     const windows = windowsFor(fixed, r.timestamp);
     const live = windows.filter((w) => w.end + lateness > wm);
     if (live.length === 0) return late(r, ctx, wm - (windows[windows.length - 1]!.end + lateness));
-    for (const w of live) addToWindow(r, ctx, v, wm, w.start, w.end, `w\u0000${r.key ?? ''}\u0000${w.start}`);
+    for (const w of live) addToWindow(r, ctx, v, wm, w.start, w.end, fixedKey(r.key, w.start));
   };
 
   const addToWindow = (

@@ -275,14 +275,8 @@ export class AvroSerde implements Serde {
    * cached yet for this topic (then use `deserialize`). Throws like `deserialize` rejects.
    */
   deserializeSync(bytes: Buffer, origin: RecordOrigin): { value: unknown } | undefined {
-    if (bytes.length === 0) return { value: null };
-    if (bytes[0] !== MAGIC_BYTE)
-      throw decodeError(origin, `wrong magic byte ${bytes[0]} (expected 0): not a Confluent-framed Avro record`);
-    if (bytes.length < HEADER_BYTES)
-      throw decodeError(origin, `truncated record: ${bytes.length} bytes, shorter than the 5-byte header`);
-    const id = bytes.readInt32BE(1);
-    const ready = this.readyReader(id, origin.topic);
-    return ready ? { value: this.decode(bytes, id, ready, origin) } : undefined;
+    const value = this.deserializeRangeSync(bytes, 0, bytes.length, origin);
+    return value === undefined ? undefined : { value };
   }
 
   /**
@@ -290,13 +284,8 @@ export class AvroSerde implements Serde {
    * schema is not cached yet for this topic. Throws like `deserialize` rejects.
    */
   deserializeRangeSync(buf: Buffer, start: number, end: number, origin: RecordOrigin): unknown {
-    const length = end - start;
-    if (length === 0) return null;
-    if (buf[start] !== MAGIC_BYTE)
-      throw decodeError(origin, `wrong magic byte ${buf[start]} (expected 0): not a Confluent-framed Avro record`);
-    if (length < HEADER_BYTES)
-      throw decodeError(origin, `truncated record: ${length} bytes, shorter than the 5-byte header`);
-    const id = buf.readInt32BE(start + 1);
+    const id = frameSchemaId(buf, start, end, origin);
+    if (id === undefined) return null;
     const ready = this.readyReader(id, origin.topic);
     if (!ready) return undefined;
     // Only the generated reader reads up to a given end; avsc's decoder gets a view.
@@ -364,13 +353,8 @@ export class AvroSerde implements Serde {
   /** Returns null for an empty payload (as the Confluent deserializer does); throws OPTIBID_ERR_DECODE on bad bytes. */
   deserialize(bytes: Buffer, origin: RecordOrigin): Promise<unknown> {
     try {
-      if (bytes.length === 0) return Promise.resolve(null);
-      if (bytes[0] !== MAGIC_BYTE) {
-        throw decodeError(origin, `wrong magic byte ${bytes[0]} (expected 0): not a Confluent-framed Avro record`);
-      }
-      if (bytes.length < HEADER_BYTES)
-        throw decodeError(origin, `truncated record: ${bytes.length} bytes, shorter than the 5-byte header`);
-      const id = bytes.readInt32BE(1);
+      const id = frameSchemaId(bytes, 0, bytes.length, origin);
+      if (id === undefined) return Promise.resolve(null);
       const ready = this.readyReader(id, origin.topic);
       if (ready) return Promise.resolve(this.decode(bytes, id, ready, origin));
       return this.reader(id, origin).then((entry) => this.decode(bytes, id, entry, origin));
@@ -439,6 +423,21 @@ function describeValue(v: unknown): string {
   if (v === undefined) return 'missing';
   const text = JSON.stringify(v);
   return text === undefined ? String(v) : text.length > 60 ? `${text.slice(0, 60)}...` : text;
+}
+
+/**
+ * The schema id of a Confluent-framed record `buf[start, end)`, or undefined for an empty payload (a null
+ * value, as the Confluent deserializer reads it). Throws OPTIBID_ERR_DECODE for a wrong magic byte or a
+ * record shorter than the header.
+ */
+function frameSchemaId(buf: Buffer, start: number, end: number, origin: RecordOrigin): number | undefined {
+  const length = end - start;
+  if (length === 0) return undefined;
+  if (buf[start] !== MAGIC_BYTE)
+    throw decodeError(origin, `wrong magic byte ${buf[start]} (expected 0): not a Confluent-framed Avro record`);
+  if (length < HEADER_BYTES)
+    throw decodeError(origin, `truncated record: ${length} bytes, shorter than the 5-byte header`);
+  return buf.readInt32BE(start + 1);
 }
 
 /** OPTIBID_ERR_DECODE naming topic, partition and offset. */
