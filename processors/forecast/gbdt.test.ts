@@ -1,4 +1,4 @@
-import { gbdtFeatureCount, gbdtModel, richFeatureCount, writeRichFeatures } from './gbdt.js';
+import { gbdtFeatureCount, gbdtModel, richFeatureCount, weekSpread, writeRichFeatures } from './gbdt.js';
 import { mae } from './metrics.js';
 import type { DayInput } from './model.js';
 import { seededRng } from '../bidding/rng.js';
@@ -123,5 +123,54 @@ describe('gbdt: least-absolute-deviation gradient-boosted trees', () => {
       fr.push(...rich.forecastDay(inputOf(prices, days, d)));
     }
     expect(mae(actual, fr)).toBeLessThan(0.6 * mae(actual, fb));
+  });
+
+  it('weekSpread: root mean square intraday deviation of d-1..d-7, floored for a flat week', () => {
+    const perDay = 4;
+    // Days 0..9: day k is [k, k+2, k+4, k+6] scaled by (k+1): deviations from the day mean are (k+1)*[-3,-1,1,3].
+    const history = new Float64Array(10 * perDay).map((_, i) => {
+      const k = Math.floor(i / perDay);
+      return (k + 1) * (k + 2 * (i % perDay));
+    });
+    const day = 9; // uses days 2..8
+    let ss = 0;
+    for (let k = 2; k <= 8; k++) ss += (k + 1) ** 2 * (9 + 1 + 1 + 9);
+    expect(weekSpread(history, perDay, day, 0)).toBeCloseTo(Math.sqrt(ss / 28), 9);
+    const flat = new Float64Array(10 * perDay).fill(50);
+    expect(weekSpread(flat, perDay, day, 50)).toBeCloseTo(0.51, 12);
+    expect(weekSpread(flat, perDay, day, -50)).toBeCloseTo(0.51, 12);
+  });
+
+  it("target 'scaled' follows a tripled intraday swing that the price-difference trees cannot reach", () => {
+    // The same daily shape throughout; its amplitude triples for the last 3 weeks. Trees on price differences
+    // never saw swings that large, trees on differences / weekSpread see the same shape as before.
+    const n = 160;
+    const rng = seededRng(11);
+    const days = dates(n);
+    const prices = new Float64Array(n * 24);
+    for (let d = 0; d < n; d++) {
+      const amp = d < n - 21 ? 10 : 30;
+      for (let h = 0; h < 24; h++) {
+        prices[d * 24 + h] = 50 + amp * Math.sin((Math.PI * (h - 6)) / 12) + 0.5 * (rng.next() - 0.5);
+      }
+    }
+    const diff = gbdtModel(fast);
+    const scaled = gbdtModel({ ...fast, target: 'scaled' });
+    const actual: number[] = [];
+    const fd: number[] = [];
+    const fs: number[] = [];
+    for (let d = n - 12; d < n; d++) {
+      actual.push(...prices.subarray(d * 24, d * 24 + 24));
+      fd.push(...diff.forecastDay(inputOf(prices, days, d)));
+      fs.push(...scaled.forecastDay(inputOf(prices, days, d)));
+    }
+    expect(mae(actual, fs)).toBeLessThan(0.5 * mae(actual, fd));
+    // On the old regime both work, and they are different models (not the same trees under another name).
+    const old = n - 40;
+    const a = prices.subarray(old * 24, old * 24 + 24);
+    const xd = gbdtModel(fast).forecastDay(inputOf(prices, days, old));
+    const xs = gbdtModel({ ...fast, target: 'scaled' }).forecastDay(inputOf(prices, days, old));
+    expect(mae(Array.from(a), xs)).toBeLessThan(1.5);
+    expect(xs).not.toEqual(xd);
   });
 });

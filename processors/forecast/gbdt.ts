@@ -28,6 +28,34 @@ export interface GbdtOptions {
    * d-1..d-7 levels, and the shape of d-7.
    */
   features?: 'base' | 'rich';
+  /**
+   * Target and price features: `diff` (default), prices minus the d-1 mean; or `scaled`, the same differences
+   * divided by the week's intraday spread (`weekSpread`), so the trees learn shapes in units of recent
+   * volatility and a forecast's swing grows with it. The d-1 level and d-1 spread features stay in price units.
+   */
+  target?: 'diff' | 'scaled';
+}
+
+/**
+ * Intraday spread of the week before `day`: the root mean square deviation of days d-1..d-7 from their own
+ * daily means, floored at 1% of (|d-1 mean| + 1) so a flat week cannot make it zero.
+ */
+export function weekSpread(history: Float64Array, perDay: number, day: number, base: number): number {
+  let ss = 0;
+  for (let lag = 1; lag <= 7; lag++) {
+    const at = (day - lag) * perDay;
+    let sum = 0;
+    for (let i = 0; i < perDay; i++) sum += history[at + i];
+    const mean = sum / perDay;
+    for (let i = 0; i < perDay; i++) ss += (history[at + i] - mean) ** 2;
+  }
+  return Math.max(Math.sqrt(ss / (7 * perDay)), 0.01 * (Math.abs(base) + 1));
+}
+
+/** Divides the price-difference features of one row by `scale` (all but interval, day type, level, spread, hour of week). */
+function scaleRow(row: Float64Array, at: number, f: number, rich: boolean, scale: number): void {
+  const end = rich ? f - 1 : f;
+  for (let j = 4; j < end; j++) if (j !== 6) row[at + j] /= scale;
 }
 
 /**
@@ -354,7 +382,9 @@ export function gbdtModel(opts: GbdtOptions = {}, name = 'gbdt'): DayAheadModel 
     subsample: opts.subsample ?? 0.7,
     seeds: opts.seeds ?? [1],
     features: opts.features ?? 'base',
+    target: opts.target ?? 'diff',
   };
+  const scaled = o.target === 'scaled';
   const rich = o.features === 'rich';
   const maxLag = rich ? 14 : 7;
   let boosters: Booster[] | undefined;
@@ -379,7 +409,9 @@ export function gbdtModel(opts: GbdtOptions = {}, name = 'gbdt'): DayAheadModel 
           for (let h = 0; h < perDay; h++, r++) {
             const base = writeFeatures(history, perDay, day, h, dow, x, r * f);
             if (rich) writeRichFeatures(history, perDay, day, h, dow[0], base, x, r * f + f - richFeatureCount);
-            y[r] = history[day * perDay + h] - base;
+            const scale = scaled ? weekSpread(history, perDay, day, base) : 1;
+            if (scaled) scaleRow(x, r * f, f, rich, scale);
+            y[r] = (history[day * perDay + h] - base) / scale;
           }
         }
         boosters = o.depths.flatMap((depth) => o.seeds.map((seed) => trainBooster(x, y, n, f, o, seed, depth)));
@@ -392,9 +424,11 @@ export function gbdtModel(opts: GbdtOptions = {}, name = 'gbdt'): DayAheadModel 
       for (let h = 0; h < perDay; h++) {
         const base = writeFeatures(history, perDay, t, h, dow, row, 0);
         if (rich) writeRichFeatures(history, perDay, t, h, dow[0], base, row, f - richFeatureCount);
+        const scale = scaled ? weekSpread(history, perDay, t, base) : 1;
+        if (scaled) scaleRow(row, 0, f, rich, scale);
         let z = 0;
         for (const b of boosters) z += predict(b, row, 0);
-        out[h] = base + z / boosters.length;
+        out[h] = base + (scale * z) / boosters.length;
       }
       return out;
     },
