@@ -144,6 +144,15 @@ export interface SourceDefinition<S extends TSchema = TSchema> extends Definitio
 export interface ProcessorDefinition<S extends TSchema = TSchema> extends DefinitionBase<S> {
   kind: 'processor';
   create(config: Static<S>, ctx: ComponentContext): Processor;
+  /**
+   * Optional projection: the top-level fields of its input values the processor (with this config) reads,
+   * or undefined when it may read any (e.g. it forwards whole values). A transport may then decode only
+   * these fields (the Kafka transport's lean path with an Avro serde builds records with just them; the
+   * other fields are still checked, so a malformed record still goes to the dead-letter topic with its
+   * original bytes). A processor must not depend on the other fields being absent: transports without
+   * projection hand over whole values.
+   */
+  valueFields?(config: Static<S>): readonly string[] | undefined;
 }
 
 /**

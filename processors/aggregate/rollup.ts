@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import { defineProcessor } from '@optibid/runtime';
 import { Duration, parseDuration } from './duration.js';
-import { WhereConfig, windowAggregate } from './window-aggregate.js';
+import { WhereConfig, windowAggregate, windowValueFields } from './window-aggregate.js';
 
 /**
  * `rollup`: tumbling event-time bars (15 min, hourly, daily, ...) per key with OHLC, mean, min, max,
@@ -26,6 +26,7 @@ export const rollupDefinition = defineProcessor({
     },
     { additionalProperties: false },
   ),
+  valueFields: windowValueFields,
   create: (cfg) =>
     windowAggregate({
       window: {

@@ -287,3 +287,48 @@ describe('where: aggregating only some records', () => {
     expect(r.dlq.map((d) => d.headers?.reason)).toEqual(['field "value" is not a finite number ("n/a")']);
   });
 });
+
+describe('valueFields (the projection the Kafka decoders may limit input values to)', () => {
+  it('names the top-level fields of `field` and `where`; whole values when late records are forwarded', () => {
+    expect(rollupDefinition.valueFields!({ interval: '1h', field: 'price' })).toEqual(['price']);
+    expect(
+      rollupDefinition.valueFields!({
+        interval: '1h',
+        field: 'reading.value',
+        where: { 'meta.unit': 'kW', metric: 'p' },
+      }),
+    ).toEqual(['reading', 'meta', 'metric']);
+    expect(rollupDefinition.valueFields!({ interval: '1h', field: 'price', lateTopic: 'late' })).toBeUndefined();
+    const tumbling = { type: 'tumbling' as const, size: '1h' };
+    expect(windowAggregateDefinition.valueFields!({ window: tumbling, field: 'price', where: { price: 1 } })).toEqual([
+      'price',
+    ]);
+    expect(windowAggregateDefinition.valueFields!({ window: tumbling, field: 'p', lateTopic: 'late' })).toBeUndefined();
+  });
+
+  it('values cut down to those fields give the same bars as whole values', async () => {
+    const config = { interval: '1h', field: 'reading.value', where: { metric: ['soc', 'p'] } };
+    const fields = rollupDefinition.valueFields!(config)!;
+    const whole = Array.from({ length: 40 }, (_, i) => ({
+      topic: 'in',
+      key: `k${i % 3}`,
+      value: {
+        assetId: `a${i}`,
+        metric: ['soc', 'p', 'q'][i % 3],
+        reading: { value: i * 1.5, unit: 'kW' },
+        source: 'test',
+      },
+      timestamp: i * 7 * M,
+    }));
+    const cut = whole.map((r) => ({
+      ...r,
+      value: Object.fromEntries(Object.entries(r.value).filter(([k]) => fields.includes(k))),
+    }));
+    expect(cut[0]!.value).toEqual({ metric: 'soc', reading: { value: 0, unit: 'kW' } });
+    const a = await run(rollupDefinition, config, whole);
+    const b = await run(rollupDefinition, config, cut);
+    expect(a.out.length).toBeGreaterThan(5);
+    expect(b.out).toEqual(a.out);
+    expect(b.dlq).toEqual(a.dlq);
+  });
+});

@@ -326,12 +326,28 @@ export function windowAggregate(opts: {
   };
 }
 
+/**
+ * The top-level value fields a window aggregate reads (its `field` and `where` paths' first parts), for
+ * the definitions' `valueFields`; undefined (whole values) when late records are forwarded to `lateTopic`
+ * with their value.
+ */
+export function windowValueFields(cfg: {
+  field: string;
+  where?: WhereClause;
+  lateTopic?: string;
+}): string[] | undefined {
+  if (cfg.lateTopic !== undefined) return undefined;
+  const top = (path: string) => path.split('.')[0]!;
+  return [...new Set([top(cfg.field), ...Object.keys(cfg.where ?? {}).map(top)])];
+}
+
 /** `window-aggregate`: tumbling, hopping or session windows over a numeric field with OHLC, mean and count. */
 export const windowAggregateDefinition = defineProcessor({
   name: 'window-aggregate',
   status: 'beta',
   summary: 'Event-time tumbling, hopping or session windows per key: count, sum, mean, min, max, open, close',
   config: WindowAggregateConfig,
+  valueFields: windowValueFields,
   create: (cfg) =>
     windowAggregate({
       window: toWindowSpec(cfg.window),

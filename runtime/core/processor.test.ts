@@ -7,6 +7,7 @@ import { MemoryTransport } from '../memory/transport.js';
 import { ProcessorCore } from './processor.js';
 import { TxStore } from './tx-store.js';
 import { ChangelogStore } from '../state.js';
+import { projectionOf, registerProjection } from './projection.js';
 
 /**
  * Keeps a running sum per key; before failing on `fail: true` it writes the sum, a marker key and
@@ -447,5 +448,69 @@ describe('ProcessorCore state restored at assignment', () => {
     expect(errors).toHaveLength(1);
     await core.close();
     expect((globalThis as { assignments?: unknown }).assignments).toEqual([[1, 3]]);
+  });
+});
+
+describe('value projections (ProcessorDefinition.valueFields)', () => {
+  const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+  const reading = () =>
+    defineProcessor({
+      name: 'reading',
+      status: 'experimental',
+      summary: 'declares the fields it reads from its config',
+      config: Type.Object({ fields: Type.Optional(Type.Array(Type.String())) }),
+      valueFields: (cfg) => cfg.fields,
+      create: (): Processor => ({ process() {} }),
+    });
+  const core = (name: string, fields: string[] | undefined) => {
+    const clock = new VirtualClock();
+    return ProcessorCore.create(
+      { name, definition: reading(), config: { fields }, inputs: ['in'], outputs: ['out'] },
+      { name, clock, logger: quiet, env: {}, signal: new AbortController().signal },
+      { dlqTopic: 'dlq', clock, maxOutOfOrdernessMs: 0 },
+    );
+  };
+
+  it('a core registers its processor projection for its decoders until it closes; a definition without one reads whole values', async () => {
+    const a = core('proj-a', ['price', 'area']);
+    expect(a.valueFields).toEqual(['price', 'area']);
+    expect(projectionOf('proj-a')).toEqual(['price', 'area']);
+    // The same array until the registrations change (the serde caches its projected reader by identity).
+    expect(projectionOf('proj-a')).toBe(projectionOf('proj-a'));
+    await a.close();
+    expect(projectionOf('proj-a')).toBeUndefined();
+    const plain = ProcessorCore.create(
+      { name: 'proj-plain', definition: summing, config: {}, inputs: ['in'], outputs: ['out'] },
+      { name: 'proj-plain', clock: new VirtualClock(), logger: quiet, env: {}, signal: new AbortController().signal },
+      { dlqTopic: 'dlq', clock: new VirtualClock(), maxOutOfOrdernessMs: 0 },
+    );
+    expect(plain.valueFields).toBeUndefined();
+    expect(projectionOf('proj-plain')).toBeUndefined();
+    await plain.close();
+  });
+
+  it('cores sharing a name get the union of their fields, or whole values when any of them reads whole values', async () => {
+    const a = core('proj-b', ['price']);
+    const b = core('proj-b', ['area', 'price']);
+    expect([...projectionOf('proj-b')!].sort()).toEqual(['area', 'price']);
+    const c = core('proj-b', undefined);
+    expect(projectionOf('proj-b')).toBeUndefined();
+    await c.close();
+    await c.close(); // idempotent
+    expect([...projectionOf('proj-b')!].sort()).toEqual(['area', 'price']);
+    await b.close();
+    expect(projectionOf('proj-b')).toEqual(['price']);
+    await a.close();
+    expect(projectionOf('proj-b')).toBeUndefined();
+  });
+
+  it('registerProjection alone: the undo removes exactly its own entry', () => {
+    const undo1 = registerProjection('proj-c', ['x']);
+    const undo2 = registerProjection('proj-c', ['x']);
+    undo1();
+    undo1();
+    expect(projectionOf('proj-c')).toEqual(['x']);
+    undo2();
+    expect(projectionOf('proj-c')).toBeUndefined();
   });
 });

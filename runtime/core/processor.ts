@@ -6,6 +6,7 @@ import type { OutRecord, StreamRecord } from '../record.js';
 import type { ProcessorNode } from '../spec.js';
 import { ChangelogStore, type StateChange } from '../state.js';
 import { WatermarkTracker } from '../watermark.js';
+import { registerProjection } from './projection.js';
 import { newStats, type ComponentStats } from './stats.js';
 import { TxStore } from './tx-store.js';
 
@@ -99,10 +100,20 @@ export class ProcessorCore {
     return next;
   }
 
-  /** Creates the processor of `node` and wraps it. */
+  /**
+   * Creates the processor of `node` and wraps it. Its projection (`valueFields` of the definition, for
+   * this config) is registered for the component's decoders (see projection.ts) until `close`.
+   */
   static create(node: ProcessorNode, ctx: ComponentContext, opts: ProcessorCoreOptions): ProcessorCore {
-    return new ProcessorCore(node, node.definition.create(node.config as never, ctx), opts);
+    const core = new ProcessorCore(node, node.definition.create(node.config as never, ctx), opts);
+    core.valueFields = node.definition.valueFields?.(node.config as never);
+    core.unregister = registerProjection(node.name, core.valueFields);
+    return core;
   }
+
+  /** The top-level value fields the processor reads (its definition's `valueFields`), undefined: any. */
+  valueFields: readonly string[] | undefined;
+  private unregister: (() => void) | undefined;
 
   /** The keyed store of an input partition (created empty on first use). */
   store(partition: number): ChangelogStore {
@@ -436,6 +447,7 @@ export class ProcessorCore {
   }
 
   async close(): Promise<void> {
+    this.unregister?.();
     await this.processor.close?.();
   }
 }

@@ -1,5 +1,6 @@
 import type { IHeaders, Message } from 'kafkajs';
 import { toDeadLetter } from '../dlq.js';
+import { projectionOf } from '../core/projection.js';
 import type { OutRecord, StreamRecord } from '../record.js';
 import type { RecordOrigin, Serde } from '../serde/serde.js';
 import { forEachRecord, RecordCursor, type RecordSpan } from './record-batches.js';
@@ -65,7 +66,11 @@ function lazyRaw(messages: readonly FetchedMessage[]): RawLookup {
   return { has: (k) => get().has(k), get: (k) => get().get(k) };
 }
 
-/** Decodes fetched messages with `serde`; undecodable ones become dead letters with their original bytes. */
+/**
+ * Decodes fetched messages with `serde`; undecodable ones become dead letters with their original bytes.
+ * `fields` is the projection the serde may limit values to (see `ProcessorDefinition.valueFields`; default:
+ * what the live processor named `component` registered, `null`: whole values).
+ */
 export async function decodeBatch(
   topic: string,
   partition: number,
@@ -73,10 +78,23 @@ export async function decodeBatch(
   serde: MaybeSyncSerde,
   dlqTopic: string,
   component: string,
+  fields: readonly string[] | null = projectionOf(component) ?? null,
 ): Promise<DecodedBatch> {
   const records: StreamRecord[] = [];
   const deadLetters: Message[] = [];
-  const sync = typeof serde.deserializeSync === 'function' ? serde.deserializeSync.bind(serde) : undefined;
+  const range =
+    fields !== null && typeof serde.deserializeRangeSync === 'function'
+      ? serde.deserializeRangeSync.bind(serde)
+      : undefined;
+  const sync =
+    range !== undefined
+      ? (bytes: Buffer, origin: RecordOrigin) => {
+          const value = range(bytes, 0, bytes.length, origin, fields!);
+          return value === undefined ? undefined : { value };
+        }
+      : typeof serde.deserializeSync === 'function'
+        ? serde.deserializeSync.bind(serde)
+        : undefined;
   for (let i = 0; i < messages.length; i++) {
     const m = messages[i]!;
     const offset = typeof m.offset === 'string' ? m.offset : String(m.offset);
@@ -105,7 +123,8 @@ export async function decodeBatch(
  * record-batches.ts), building one `StreamRecord` per record straight from the bytes (key and header
  * strings decoded from the fetch buffer, the value handed to the serde as a view of it). Same output
  * and dead letters as `decodeBatch`. Given a `RecordCursor` it decodes the next `max` records at most and
- * leaves the cursor after them (a transaction can take a fetched batch a chunk at a time).
+ * leaves the cursor after them (a transaction can take a fetched batch a chunk at a time). `fields` as in
+ * `decodeBatch` (the projection goes to the serde's `deserializeRangeSync`).
  */
 export async function decodeLeanBatch(
   topic: string,
@@ -115,8 +134,10 @@ export async function decodeLeanBatch(
   dlqTopic: string,
   component: string,
   max = Infinity,
+  fields: readonly string[] | null = projectionOf(component) ?? null,
 ): Promise<DecodedBatch> {
   const cursor = from instanceof RecordCursor ? from : new RecordCursor(from);
+  const projection = fields ?? undefined;
   const records: StreamRecord[] = [];
   const deadLetters: Message[] = [];
   const sync = typeof serde.deserializeSync === 'function' ? serde.deserializeSync.bind(serde) : undefined;
@@ -138,7 +159,7 @@ export async function decodeLeanBatch(
       let ready = false;
       try {
         if (range !== undefined) {
-          value = range(r.buf, r.valueStart, r.valueEnd, origin);
+          value = range(r.buf, r.valueStart, r.valueEnd, origin, projection);
           ready = value !== undefined;
         } else {
           const fast = sync?.(r.buf.subarray(r.valueStart, r.valueEnd), origin);

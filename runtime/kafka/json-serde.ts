@@ -8,7 +8,11 @@ export interface JsonSerde extends Serde {
   deserializeRangeSync(buf: Buffer, start: number, end: number, origin: RecordOrigin): unknown;
 }
 
-/** JSON values as UTF-8: the Kafka transports' default until a topic has an Avro serde. */
+/**
+ * JSON values as UTF-8: the Kafka transports' default until a topic has an Avro serde. A projection
+ * (`deserializeRangeSync`'s `fields`) is ignored: JSON cannot be checked without parsing it whole, so the
+ * whole value is returned.
+ */
 export function createJsonSerde(): JsonSerde {
   const deserializeRangeSync = (buf: Buffer, start: number, end: number, origin: RecordOrigin): unknown => {
     try {

@@ -1,6 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { gunzipSync, gzipSync } from 'node:zlib';
+import { MockClient } from '@confluentinc/schemaregistry';
+import { registerProjection } from '../core/projection.js';
+import { AvroSerde } from '../serde/avro.js';
+import type { SchemaLookup } from '../serde/registry-client.js';
 import { decodeBatch, decodeLeanBatch, type FetchedMessage } from './codec.js';
 import { createJsonSerde } from './json-serde.js';
 import { LeanBatch, decodeFetchResponse } from './lean-fetch.js';
@@ -41,6 +45,9 @@ const KafkaJsBatch = require('kafkajs/src/consumer/batch.js') as new (
 const fixture = (offset: number) =>
   readFileSync(new URL(`./fixtures/fetch/fetch-v11-from-${offset}.bin`, import.meta.url));
 const T = Date.UTC(2026, 0, 1);
+const pricesSchema = JSON.parse(
+  readFileSync(new URL('../../schemas/avro/market.prices-value.avsc', import.meta.url), 'utf8'),
+) as object;
 
 interface Seen {
   offset: number;
@@ -154,7 +161,7 @@ interface Rec {
   offsetDelta: number;
   tsDelta?: number;
   key?: string | null;
-  value?: string | null;
+  value?: string | Buffer | null;
   headers?: Array<[string, string]>;
 }
 
@@ -168,8 +175,10 @@ function varint(n: number): Buffer {
   out.push(z);
   return Buffer.from(out);
 }
-const bytes = (s: string | null | undefined) =>
-  s === null || s === undefined ? varint(-1) : Buffer.concat([varint(Buffer.byteLength(s)), Buffer.from(s)]);
+const bytes = (s: string | Buffer | null | undefined) =>
+  s === null || s === undefined
+    ? varint(-1)
+    : Buffer.concat([varint(Buffer.byteLength(s)), typeof s === 'string' ? Buffer.from(s) : s]);
 
 function encodeRecord(r: Rec): Buffer {
   const body = Buffer.concat([
@@ -399,5 +408,70 @@ describe('scanRecordBatches on batches built per the protocol spec', () => {
       expect(chunks[0]!.raw.get('10')?.toString()).toBe('not json');
       expect(chunks[chunks.length - 1]!.raw.get('0')?.toString()).toBe('1');
     }
+  });
+
+  it('decodes projected values (the processor declared fields): same dead letters, with original bytes and reason', async () => {
+    const client = new MockClient({ baseURLs: ['mock://'] } as never);
+    const serde = new AvroSerde({ registry: client as unknown as SchemaLookup, schemaFor: () => pricesSchema });
+    const price = (p: number) => ({
+      market: 'EPEX',
+      area: 'BE',
+      product: 'DAY_AHEAD',
+      deliveryStart: T,
+      intervalMinutes: 60,
+      price: p,
+      currency: 'EUR',
+      energyUnit: 'MWH',
+      volumeMwh: null,
+      publishedAt: null,
+      ingestedAt: T,
+      source: 'test',
+    });
+    const good = async (p: number) => Buffer.from(await serde.serialize('prices', price(p)));
+    // A record whose skipped `source` string claims more bytes than the record has (its last field).
+    const bad = await good(3);
+    bad[bad.length - 5] = 40;
+    const values = [await good(1), await good(2), bad, await good(4)];
+    const scanned = await scanRecordBatches(
+      batch({ baseOffset: 0, records: values.map((value, i) => ({ offsetDelta: i, key: 'EPEX|BE', value })) }),
+      0,
+      null,
+    );
+    const whole = await decodeLeanBatch('prices', 0, scanned.spans, serde, 'dlq.p', 'proj', Infinity, null);
+    expect(whole.records.map((r) => r.value)).toEqual([price(1), price(2), price(4)]);
+    const fields = ['price'];
+    const projected = await decodeLeanBatch('prices', 0, scanned.spans, serde, 'dlq.p', 'proj', Infinity, fields);
+    expect(projected.records.map((r) => r.value)).toEqual([{ price: 1 }, { price: 2 }, { price: 4 }]);
+    expect(projected.records.map((r) => ({ ...r, value: null }))).toEqual(
+      whole.records.map((r) => ({ ...r, value: null })),
+    );
+    // The malformed record is dead-lettered either way: same headers (reason, offset), its original bytes.
+    expect(whole.deadLetters).toHaveLength(1);
+    expect(whole.deadLetters[0]!.headers).toMatchObject({ 'source-offset': '2', 'error-code': 'OPTIBID_ERR_DECODE' });
+    expect(projected.deadLetters).toEqual(whole.deadLetters);
+    expect(projected.deadLetters[0]!.value).toEqual(bad);
+    // kafkajs-shaped messages (decodeBatch) too.
+    const messages: FetchedMessage[] = values.map((value, i) => ({
+      key: 'EPEX|BE',
+      value,
+      offset: String(i),
+      timestamp: String(T),
+    }));
+    const viaMessages = await decodeBatch('prices', 0, messages, serde, 'dlq.p', 'proj', fields);
+    expect(viaMessages.records.map((r) => r.value)).toEqual([{ price: 1 }, { price: 2 }, { price: 4 }]);
+    expect(viaMessages.deadLetters[0]!.headers).toEqual(whole.deadLetters[0]!.headers);
+    // By default the decoders use what the live processor of that name registered, and whole values once it is gone.
+    const unregister = registerProjection('proj', fields);
+    expect((await decodeLeanBatch('prices', 0, scanned.spans, serde, 'dlq.p', 'proj')).records[0]!.value).toEqual({
+      price: 1,
+    });
+    expect((await decodeBatch('prices', 0, messages, serde, 'dlq.p', 'proj')).records[0]!.value).toEqual({ price: 1 });
+    expect((await decodeLeanBatch('prices', 0, scanned.spans, serde, 'dlq.p', 'other')).records[0]!.value).toEqual(
+      price(1),
+    );
+    unregister();
+    expect((await decodeLeanBatch('prices', 0, scanned.spans, serde, 'dlq.p', 'proj')).records[0]!.value).toEqual(
+      price(1),
+    );
   });
 });

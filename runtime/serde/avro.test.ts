@@ -224,6 +224,51 @@ describe('AvroSerde (Confluent wire format)', () => {
     }
   });
 
+  it('decodes a projection (deserializeRangeSync fields) alike on the generated and the avsc path, same errors', async () => {
+    const client = new MockClient({ baseURLs: ['mock://'] } as never);
+    const origin = { topic: 'market.prices', partition: 0, offset: '9' };
+    const writer = new AvroSerde({ registry: client as unknown as SchemaLookup, schemas });
+    const good = Buffer.from(await writer.serialize('market.prices', price));
+    // `currency` (a skipped string field) made to claim more bytes than the record has: malformed.
+    const currencyAt = good.indexOf(Buffer.from('EUR')) - 1;
+    expect(good[currencyAt]).toBe(6); // zig-zag length 3
+    const badSkipped = Buffer.from(good);
+    badSkipped[currencyAt] = 100;
+    const fields = ['price', 'area'];
+    const results: unknown[] = [];
+    for (const compiled of [true, false]) {
+      const serde = new AvroSerde({ registry: client as unknown as SchemaLookup, schemas, compiled });
+      await serde.deserialize(good, origin);
+      const projected = serde.deserializeRangeSync(good, 0, good.length, origin, fields);
+      expect(projected).toEqual({ area: 'BE', price: -12.5 });
+      expect(Object.keys(projected as object)).toEqual(['area', 'price']); // reader field order
+      expect({ ...(projected as object) }).toEqual(projected); // a plain object
+      // Without fields: the whole value, as before.
+      expect(serde.deserializeRangeSync(good, 0, good.length, origin)).toEqual(price);
+      const error = (f: () => unknown) => {
+        try {
+          f();
+        } catch (err) {
+          return (err as OptiBidError).code + ' ' + (err as Error).message;
+        }
+        return 'decoded';
+      };
+      const wholeError = error(() => serde.deserializeRangeSync(badSkipped, 0, badSkipped.length, origin));
+      expect(wholeError).toMatch(/OPTIBID_ERR_DECODE/);
+      expect(error(() => serde.deserializeRangeSync(badSkipped, 0, badSkipped.length, origin, fields))).toBe(
+        wholeError,
+      );
+      for (const end of [good.length - 1, good.length + 1]) {
+        const buf = Buffer.concat([good, Buffer.from([0])]);
+        expect(error(() => serde.deserializeRangeSync(buf, 0, end, origin, fields))).toBe(
+          error(() => serde.deserializeRangeSync(buf, 0, end, origin)),
+        );
+      }
+      results.push(projected);
+    }
+    expect(results[0]).toEqual(results[1]);
+  });
+
   it('uses the schema of the topic a prefixed test topic starts with', async () => {
     const client = new MockClient({ baseURLs: ['mock://'] } as never);
     const serde = new AvroSerde({ registry: client as unknown as SchemaLookup, schemas });

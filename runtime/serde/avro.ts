@@ -54,6 +54,11 @@ interface ReaderEntry {
   resolver?: avro.Resolver;
   /** Generated decoder for this writer/reader pair (codegen.ts); undefined when the pair needs avsc. */
   compiled?: CompiledReader;
+  /** The writer type (the key of the projected decoders). */
+  writer: avro.Type;
+  /** The last projection decoded with and its decoder (null: avsc, then the fields picked). */
+  lastFields?: readonly string[];
+  lastProjected?: CompiledReader | null;
 }
 
 /** Compiled codecs per avsc type (writer) and per writer/reader pair, shared by every AvroSerde. */
@@ -72,6 +77,30 @@ function readerFor(writer: avro.Type, reader: avro.Type): CompiledReader | undef
   let c = byReader.get(reader);
   if (c === undefined) byReader.set(reader, (c = compileReader(writer, reader) ?? null));
   return c ?? undefined;
+}
+
+/** Projected decoders per writer/reader pair and field list (joined with NUL), shared by every AvroSerde. */
+const projectedReaders = new WeakMap<avro.Type, WeakMap<avro.Type, Map<string, CompiledReader | null>>>();
+
+function projectedReaderFor(writer: avro.Type, reader: avro.Type, fields: readonly string[]): CompiledReader | null {
+  let byReader = projectedReaders.get(writer);
+  if (!byReader) projectedReaders.set(writer, (byReader = new WeakMap()));
+  let byFields = byReader.get(reader);
+  if (!byFields) byReader.set(reader, (byFields = new Map()));
+  const key = fields.join('\u0000');
+  let c = byFields.get(key);
+  if (c === undefined) byFields.set(key, (c = compileReader(writer, reader, fields) ?? null));
+  return c;
+}
+
+/** The projection of a value decoded whole (avsc path): a plain object with `fields` in reader field order. */
+function pickFields(value: unknown, type: avro.Type, fields: readonly string[]): unknown {
+  const recordFields = (type as avro.Type & { fields?: Array<{ name: string }> }).fields;
+  if (recordFields === undefined || value === null || typeof value !== 'object') return value;
+  const wanted = new Set(fields);
+  const out: Record<string, unknown> = {};
+  for (const f of recordFields) if (wanted.has(f.name)) out[f.name] = (value as Record<string, unknown>)[f.name];
+  return out;
 }
 
 /**
@@ -281,17 +310,51 @@ export class AvroSerde implements Serde {
 
   /**
    * `deserializeSync` of `buf[start, end)` without a view per record: the value, or undefined when the writer
-   * schema is not cached yet for this topic. Throws like `deserialize` rejects.
+   * schema is not cached yet for this topic. Throws like `deserialize` rejects. With `fields` a record value
+   * is built with only those top-level fields (reader field order); the other fields are still checked, so
+   * exactly the records a whole decode refuses are refused, with the same error. Pass the same array for
+   * every record of a projection (its reader is cached by the array's identity, compiled once per field list).
    */
-  deserializeRangeSync(buf: Buffer, start: number, end: number, origin: RecordOrigin): unknown {
+  deserializeRangeSync(
+    buf: Buffer,
+    start: number,
+    end: number,
+    origin: RecordOrigin,
+    fields?: readonly string[],
+  ): unknown {
     const id = frameSchemaId(buf, start, end, origin);
     if (id === undefined) return null;
     const ready = this.readyReader(id, origin.topic);
     if (!ready) return undefined;
+    if (fields !== undefined) return this.decodeProjected(buf, start, end, id, ready, origin, fields);
     // Only the generated reader reads up to a given end; avsc's decoder gets a view.
     return ready.compiled
       ? this.decodeCompiled(buf, start, end, id, ready.compiled, origin)
       : this.decode(buf.subarray(start, end), id, ready, origin);
+  }
+
+  /**
+   * A projected decode (see `deserializeRangeSync`): the generated reader that builds only `fields` (the
+   * others checked as a full read checks them: same errors), or avsc's whole value with `fields` picked.
+   * The projection's reader is looked up once per change of `fields` (an array identity check per record).
+   */
+  private decodeProjected(
+    buf: Buffer,
+    start: number,
+    end: number,
+    id: number,
+    ready: ReaderEntry,
+    origin: RecordOrigin,
+    fields: readonly string[],
+  ): unknown {
+    let reader = ready.lastProjected;
+    if (ready.lastFields !== fields || reader === undefined) {
+      reader = ready.compiled ? projectedReaderFor(ready.writer, ready.type, fields) : null;
+      ready.lastFields = fields;
+      ready.lastProjected = reader;
+    }
+    if (reader !== null) return this.decodeCompiled(buf, start, end, id, reader, origin);
+    return pickFields(this.decode(buf.subarray(start, end), id, ready, origin), ready.type, fields);
   }
 
   private writerById(id: number, origin: RecordOrigin): Promise<avro.Type> {
@@ -326,11 +389,12 @@ export class AvroSerde implements Serde {
     let entry: ReaderEntry;
     const compiled = this.opts.compiled !== false;
     if (!local || local.equals(writer))
-      entry = { type: writer, compiled: compiled ? readerFor(writer, writer) : undefined };
+      entry = { type: writer, writer, compiled: compiled ? readerFor(writer, writer) : undefined };
     else {
       try {
         entry = {
           type: local,
+          writer,
           resolver: local.createResolver(writer),
           compiled: compiled ? readerFor(writer, local) : undefined,
         };

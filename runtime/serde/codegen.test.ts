@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
+import { isDeepStrictEqual } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import avro from 'avsc';
 import {
@@ -436,5 +437,165 @@ describe('generated Avro codecs (codegen.ts)', () => {
     // Same bytes as a cached ASCII string but not ASCII: never taken from the cache.
     expect((compiledRead(r, t.toBuffer({ s: 'é' })) as { s: string }).s).toBe('é');
     expect((compiledRead(r, t.toBuffer({ s: 'Ã' })) as { s: string }).s).toBe('Ã');
+  });
+
+  describe('projected readers (compileReader with fields)', () => {
+    /** The result of a read: the value and end, or the error's message and kind. */
+    const outcome = (r: CompiledReader, bytes: Buffer, end = bytes.length) => {
+      try {
+        const value = r.read(bytes, 0, end);
+        return { value, end: r.end() };
+      } catch (err) {
+        expect(err).toBeInstanceOf(CompiledReadError);
+        return { error: (err as CompiledReadError).message, truncated: (err as CompiledReadError).truncated };
+      }
+    };
+    /** `value` with only `fields`, in the reader's field order (what a projected read must return). */
+    const picked = (t: AnyType, value: unknown, fields: readonly string[]) => {
+      const out: Record<string, unknown> = {};
+      for (const f of t.fields!) if (fields.includes(f.name)) out[f.name] = (value as Record<string, unknown>)[f.name];
+      return out;
+    };
+    /** Projections of `t`: each field alone, every other field, none, all, and a name the schema lacks. */
+    const projectionsOf = (t: AnyType): string[][] => {
+      const names = t.fields!.map((f) => f.name);
+      return [...names.map((n) => [n]), names.filter((_, i) => i % 2 === 1), [], names, ['no-such-field', names[0]!]];
+    };
+    const cases: [string, avro.Schema][] = [...topicSchemas, ['kitchen sink', kitchenSink as avro.Schema]];
+
+    it.each(cases)('%s: builds only the projected fields, same values and end as the whole read', (_name, schema) => {
+      const t = typeOf(schema) as AnyType;
+      const whole = compileReader(t, t)!;
+      const rnd = lcg(21);
+      for (const fields of projectionsOf(t)) {
+        const projected = compileReader(t, t, fields)!;
+        expect(projected).toBeDefined();
+        for (let n = 0; n < 40; n++) {
+          const bytes = t.toBuffer(randomValue(t, rnd));
+          const full = outcome(whole, bytes);
+          const got = outcome(projected, bytes);
+          expect(got.end).toBe(full.end);
+          expect(got.value).toEqual(picked(t, full.value, fields));
+          expect(Object.keys(got.value as object)).toEqual(
+            t.fields!.map((f) => f.name).filter((f) => fields.includes(f)),
+          );
+        }
+      }
+    });
+
+    it('without fields, or for a non-record reader, reads exactly what the whole reader reads', () => {
+      const t = typeOf(kitchenSink) as AnyType;
+      const plain = compileReader(t, t)!;
+      const rnd = lcg(23);
+      for (let n = 0; n < 30; n++) {
+        const bytes = t.toBuffer(randomValue(t, rnd));
+        expect(outcome(compileReader(t, t, undefined)!, bytes)).toEqual(outcome(plain, bytes));
+      }
+      const s = typeOf('string');
+      expect(compileReader(s, s, ['x'])!.read(s.toBuffer('hello'), 0)).toBe('hello');
+    });
+
+    it('accepts and refuses exactly the bytes the whole reader does, with the same errors (prefixes, flipped bytes)', () => {
+      const prices = topicSchemas.find(([f]) => f === 'market.prices-value.avsc')![1];
+      for (const schema of [kitchenSink, prices]) {
+        const t = typeOf(schema) as AnyType;
+        const whole = compileReader(t, t)!;
+        const names = t.fields!.map((f) => f.name);
+        const projections = [[names[0]!], names.filter((_, i) => i % 2 === 1), [names[names.length - 1]!], []].map(
+          (f) => [f, compileReader(t, t, f)!] as const,
+        );
+        const rnd = lcg(29);
+        let refused = 0;
+        for (let n = 0; n < 8; n++) {
+          const ref = t.toBuffer(randomValue(t, rnd));
+          const variants: Buffer[] = [];
+          for (let len = 0; len < ref.length; len += 1 + Math.floor(len / 40)) variants.push(ref.subarray(0, len));
+          for (let k = 0; k < 40; k++) {
+            const bad = Buffer.from(ref);
+            bad[Math.floor(rnd() * bad.length)] = Math.floor(rnd() * 256);
+            variants.push(bad);
+          }
+          for (const bytes of variants) {
+            const full = outcome(whole, bytes);
+            if (full.error !== undefined) refused++;
+            for (const [fields, r] of projections) {
+              const got = outcome(r, bytes);
+              const want = full.error !== undefined ? full : { value: picked(t, full.value, fields), end: full.end };
+              if (!isDeepStrictEqual(got, want)) expect(got).toEqual(want); // one expect per mismatch: fast
+            }
+          }
+        }
+        expect(refused).toBeGreaterThan(50);
+      }
+    });
+
+    it('checks the fields it skips: string length, enum index, union branch, varint length, precision', () => {
+      const t = typeOf({
+        type: 'record',
+        name: 'R',
+        fields: [
+          { name: 'keep', type: 'double' },
+          { name: 's', type: 'string' },
+          { name: 'e', type: { type: 'enum', name: 'E', symbols: ['A', 'B'] } },
+          { name: 'u', type: ['null', 'string'] },
+          { name: 'l', type: 'long' },
+        ],
+      });
+      const r = compileReader(t, t, ['keep'])!;
+      const keep = Buffer.alloc(8);
+      keep.writeDoubleLE(84.25);
+      const err = (rest: number[], end?: number) => {
+        const bytes = Buffer.concat([keep, Buffer.from(rest), Buffer.from([7, 7, 7])]); // the next record's bytes follow
+        try {
+          return { value: r.read(bytes, 0, end ?? bytes.length - 3) as unknown };
+        } catch (e) {
+          return { error: (e as CompiledReadError).message, truncated: (e as CompiledReadError).truncated };
+        }
+      };
+      expect(err([2, 0x41, 2, 0, 0])).toEqual({ value: { keep: 84.25 } });
+      // A string length running past the record's end, though the next record's bytes follow.
+      expect(err([10, 0x41, 2, 0, 0])).toMatchObject({ truncated: true });
+      expect(err([3, 0x41, 2, 0, 0])).toMatchObject({ error: expect.stringMatching(/negative length/) });
+      expect(err([2, 0x41, 8, 0, 0])).toMatchObject({ error: expect.stringMatching(/invalid E enum index: 4/) });
+      expect(err([2, 0x41, 2, 4, 0])).toMatchObject({ error: expect.stringMatching(/invalid union index: 2/) });
+      const overlong = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01];
+      expect(err([2, 0x41, 2, 0, ...overlong])).toMatchObject({ error: expect.stringMatching(/longer than 10 bytes/) });
+      const beyond2to53 = [0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f]; // zig-zag of 2^62 - 1
+      expect(err([2, 0x41, 2, 0, ...beyond2to53])).toMatchObject({ error: expect.stringMatching(/precision/) });
+      // Trailing bytes are the caller's check: the end offset is the same as the whole reader's.
+      const whole = compileReader(t, t)!;
+      const bytes = Buffer.concat([keep, Buffer.from([2, 0x41, 2, 0, 0])]);
+      whole.read(bytes, 0);
+      const wholeEnd = whole.end();
+      r.read(bytes, 0);
+      expect(r.end()).toBe(wholeEnd);
+    });
+
+    it('with schema resolution: reader defaults and promotions of projected fields, writer-only fields skipped', () => {
+      const w = typeOf({
+        type: 'record',
+        name: 'R',
+        fields: [
+          { name: 'a', type: 'int' },
+          { name: 'gone', type: 'string' },
+          { name: 'b', type: 'float' },
+        ],
+      }) as AnyType;
+      const rt = typeOf({
+        type: 'record',
+        name: 'R',
+        fields: [
+          { name: 'b', type: 'double' },
+          { name: 'a', type: 'long' },
+          { name: 'unit', type: 'string', default: 'kW' },
+        ],
+      });
+      const resolver = rt.createResolver(w);
+      const r = compileReader(w, rt, ['a', 'unit'])!;
+      const bytes = w.toBuffer({ a: 7, gone: 'x', b: 1.5 });
+      expect(r.read(bytes, 0)).toEqual({ a: 7, unit: 'kW' });
+      expect(r.end()).toBe(bytes.length);
+      expect(rt.fromBuffer(bytes, resolver)).toMatchObject({ a: 7, unit: 'kW' });
+    });
   });
 });

@@ -685,13 +685,35 @@ function emitBlocks(out: Source, ind: number, item: (ind: number) => void): void
 
 /**
  * Emits code that reads a writer value of type `w` as reader type `r` (Avro schema resolution) and
- * returns the JS expression holding the result.
+ * returns the JS expression holding the result. With `discard` the value is checked exactly as it
+ * would be read (same bounds, lengths, varints, union branches, enum indexes, precision, hence the
+ * same errors) but nothing is built: strings, bytes, records, arrays and maps are stepped over without
+ * allocating, and the expression is `undefined` (a projected reader's unread fields). `project` (a
+ * record's field names) builds only those fields of the record `r` (a projected reader's top level).
  */
-function genRead(w: T, r: T, out: Source, ind: number, stack: Set<T>): string {
+function genRead(
+  w: T,
+  r: T,
+  out: Source,
+  ind: number,
+  stack: Set<T>,
+  discard = false,
+  project?: ReadonlySet<string>,
+): string {
   const rn = nullable(r);
   const wn = nullable(w);
   if (rn || wn) {
     if (!rn) throw new Unsupported('nullable writer, non-nullable reader');
+    if (discard) {
+      if (wn) {
+        const br = out.v('br');
+        emitVarint(out, ind, br);
+        out.emit(ind, `if (${br} === ${wn.index}) {`);
+        genRead(wn.type, rn.type, out, ind + 1, stack, true);
+        out.emit(ind, `} else if (${br} !== ${wn.nullIndex}) throw corrupt('invalid union index: ' + ${br});`);
+      } else if (w.typeName !== 'null') genRead(w, rn.type, out, ind, stack, true);
+      return 'undefined';
+    }
     const v = out.v();
     out.emit(ind, `let ${v} = null;`);
     if (wn) {
@@ -721,6 +743,10 @@ function genRead(w: T, r: T, out: Source, ind: number, stack: Set<T>): string {
     case 'boolean': {
       const v = out.v();
       out.emit(ind, `if (p >= e) throw trunc();`);
+      if (discard) {
+        out.emit(ind, `p++;`);
+        return 'undefined';
+      }
       out.emit(ind, `const ${v} = b[p++] !== 0;`);
       return v;
     }
@@ -734,6 +760,10 @@ function genRead(w: T, r: T, out: Source, ind: number, stack: Set<T>): string {
     case 'float': {
       const v = out.v();
       out.emit(ind, `if (p + 4 > e) throw trunc();`);
+      if (discard) {
+        out.emit(ind, `p += 4;`);
+        return 'undefined';
+      }
       out.emit(ind, `U32[0] = b[p]; U32[1] = b[p + 1]; U32[2] = b[p + 2]; U32[3] = b[p + 3];`);
       out.emit(ind, `const ${v} = F32[0];`);
       out.emit(ind, `p += 4;`);
@@ -742,6 +772,10 @@ function genRead(w: T, r: T, out: Source, ind: number, stack: Set<T>): string {
     case 'double': {
       const v = out.v();
       out.emit(ind, `if (p + 8 > e) throw trunc();`);
+      if (discard) {
+        out.emit(ind, `p += 8;`);
+        return 'undefined';
+      }
       out.emit(ind, `U64[0] = b[p]; U64[1] = b[p + 1]; U64[2] = b[p + 2]; U64[3] = b[p + 3];`);
       out.emit(ind, `U64[4] = b[p + 4]; U64[5] = b[p + 5]; U64[6] = b[p + 6]; U64[7] = b[p + 7];`);
       out.emit(ind, `const ${v} = F64[0];`);
@@ -752,6 +786,10 @@ function genRead(w: T, r: T, out: Source, ind: number, stack: Set<T>): string {
       const v = out.v();
       const n = out.v('n');
       emitLength(out, ind, n);
+      if (discard) {
+        out.emit(ind, `p += ${n};`);
+        return 'undefined';
+      }
       const cache = out.k(new Array<string>(1 << CACHE_BITS).fill('\u0000'.repeat(64)));
       out.emit(ind, `const ${v} = rsc(${cache}, ${out.k(new Int32Array(3))}, b, p, ${n});`);
       out.emit(ind, `p += ${n};`);
@@ -761,6 +799,10 @@ function genRead(w: T, r: T, out: Source, ind: number, stack: Set<T>): string {
       const v = out.v();
       const n = out.v('n');
       emitLength(out, ind, n);
+      if (discard) {
+        out.emit(ind, `p += ${n};`);
+        return 'undefined';
+      }
       out.emit(ind, `const ${v} = copy(b, p, ${n});`);
       out.emit(ind, `p += ${n};`);
       return v;
@@ -769,6 +811,10 @@ function genRead(w: T, r: T, out: Source, ind: number, stack: Set<T>): string {
       if (w.size !== r.size || w.name !== r.name) throw new Unsupported('fixed resolution');
       const v = out.v();
       out.emit(ind, `if (p + ${w.size} > e) throw trunc();`);
+      if (discard) {
+        out.emit(ind, `p += ${w.size};`);
+        return 'undefined';
+      }
       out.emit(ind, `const ${v} = copy(b, p, ${w.size});`);
       out.emit(ind, `p += ${w.size};`);
       return v;
@@ -792,10 +838,12 @@ function genRead(w: T, r: T, out: Source, ind: number, stack: Set<T>): string {
       stack.add(r);
       const readerFields = new Map(r.fields!.map((f) => [f.name, f]));
       if (r.fields!.some((f) => f.aliases?.length)) throw new Unsupported('field aliases');
+      // A projection (top level only) builds just its fields; the others are checked and stepped over.
+      const built = (name: string) => !discard && (project === undefined || project.has(name));
       const got = new Map<string, string>();
       for (const wf of w.fields!) {
         const rf = readerFields.get(wf.name);
-        if (rf) got.set(wf.name, genRead(wf.type, rf.type, out, ind, stack));
+        if (rf) got.set(wf.name, genRead(wf.type, rf.type, out, ind, stack, !built(rf.name)));
         else genSkip(wf.type, out, ind, stack);
       }
       const parts: string[] = [];
@@ -806,15 +854,20 @@ function genRead(w: T, r: T, out: Source, ind: number, stack: Set<T>): string {
           if (d === undefined || !primitiveDefault(d)) throw new Unsupported('non-primitive default');
           expr = JSON.stringify(d);
         }
-        parts.push(`${JSON.stringify(rf.name)}: ${expr}`);
+        if (built(rf.name)) parts.push(`${JSON.stringify(rf.name)}: ${expr}`);
       }
       stack.delete(w);
       stack.delete(r);
+      if (discard) return 'undefined';
       const v = out.v();
       out.emit(ind, `const ${v} = { ${parts.join(', ')} };`);
       return v;
     }
     case 'array': {
+      if (discard) {
+        emitBlocks(out, ind, (ind2) => void genRead(w.itemsType!, r.itemsType!, out, ind2, stack, true));
+        return 'undefined';
+      }
       const v = out.v();
       out.emit(ind, `const ${v} = [];`);
       emitBlocks(out, ind, (ind2) => {
@@ -825,17 +878,22 @@ function genRead(w: T, r: T, out: Source, ind: number, stack: Set<T>): string {
     }
     case 'map': {
       const v = out.v();
-      out.emit(ind, `const ${v} = {};`);
+      if (!discard) out.emit(ind, `const ${v} = {};`);
       emitBlocks(out, ind, (ind2) => {
         const n = out.v('n');
         emitLength(out, ind2, n);
+        if (discard) {
+          out.emit(ind2, `p += ${n};`);
+          genRead(w.valuesType!, r.valuesType!, out, ind2, stack, true);
+          return;
+        }
         const k = out.v('k');
         out.emit(ind2, `const ${k} = utf8Slice.call(b, p, p + ${n});`);
         out.emit(ind2, `p += ${n};`);
         const value = genRead(w.valuesType!, r.valuesType!, out, ind2, stack);
         out.emit(ind2, `${v}[${k}] = ${value};`);
       });
-      return v;
+      return discard ? 'undefined' : v;
     }
     default:
       throw new Unsupported(`${w.typeName} type`);
@@ -846,12 +904,23 @@ function genRead(w: T, r: T, out: Source, ind: number, stack: Set<T>): string {
  * A compiled reader of values written with `writer`, returned as `reader` values (Avro schema
  * resolution; pass the same type twice when they are equal), or undefined when the pair has parts only
  * avsc handles. Call avsc's `reader.createResolver(writer)` first: this assumes the pair resolves.
+ *
+ * With `fields` (a projection) a record reader builds only those top-level fields (in reader field
+ * order; names the reader does not have are ignored): the others are checked exactly as a full read
+ * checks them, so the same bytes are accepted and the same errors thrown, but nothing is built for them
+ * (a skipped string is a length check and a jump). Without `fields`, or for a non-record reader, the
+ * whole value is built.
  */
-export function compileReader(writer: avro.Type, reader: avro.Type = writer): CompiledReader | undefined {
+export function compileReader(
+  writer: avro.Type,
+  reader: avro.Type = writer,
+  fields?: readonly string[],
+): CompiledReader | undefined {
   if (!littleEndian) return undefined;
   try {
     const out = new Source();
-    const result = genRead(writer as T, reader as T, out, 1, new Set());
+    const project = fields !== undefined && (reader as T).typeName === 'record' ? new Set(fields) : undefined;
+    const result = genRead(writer as T, reader as T, out, 1, new Set(), false, project);
     const source =
       `${readerPrelude}\nconst SHIFT = ${32 - CACHE_BITS};\n` +
       `function read(buf, pos, end) {\n  const b = buf, e = end === undefined ? buf.length : end;\n  let p = pos;\n${out.lines.join('\n')}\n` +

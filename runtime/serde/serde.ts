@@ -25,7 +25,16 @@ export interface Serde {
   /**
    * Optional: `deserializeSync` of the bytes `buf[start, end)` without a view of them, returning the value
    * itself, or undefined when not ready (no serde here decodes a value to undefined). For transports that
-   * decode records in place in a fetched buffer.
+   * decode records in place in a fetched buffer. With `fields` (a projection: the top-level fields the
+   * consumer reads, see `ProcessorDefinition.valueFields`) a serde may build only those fields of a record
+   * value; it must still check the rest as a whole decode would (a record that fails to decode whole
+   * fails projected, with the same error). A serde may ignore `fields` and return the whole value.
    */
-  deserializeRangeSync?(buf: Buffer, start: number, end: number, origin: RecordOrigin): unknown;
+  deserializeRangeSync?(
+    buf: Buffer,
+    start: number,
+    end: number,
+    origin: RecordOrigin,
+    fields?: readonly string[],
+  ): unknown;
 }

@@ -1,0 +1,180 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { getHeapSpaceStatistics } from 'node:v8';
+import {
+  AvroSerde,
+  decodeLeanBatch,
+  ProcessorCore,
+  VirtualClock,
+  type RegistrySchema,
+  type SchemaLookup,
+} from '@optibid/runtime';
+import { RecordCursor, scanRecordBatches } from '@optibid/runtime/kafka/record-batches.js';
+import { rollupDefinition } from '@optibid/processors/aggregate/rollup.js';
+
+/**
+ * The lean wire path's decode stage in this process, without the broker: `decodeLeanBatch` over one
+ * fetched partition's record batch v2 bytes holding the pipeline bench's MarketPrice records (Avro,
+ * Confluent framing, 10 keys), a chunk of 4096 records at a time as the kafka transport takes them.
+ * Side by side in alternating rounds: whole values vs the `rollup` projection (`valueFields`: `price`),
+ * decode alone and decode + the rollup through `ProcessorCore`. Prints CPU µs per record (median of 7)
+ * and the bytes allocated per record (new-space growth over chunks without a scavenge, median).
+ */
+
+const records = Number(process.env.OPTIBID_BENCH_DECODE_RECORDS ?? 200_000);
+const chunk = 4096;
+
+/** A schema lookup in memory: one id per distinct schema. */
+function memoryRegistry(): SchemaLookup {
+  const ids = new Map<string, number>();
+  const byId = new Map<number, RegistrySchema>();
+  return {
+    register: async (_subject, schema) => {
+      let id = ids.get(schema.schema);
+      if (id === undefined) {
+        ids.set(schema.schema, (id = ids.size + 1));
+        byId.set(id, schema);
+      }
+      return id;
+    },
+    getBySubjectAndId: async (_subject, id) => byId.get(id)!,
+  };
+}
+
+function varint(n: number, out: number[]): void {
+  let z = n >= 0 ? n * 2 : -n * 2 - 1;
+  while (z >= 0x80) {
+    out.push((z % 0x80) | 0x80);
+    z = Math.floor(z / 0x80);
+  }
+  out.push(z);
+}
+
+/** One record batch v2 (uncompressed, CRC not filled in: the lean path does not check it by default). */
+function recordBatch(baseOffset: number, values: Buffer[], keys: string[], baseTs: number): Buffer {
+  const parts: Buffer[] = [];
+  values.forEach((v, i) => {
+    const body: number[] = [0];
+    varint(i * 60_000, body); // timestamp delta: a record a minute
+    varint(i, body);
+    const key = Buffer.from(keys[i % keys.length]!);
+    varint(key.length, body);
+    const head = Buffer.from(body);
+    const tail: number[] = [];
+    varint(v.length, tail);
+    const after = Buffer.from([0]); // no headers
+    const rec = Buffer.concat([head, key, Buffer.from(tail), v, after]);
+    const len: number[] = [];
+    varint(rec.length, len);
+    parts.push(Buffer.from(len), rec);
+  });
+  const recs = Buffer.concat(parts);
+  const header = Buffer.alloc(61);
+  header.writeBigInt64BE(BigInt(baseOffset), 0);
+  header.writeInt32BE(49 + recs.length, 8);
+  header.writeInt8(2, 16);
+  header.writeInt32BE(values.length - 1, 23);
+  header.writeBigInt64BE(BigInt(baseTs), 27);
+  header.writeBigInt64BE(BigInt(baseTs + (values.length - 1) * 60_000), 35);
+  header.writeBigInt64BE(-1n, 43);
+  header.writeInt32BE(values.length, 57);
+  return Buffer.concat([header, recs]);
+}
+
+const newSpaceUsed = () => getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')!.space_used_size;
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+
+export async function run(): Promise<void> {
+  const schema = JSON.parse(
+    readFileSync(join(process.cwd(), 'schemas/avro/market.prices-value.avsc'), 'utf8'),
+  ) as object;
+  const serde = new AvroSerde({ registry: memoryRegistry(), schemaFor: () => schema });
+  const keys = Array.from({ length: 10 }, (_, i) => `NORDPOOL|A${i}`);
+  const values: Buffer[] = [];
+  for (let i = 0; i < records; i++) {
+    const ts = i * 60_000;
+    const value = {
+      market: 'NORDPOOL',
+      area: `A${i % 10}`,
+      product: 'DAY_AHEAD',
+      deliveryStart: ts,
+      intervalMinutes: 15,
+      price: 40 + (i % 50) + 0.25,
+      currency: 'EUR',
+      energyUnit: 'MWH',
+      volumeMwh: null,
+      publishedAt: null,
+      ingestedAt: ts,
+      source: 'bench',
+    };
+    values.push(Buffer.from(await serde.serialize('in', value)));
+  }
+  // Batches of 5000 records, as the pipeline bench's producer writes them.
+  const batches: Buffer[] = [];
+  for (let i = 0; i < records; i += 5000)
+    batches.push(recordBatch(i, values.slice(i, i + 5000), keys, 1_700_000_000_000 + i * 60_000));
+  const scanned = await scanRecordBatches(Buffer.concat(batches), 0, null);
+  const fields = rollupDefinition.valueFields!({ interval: '1h', field: 'price' });
+  // Warm the serde's reader for the topic (the async path once), as a running worker has it.
+  await decodeLeanBatch('in', 0, new RecordCursor(scanned.spans), serde, 'dlq', 'bench', 1, null);
+
+  const clock = new VirtualClock();
+  const logger = { debug() {}, info() {}, warn() {}, error() {} };
+  const newCore = () =>
+    ProcessorCore.create(
+      {
+        name: 'bars',
+        definition: rollupDefinition,
+        config: { interval: '1h', field: 'price' },
+        inputs: ['in'],
+        outputs: ['out'],
+      },
+      { name: 'bars', clock, logger, env: {}, signal: new AbortController().signal },
+      { dlqTopic: 'dlq', clock, maxOutOfOrdernessMs: 0, trackChanges: true },
+    );
+
+  /** One pass over every record: CPU µs per record and the new-space bytes per record of chunks without a scavenge. */
+  const pass = async (projection: readonly string[] | null, process_: boolean) => {
+    const core = process_ ? newCore() : undefined;
+    const cursor = new RecordCursor(scanned.spans);
+    const perChunk: number[] = [];
+    let decoded = 0;
+    const t0 = process.cpuUsage();
+    while (!cursor.done) {
+      const before = newSpaceUsed();
+      const d = await decodeLeanBatch('in', 0, cursor, serde, 'dlq', 'bench', chunk, projection);
+      if (core) {
+        await core.run(d.records, false);
+        if ((decoded += d.records.length) % 81_920 === 0) core.takeChanges();
+      } else decoded += d.records.length;
+      const grew = newSpaceUsed() - before;
+      if (grew > 0) perChunk.push(grew / d.records.length);
+    }
+    const cpu = process.cpuUsage(t0);
+    await core?.close();
+    if (decoded !== records) throw new Error(`decoded ${decoded} of ${records}`);
+    return { us: (cpu.user + cpu.system) / records, bytes: perChunk.length ? median(perChunk) : NaN };
+  };
+
+  for (const withCore of [false, true]) {
+    const whole: Array<{ us: number; bytes: number }> = [];
+    const projected: Array<{ us: number; bytes: number }> = [];
+    for (let rep = 0; rep < 7; rep++) {
+      // Alternating, the order reversed every round.
+      if (rep % 2 === 0) {
+        whole.push(await pass(null, withCore));
+        projected.push(await pass(fields!, withCore));
+      } else {
+        projected.push(await pass(fields!, withCore));
+        whole.push(await pass(null, withCore));
+      }
+    }
+    const show = (xs: Array<{ us: number; bytes: number }>) =>
+      `${median(xs.map((x) => x.us)).toFixed(3)} µs/record (min ${Math.min(...xs.map((x) => x.us)).toFixed(3)}), ` +
+      `${Math.round(median(xs.map((x) => x.bytes)))} B/record`;
+    const what = withCore ? 'decode + rollup (ProcessorCore, changes tracked)' : 'decode alone (decodeLeanBatch)';
+    console.log(`${what}, ${records} MarketPrice records, chunks of ${chunk}, median of 7:`);
+    console.log(`  whole values:              ${show(whole)}`);
+    console.log(`  projected [${fields!.join(', ')}]:         ${show(projected)}`);
+  }
+}
