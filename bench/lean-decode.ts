@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { getHeapSpaceStatistics } from 'node:v8';
+import { GCProfiler, getHeapSpaceStatistics } from 'node:v8';
 import {
   AvroSerde,
   decodeLeanBatch,
@@ -18,7 +18,7 @@ import { rollupDefinition } from '@optibid/processors/aggregate/rollup.js';
  * Confluent framing, 10 keys), a chunk of 4096 records at a time as the kafka transport takes them.
  * Side by side in alternating rounds: whole values vs the `rollup` projection (`valueFields`: `price`),
  * decode alone and decode + the rollup through `ProcessorCore`. Prints CPU µs per record (median of 7)
- * and the bytes allocated per record (new-space growth over chunks without a scavenge, median).
+ * and the bytes allocated per record (v8.GCProfiler: heap growth between collections, summed; median).
  */
 
 const records = Number(process.env.OPTIBID_BENCH_DECODE_RECORDS ?? 200_000);
@@ -81,7 +81,39 @@ function recordBatch(baseOffset: number, values: Buffer[], keys: string[], baseT
   return Buffer.concat([header, recs]);
 }
 
-const newSpaceUsed = () => getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')!.space_used_size;
+/** Bytes used in every heap space. */
+const heapUsed = () => getHeapSpaceStatistics().reduce((a, s) => a + s.space_used_size, 0);
+
+interface GcSpace {
+  spaceName: string;
+  spaceUsedSize: number;
+}
+interface GcEvent {
+  beforeGC: { heapSpaceStatistics: GcSpace[] };
+  afterGC: { heapSpaceStatistics: GcSpace[] };
+}
+const usedOf = (spaces: GcSpace[]) => spaces.reduce((a, s) => a + s.spaceUsedSize, 0);
+
+/**
+ * Bytes allocated while `fn` runs: the heap's growth between collections (`v8.GCProfiler` gives every
+ * space's size before and after each one), summed. Counts objects V8 allocates straight in the old
+ * generation too (pretenured), which a new-space count misses.
+ */
+async function allocatedBy(fn: () => Promise<void>): Promise<number> {
+  const profiler = new GCProfiler();
+  profiler.start();
+  const start = heapUsed();
+  await fn();
+  const end = heapUsed();
+  const events = (profiler.stop() as unknown as { statistics: GcEvent[] }).statistics;
+  let allocated = 0;
+  let from = start;
+  for (const e of events) {
+    allocated += usedOf(e.beforeGC.heapSpaceStatistics) - from;
+    from = usedOf(e.afterGC.heapSpaceStatistics);
+  }
+  return allocated + end - from;
+}
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
 export async function run(): Promise<void> {
@@ -137,23 +169,21 @@ export async function run(): Promise<void> {
   const pass = async (projection: readonly string[] | null, process_: boolean) => {
     const core = process_ ? newCore() : undefined;
     const cursor = new RecordCursor(scanned.spans);
-    const perChunk: number[] = [];
     let decoded = 0;
     const t0 = process.cpuUsage();
-    while (!cursor.done) {
-      const before = newSpaceUsed();
-      const d = await decodeLeanBatch('in', 0, cursor, serde, 'dlq', 'bench', chunk, projection);
-      if (core) {
-        await core.run(d.records, false);
-        if ((decoded += d.records.length) % 81_920 === 0) core.takeChanges();
-      } else decoded += d.records.length;
-      const grew = newSpaceUsed() - before;
-      if (grew > 0) perChunk.push(grew / d.records.length);
-    }
+    const allocated = await allocatedBy(async () => {
+      while (!cursor.done) {
+        const d = await decodeLeanBatch('in', 0, cursor, serde, 'dlq', 'bench', chunk, projection);
+        if (core) {
+          await core.run(d.records, false);
+          if ((decoded += d.records.length) % 81_920 === 0) core.takeChanges();
+        } else decoded += d.records.length;
+      }
+    });
     const cpu = process.cpuUsage(t0);
     await core?.close();
     if (decoded !== records) throw new Error(`decoded ${decoded} of ${records}`);
-    return { us: (cpu.user + cpu.system) / records, bytes: perChunk.length ? median(perChunk) : NaN };
+    return { us: (cpu.user + cpu.system) / records, bytes: allocated / records };
   };
 
   for (const withCore of [false, true]) {

@@ -10,7 +10,7 @@ import { Value } from '@sinclair/typebox/value';
 import { tableJoinDefinition } from './join.js';
 import { rollupDefinition } from './rollup.js';
 import { windowAggregateDefinition } from './window-aggregate.js';
-import { windowsFor } from './window.js';
+import { accumulate, accumulateInto, windowsFor } from './window.js';
 
 const H = 3_600_000;
 const M = 60_000;
@@ -330,5 +330,23 @@ describe('valueFields (the projection the Kafka decoders may limit input values 
     expect(a.out.length).toBeGreaterThan(5);
     expect(b.out).toEqual(a.out);
     expect(b.dlq).toEqual(a.dlq);
+  });
+});
+
+describe('accumulateInto', () => {
+  it('leaves the accumulator as accumulate returns it, for any order of values and times', () => {
+    let seed = 7;
+    const rnd = () => (seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+    for (let n = 0; n < 200; n++) {
+      let copied = accumulate(undefined, rnd() * 100 - 50, Math.floor(rnd() * 1000));
+      const inPlace = { ...copied };
+      for (let i = 0; i < 20; i++) {
+        const v = rnd() < 0.1 ? [NaN, Infinity, -0, 0][i % 4]! : rnd() * 100 - 50;
+        const t = Math.floor(rnd() * 1000);
+        copied = accumulate(copied, v, t);
+        accumulateInto(inPlace, v, t);
+        expect(inPlace).toEqual(copied);
+      }
+    }
   });
 });

@@ -11,6 +11,7 @@ import { Duration, parseDuration } from './duration.js';
 import { numericFieldReader, recordFilter, type WhereClause } from './field.js';
 import {
   accumulate,
+  accumulateInto,
   mergeAccumulators,
   windowResult,
   windowsFor,
@@ -230,6 +231,15 @@ export function windowAggregate(opts: {
     sk: string,
   ) => {
     const prev = ctx.state.get(sk) as FixedEntry | undefined;
+    if (prev !== undefined && end > wm) {
+      // The common case, the next record of an open window: its entry and accumulator are updated in place
+      // (nothing after this can throw, so the call's rollback has nothing to undo) and written back, so the
+      // changelog gets the key; no new entry and accumulator per record.
+      accumulateInto(prev.acc, v, r.timestamp);
+      due(ctx.state, end);
+      ctx.state.put(sk, prev);
+      return;
+    }
     const entry: FixedEntry = {
       k: r.key,
       s: start,

@@ -46,6 +46,25 @@ export function accumulate(acc: Accumulator | undefined, value: number, t: numbe
   };
 }
 
+/**
+ * `accumulate` in place: `acc` becomes what `accumulate(acc, value, t)` returns (no new object; its
+ * number fields are rewritten where they are, so the hot path of an open window allocates nothing).
+ */
+export function accumulateInto(acc: Accumulator, value: number, t: number): void {
+  acc.count += 1;
+  acc.sum += value;
+  acc.min = Math.min(acc.min, value);
+  acc.max = Math.max(acc.max, value);
+  if (t < acc.openTs) {
+    acc.open = value;
+    acc.openTs = t;
+  }
+  if (t >= acc.closeTs) {
+    acc.close = value;
+    acc.closeTs = t;
+  }
+}
+
 export function mergeAccumulators(a: Accumulator, b: Accumulator): Accumulator {
   return {
     count: a.count + b.count,

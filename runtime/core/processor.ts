@@ -53,6 +53,8 @@ export function hasOutput(r: BatchResult): boolean {
 export class ProcessorCore {
   readonly stats: ComponentStats;
   private readonly stores = new Map<number, PartitionContext>();
+  /** `stores`' values in Map order; undefined after the Map changed (see `fireWatermark`). */
+  private storeList: PartitionContext[] | undefined;
   private readonly watermark: WatermarkTracker;
   private readonly outputSet: Set<string>;
   private readonly defaultOutput: string | undefined;
@@ -169,6 +171,7 @@ export class ProcessorCore {
   /** Drops the state of a partition revoked in a rebalance. */
   dropPartition(partition: number, topics: string[]): void {
     this.stores.delete(partition);
+    this.storeList = undefined;
     for (const t of topics) this.forget(`${t}/${partition}`);
   }
 
@@ -188,6 +191,7 @@ export class ProcessorCore {
     if (!ctx) {
       ctx = this.newContext();
       this.stores.set(partition, ctx);
+      this.storeList = undefined;
     }
     return ctx;
   }
@@ -371,21 +375,24 @@ export class ProcessorCore {
    * The watermark can advance on every record, so this is on the hot path.
    */
   private fireWatermark(wm: number): Promise<void> | undefined {
-    const it = this.stores.values();
-    for (let n = it.next(); !n.done; n = it.next()) {
-      const pending = this.guarded(n.value, 'onWatermark', wm);
-      if (pending !== undefined) return this.fireWatermarkRest(pending, it, wm);
+    // The stores as an array kept beside the Map (rebuilt after a store is added or dropped): no
+    // iterator object per watermark, i.e. per record of a stream whose event time keeps rising.
+    const list = (this.storeList ??= [...this.stores.values()]);
+    for (let i = 0; i < list.length; i++) {
+      const pending = this.guarded(list[i]!, 'onWatermark', wm);
+      if (pending !== undefined) return this.fireWatermarkRest(pending, list, i + 1, wm);
     }
     return undefined;
   }
 
   private async fireWatermarkRest(
     pending: Promise<void>,
-    it: IterableIterator<PartitionContext>,
+    list: readonly PartitionContext[],
+    from: number,
     wm: number,
   ): Promise<void> {
     await pending;
-    for (let n = it.next(); !n.done; n = it.next()) await this.guarded(n.value, 'onWatermark', wm);
+    for (let i = from; i < list.length; i++) await this.guarded(list[i]!, 'onWatermark', wm);
   }
 
   /**
@@ -444,6 +451,7 @@ export class ProcessorCore {
   /** Forgets uncommitted state changes (the transaction was aborted; state is restored from the changelog). */
   discardAll(): void {
     this.stores.clear();
+    this.storeList = undefined;
   }
 
   async close(): Promise<void> {

@@ -562,6 +562,23 @@ describe('generated Avro codecs (codegen.ts)', () => {
       expect(err([2, 0x41, 2, 0, ...overlong])).toMatchObject({ error: expect.stringMatching(/longer than 10 bytes/) });
       const beyond2to53 = [0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f]; // zig-zag of 2^62 - 1
       expect(err([2, 0x41, 2, 0, ...beyond2to53])).toMatchObject({ error: expect.stringMatching(/precision/) });
+      // Around the 7-byte boundary the skip takes its short path: safe values pass, 2^53 + 2 (8 bytes) does not.
+      const zigzag = (n: bigint) => {
+        let z = n >= 0n ? n * 2n : -n * 2n - 1n;
+        const out: number[] = [];
+        while (z >= 0x80n) {
+          out.push(Number(z & 0x7fn) | 0x80);
+          z >>= 7n;
+        }
+        return [...out, Number(z)];
+      };
+      for (const n of [2n ** 48n - 1n, -(2n ** 48n), 2n ** 48n, 2n ** 52n + 1n, -(2n ** 53n) + 2n])
+        expect(err([2, 0x41, 2, 0, ...zigzag(n)])).toEqual({ value: { keep: 84.25 } });
+      expect(zigzag(2n ** 53n + 2n)).toHaveLength(8);
+      expect(err([2, 0x41, 2, 0, ...zigzag(2n ** 53n + 2n)])).toMatchObject({
+        error: expect.stringMatching(/precision/),
+      });
+      expect(err([2, 0x41, 2, 0, ...zigzag(2n ** 52n).slice(0, 6)])).toMatchObject({ truncated: true });
       // Trailing bytes are the caller's check: the end offset is the same as the whole reader's.
       const whole = compileReader(t, t)!;
       const bytes = Buffer.concat([keep, Buffer.from([2, 0x41, 2, 0, 0])]);

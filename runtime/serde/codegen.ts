@@ -225,6 +225,23 @@ function rlxSafe(b, p) {
   if (n < -9007199254740990 || n > 9007199254740990) throw corrupt('potential precision loss');
   return n;
 }
+/**
+ * Steps over a varint at p without its value (a projected reader's unread int or long): up to 7 bytes
+ * (|value| < 2^48: no precision check needed) by their continuation bits; anything longer goes through
+ * rlx / rlxSafe, so an overlong varint or a long beyond 2^53 fails exactly as when it is read.
+ */
+function vskip(b, p, safe) {
+  const s = p;
+  let x;
+  do {
+    x = b[p++];
+    if (x === undefined) throw trunc();
+  } while (x > 127 && p - s < 7);
+  if (x < 128) return p;
+  if (safe) rlxSafe(b, s);
+  else rlx(b, s);
+  return P;
+}
 function slx(b, p) {
   let x;
   do {
@@ -754,7 +771,12 @@ function genRead(
     case 'long': {
       const v = out.v();
       // avsc checks the precision only when a long is read as a long.
-      emitVarint(out, ind, v, w.typeName === 'long' && r.typeName === 'long');
+      const safe = w.typeName === 'long' && r.typeName === 'long';
+      if (discard) {
+        out.emit(ind, `if (b[p] < 128) p++; else p = vskip(b, p, ${safe});`);
+        return 'undefined';
+      }
+      emitVarint(out, ind, v, safe);
       return v;
     }
     case 'float': {
