@@ -67,6 +67,24 @@ describe('lean produce encoding', () => {
     expect(encodeProduceBody(plain).equals((await kafkajsProduceV3(plain).encode()).buffer)).toBe(true);
   });
 
+  it('writes varints at every size boundary as kafkajs does (lengths and timestamp deltas)', async () => {
+    const lengths = [0, 63, 64, 65, 8191, 8192, 8193, 1_048_575, 1_048_576];
+    const deltas = [0, 63, 64, 8191, 8192, 1_048_575, 1_048_576, 134_217_727, 134_217_728, 2 ** 31, 2 ** 40];
+    const t0 = 1_700_000_000_000;
+    const messages = [
+      // 13-digit stamps throughout: kafkajs takes the batch's max timestamp by string comparison
+      ...lengths.map((l, i) => ({ key: 'k'.repeat(l % 70), value: Buffer.alloc(l, i), timestamp: String(t0) })),
+      ...deltas.map((d) => ({ key: null, value: 'v', timestamp: String(t0 + d) })),
+    ];
+    const withBoundaries: ProduceRequestArgs = {
+      ...args,
+      topicData: [{ topic: 't', partitions: [{ partition: 0, firstSequence: 3, messages }] }],
+    };
+    expect(encodeProduceBody(withBoundaries).equals((await kafkajsProduceV3(withBoundaries).encode()).buffer)).toBe(
+      true,
+    );
+  });
+
   it('round-trips through the lean fetch decoder with a valid CRC, timestamps of any digit count included', async () => {
     const messages = [
       { key: 'a', value: 'v0', timestamp: '60000' },

@@ -1,16 +1,13 @@
 import { createRequire } from 'node:module';
 import { crc32c } from './crc32c.js';
-import { scopedRegistry } from './scoped-registry.js';
 
 /**
  * Lean produce encoding for the kafkajs transport's transactional producers. kafkajs encodes each record
  * of a Produce request through its own `Encoder` (one per record and per header, growing Buffers, `Long`
  * varlongs) and copies them into the batch; in the pipeline bench that was the largest single cost left
- * after the lean fetch path (about 12 µs per output record). For producers whose transactional id is
- * registered here, `Broker.produce` (kafkajs 2.2.4, patched once) builds the same request body in one
- * Buffer: sizes first, then every field written in place. Everything around it stays kafkajs':
- * partitioning, the per-partition sequence numbers (`firstSequence` comes in the topic data), adding
- * partitions to the transaction, retries and the response. Compressed produces keep kafkajs' encoder.
+ * after the lean fetch path (about 12 µs per output record). `sendLeanProduce` builds the same request body
+ * in one Buffer (sizes first, then every field written in place) and sends it over a kafkajs broker
+ * connection; `direct-produce.ts` drives it (partitioning, sequences, the transaction around it).
  */
 
 const require = createRequire(import.meta.url);
@@ -40,6 +37,9 @@ export interface ProduceRequestArgs {
 
 function varintSize(n: number): number {
   let z = n >= 0 ? n * 2 : -n * 2 - 1; // zigzag, in doubles (timestamp deltas may pass 2^31)
+  if (z < 0x80) return 1;
+  if (z < 0x4000) return 2;
+  if (z < 0x200000) return 3;
   let size = 1;
   while (z >= 128) {
     z = Math.floor(z / 128);
@@ -50,6 +50,15 @@ function varintSize(n: number): number {
 
 function writeVarint(buf: Buffer, at: number, n: number): number {
   let z = n >= 0 ? n * 2 : -n * 2 - 1;
+  if (z < 0x80) {
+    buf[at] = z;
+    return at + 1;
+  }
+  if (z < 0x4000) {
+    buf[at] = (z & 0x7f) | 0x80;
+    buf[at + 1] = z >>> 7;
+    return at + 2;
+  }
   while (z >= 128) {
     buf[at++] = (z % 128) | 0x80;
     z = Math.floor(z / 128);
@@ -89,10 +98,13 @@ function writeBytes(buf: Buffer, at: number, v: Buffer | string): number {
   return at + buf.write(v, at, 'utf8');
 }
 
+/** The header list of a message without headers (shared, never written to). */
+const noHeaders: Array<[string, Buffer | string | null]> = [];
+
 /** Header (key, value) pairs of a message, repeated keys expanded as kafkajs does. */
 function headerPairs(headers: ProduceMessage['headers']): Array<[string, Buffer | string | null]> {
+  if (!headers) return noHeaders;
   const out: Array<[string, Buffer | string | null]> = [];
-  if (!headers) return out;
   for (const k of Object.keys(headers)) {
     const v = headers[k];
     if (Array.isArray(v)) for (const x of v) out.push([k, x]);
@@ -108,6 +120,9 @@ interface BatchPlan {
   /** Timestamp deltas against `first` (pass 1 turns the stamps into deltas). */
   deltas: number[];
   bodySizes: number[];
+  /** UTF-8 byte lengths of each message's key and value (-1: null). */
+  keyLens: number[];
+  valueLens: number[];
   headerLists: Array<Array<[string, Buffer | string | null]>>;
   first: number;
   max: number;
@@ -142,6 +157,8 @@ function planRecordBatch(messages: readonly ProduceMessage[], now: number): Batc
     max = Math.max(max, now);
   }
   const bodySizes = new Array<number>(n);
+  const keyLens = new Array<number>(n);
+  const valueLens = new Array<number>(n);
   const headerLists: Array<Array<[string, Buffer | string | null]>> = new Array(n);
   let recordsBytes = 0;
   for (let i = 0; i < n; i++) {
@@ -149,14 +166,18 @@ function planRecordBatch(messages: readonly ProduceMessage[], now: number): Batc
     const ts = (Number.isNaN(stamps[i]!) ? now : stamps[i]!) - first;
     stamps[i] = ts;
     let size = 1 + varintSize(ts) + varintSize(i);
-    if (m.key === null || m.key === undefined) size += 1;
-    else {
-      const l = byteLength(m.key);
+    if (m.key === null || m.key === undefined) {
+      keyLens[i] = -1;
+      size += 1;
+    } else {
+      const l = (keyLens[i] = byteLength(m.key));
       size += varintSize(l) + l;
     }
-    if (m.value === null || m.value === undefined) size += 1;
-    else {
-      const l = byteLength(m.value);
+    if (m.value === null || m.value === undefined) {
+      valueLens[i] = -1;
+      size += 1;
+    } else {
+      const l = (valueLens[i] = byteLength(m.value));
       size += varintSize(l) + l;
     }
     const hs = headerPairs(m.headers);
@@ -174,12 +195,12 @@ function planRecordBatch(messages: readonly ProduceMessage[], now: number): Batc
     bodySizes[i] = size;
     recordsBytes += varintSize(size) + size;
   }
-  return { messages, total: 61 + recordsBytes, deltas: stamps, bodySizes, headerLists, first, max };
+  return { messages, total: 61 + recordsBytes, deltas: stamps, bodySizes, keyLens, valueLens, headerLists, first, max };
 }
 
 /** Writes a planned batch at `buf[start]` (pass 2); returns where it ends. */
 function writeRecordBatch(plan: BatchPlan, o: BatchOptions, buf: Buffer, start: number): number {
-  const { messages, total, deltas, bodySizes, headerLists } = plan;
+  const { messages, total, deltas, bodySizes, keyLens, valueLens, headerLists } = plan;
   const n = messages.length;
   // Header: baseOffset 0, length, leader epoch 0, magic 2, crc, attributes, ...
   buf.writeBigInt64BE(0n, start);
@@ -201,10 +222,12 @@ function writeRecordBatch(plan: BatchPlan, o: BatchOptions, buf: Buffer, start: 
     buf[at++] = 0;
     at = writeVarint(buf, at, deltas[i]!);
     at = writeVarint(buf, at, i);
-    if (m.key === null || m.key === undefined) at = writeVarint(buf, at, -1);
-    else at = writeBytes(buf, writeVarint(buf, at, byteLength(m.key)), m.key);
-    if (m.value === null || m.value === undefined) at = writeVarint(buf, at, -1);
-    else at = writeBytes(buf, writeVarint(buf, at, byteLength(m.value)), m.value);
+    const kl = keyLens[i]!;
+    if (kl < 0) at = writeVarint(buf, at, -1);
+    else at = writeBytes(buf, writeVarint(buf, at, kl), m.key!);
+    const vl = valueLens[i]!;
+    if (vl < 0) at = writeVarint(buf, at, -1);
+    else at = writeBytes(buf, writeVarint(buf, at, vl), m.value!);
     const hs = headerLists[i]!;
     at = writeVarint(buf, at, hs.length);
     for (const [k, v] of hs) {
@@ -299,44 +322,36 @@ const Encoder = require('kafkajs/src/protocol/encoder.js') as new (initialSize?:
   offset: number;
 };
 
-const leanIds = scopedRegistry<true>();
-let installed = false;
+let sendRequestKey: symbol | undefined;
 
-/** Encodes the produce requests of transactional id `transactionalId` the lean way; returns the undo. */
-export function useLeanProduce(transactionalId: string): () => void {
-  install();
-  return leanIds.register(transactionalId, true);
-}
-
-function install(): void {
-  if (installed) return;
-  const proto = Broker.prototype;
-  const original = proto.produce;
-  const sendRequest = Object.getOwnPropertySymbols(proto).find((s) => s.description === 'private:Broker:sendRequest');
-  if (typeof original !== 'function' || !sendRequest)
+/**
+ * Sends one Produce request over `broker` (a kafkajs `Broker`) with its body encoded by `encodeProduceBody`
+ * (uncompressed; versions 3–8, which share the layout; any other version the broker negotiated goes through
+ * kafkajs' own `Broker.produce`). The response is kafkajs': parsed, and a partition error thrown as kafkajs'
+ * protocol error.
+ */
+export function sendLeanProduce(broker: unknown, args: ProduceRequestArgs): Promise<unknown> {
+  const b = broker as BrokerInstance & Record<symbol, (r: unknown) => Promise<unknown>>;
+  sendRequestKey ??= Object.getOwnPropertySymbols(Broker.prototype).find(
+    (s) => s.description === 'private:Broker:sendRequest',
+  );
+  if (!sendRequestKey || typeof b.lookupRequest !== 'function')
     throw new Error(
-      'kafkajs internals changed: Broker.produce / sendRequest not found (runtime/kafka/lean-produce.ts)',
+      'kafkajs internals changed: Broker sendRequest / lookupRequest not found (runtime/kafka/lean-produce.ts)',
     );
-  proto.produce = function (this: BrokerInstance, args: ProduceRequestArgs) {
-    if (!args.transactionalId || !leanIds.current(args.transactionalId) || (args.compression ?? 0) !== 0)
-      return original.call(this, args);
-    const produce = this.lookupRequest(apiKeys.Produce, requests.Produce);
-    const { acks = -1, timeout = 30000 } = args;
-    const protocolRequest = produce({ ...args, acks, timeout, compression: 0 });
-    const version = protocolRequest.request.apiVersion;
-    if (version < 3 || version > 8) return original.call(this, args);
-    protocolRequest.request.encode = async () => {
-      // An Encoder holding the body as its buffer (kafkajs reads `buf` up to `offset`): no copy into a growing one.
-      const encoder = new Encoder(0);
-      const body = encodeProduceBody({ ...args, acks, timeout });
-      encoder.buf = body;
-      encoder.offset = body.length;
-      return encoder;
-    };
-    return (this as unknown as Record<symbol, (r: unknown) => Promise<unknown>>)[sendRequest]!.call(
-      this,
-      protocolRequest,
-    );
+  const acks = args.acks ?? -1;
+  const timeout = args.timeout ?? 30000;
+  const produce = b.lookupRequest(apiKeys.Produce, requests.Produce);
+  const protocolRequest = produce({ ...args, acks, timeout, compression: 0 });
+  const version = protocolRequest.request.apiVersion;
+  if (version < 3 || version > 8) return b.produce({ ...args, acks, timeout, compression: 0 });
+  protocolRequest.request.encode = async () => {
+    // An Encoder holding the body as its buffer (kafkajs reads `buf` up to `offset`): no copy into a growing one.
+    const encoder = new Encoder(0);
+    const body = encodeProduceBody({ ...args, acks, timeout });
+    encoder.buf = body;
+    encoder.offset = body.length;
+    return encoder;
   };
-  installed = true;
+  return b[sendRequestKey]!.call(b, protocolRequest);
 }

@@ -1,5 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import kafkajs, { type Admin, type EachBatchPayload, type Kafka as KafkaClient, type Message } from 'kafkajs';
+import kafkajs, {
+  type Admin,
+  type EachBatchPayload,
+  type Kafka as KafkaClient,
+  type Message,
+  type Producer,
+} from 'kafkajs';
 import { systemClock, type Clock } from '../clock.js';
 import type { Source } from '../component.js';
 import { ProcessorCore } from '../core/processor.js';
@@ -22,8 +28,7 @@ import {
 import { RecordCursor } from './record-batches.js';
 import { isLeanBatch, useLeanFetch } from './lean-fetch.js';
 import { cachingPartitioner } from './partitioner.js';
-import { linearGrouping } from './linear-grouping.js';
-import { useLeanProduce } from './lean-produce.js';
+import { DirectProducer, type OffsetsArgs } from './direct-produce.js';
 import { createJsonSerde } from './json-serde.js';
 import { checkIntervalMs, sinkBatching } from './sink-accumulator.js';
 import { KafkaRunBase, type Task, type TaskContext } from './run-base.js';
@@ -50,8 +55,9 @@ export interface KafkaTransportOptions {
   /**
    * How records cross the wire. `lean` (default): processors and sinks decode Fetch responses themselves and
    * walk each partition's record batches in place (lean-fetch.ts), and processors' transactional producers
-   * encode their Produce requests in one Buffer (lean-produce.ts). `kafkajs`: kafkajs' own per-record
-   * decoding and encoding. Group membership, rebalances, offsets and transactions are kafkajs' either way.
+   * send their encoded messages directly, each Produce body encoded in one Buffer (direct-produce.ts,
+   * lean-produce.ts). `kafkajs`: kafkajs' own per-record decoding, `sendBatch` and encoding. Group
+   * membership, rebalances, offsets and the transaction protocol (kafkajs' EosManager) are kafkajs' either way.
    */
   wire?: 'lean' | 'kafkajs';
   /** Lean fetch path: verify every record batch's CRC-32C (default false, as kafkajs). */
@@ -232,14 +238,7 @@ class KafkaRun extends KafkaRunBase {
       maxBytesPerPartition: this.options.maxBytesPerPartition ?? 8 * 1024 * 1024,
       maxBytes: 64 * 1024 * 1024,
     });
-    const producer = this.kafka.producer({
-      transactionalId: `${group}.${this.instanceId}`,
-      idempotent: true,
-      createPartitioner: cachingPartitioner,
-      maxInFlightRequests: 1,
-      transactionTimeout: this.options.transactionTimeoutMs ?? 10_000,
-    });
-    const unleanProduce = this.lean() ? useLeanProduce(`${group}.${this.instanceId}`) : () => {};
+    const producer = this.transactionalProducer(`${group}.${this.instanceId}`);
     await producer.connect();
     // Initialises the transactional id: fences (and aborts) a crashed predecessor's open transaction.
     await (await producer.transaction()).abort();
@@ -361,8 +360,7 @@ class KafkaRun extends KafkaRunBase {
       if (changes.length) byTopic.set(changelog, changes);
       const tx = await producer.transaction();
       try {
-        for (const topicMessages of sendChunks(byTopic))
-          await tx.sendBatch({ topicMessages: this.grouped(topicMessages) });
+        await tx.send(byTopic);
         const next = (BigInt(batch.lastOffset()) + 1n).toString();
         await tx.sendOffsets({
           consumerGroupId: group,
@@ -409,8 +407,7 @@ class KafkaRun extends KafkaRunBase {
         if (changes.length) byTopic.set(changelog, changes);
         const tx = await producer.transaction();
         try {
-          for (const topicMessages of sendChunks(byTopic))
-            await tx.sendBatch({ topicMessages: this.grouped(topicMessages) });
+          await tx.send(byTopic);
           await tx.commit();
         } catch (err) {
           await tx.abort().catch(() => {});
@@ -440,7 +437,6 @@ class KafkaRun extends KafkaRunBase {
         unguard();
         unlean();
         await producer.disconnect();
-        unleanProduce();
         await core.close();
         core.stats.state = 'stopped';
       },
@@ -451,9 +447,36 @@ class KafkaRun extends KafkaRunBase {
     return (this.options.wire ?? 'lean') === 'lean';
   }
 
-  /** A processor transaction's `sendBatch` lists, grouped per partition in linear time on the lean wire path. */
-  private grouped<T extends { topic: string; messages: Message[] }>(topicMessages: T[]): T[] {
-    return this.lean() ? linearGrouping(topicMessages) : topicMessages;
+  /**
+   * A processor's transactional producer: on the lean wire path a `DirectProducer` (its encoded messages
+   * produced directly, kafkajs' EosManager keeping the transaction); else kafkajs' producer, `sendBatch` in
+   * bounded calls (`sendChunks`).
+   */
+  private transactionalProducer(transactionalId: string): TxProducer {
+    const transactionTimeout = this.options.transactionTimeoutMs ?? 10_000;
+    if (this.lean()) return new DirectProducer(this.kafka, { transactionalId, transactionTimeout });
+    const producer: Producer = this.kafka.producer({
+      transactionalId,
+      idempotent: true,
+      createPartitioner: cachingPartitioner,
+      maxInFlightRequests: 1,
+      transactionTimeout,
+    });
+    return {
+      connect: () => producer.connect(),
+      disconnect: () => producer.disconnect(),
+      transaction: async () => {
+        const tx = await producer.transaction();
+        return {
+          send: async (byTopic) => {
+            for (const topicMessages of sendChunks(byTopic)) await tx.sendBatch({ topicMessages });
+          },
+          sendOffsets: (args) => tx.sendOffsets(args),
+          commit: () => tx.commit(),
+          abort: () => tx.abort(),
+        };
+      },
+    };
   }
 
   /** Puts a component's consumer group on the lean fetch path unless `wire: 'kafkajs'`; returns the undo. */
@@ -785,6 +808,19 @@ class KafkaRun extends KafkaRunBase {
       },
     };
   }
+}
+
+/** What a processor's transaction needs of its producer (a `DirectProducer`, or kafkajs' producer adapted). */
+interface TxProducer {
+  connect(): Promise<void>;
+  disconnect(): Promise<void>;
+  /** Begins a transaction; the first initialises the transactional id (fencing a predecessor). */
+  transaction(): Promise<{
+    send(byTopic: Map<string, Message[]>): Promise<void>;
+    sendOffsets(args: OffsetsArgs): Promise<void>;
+    commit(): Promise<void>;
+    abort(): Promise<void>;
+  }>;
 }
 
 /** Records a processor transaction decodes and processes at a time (`processChunkRecords`). */
