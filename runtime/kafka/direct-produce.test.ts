@@ -151,8 +151,22 @@ function fakeKafka(opts: { failProduce?: (n: number) => Error | undefined; concu
     endTxn: async ({ transactionResult }: { transactionResult: boolean }) =>
       void log.push(`EndTxn ${transactionResult ? 'commit' : 'abort'}`),
     lookupRequest: (_key: number, def: ProduceDefinitions) => def.protocol({ version: 7 }),
-    [sendRequest]: async (protocolRequest: { request: { encode(): Promise<{ buf: Buffer; offset: number }> } }) => {
+    // Requests are handled one at a time in the order they were sent, as a broker handles one connection's.
+    [sendRequest]: (protocolRequest: { request: { encode(): Promise<{ buf: Buffer; offset: number }> } }) => {
       const n = produceCalls++;
+      const handled = queue.then(() => handleProduce(n, protocolRequest));
+      queue = handled.catch(() => {});
+      return handled;
+    },
+  };
+  let queue: Promise<unknown> = Promise.resolve();
+  /** Next sequence the "broker" takes per partition: a batch after a gap is rejected, a repeated one acknowledged. */
+  const expected = new Map<string, number>();
+  const handleProduce = async (
+    n: number,
+    protocolRequest: { request: { encode(): Promise<{ buf: Buffer; offset: number }> } },
+  ) => {
+    {
       const enc = await protocolRequest.request.encode();
       const body = enc.buf.subarray(0, enc.offset);
       // transactional_id, acks, timeout, then topics
@@ -160,6 +174,7 @@ function fakeKafka(opts: { failProduce?: (n: number) => Error | undefined; concu
       const topics = body.readInt32BE(at);
       at += 4;
       const parts: string[] = [];
+      const incoming: typeof batches = [];
       for (let t = 0; t < topics; t++) {
         const nameLen = body.readInt16BE(at);
         const topic = body.toString('utf8', at + 2, at + 2 + nameLen);
@@ -176,15 +191,29 @@ function fakeKafka(opts: { failProduce?: (n: number) => Error | undefined; concu
           const scanned = await scanRecordBatches(batch, 0, null, { crc32c, checkCrc: true });
           const keys: string[] = [];
           forEachRecord(scanned.spans, (r) => keys.push(r.buf.toString('utf8', r.keyStart, r.keyEnd)));
-          batches.push({ topic, partition, sequence: batch.readInt32BE(53), count: batch.readInt32BE(57), keys });
+          incoming.push({ topic, partition, sequence: batch.readInt32BE(53), count: batch.readInt32BE(57), keys });
           parts.push(`${topic}[${partition}]`);
         }
       }
       const err = opts.failProduce?.(n);
-      log.push(`Produce ${parts.join(' ')}${err ? ' -> failed' : ''}`);
+      const gap = incoming.some((b) => b.sequence > (expected.get(`${b.topic}[${b.partition}]`) ?? 0));
+      log.push(`Produce ${parts.join(' ')}${err ? ' -> failed' : gap ? ' -> out of order' : ''}`);
       if (err) throw err;
+      if (gap)
+        throw new KafkaJSProtocolError({
+          message: 'out of order sequence',
+          type: 'OUT_OF_ORDER_SEQUENCE_NUMBER',
+          code: 45,
+          retriable: false,
+        });
+      for (const b of incoming) {
+        const id = `${b.topic}[${b.partition}]`;
+        if (b.sequence < (expected.get(id) ?? 0)) continue; // a duplicate: acknowledged, not appended again
+        batches.push(b);
+        expected.set(id, b.sequence + b.count);
+      }
       return { topics: [] };
-    },
+    }
   };
   const partitionMetadata = (n: number) =>
     Array.from({ length: n }, (_, i) => ({
@@ -268,7 +297,7 @@ describe('DirectProducer against kafkajs EosManager (fake broker)', () => {
     expect(f.batches.filter((b) => b.topic === 'cl').flatMap((b) => b.keys)).toEqual(['a', 'b', 'c']);
   });
 
-  it('gives a failed request its sequences back and sends only the failed part again on retry', async () => {
+  it('gives failed requests their sequences back and sends only what was not appended again on retry', async () => {
     const f = fakeKafka({
       failProduce: (n) =>
         n === 1
@@ -283,20 +312,22 @@ describe('DirectProducer against kafkajs EosManager (fake broker)', () => {
     const producer = new DirectProducer(f.kafka, { transactionalId: 'tx', maxBatchBytes: 300 });
     await producer.connect();
     const tx = await producer.transaction();
-    const out = Array.from({ length: 12 }, (_, i) => msg('same', i));
+    const out = Array.from({ length: 20 }, (_, i) => msg('same', i));
     await tx.send(new Map([['out', out]]));
     await tx.commit();
-    const ok = f.log.filter((l) => l.startsWith('Produce') && !l.endsWith('failed'));
     expect(f.log.filter((l) => l.endsWith('-> failed')).length).toBe(1);
-    // the accepted batches: consecutive sequences, each message once
-    const accepted = f.batches.filter((_, i) => i !== 1);
+    // the pipelined requests after the failed one were rejected for the gap, then sent again in order
+    expect(f.log.filter((l) => l.endsWith('-> out of order')).length).toBeGreaterThan(0);
     let next = 0;
-    for (const b of accepted) {
+    for (const b of f.batches) {
       expect(b.sequence).toBe(next);
       next += b.count;
     }
-    expect(next).toBe(12);
-    expect(ok.length).toBe(accepted.length);
+    expect(next).toBe(20);
+    const tx2 = await producer.transaction();
+    await tx2.send(new Map([['out', [msg('same', 20)]]]));
+    await tx2.commit();
+    expect(f.batches[f.batches.length - 1]!.sequence).toBe(20);
   });
 
   it('surfaces a non-retriable error at once and keeps sequences for the next transaction', async () => {
@@ -315,7 +346,9 @@ describe('DirectProducer against kafkajs EosManager (fake broker)', () => {
     const tx2 = await producer.transaction();
     await tx2.send(new Map([['out', [msg('k', 1)]]]));
     await tx2.commit();
-    expect(f.batches.map((b) => b.sequence)).toEqual([0, 0]); // the failed batch's sequence was given back
+    // the failed batch was not appended and its sequence was given back: the next one starts at 0 again
+    expect(f.log.filter((l) => l.startsWith('Produce'))).toEqual(['Produce out[2] -> failed', 'Produce out[2]']);
+    expect(f.batches.map((b) => b.sequence)).toEqual([0]);
     await expect(tx2.send(new Map([['out', [msg('k', 2)]]]))).rejects.toThrow('once ended');
   });
 

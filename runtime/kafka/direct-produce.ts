@@ -105,7 +105,7 @@ export const defaultMaxRequestBytes = 8 * 1024 * 1024;
 
 /** Generous size of a message in a record batch: key, value and headers plus the per-record fields. */
 export function estimatedRecordBytes(m: Message): number {
-  let n = 32;
+  let n = 40; // length, attributes, timestamp and offset deltas, key and value lengths, header count: at most 36
   const len = (v: unknown) =>
     v === null || v === undefined ? 0 : typeof v === 'string' ? 3 * v.length : ((v as { length?: number }).length ?? 0);
   n += len(m.value) + len(m.key);
@@ -223,6 +223,9 @@ export interface DirectProducerOptions {
   maxRequestBytes?: number;
 }
 
+/** Produce requests in flight per broker connection (Kafka allows at most 5 for an idempotent producer). */
+const maxInFlightRequests = 5;
+
 /** How often, and after how long, AddPartitionsToTxn answered CONCURRENT_TRANSACTIONS is retried at once. */
 const concurrentRetries = [5, 10, 20, 40, 80, 80, 80, 80];
 
@@ -245,7 +248,8 @@ export class DirectProducer {
     if (!create || typeof k[create] !== 'function')
       throw new Error('kafkajs internals changed: Kafka createCluster not found (runtime/kafka/direct-produce.ts)');
     // As kafkajs' own producer: its own cluster (connections, metadata), 5-minute metadata age.
-    this.cluster = k[create]!({ metadataMaxAge: 300_000, allowAutoTopicCreation: true, maxInFlightRequests: 1 });
+    // Up to 5 Produce requests in flight per connection (Kafka's bound for an idempotent producer).
+    this.cluster = k[create]!({ metadataMaxAge: 300_000, allowAutoTopicCreation: true, maxInFlightRequests });
     const logger = (kafka.logger() as unknown as { namespace(n: string): unknown }).namespace('Producer');
     this.eos = createEosManager({
       logger,
@@ -363,11 +367,15 @@ export class DirectProducer {
             await eos.acquireBrokerLock(broker);
             try {
               await this.addPartitions(pieces);
-              for (let r = 0; r < requests.length; r++) {
-                if (done.has(`${node}/${r}`)) continue;
-                await this.produce(broker, requests[r]!);
-                done.add(`${node}/${r}`);
-              }
+              const todo = requests.flatMap((request, r) => (done.has(`${node}/${r}`) ? [] : [{ request, r }]));
+              const failed = await this.produceAll(
+                broker,
+                todo.map((t) => t.request),
+              );
+              todo.forEach((t, i) => {
+                if (failed.index === undefined || i < failed.index) done.add(`${node}/${t.r}`);
+              });
+              if (failed.error !== undefined) throw failed.error;
             } finally {
               eos.releaseBrokerLock(broker);
             }
@@ -422,17 +430,28 @@ export class DirectProducer {
     }
   }
 
-  /** One Produce request: sequences taken from the EosManager, given back if it fails. */
-  private async produce(broker: Broker, request: readonly Piece[]): Promise<void> {
+  /**
+   * A broker's Produce requests, pipelined: sequence numbers taken from the EosManager in request order, every
+   * request sent at once (the connection keeps their order and at most `maxInFlightRequests` in flight), so
+   * the encoding of one overlaps the broker's append of the one before. Returns the first failed request
+   * (index and error) after all have settled: it and every request after it gave their sequence numbers back
+   * (the broker rejects a sequence after a gap, so nothing after a failure was appended), the ones before it
+   * count as sent. A later request that succeeded anyway means the failed one was appended (an answer lost,
+   * not a write): then it counts as sent too.
+   */
+  private async produceAll(
+    broker: Broker,
+    requests: ReadonlyArray<readonly Piece[]>,
+  ): Promise<{ index?: number; error?: unknown }> {
     const eos = this.eos;
-    const sequences = request.map((piece) => {
-      const s = eos.getSequence(piece.topic, piece.partition);
-      eos.updateSequence(piece.topic, piece.partition, piece.messages.length);
-      return s;
-    });
-    try {
+    const sent = requests.map((request) => {
+      const sequences = request.map((piece) => {
+        const s = eos.getSequence(piece.topic, piece.partition);
+        eos.updateSequence(piece.topic, piece.partition, piece.messages.length);
+        return s;
+      });
       this.counters.produceRequests++;
-      await sendLeanProduce(broker, {
+      return sendLeanProduce(broker, {
         transactionalId: this.options.transactionalId,
         producerId: eos.getProducerId(),
         producerEpoch: eos.getProducerEpoch(),
@@ -441,9 +460,13 @@ export class DirectProducer {
         compression: 0,
         topicData: topicDataOf(request, sequences),
       });
-    } catch (err) {
-      for (const piece of request) eos.updateSequence(piece.topic, piece.partition, -piece.messages.length);
-      throw err;
-    }
+    });
+    const results = await Promise.allSettled(sent);
+    const lastOk = results.map((r) => r.status).lastIndexOf('fulfilled');
+    const index = results.findIndex((r, i) => r.status === 'rejected' && i > lastOk);
+    if (index < 0) return {};
+    for (let i = requests.length - 1; i >= index; i--)
+      for (const piece of requests[i]!) eos.updateSequence(piece.topic, piece.partition, -piece.messages.length);
+    return { index, error: (results[index] as PromiseRejectedResult).reason };
   }
 }

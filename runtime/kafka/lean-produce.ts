@@ -98,19 +98,53 @@ function writeBytes(buf: Buffer, at: number, v: Buffer | string): number {
   return at + buf.write(v, at, 'utf8');
 }
 
-/** The header list of a message without headers (shared, never written to). */
-const noHeaders: Array<[string, Buffer | string | null]> = [];
-
-/** Header (key, value) pairs of a message, repeated keys expanded as kafkajs does. */
-function headerPairs(headers: ProduceMessage['headers']): Array<[string, Buffer | string | null]> {
-  if (!headers) return noHeaders;
-  const out: Array<[string, Buffer | string | null]> = [];
-  for (const k of Object.keys(headers)) {
+/** Header pairs of a message (an array value counts once per element, as kafkajs expands it). */
+function headerCount(headers: NonNullable<ProduceMessage['headers']>): number {
+  let n = 0;
+  for (const k in headers) {
     const v = headers[k];
-    if (Array.isArray(v)) for (const x of v) out.push([k, x]);
-    else out.push([k, v ?? null]);
+    n += Array.isArray(v) ? v.length : 1;
   }
-  return out;
+  return n;
+}
+
+/** Bytes of one header pair in a record. */
+function headerBytes(k: string, v: Buffer | string | null | undefined): number {
+  const kl = byteLength(k);
+  let size = varintSize(kl) + kl;
+  if (v === null || v === undefined) size += 1;
+  else {
+    const vl = byteLength(v);
+    size += varintSize(vl) + vl;
+  }
+  return size;
+}
+
+function writeHeader(buf: Buffer, at: number, k: string, v: Buffer | string | null | undefined): number {
+  at = writeBytes(buf, writeVarint(buf, at, byteLength(k)), k);
+  if (v === null || v === undefined) return writeVarint(buf, at, -1);
+  return writeBytes(buf, writeVarint(buf, at, byteLength(v)), v);
+}
+
+/**
+ * A message's timestamp as a number (NaN: none, so now). kafkajs: `timestamp || now` (a missing one, '' or
+ * the number 0 mean now). Decimal strings of up to 15 digits (every millisecond stamp) are read in JS.
+ */
+function stampOf(t: ProduceMessage['timestamp']): number {
+  if (t === undefined || t === null || t === '' || t === 0) return NaN;
+  if (typeof t === 'number') return t;
+  const n = t.length;
+  if (n <= 15) {
+    let v = 0;
+    let i = 0;
+    for (; i < n; i++) {
+      const c = t.charCodeAt(i) - 48;
+      if (c < 0 || c > 9) break;
+      v = v * 10 + c;
+    }
+    if (i === n) return v;
+  }
+  return Number(t);
 }
 
 /** A record batch measured (pass 1): its size and what pass 2 writes. */
@@ -118,12 +152,13 @@ interface BatchPlan {
   messages: readonly ProduceMessage[];
   total: number;
   /** Timestamp deltas against `first` (pass 1 turns the stamps into deltas). */
-  deltas: number[];
-  bodySizes: number[];
+  deltas: Float64Array;
+  bodySizes: Int32Array;
   /** UTF-8 byte lengths of each message's key and value (-1: null). */
-  keyLens: number[];
-  valueLens: number[];
-  headerLists: Array<Array<[string, Buffer | string | null]>>;
+  keyLens: Int32Array;
+  valueLens: Int32Array;
+  /** Header pairs of each message. */
+  headerCounts: Int32Array;
   first: number;
   max: number;
 }
@@ -138,69 +173,80 @@ interface BatchOptions {
 
 function planRecordBatch(messages: readonly ProduceMessage[], now: number): BatchPlan {
   const n = messages.length;
-  const stamps = new Array<number>(n);
+  const stamps = new Float64Array(n);
   let first = Infinity;
   let max = -Infinity;
+  let missing = false;
   for (let i = 0; i < n; i++) {
-    const t = messages[i]!.timestamp;
-    // kafkajs: `timestamp || now` (a missing one, '' or the number 0 mean now)
-    const v = t === undefined || t === null || t === '' || t === 0 ? NaN : Number(t);
+    const v = stampOf(messages[i]!.timestamp);
     stamps[i] = v;
-    if (!Number.isNaN(v)) {
+    if (v === v) {
       if (v < first) first = v;
       if (v > max) max = v;
-    }
+    } else missing = true;
   }
   if (first === Infinity) first = max = now;
-  else if (stamps.some((v) => Number.isNaN(v))) {
+  else if (missing) {
     first = Math.min(first, now);
     max = Math.max(max, now);
   }
-  const bodySizes = new Array<number>(n);
-  const keyLens = new Array<number>(n);
-  const valueLens = new Array<number>(n);
-  const headerLists: Array<Array<[string, Buffer | string | null]>> = new Array(n);
+  const bodySizes = new Int32Array(n);
+  const keyLens = new Int32Array(n);
+  const valueLens = new Int32Array(n);
+  const headerCounts = new Int32Array(n);
   let recordsBytes = 0;
   for (let i = 0; i < n; i++) {
     const m = messages[i]!;
-    const ts = (Number.isNaN(stamps[i]!) ? now : stamps[i]!) - first;
+    const stamp = stamps[i]!;
+    const ts = (stamp === stamp ? stamp : now) - first;
     stamps[i] = ts;
     let size = 1 + varintSize(ts) + varintSize(i);
-    if (m.key === null || m.key === undefined) {
+    const key = m.key;
+    if (key === null || key === undefined) {
       keyLens[i] = -1;
       size += 1;
     } else {
-      const l = (keyLens[i] = byteLength(m.key));
+      const l = (keyLens[i] = byteLength(key));
       size += varintSize(l) + l;
     }
-    if (m.value === null || m.value === undefined) {
+    const value = m.value;
+    if (value === null || value === undefined) {
       valueLens[i] = -1;
       size += 1;
     } else {
-      const l = (valueLens[i] = byteLength(m.value));
+      const l = (valueLens[i] = byteLength(value));
       size += varintSize(l) + l;
     }
-    const hs = headerPairs(m.headers);
-    headerLists[i] = hs;
-    size += varintSize(hs.length);
-    for (const [k, v] of hs) {
-      const kl = byteLength(k);
-      size += varintSize(kl) + kl;
-      if (v === null) size += 1;
-      else {
-        const vl = byteLength(v);
-        size += varintSize(vl) + vl;
+    const headers = m.headers;
+    if (!headers) size += 1;
+    else {
+      const count = (headerCounts[i] = headerCount(headers));
+      size += varintSize(count);
+      for (const k in headers) {
+        const v = headers[k];
+        if (Array.isArray(v)) for (const x of v) size += headerBytes(k, x);
+        else size += headerBytes(k, v);
       }
     }
     bodySizes[i] = size;
     recordsBytes += varintSize(size) + size;
   }
-  return { messages, total: 61 + recordsBytes, deltas: stamps, bodySizes, keyLens, valueLens, headerLists, first, max };
+  return {
+    messages,
+    total: 61 + recordsBytes,
+    deltas: stamps,
+    bodySizes,
+    keyLens,
+    valueLens,
+    headerCounts,
+    first,
+    max,
+  };
 }
 
 /** Writes a planned batch at `buf[start]` (pass 2); returns where it ends. */
 function writeRecordBatch(plan: BatchPlan, o: BatchOptions, buf: Buffer, start: number): number {
-  const { messages, total, deltas, bodySizes, keyLens, valueLens, headerLists } = plan;
+  const { messages, total, deltas, bodySizes, keyLens, valueLens, headerCounts } = plan;
   const n = messages.length;
   // Header: baseOffset 0, length, leader epoch 0, magic 2, crc, attributes, ...
   buf.writeBigInt64BE(0n, start);
@@ -228,12 +274,15 @@ function writeRecordBatch(plan: BatchPlan, o: BatchOptions, buf: Buffer, start: 
     const vl = valueLens[i]!;
     if (vl < 0) at = writeVarint(buf, at, -1);
     else at = writeBytes(buf, writeVarint(buf, at, vl), m.value!);
-    const hs = headerLists[i]!;
-    at = writeVarint(buf, at, hs.length);
-    for (const [k, v] of hs) {
-      at = writeBytes(buf, writeVarint(buf, at, byteLength(k)), k);
-      if (v === null) at = writeVarint(buf, at, -1);
-      else at = writeBytes(buf, writeVarint(buf, at, byteLength(v)), v);
+    const headers = m.headers;
+    if (!headers) buf[at++] = 0;
+    else {
+      at = writeVarint(buf, at, headerCounts[i]!);
+      for (const k in headers) {
+        const v = headers[k];
+        if (Array.isArray(v)) for (const x of v) at = writeHeader(buf, at, k, x);
+        else at = writeHeader(buf, at, k, v);
+      }
     }
   }
   if (at !== start + total) throw new Error(`record batch encoding wrote ${at - start} of ${total} bytes`);
