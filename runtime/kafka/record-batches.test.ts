@@ -474,4 +474,25 @@ describe('scanRecordBatches on batches built per the protocol spec', () => {
       price(1),
     );
   });
+
+  it('gives every record its offset as the decimal string, across digit carries and beyond 2^32', async () => {
+    const bases = [0, 5, 95, 995, 2 ** 32 - 7, 999_999_999_995, 2 ** 53 - 30];
+    const bytes = Buffer.concat(
+      bases.map((b) =>
+        batch({ baseOffset: b, records: Array.from({ length: 12 }, (_, i) => ({ offsetDelta: i, value: '1' })) }),
+      ),
+    );
+    const scanned = await scanRecordBatches(bytes, 0, null);
+    const want = bases.flatMap((b) => Array.from({ length: 12 }, (_, i) => String(b + i)));
+    expect(
+      (await decodeLeanBatch('t', 0, scanned.spans, createJsonSerde(), 'dlq.p', 'c')).records.map((r) => r.offset),
+    ).toEqual(want);
+    // A chunk at a time (the cursor resumes mid-decade).
+    const cursor = new RecordCursor(scanned.spans);
+    const chunked: string[] = [];
+    while (!cursor.done)
+      for (const r of (await decodeLeanBatch('t', 0, cursor, createJsonSerde(), 'dlq.p', 'c', 7)).records)
+        chunked.push(r.offset!);
+    expect(chunked).toEqual(want);
+  });
 });
