@@ -122,7 +122,9 @@ describe('direct produce: partitioning and request layout', () => {
 });
 
 /** A fake broker and cluster around kafkajs' real EosManager: records what goes over the wire. */
-function fakeKafka(opts: { failProduce?: (n: number) => Error | undefined; concurrent?: number } = {}) {
+function fakeKafka(
+  opts: { failProduce?: (n: number) => Error | undefined; concurrent?: number; failAddOffsets?: () => boolean } = {},
+) {
   const log: string[] = [];
   const batches: Array<{ topic: string; partition: number; sequence: number; count: number; keys: string[] }> = [];
   let produceCalls = 0;
@@ -146,7 +148,13 @@ function fakeKafka(opts: { failProduce?: (n: number) => Error | undefined; concu
       }
       log.push(`AddPartitionsToTxn ${topics.map((t) => `${t.topic}${JSON.stringify(t.partitions)}`).join(' ')}`);
     },
-    addOffsetsToTxn: async () => void log.push('AddOffsetsToTxn'),
+    addOffsetsToTxn: async () => {
+      if (opts.failAddOffsets?.()) {
+        log.push('AddOffsetsToTxn:NOT_COORDINATOR');
+        throw new KafkaJSProtocolError({ message: 'moved', type: 'NOT_COORDINATOR', code: 16, retriable: true });
+      }
+      log.push('AddOffsetsToTxn');
+    },
     txnOffsetCommit: async () => void log.push('TxnOffsetCommit'),
     endTxn: async ({ transactionResult }: { transactionResult: boolean }) =>
       void log.push(`EndTxn ${transactionResult ? 'commit' : 'abort'}`),
@@ -234,7 +242,10 @@ function fakeKafka(opts: { failProduce?: (n: number) => Error | undefined; concu
     findTopicPartitionMetadata: (topic: string) => partitionMetadata(topic === 'out' ? 3 : 2),
     findLeaderForPartitions: (_topic: string, partitions: number[]) => ({ 0: partitions }),
     findBroker: async () => broker,
-    findGroupCoordinator: async () => broker,
+    findGroupCoordinator: async ({ coordinatorType }: { coordinatorType?: number }) => {
+      log.push(`FindCoordinator ${coordinatorType ?? 0}`);
+      return broker;
+    },
     removeBroker: () => {},
     markOffsetAsCommitted: () => {},
   };
@@ -270,7 +281,7 @@ describe('DirectProducer against kafkajs EosManager (fake broker)', () => {
     await tx2.send(new Map([['cl', [msg('c', 2, 1)]]]));
     await tx2.abort();
 
-    expect(f.log[0]).toBe('InitProducerId');
+    expect(f.log.filter((l) => !l.startsWith('FindCoordinator'))[0]).toBe('InitProducerId');
     const adds = f.log.filter((l) => l.startsWith('AddPartitionsToTxn'));
     expect(adds.length).toBe(2); // the first send of each transaction; the second send of tx 1 added nothing new
     expect(f.log.indexOf(adds[0]!)).toBeLessThan(f.log.findIndex((l) => l.startsWith('Produce')));
@@ -362,5 +373,38 @@ describe('DirectProducer against kafkajs EosManager (fake broker)', () => {
     expect(producer.counters.concurrentRetries).toBe(2);
     expect(f.log.filter((l) => l.includes('CONCURRENT')).length).toBe(2);
     expect(f.log.filter((l) => l.startsWith('Produce')).length).toBe(1);
+  });
+
+  it('looks each coordinator up once, and again after a coordinator request failed', async () => {
+    let failNext = false;
+    const f = fakeKafka({ failAddOffsets: () => (failNext ? ((failNext = false), true) : false) });
+    const producer = new DirectProducer(f.kafka, { transactionalId: 'tx' });
+    await producer.connect();
+    const round = async (i: number) => {
+      const tx = await producer.transaction();
+      await tx.send(new Map([['out', [msg('k', i)]]]));
+      await tx.sendOffsets({
+        consumerGroupId: 'g',
+        topics: [{ topic: 'in', partitions: [{ partition: 0, offset: String(i) }] }],
+      });
+      return tx;
+    };
+    for (let i = 0; i < 3; i++) await (await round(i)).commit();
+    // the transaction coordinator (type 1) and the group coordinator (type 0), once each for three transactions
+    expect(f.log.filter((l) => l.startsWith('FindCoordinator')).sort()).toEqual([
+      'FindCoordinator 0',
+      'FindCoordinator 1',
+    ]);
+    failNext = true;
+    const tx = await producer.transaction();
+    await tx.send(new Map([['out', [msg('k', 3)]]]));
+    const offsets = { consumerGroupId: 'g', topics: [{ topic: 'in', partitions: [{ partition: 0, offset: '3' }] }] };
+    await expect(tx.sendOffsets(offsets)).rejects.toThrow('moved');
+    await tx.abort();
+    await (await round(4)).commit();
+    const lookups = f.log.filter((l) => l.startsWith('FindCoordinator')).length;
+    expect(lookups).toBeGreaterThan(2); // looked up again after NOT_COORDINATOR
+    expect(producer.counters.coordinatorLookups).toBe(lookups);
+    expect(f.log[f.log.length - 1]).toBe('EndTxn commit');
   });
 });

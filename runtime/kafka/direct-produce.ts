@@ -48,6 +48,7 @@ interface Cluster {
   findBroker(args: { nodeId: string }): Promise<Broker>;
   removeBroker(args: { host: string; port: number }): void;
   markOffsetAsCommitted(args: { groupId: string; topic: string; partition: number; offset: string }): void;
+  findGroupCoordinator(args: { groupId: string; coordinatorType?: number }): Promise<Broker>;
 }
 
 /** kafkajs 2.2.4 `EosManager` (src/producer/eosManager/index.js), transactional. */
@@ -223,6 +224,49 @@ export interface DirectProducerOptions {
   maxRequestBytes?: number;
 }
 
+/** The coordinator requests of a transaction; an error from one of them forgets the cached coordinators. */
+const coordinatorRequests = ['addPartitionsToTxn', 'addOffsetsToTxn', 'txnOffsetCommit', 'endTxn', 'initProducerId'];
+
+/**
+ * kafkajs' `Cluster.findGroupCoordinator` sends a FindCoordinator request every time it is asked, and its
+ * EosManager asks before every AddPartitionsToTxn, AddOffsetsToTxn, TxnOffsetCommit (group coordinator) and
+ * EndTxn: four extra round trips per transaction. On this producer's own cluster the answer is kept per
+ * group id and coordinator type, as Kafka's Java client keeps it, until a request to a coordinator fails
+ * (NOT_COORDINATOR, COORDINATOR_NOT_AVAILABLE, a closed connection, anything): then every kept answer is
+ * forgotten and the retry looks the coordinator up again.
+ */
+function cacheCoordinators(cluster: Cluster, counters: { coordinatorLookups: number }): void {
+  const lookup = cluster.findGroupCoordinator.bind(cluster);
+  const known = new Map<string, Broker>();
+  const wrapped = new WeakSet<Broker>();
+  cluster.findGroupCoordinator = async (args) => {
+    const id = `${args.coordinatorType ?? 0}\u0000${args.groupId}`;
+    const have = known.get(id);
+    if (have) return have;
+    counters.coordinatorLookups++;
+    const broker = await lookup(args);
+    if (!wrapped.has(broker)) {
+      wrapped.add(broker);
+      const b = broker as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
+      for (const name of coordinatorRequests) {
+        const call = b[name];
+        if (typeof call !== 'function') continue;
+        b[name] = async (...a: unknown[]) => {
+          try {
+            return await call.apply(broker, a);
+          } catch (err) {
+            // CONCURRENT_TRANSACTIONS comes from the right coordinator: keep it.
+            if ((err as KafkaJsError).type !== 'CONCURRENT_TRANSACTIONS') known.clear();
+            throw err;
+          }
+        };
+      }
+    }
+    known.set(id, broker);
+    return broker;
+  };
+}
+
 /** Produce requests in flight per broker connection (Kafka allows at most 5 for an idempotent producer). */
 const maxInFlightRequests = 5;
 
@@ -237,7 +281,7 @@ export class DirectProducer {
   private readonly partitioner: (args: PartitionerArgs) => number;
   private closing = false;
   /** Test hook: counts of requests sent and CONCURRENT_TRANSACTIONS retries taken. */
-  readonly counters = { produceRequests: 0, concurrentRetries: 0 };
+  readonly counters = { produceRequests: 0, concurrentRetries: 0, coordinatorLookups: 0 };
 
   constructor(
     kafka: KafkaClient,
@@ -261,6 +305,7 @@ export class DirectProducer {
     // An idempotent kafkajs producer retries without bound (retries: MAX_SAFE_INTEGER), with the cluster's back-off.
     this.retrier = createRetry({ ...this.cluster.retry, retries: Number.MAX_SAFE_INTEGER });
     this.partitioner = cachingPartitioner();
+    cacheCoordinators(this.cluster, this.counters);
   }
 
   async connect(): Promise<void> {

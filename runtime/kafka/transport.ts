@@ -29,6 +29,7 @@ import { RecordCursor } from './record-batches.js';
 import { isLeanBatch, useLeanFetch } from './lean-fetch.js';
 import { cachingPartitioner } from './partitioner.js';
 import { DirectProducer, type OffsetsArgs } from './direct-produce.js';
+import { ProduceAhead } from './produce-ahead.js';
 import { createJsonSerde } from './json-serde.js';
 import { checkIntervalMs, sinkBatching } from './sink-accumulator.js';
 import { KafkaRunBase, type Task, type TaskContext } from './run-base.js';
@@ -324,7 +325,9 @@ class KafkaRun extends KafkaRunBase {
       // Decoded and processed a chunk at a time inside the one transaction: each chunk's records and values
       // die young (a whole 100k-record batch alive at once was most of the GC time); encoded outputs, dead
       // letters and the state changes (drained once, after the last chunk) accumulate for the transaction.
-      const byTopic = new Map<string, Message[]>();
+      // Outputs go out in the background once ~512 KiB are pending, inside the transaction begun then (see
+      // produce-ahead.ts): the broker appends them while later chunks are processed.
+      const ahead = new ProduceAhead(() => producer.transaction());
       const dead: Message[] = [];
       let decodeDead = 0;
       let failed = 0;
@@ -339,7 +342,7 @@ class KafkaRun extends KafkaRunBase {
           const result = await core.run(decoded.records, false);
           const encoded = await encodeRecords(result.outputs, this.serde, this.dlq, node.name);
           failed += encoded.failed;
-          for (const [topic, list] of encoded.byTopic) appendTo(byTopic, topic, list);
+          for (const [topic, list] of encoded.byTopic) await ahead.add(topic, list);
           decodeDead += decoded.deadLetters.length;
           for (const d of decoded.deadLetters) dead.push(d);
           if (result.deadLetters.length) for (const d of rawDeadLetters(result.deadLetters, decoded.raw)) dead.push(d);
@@ -349,18 +352,19 @@ class KafkaRun extends KafkaRunBase {
         core.discardAll();
         restored.clear();
         void restoreAssigned(generation, false);
+        // Outputs already sent are in an open transaction: abort it.
+        await (await ahead.settle())?.abort().catch(() => {});
         throw err;
       }
-      if (dead.length) appendTo(byTopic, this.dlq, dead);
-      const changes: Message[] = [];
-      for (const { partition, changes: list } of core.takeChanges()) {
-        for (const c of list)
-          changes.push({ key: c.key, value: c.value === undefined ? null : JSON.stringify(c.value), partition });
-      }
-      if (changes.length) byTopic.set(changelog, changes);
-      const tx = await producer.transaction();
       try {
-        await tx.send(byTopic);
+        if (dead.length) await ahead.add(this.dlq, dead);
+        const changes: Message[] = [];
+        for (const { partition, changes: list } of core.takeChanges()) {
+          for (const c of list)
+            changes.push({ key: c.key, value: c.value === undefined ? null : JSON.stringify(c.value), partition });
+        }
+        if (changes.length) await ahead.add(changelog, changes);
+        const tx = await ahead.finish();
         const next = (BigInt(batch.lastOffset()) + 1n).toString();
         await tx.sendOffsets({
           consumerGroupId: group,
@@ -374,7 +378,7 @@ class KafkaRun extends KafkaRunBase {
         });
         await tx.commit();
       } catch (err) {
-        await tx.abort().catch(() => {});
+        await (await ahead.settle())?.abort().catch(() => {});
         // The batch will be fetched again; rebuild state from the changelog rather than trust memory
         // (all assigned partitions at once, queued right after this batch, so timers keep their state).
         core.discardAll();
@@ -825,12 +829,6 @@ interface TxProducer {
 
 /** Records a processor transaction decodes and processes at a time (`processChunkRecords`). */
 export const defaultChunkRecords = 4096;
-
-function appendTo(byTopic: Map<string, Message[]>, topic: string, list: Message[]): void {
-  const have = byTopic.get(topic);
-  if (!have) byTopic.set(topic, list);
-  else for (const m of list) have.push(m);
-}
 
 /** Rough size of a message in a produce request: value, key and headers plus per-record overhead. */
 function messageBytes(m: Message): number {
