@@ -1,5 +1,5 @@
 import { ensembleModel } from './ensemble.js';
-import { defaultEnsemble, ensembleAdaptive, ensembleWeights } from './models.js';
+import { defaultEnsemble, ensembleAdaptive, ensembleMembers, ensembleWeights } from './models.js';
 import type { DayAheadModel, DayInput } from './model.js';
 
 const perDay = 24;
@@ -60,18 +60,23 @@ describe('ensemble', () => {
   });
 
   it('the ensemble behind default starts from ensembleWeights and then weights by recent error', async () => {
-    const e = defaultEnsemble([biased('lear-ensemble', () => 1), biased('dnn', () => 4), biased('gbdt', () => 2)]);
+    const maes = ensembleMembers.map((_, k) => k + 1.5);
+    const e = defaultEnsemble(ensembleMembers.map((name, k) => biased(name, () => maes[k])));
     const first = ensembleAdaptive.minDays;
     for (let d = 1; d <= first; d++) {
       await e.forecastDay(input(d));
       expect(e.memberWeights!()).toEqual(ensembleWeights);
     }
     await e.forecastDay(input(first + 1));
-    const raw = [1, 4, 2].map((mae) => mae ** -ensembleAdaptive.power);
-    const total = raw[0] + raw[1] + raw[2];
+    const raw = maes.map((mae) => mae ** -ensembleAdaptive.power);
+    const total = raw.reduce((a, b) => a + b, 0);
     const w = e.memberWeights!();
-    expect(w['lear-ensemble']).toBeCloseTo(raw[0] / total, 12);
-    expect(w.dnn).toBeCloseTo(raw[1] / total, 12);
-    expect(w.gbdt).toBeCloseTo(raw[2] / total, 12);
+    ensembleMembers.forEach((name, k) => expect(w[name]).toBeCloseTo(raw[k] / total, 12));
+  });
+
+  it('defaultEnsemble rejects a member without a starting weight', () => {
+    expect(() => defaultEnsemble([biased('lear-ensemble', () => 1), biased('no-such-member', () => 2)])).toThrow(
+      /ensemble member "no-such-member" has no starting weight/,
+    );
   });
 });

@@ -6,8 +6,10 @@ export {
   defaultModel,
   learEnsembleOptions,
   ensembleWeights,
+  ensembleMembers,
   ensembleAdaptive,
   gbdtOptions,
+  gbdtScaledOptions,
 } from './models.js';
 export { holidayCalendar, holidayCalendars, easterSunday, type HolidayCalendar } from './holidays.js';
 export { gbdtModel, type GbdtOptions } from './gbdt.js';
