@@ -94,4 +94,35 @@ describe('DNN options', () => {
     // Day 100's inputs lie inside the range of the 100-day window, so the clip leaves them as they are.
     expect(await b.forecastDay(inputOf(calm, days, 100))).toEqual(await a.forecastDay(inputOf(calm, days, 100)));
   }, 60_000);
+  it("target 'scaled' follows a tripled intraday swing; the d-1-relative network does not", async () => {
+    // A fixed daily shape whose amplitude triples on day `swing`; both networks are trained once before it.
+    const swing = 104;
+    const m = swing + 16;
+    const random = lcg(3);
+    const swung = new Float64Array(m * 24);
+    for (let d = 0; d < m; d++) {
+      const amp = d < swing ? 8 : 24;
+      for (let h = 0; h < 24; h++) {
+        swung[d * 24 + h] = wander(d) + amp * Math.sin(((h - 6) * Math.PI) / 12) + 1.5 * (random() - 0.5);
+      }
+    }
+    const at = dates(m);
+    const relative = dnnModel({ ...quick, level: 'd1' });
+    const scaled = dnnModel({ ...quick, target: 'scaled' });
+    await relative.forecastDay(inputOf(swung, at, swing - 2));
+    const before = await scaled.forecastDay(inputOf(swung, at, swing - 2));
+    // Before the swing the scaled network is as good as a network should be on this series.
+    expect(mae(Array.from(swung.subarray((swing - 2) * 24, (swing - 1) * 24)), before)).toBeLessThan(3);
+    // From a week after the swing on, the week's spread has tripled too, so the scaled inputs look as before.
+    const actual: number[] = [];
+    const fr: number[] = [];
+    const fs: number[] = [];
+    for (let d = swing + 7; d < m; d++) {
+      actual.push(...swung.subarray(d * 24, (d + 1) * 24));
+      fr.push(...(await relative.forecastDay(inputOf(swung, at, d))));
+      fs.push(...(await scaled.forecastDay(inputOf(swung, at, d))));
+    }
+    expect(mae(actual, fs)).toBeLessThan(0.5 * mae(actual, fr));
+    expect(mae(actual, fs)).toBeLessThan(4);
+  }, 60_000);
 });

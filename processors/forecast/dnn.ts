@@ -1,4 +1,5 @@
 import type * as TF from '@tensorflow/tfjs';
+import { weekSpread } from './gbdt.js';
 import { dayMean, dayTypeWidth, learSettings, rawFeatures, writeDayType } from './lear.js';
 import type { HolidayCalendar } from './holidays.js';
 import type { DayAheadModel, DayInput } from './model.js';
@@ -39,6 +40,13 @@ export interface DnnOptions {
    * piecewise-linear fit far beyond the data on days unlike any in the window.
    */
   inputClip?: number;
+  /**
+   * Target: `price` (default, absolute or relative to the d-1 mean as `level` says) or `scaled`, where the price
+   * inputs and the target are differences from the d-1 mean divided by the week's intraday spread (`weekSpread`,
+   * as `gbdtModel`'s `target: 'scaled'`; the d-1 level input stays in price units), so the network learns
+   * shapes in units of recent volatility and a forecast's swing grows with the week's. Implies `level: 'd1'`.
+   */
+  target?: 'price' | 'scaled';
 }
 
 type Tf = typeof TF;
@@ -207,8 +215,20 @@ function predict(net: Net, row: Float32Array): Float64Array {
  * Retrained every `retrainEvery` days; several seeded networks are averaged (reproducible).
  */
 export function dnnModel(opts: DnnOptions = {}, name = 'dnn'): DayAheadModel {
-  const s = learSettings({ lags: opts.lags, extras: true, level: opts.level });
+  const scaled = opts.target === 'scaled';
+  const s = learSettings({ lags: opts.lags, extras: true, level: scaled ? 'd1' : opts.level });
   const relative = s.relative;
+  // Price columns of `rawFeatures` (lagged profiles, d-1 min and max, all relative to the d-1 mean); the d-1
+  // level and the exogenous series follow and stay unscaled.
+  const priceCols = (perDay: number) => s.lags.length * perDay + 2;
+  /** Divisor of day `day`'s price inputs and target: the week's spread with `scaled`, else 1. */
+  const scaleOf = (history: Float64Array, perDay: number, day: number): number =>
+    scaled ? weekSpread(history, perDay, day, dayMean(history, perDay, day - 1)) : 1;
+  const divide = (raw: Float64Array, r: number, cols: number, perDay: number, scale: number): void => {
+    if (scale === 1) return;
+    const end = r * cols + priceCols(perDay);
+    for (let j = r * cols; j < end; j++) raw[j] /= scale;
+  };
   const window = opts.window ?? 364;
   const retrainEvery = opts.retrainEvery ?? 7;
   const seeds = opts.seeds ?? [1, 2, 3];
@@ -249,6 +269,8 @@ export function dnnModel(opts: DnnOptions = {}, name = 'dnn'): DayAheadModel {
     const first = Math.max(s.maxLag, t - window);
     const n = t - first;
     const { raw, cols } = rawFeatures(input, s, first, t);
+    const scales = Float64Array.from({ length: n }, (_, r) => scaleOf(history, perDay, first + r));
+    for (let r = 0; r < n; r++) divide(raw, r, cols, perDay, scales[r]);
     const column = new Float64Array(n);
     const sc: Scaling = {
       x: [],
@@ -289,7 +311,8 @@ export function dnnModel(opts: DnnOptions = {}, name = 'dnn'): DayAheadModel {
     const y = new Float32Array(n * perDay);
     for (let h = 0; h < perDay; h++) {
       for (let r = 0; r < n; r++) {
-        column[r] = history[(first + r) * perDay + h] - (relative ? dayMean(history, perDay, first + r - 1) : 0);
+        const base = relative ? dayMean(history, perDay, first + r - 1) : 0;
+        column[r] = (history[(first + r) * perDay + h] - base) / scales[r];
       }
       const f = fitTransform('asinh', column);
       sc.y.push(f);
@@ -315,13 +338,15 @@ export function dnnModel(opts: DnnOptions = {}, name = 'dnn'): DayAheadModel {
         trainedFor = day;
       }
       const { raw, cols } = rawFeatures(input, s, t, t + 1);
+      const scale = scaleOf(history, perDay, t);
+      divide(raw, 0, cols, perDay, scale);
       const row = new Float32Array(cols + dayTypeWidth(input.holidays));
       featureRow(raw, 0, cols, targetDate, scaling!, row, 0, input.holidays);
       const base = relative ? dayMean(history, perDay, t - 1) : 0;
       const sum = new Array<number>(perDay).fill(base);
       for (const net of nets) {
         const z = predict(net, row);
-        for (let h = 0; h < perDay; h++) sum[h] += scaling!.y[h].inverse(z[h]) / nets.length;
+        for (let h = 0; h < perDay; h++) sum[h] += (scale * scaling!.y[h].inverse(z[h])) / nets.length;
       }
       return sum;
     },
