@@ -83,4 +83,31 @@ describe('ProduceAhead', () => {
     await ahead.add('out', msgs('a', 1));
     expect(await ahead.settle()).toBeUndefined();
   });
+
+  it('holds outputs back while mayBegin says no, then sends all that is pending', async () => {
+    const f = fakeTx();
+    let allowed = false;
+    let asked = 0;
+    const ahead = new ProduceAhead(
+      async () => f.tx,
+      500,
+      () => (asked++, allowed),
+    );
+    await ahead.add('out', msgs('a', 5));
+    await ahead.add('out', msgs('b', 5));
+    await new Promise((r) => setImmediate(r));
+    expect(f.sent.length).toBe(0);
+    expect(asked).toBe(2);
+    allowed = true;
+    await ahead.add('out', msgs('c', 1));
+    await new Promise((r) => setImmediate(r));
+    expect(f.sent).toEqual([[['out', 11]]]);
+    allowed = false; // once begun, it is not asked again
+    await ahead.add('out', msgs('d', 5));
+    const finished = ahead.finish();
+    await f.release();
+    await finished;
+    expect(asked).toBe(3);
+    expect(f.sent).toEqual([[['out', 11]], [['out', 5]]]);
+  });
 });

@@ -28,9 +28,15 @@ export class ProduceAhead<T extends SendingTransaction> {
   /** Background sends started (tests, diagnostics). */
   sends = 0;
 
+  /**
+   * `mayBegin`: asked before the transaction would begin early; false holds the outputs back (the caller
+   * uses it to keep a transaction from staying open through a long processing, past the broker's
+   * transaction timeout). Once begun, pending outputs go out at every threshold.
+   */
   constructor(
     private readonly begin: () => Promise<T>,
     private readonly thresholdBytes = defaultProduceAheadBytes,
+    private readonly mayBegin: () => boolean = () => true,
   ) {}
 
   /** Adds a topic's messages; sends what is pending in the background once it reaches the threshold. */
@@ -41,7 +47,7 @@ export class ProduceAhead<T extends SendingTransaction> {
     if (!have) this.pending.set(topic, messages);
     else for (const m of messages) have.push(m);
     for (const m of messages) this.bytes += estimatedRecordBytes(m);
-    if (this.bytes >= this.thresholdBytes) {
+    if (this.bytes >= this.thresholdBytes && (this.tx !== undefined || this.mayBegin())) {
       const tx = await this.transaction();
       const part = this.take();
       this.sends++;

@@ -29,7 +29,7 @@ import { RecordCursor } from './record-batches.js';
 import { isLeanBatch, useLeanFetch } from './lean-fetch.js';
 import { cachingPartitioner } from './partitioner.js';
 import { DirectProducer, type OffsetsArgs } from './direct-produce.js';
-import { ProduceAhead } from './produce-ahead.js';
+import { ProduceAhead, defaultProduceAheadBytes } from './produce-ahead.js';
 import { createJsonSerde } from './json-serde.js';
 import { checkIntervalMs, sinkBatching } from './sink-accumulator.js';
 import { KafkaRunBase, type Task, type TaskContext } from './run-base.js';
@@ -326,12 +326,21 @@ class KafkaRun extends KafkaRunBase {
       // die young (a whole 100k-record batch alive at once was most of the GC time); encoded outputs, dead
       // letters and the state changes (drained once, after the last chunk) accumulate for the transaction.
       // Outputs go out in the background once ~512 KiB are pending, inside the transaction begun then (see
-      // produce-ahead.ts): the broker appends them while later chunks are processed.
-      const ahead = new ProduceAhead(() => producer.transaction());
+      // produce-ahead.ts): the broker appends them while later chunks are processed. The transaction begins
+      // early only while the rest of the batch looks quick at the rate so far (under a fifth of the
+      // transaction timeout, at most 2 s): a slow processor's open transaction must not time out.
+      let count = 0;
+      const started = performance.now();
+      const span = Number(BigInt(batch.lastOffset()) - BigInt(batch.firstOffset() ?? batch.lastOffset())) + 1;
+      const aheadBudgetMs = Math.min(2000, (this.options.transactionTimeoutMs ?? 10_000) / 5);
+      const ahead = new ProduceAhead(
+        () => producer.transaction(),
+        defaultProduceAheadBytes,
+        () => count > 0 && ((performance.now() - started) / count) * Math.max(0, span - count) < aheadBudgetMs,
+      );
       const dead: Message[] = [];
       let decodeDead = 0;
       let failed = 0;
-      let count = 0;
       const keep = this.options.afterCommit !== undefined && this.options.afterCommitRecords !== false;
       const kept: StreamRecord[][] = [];
       try {
