@@ -1,7 +1,7 @@
 import { dnnModel } from './dnn.js';
 import { learForecast } from './lear.js';
 import { mae } from './metrics.js';
-import { ensembleMembers, ensembleWeights } from './models.js';
+import { createModel, dnnScaledOptions, ensembleMembers, ensembleWeights, forecastModels } from './models.js';
 import { rollingForecast } from './rolling.js';
 import { readPriceCsv } from './table.js';
 
@@ -64,6 +64,19 @@ describe('LEAR and DNN on a small real slice (NP, spring 2017)', () => {
     expect(await fresh.forecastDay(sliding(127))).toEqual(retrained);
     const fresh126 = dnnModel(opts);
     expect(await fresh126.forecastDay(sliding(126))).not.toEqual(stale);
+  }, 60_000);
+
+  it("the model 'dnn-scaled' is the DNN with dnnScaledOptions, and not the same network unscaled", async () => {
+    expect(forecastModels).toContain('dnn-scaled');
+    const named = createModel('dnn-scaled');
+    expect(named.name).toBe('dnn-scaled');
+    const x = await named.forecastDay(input(150));
+    expect(await dnnModel(dnnScaledOptions).forecastDay(input(150))).toEqual(x);
+    const unscaled = await dnnModel({ ...dnnScaledOptions, target: 'price' }).forecastDay(input(150));
+    expect(unscaled).not.toEqual(x);
+    const actual = Array.from(table.prices.subarray(150 * 24, 151 * 24));
+    const naive = Array.from(table.prices.subarray(143 * 24, 144 * 24));
+    expect(mae(actual, x)).toBeLessThan(mae(actual, naive));
   }, 60_000);
 
   it('the ensemble reports its members and combines them with the documented weights', async () => {

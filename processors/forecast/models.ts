@@ -1,6 +1,6 @@
 import { OptiBidError } from '@optibid/runtime';
 import type { DayAheadModel } from './model.js';
-import { dnnModel } from './dnn.js';
+import { dnnModel, type DnnOptions } from './dnn.js';
 import { ensembleModel, type AdaptiveWeights } from './ensemble.js';
 import { gbdtModel, type GbdtOptions } from './gbdt.js';
 import { learModel, type LearOptions } from './lear.js';
@@ -40,6 +40,12 @@ export const gbdtOptions: GbdtOptions = {
 export const gbdtScaledOptions: GbdtOptions = { ...gbdtOptions, target: 'scaled' };
 
 /**
+ * `dnn-scaled`: the DNN with `target: 'scaled'` (price inputs and target divided by the week's intraday spread) and
+ * L1 1e-3 (session 6, round 2). Not in `ensemble`: on the first year it made PJM's ensemble worse (README).
+ */
+export const dnnScaledOptions: DnnOptions = { target: 'scaled', l1: 1e-3 };
+
+/**
  * Members of `ensemble`, in order. Session 6: `lear-ensemble` and `gbdt-scaled` (before: `lear-ensemble`, `dnn`,
  * `gbdt`); chosen on the first year, see README.
  */
@@ -61,6 +67,7 @@ const factories: Record<string, () => DayAheadModel> = {
   lear: () => learModel(),
   'lear-ensemble': () => learModel(learEnsembleOptions, 'lear-ensemble'),
   dnn: () => dnnModel(),
+  'dnn-scaled': () => dnnModel(dnnScaledOptions, 'dnn-scaled'),
   gbdt: () => gbdtModel(gbdtOptions),
   'gbdt-scaled': () => gbdtModel(gbdtScaledOptions, 'gbdt-scaled'),
   ensemble: () => defaultEnsemble(),
