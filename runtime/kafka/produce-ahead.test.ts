@@ -110,4 +110,18 @@ describe('ProduceAhead', () => {
     expect(asked).toBe(3);
     expect(f.sent).toEqual([[['out', 11]], [['out', 5]]]);
   });
+
+  it('begin gives the one transaction, begun once, whether or not outputs went out', async () => {
+    const f = fakeTx();
+    let begun = 0;
+    const ahead = new ProduceAhead(async () => (begun++, f.tx), 1_000_000);
+    expect(await ahead.begin()).toBe(f.tx);
+    await ahead.add('out', msgs('a', 1));
+    expect(await ahead.begin()).toBe(f.tx);
+    const finished = ahead.finish();
+    await f.release();
+    expect(await finished).toBe(f.tx);
+    expect(begun).toBe(1);
+    expect(ahead.sends).toBe(0);
+  });
 });

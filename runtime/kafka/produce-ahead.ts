@@ -34,7 +34,7 @@ export class ProduceAhead<T extends SendingTransaction> {
    * transaction timeout). Once begun, pending outputs go out at every threshold.
    */
   constructor(
-    private readonly begin: () => Promise<T>,
+    private readonly start: () => Promise<T>,
     private readonly thresholdBytes = defaultProduceAheadBytes,
     private readonly mayBegin: () => boolean = () => true,
   ) {}
@@ -71,8 +71,13 @@ export class ProduceAhead<T extends SendingTransaction> {
     return this.tx;
   }
 
+  /** The transaction, begun now if nothing went out yet. */
+  begin(): Promise<T> {
+    return this.transaction();
+  }
+
   private async transaction(): Promise<T> {
-    this.tx ??= await this.begin();
+    this.tx ??= await this.start();
     return this.tx;
   }
 

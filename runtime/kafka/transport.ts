@@ -373,12 +373,26 @@ class KafkaRun extends KafkaRunBase {
             changes.push({ key: c.key, value: c.value === undefined ? null : JSON.stringify(c.value), partition });
         }
         if (changes.length) await ahead.add(changelog, changes);
-        const tx = await ahead.finish();
+        // Once outputs went out ahead (the transaction is under way at its coordinator), the consumed
+        // offsets join it while the last outputs are still being appended: AddOffsetsToTxn and
+        // TxnOffsetCommit need not wait for Produce answers, only EndTxn must. Both settle before the
+        // commit; either failing aborts. Otherwise (nothing sent yet: the coordinator may still be writing
+        // the previous transaction's markers) the outputs go first, as before.
+        const tx = await ahead.begin();
         const next = (BigInt(batch.lastOffset()) + 1n).toString();
-        await tx.sendOffsets({
-          consumerGroupId: group,
-          topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: next }] }],
-        });
+        const sendOffsets = () =>
+          tx.sendOffsets({
+            consumerGroupId: group,
+            topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: next }] }],
+          });
+        if (ahead.sends > 0) {
+          const [sent, offsets] = await Promise.allSettled([ahead.finish(), sendOffsets()]);
+          if (sent.status === 'rejected') throw sent.reason;
+          if (offsets.status === 'rejected') throw offsets.reason;
+        } else {
+          await ahead.finish();
+          await sendOffsets();
+        }
         await this.options.beforeCommit?.({
           component: node.name,
           topic: batch.topic,
