@@ -107,7 +107,7 @@ export async function decodeBatch(
       if (m.value !== null) {
         const origin = { topic, partition, offset };
         const fast = sync?.(m.value, origin);
-        value = fast !== undefined ? fast.value : await serde.deserialize(m.value, origin);
+        value = fast !== undefined ? fast.value : await decodeCold(serde, m.value, origin, fields ?? undefined);
       }
       records.push({ topic, partition, offset, key, timestamp, headers, value });
     } catch (err) {
@@ -198,8 +198,7 @@ export async function decodeLeanBatch(
       try {
         // The first awaited call warms the serde (schema fetched and cached): the rest go the sync way.
         const origin = { topic, partition, offset: rec.offset };
-        const fast = sync?.(bytes, origin);
-        rec.value = fast !== undefined ? fast.value : await serde.deserialize(bytes, origin);
+        rec.value = await decodeCold(serde, bytes, origin, projection);
       } catch (err) {
         failed.add(index);
         const base = { ...rec, value: null };
@@ -213,6 +212,30 @@ export async function decodeLeanBatch(
     }
   }
   return { records, deadLetters, raw: lazySpanRaw(cursor.spans) };
+}
+
+/**
+ * A value the serde was not ready for when its batch was walked: the warm path if it is ready by now,
+ * else the awaited call (which warms it: schema fetched and cached). With a projection the value then
+ * goes through the range path again, so the first records of a cold batch carry the same fields as the
+ * rest (the awaited call decodes whole values).
+ */
+async function decodeCold(
+  serde: MaybeSyncSerde,
+  bytes: Buffer,
+  origin: RecordOrigin,
+  fields: readonly string[] | undefined,
+): Promise<unknown> {
+  const range = fields !== undefined && typeof serde.deserializeRangeSync === 'function';
+  if (range) {
+    const value = serde.deserializeRangeSync!(bytes, 0, bytes.length, origin, fields);
+    if (value !== undefined) return value;
+  }
+  const fast = serde.deserializeSync?.(bytes, origin);
+  const whole = fast !== undefined ? fast.value : await serde.deserialize(bytes, origin);
+  if (!range) return whole;
+  const value = serde.deserializeRangeSync!(bytes, 0, bytes.length, origin, fields);
+  return value === undefined ? whole : value;
 }
 
 const lastDigit = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];

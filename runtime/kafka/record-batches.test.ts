@@ -437,6 +437,23 @@ describe('scanRecordBatches on batches built per the protocol spec', () => {
       0,
       null,
     );
+    // A cold serde (the reader not cached yet): the awaited first decode warms it, every record still projected.
+    const cold = new AvroSerde({ registry: client as unknown as SchemaLookup, schemaFor: () => pricesSchema });
+    const coldOut = await decodeLeanBatch('prices', 0, scanned.spans, cold, 'dlq.p', 'proj', Infinity, ['price']);
+    expect(coldOut.records.map((r) => r.value)).toEqual([{ price: 1 }, { price: 2 }, { price: 4 }]);
+    expect(coldOut.deadLetters.map((d) => d.headers!['source-offset'])).toEqual(['2']);
+    const coldMessages = new AvroSerde({ registry: client as unknown as SchemaLookup, schemaFor: () => pricesSchema });
+    const coldFetched: FetchedMessage[] = values.map((value, i) => ({
+      key: 'k',
+      value,
+      offset: String(i),
+      timestamp: '0',
+    }));
+    expect(
+      (await decodeBatch('prices', 0, coldFetched, coldMessages, 'dlq.p', 'proj', ['price'])).records.map(
+        (r) => r.value,
+      ),
+    ).toEqual([{ price: 1 }, { price: 2 }, { price: 4 }]);
     const whole = await decodeLeanBatch('prices', 0, scanned.spans, serde, 'dlq.p', 'proj', Infinity, null);
     expect(whole.records.map((r) => r.value)).toEqual([price(1), price(2), price(4)]);
     const fields = ['price'];
