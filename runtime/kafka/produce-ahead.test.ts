@@ -124,4 +124,26 @@ describe('ProduceAhead', () => {
     expect(begun).toBe(1);
     expect(ahead.sends).toBe(0);
   });
+
+  it('gives the event loop a turn per add while sends are in flight, so answers arrive during the batch', async () => {
+    const done: number[] = [];
+    let n = 0;
+    // each send completes on a macrotask (as a broker answer would), never on a microtask
+    const tx = {
+      send: async () => {
+        const i = n++;
+        await new Promise<void>((r) => setImmediate(r));
+        done.push(i);
+      },
+    };
+    const ahead = new ProduceAhead(async () => tx, 500);
+    await ahead.add('out', msgs('a', 5)); // send 0 starts
+    await ahead.add('out', msgs('b', 1)); // below the threshold: no send, but a turn of the loop
+    expect(done).toEqual([0]);
+    await ahead.add('out', msgs('c', 5)); // send 1 starts behind the finished send 0
+    await ahead.add('out', msgs('d', 1));
+    expect(done).toEqual([0, 1]);
+    await ahead.finish();
+    expect(done).toEqual([0, 1, 2]);
+  });
 });

@@ -25,6 +25,8 @@ export class ProduceAhead<T extends SendingTransaction> {
   private chain: Promise<void> = Promise.resolve();
   private failure: { err: unknown } | undefined;
   private tx: T | undefined;
+  /** Background sends not settled yet. */
+  private inFlight = 0;
   /** Background sends started (tests, diagnostics). */
   sends = 0;
 
@@ -51,9 +53,20 @@ export class ProduceAhead<T extends SendingTransaction> {
       const tx = await this.transaction();
       const part = this.take();
       this.sends++;
+      this.inFlight++;
       this.chain = this.chain.then(() => tx.send(part));
-      this.chain.catch((err: unknown) => (this.failure ??= { err }));
+      this.chain.then(
+        () => this.inFlight--,
+        (err: unknown) => {
+          this.inFlight--;
+          this.failure ??= { err };
+        },
+      );
     }
+    // A batch's chunks are processed back to back without an I/O turn (every await resolves at once), so
+    // the broker's answers to the sends in flight (and the next send of the chain) would wait until the
+    // batch is done: give the event loop one turn per chunk while any is in flight.
+    if (this.inFlight > 0) await new Promise<void>((resolve) => setImmediate(resolve));
   }
 
   /** Sends what is pending and waits for every send; returns the transaction (begun now if nothing went out yet). */
