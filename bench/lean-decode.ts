@@ -1,14 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GCProfiler, getHeapSpaceStatistics } from 'node:v8';
-import {
-  AvroSerde,
-  decodeLeanBatch,
-  ProcessorCore,
-  VirtualClock,
-  type RegistrySchema,
-  type SchemaLookup,
-} from '@optibid/runtime';
+import { AvroSerde, decodeLeanBatch, ProcessorCore, VirtualClock, MemorySchemaLookup } from '@optibid/runtime';
 import { RecordCursor, scanRecordBatches } from '@optibid/runtime/kafka/record-batches.js';
 import { rollupDefinition } from '@optibid/processors/aggregate/rollup.js';
 
@@ -23,23 +16,6 @@ import { rollupDefinition } from '@optibid/processors/aggregate/rollup.js';
 
 const records = Number(process.env.OPTIBID_BENCH_DECODE_RECORDS ?? 200_000);
 const chunk = 4096;
-
-/** A schema lookup in memory: one id per distinct schema. */
-function memoryRegistry(): SchemaLookup {
-  const ids = new Map<string, number>();
-  const byId = new Map<number, RegistrySchema>();
-  return {
-    register: async (_subject, schema) => {
-      let id = ids.get(schema.schema);
-      if (id === undefined) {
-        ids.set(schema.schema, (id = ids.size + 1));
-        byId.set(id, schema);
-      }
-      return id;
-    },
-    getBySubjectAndId: async (_subject, id) => byId.get(id)!,
-  };
-}
 
 function varint(n: number, out: number[]): void {
   let z = n >= 0 ? n * 2 : -n * 2 - 1;
@@ -120,7 +96,7 @@ export async function run(): Promise<void> {
   const schema = JSON.parse(
     readFileSync(join(process.cwd(), 'schemas/avro/market.prices-value.avsc'), 'utf8'),
   ) as object;
-  const serde = new AvroSerde({ registry: memoryRegistry(), schemaFor: () => schema });
+  const serde = new AvroSerde({ registry: new MemorySchemaLookup(), schemaFor: () => schema });
   const keys = Array.from({ length: 10 }, (_, i) => `NORDPOOL|A${i}`);
   const values: Buffer[] = [];
   for (let i = 0; i < records; i++) {

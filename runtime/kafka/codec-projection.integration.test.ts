@@ -5,7 +5,7 @@ import { jest } from '@jest/globals';
 import { defineProcessor } from '../component.js';
 import type { StreamRecord } from '../record.js';
 import { AvroSerde } from '../serde/avro.js';
-import type { RegistrySchema, SchemaLookup } from '../serde/registry-client.js';
+import { MemorySchemaLookup } from '../serde/registry-client.js';
 import { makeSpec } from '../spec.js';
 import { KafkaTransport } from './transport.js';
 import { createTopics, produce, readTopic } from './fixtures/kafka-helpers.js';
@@ -24,23 +24,6 @@ const outSchema = {
     { name: 'price', type: 'double' },
   ],
 };
-
-/** A schema registry in memory (one id per distinct schema), shared by the writer and the workers' serdes. */
-function memoryRegistry(): SchemaLookup {
-  const ids = new Map<string, number>();
-  const byId = new Map<number, RegistrySchema>();
-  return {
-    register: async (_subject, schema) => {
-      let id = ids.get(schema.schema);
-      if (id === undefined) {
-        ids.set(schema.schema, (id = ids.size + 1));
-        byId.set(id, schema);
-      }
-      return id;
-    },
-    getBySubjectAndId: async (_subject, id) => byId.get(id)!,
-  };
-}
 
 /** Declares that it reads `price` only; emits the value's field names and its price. */
 const priceOnly = defineProcessor({
@@ -83,7 +66,7 @@ describe.each([['lean'], ['kafkajs']] as const)('kafka transport (%s wire), proj
     const input = `${run}.in`;
     const output = `${run}.out`;
     await createTopics([{ topic: input }, { topic: output }]);
-    const registry = memoryRegistry();
+    const registry = new MemorySchemaLookup();
     const serde = () =>
       new AvroSerde({
         registry,

@@ -17,6 +17,32 @@ export interface SchemaLookup {
   getBySubjectAndId(subject: string | undefined, id: number): Promise<RegistrySchema>;
 }
 
+/**
+ * A schema registry held in memory: one global id per distinct schema text, whatever the subject (as the
+ * Confluent registry does). For benchmarks, tests and single-process tools that share one instance
+ * between writer and readers; nothing survives the process.
+ */
+export class MemorySchemaLookup implements SchemaLookup {
+  private readonly ids = new Map<string, number>();
+  private readonly byId = new Map<number, RegistrySchema>();
+
+  async register(_subject: string, schema: RegistrySchema): Promise<number> {
+    let id = this.ids.get(schema.schema);
+    if (id === undefined) {
+      id = this.ids.size + 1;
+      this.ids.set(schema.schema, id);
+      this.byId.set(id, schema);
+    }
+    return id;
+  }
+
+  async getBySubjectAndId(_subject: string | undefined, id: number): Promise<RegistrySchema> {
+    const schema = this.byId.get(id);
+    if (!schema) throw new OptiBidError('OPTIBID_ERR_UPSTREAM', `in-memory schema registry: no schema with id ${id}`);
+    return schema;
+  }
+}
+
 /** Thrown by HttpRegistryClient for a registry answer that is not a success. */
 export class RegistryHttpError extends OptiBidError {
   constructor(
