@@ -4,6 +4,7 @@ import { GCProfiler, getHeapSpaceStatistics } from 'node:v8';
 import { AvroSerde, decodeLeanBatch, ProcessorCore, VirtualClock, MemorySchemaLookup } from '@optibid/runtime';
 import { RecordCursor, scanRecordBatches } from '@optibid/runtime/kafka/record-batches.js';
 import { rollupDefinition } from '@optibid/processors/aggregate/rollup.js';
+import { price } from './records.js';
 
 /**
  * The lean wire path's decode stage in this process, without the broker: `decodeLeanBatch` over one
@@ -100,22 +101,7 @@ export async function run(): Promise<void> {
   const keys = Array.from({ length: 10 }, (_, i) => `NORDPOOL|A${i}`);
   const values: Buffer[] = [];
   for (let i = 0; i < records; i++) {
-    const ts = i * 60_000;
-    const value = {
-      market: 'NORDPOOL',
-      area: `A${i % 10}`,
-      product: 'DAY_AHEAD',
-      deliveryStart: ts,
-      intervalMinutes: 15,
-      price: 40 + (i % 50) + 0.25,
-      currency: 'EUR',
-      energyUnit: 'MWH',
-      volumeMwh: null,
-      publishedAt: null,
-      ingestedAt: ts,
-      source: 'bench',
-    };
-    values.push(Buffer.from(await serde.serialize('in', value)));
+    values.push(Buffer.from(await serde.serialize('in', price(i, i * 60_000))));
   }
   // Batches of 5000 records, as the pipeline bench's producer writes them.
   const batches: Buffer[] = [];

@@ -27,6 +27,7 @@ import {
   type OutRecord,
 } from '@optibid/runtime';
 import { rollupDefinition } from '@optibid/processors/aggregate/rollup.js';
+import { price } from './records.js';
 
 const double = defineProcessor({
   name: 'double',
@@ -82,24 +83,6 @@ const readJson = (path: string) => JSON.parse(readFileSync(join(process.cwd(), p
 
 /** Topic config that turns off time retention (bench inputs are deleted with the run's topics at the end). */
 const keepForever = [{ name: 'retention.ms', value: '-1' }];
-
-/** One MarketPrice record (schemas/avro/market.prices-value.avsc) with event time `ts`. */
-function price(i: number, ts: number) {
-  return {
-    market: 'NORDPOOL',
-    area: `A${i % 10}`,
-    product: 'DAY_AHEAD',
-    deliveryStart: ts,
-    intervalMinutes: 15,
-    price: 40 + (i % 50) + 0.25,
-    currency: 'EUR',
-    energyUnit: 'MWH',
-    volumeMwh: null,
-    publishedAt: null,
-    ingestedAt: ts,
-    source: 'bench',
-  };
-}
 
 // Workers log at info by default (assignments, restores, aborts); the parent shows a worker's last lines when it fails or stalls
 // (all of them with OPTIBID_BENCH_LOG_LEVEL set).
