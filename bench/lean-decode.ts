@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GCProfiler, getHeapSpaceStatistics } from 'node:v8';
-import { AvroSerde, decodeLeanBatch, ProcessorCore, VirtualClock, MemorySchemaLookup } from '@optibid/runtime';
+import { AvroSerde, decodeLeanBatch, VirtualClock, MemorySchemaLookup } from '@optibid/runtime';
 import { RecordCursor, scanRecordBatches } from '@optibid/runtime/kafka/record-batches.js';
 import { rollupDefinition } from '@optibid/processors/aggregate/rollup.js';
-import { price } from './records.js';
+import { barsCore, price } from './records.js';
 
 /**
  * The lean wire path's decode stage in this process, without the broker: `decodeLeanBatch` over one
@@ -114,18 +114,7 @@ export async function run(): Promise<void> {
 
   const clock = new VirtualClock();
   const logger = { debug() {}, info() {}, warn() {}, error() {} };
-  const newCore = () =>
-    ProcessorCore.create(
-      {
-        name: 'bars',
-        definition: rollupDefinition,
-        config: { interval: '1h', field: 'price' },
-        inputs: ['in'],
-        outputs: ['out'],
-      },
-      { name: 'bars', clock, logger, env: {}, signal: new AbortController().signal },
-      { dlqTopic: 'dlq', clock, maxOutOfOrdernessMs: 0, trackChanges: true },
-    );
+  const newCore = () => barsCore(clock, logger);
 
   /** One pass over every record: CPU µs per record and the new-space bytes per record of chunks without a scavenge. */
   const pass = async (projection: readonly string[] | null, process_: boolean) => {

@@ -11,7 +11,6 @@ import {
   AvroSerde,
   KafkaTransport,
   MemoryTransport,
-  ProcessorCore,
   RdkafkaTransport,
   VirtualClock,
   createJsonSerde,
@@ -27,7 +26,7 @@ import {
   type OutRecord,
 } from '@optibid/runtime';
 import { rollupDefinition } from '@optibid/processors/aggregate/rollup.js';
-import { price } from './records.js';
+import { barsCore, price } from './records.js';
 
 const double = defineProcessor({
   name: 'double',
@@ -716,17 +715,7 @@ async function processingStage(n: number): Promise<void> {
   let outputs = 0;
   for (let rep = 0; rep < 7; rep++) {
     const clock = new VirtualClock();
-    const core = ProcessorCore.create(
-      {
-        name: 'bars',
-        definition: rollupDefinition,
-        config: { interval: '1h', field: 'price' },
-        inputs: ['in'],
-        outputs: ['out'],
-      },
-      { name: 'bars', clock, logger, env: {}, signal: new AbortController().signal },
-      { dlqTopic: 'dlq', clock, maxOutOfOrdernessMs: 0, trackChanges: true },
-    );
+    const core = barsCore(clock, logger);
     outputs = 0;
     const t0 = process.cpuUsage();
     for (let i = 0; i < n; i += perTransaction) {
