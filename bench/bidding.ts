@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { addDays, defaultModel, readPriceCsv } from '@optibid/processors/forecast/index.js';
 import { backtestDays } from '@optibid/processors/bidding/backtest.js';
 import { BatteryOptimizer, defaultBattery, scheduleBattery } from '@optibid/processors/bidding/battery.js';
+import { applyBenchOverrides } from './forecast.js';
 import { epfDataDir as dataDir, epfForecast } from './index.js';
 
 /** Captures the issue quotes, computed independently of this code (LEAR column; yesterday's prices for NP). */
@@ -22,12 +23,18 @@ export async function run(): Promise<void> {
     console.log(`bidding: no EPF data at ${dataDir} (set OPTIBID_EPF_DIR); skipped`);
     return;
   }
-  const models: [string, string, { riskAversion: number } | undefined][] = [
-    [`default (${defaultModel})`, 'default', undefined],
-    ['default hedged α=0.5', 'default', { riskAversion: 0.5 }],
-    ["yesterday's prices", 'naive-daily', undefined],
-    ['LEAR Ensemble column', 'column:LEAR Ensemble', undefined],
-    ['LEAR column hedged α=0.5', 'column:LEAR Ensemble', { riskAversion: 0.5 }],
+  const override = applyBenchOverrides();
+  if (override) console.log(`bidding:${override}`);
+  // [label, forecast model, backtest options]; `shapeBias: {}` schedules on the forecast corrected for its recent
+  // intraday shape bias (ShapeBiasCorrector, default settings).
+  const models: [string, string, { hedge?: { riskAversion: number }; shapeBias?: object }][] = [
+    [`default (${defaultModel})`, 'default', {}],
+    ['default shape-corrected', 'default', { shapeBias: {} }],
+    ['default hedged α=0.5', 'default', { hedge: { riskAversion: 0.5 } }],
+    ["yesterday's prices", 'naive-daily', {}],
+    ['LEAR Ensemble column', 'column:LEAR Ensemble', {}],
+    ['LEAR column shape-corrected', 'column:LEAR Ensemble', { shapeBias: {} }],
+    ['LEAR column hedged α=0.5', 'column:LEAR Ensemble', { hedge: { riskAversion: 0.5 } }],
   ];
   console.log(
     'market  model                        days  perfect_foresight    realized  capture  reference  seconds (forecast + schedule)',
@@ -36,13 +43,16 @@ export async function run(): Promise<void> {
     const table = readPriceCsv(`${dataDir}/${market}.csv`, 'Real price');
     const evalFrom = addDays(table.days[0], 365);
     const captures: Record<string, number> = {};
-    for (const [label, model, hedge] of models) {
+    for (const [label, model, opts] of models) {
       const f = await epfForecast(market, table, model, evalFrom);
       const started = performance.now();
-      const r = backtestDays(f.days, defaultBattery, { model, hedge });
+      const r = backtestDays(f.days, defaultBattery, { model, ...opts });
       const seconds = f.seconds + (performance.now() - started) / 1000;
       captures[label] = r.capture;
-      const ref = reference[market][model] !== undefined && !hedge ? reference[market][model].toFixed(3) : '';
+      const ref =
+        reference[market][model] !== undefined && !opts.hedge && !opts.shapeBias
+          ? reference[market][model].toFixed(3)
+          : '';
       console.log(
         `${market.padEnd(6)}  ${label.padEnd(27)}  ${String(r.days).padStart(4)}  ${r.perfect_foresight.toFixed(1).padStart(17)}  ${r.realized.toFixed(1).padStart(10)}  ${r.capture.toFixed(4).padStart(7)}  ${ref.padStart(9)}  ${seconds.toFixed(1).padStart(7)}`,
       );
@@ -50,6 +60,9 @@ export async function run(): Promise<void> {
     const lear = captures['LEAR Ensemble column'];
     const def = captures[models[0][0]];
     console.log(`${market.padEnd(6)}  default / LEAR column capture ratio: ${(def / lear).toFixed(3)} (target ≥ 1)`);
+    console.log(
+      `${market.padEnd(6)}  default shape-corrected / LEAR column capture ratio: ${(captures['default shape-corrected'] / lear).toFixed(3)}`,
+    );
   }
 
   // Exact scheduling cost: a cold solve per day against warm-started re-optimisation, same prices.

@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { defaultModel, mae, readPriceCsv } from '@optibid/processors/forecast/index.js';
+import { defaultModel, gbdtScaledOptions, mae, readPriceCsv } from '@optibid/processors/forecast/index.js';
 import { epfDataDir as dataDir, epfForecast, epfHolidays } from './index.js';
 
 /**
@@ -12,9 +12,28 @@ import { epfDataDir as dataDir, epfForecast, epfHolidays } from './index.js';
  * OPTIBID_BENCH_SAVE=DIR writes each market's
  * forecasts and member forecasts to DIR/<market>.json (for studying combination weights offline).
  */
+/**
+ * OPTIBID_BENCH_GBDT_SCALED_RETRAIN=N (bench only, for trying a setting before it is adopted): `gbdt-scaled`
+ * (a member of `default`) is retrained every N days instead of its configured `retrainEvery`. Applied before
+ * any model is created; returns a note for the output, empty when unset.
+ */
+export function applyBenchOverrides(): string {
+  const raw = process.env.OPTIBID_BENCH_GBDT_SCALED_RETRAIN;
+  if (raw === undefined || raw === '') return '';
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new Error(`OPTIBID_BENCH_GBDT_SCALED_RETRAIN must be a whole number of days ≥ 1, got "${raw}"`);
+  }
+  gbdtScaledOptions.retrainEvery = n;
+  return ` (override: gbdt-scaled retrainEvery ${n})`;
+}
+
 export async function run(): Promise<void> {
+  const override = applyBenchOverrides();
   const markets = (process.env.OPTIBID_BENCH_MARKETS ?? 'NP,PJM,BE').split(',');
-  console.log(`forecast benchmark: default = ${defaultModel}; ratios = MAE / MAE(LEAR Ensemble) on the second year`);
+  console.log(
+    `forecast benchmark: default = ${defaultModel}${override}; ratios = MAE / MAE(LEAR Ensemble) on the second year`,
+  );
   for (const market of markets) {
     const table = readPriceCsv(`${dataDir}/${market}.csv`, 'Real price');
     const evalFrom = table.days[365];

@@ -1,6 +1,7 @@
 import { OptiBidError } from '@optibid/runtime';
 import { rollingForecast, type DayForecast, type HolidayCalendar, type PriceTable } from '../forecast/index.js';
 import { resolveBattery, scheduleBattery, scheduleHedged, settle, type Battery } from './battery.js';
+import { ShapeBiasCorrector, type ShapeBiasOptions } from './shapebias.js';
 
 /** One delivery day of a battery backtest (revenue in the price unit × MWh). */
 export interface BatteryBacktestDay {
@@ -42,11 +43,14 @@ export interface HedgeOptions {
  * Scores days that already carry a forecast: each day is scheduled on its forecast (or, with
  * `hedge`, its quantiles when present), settled at its actual prices and compared with the
  * schedule optimised on the actual prices. The battery's initial and final SoC hold for every day.
+ * With `shapeBias`, each day is scheduled on the forecast plus the recent intraday shape bias of the
+ * forecasts of the days before it (`ShapeBiasCorrector`; the quantiles move with it), learnt from those
+ * days' actual prices only; `expected` stays the revenue on the forecast as issued.
  */
 export function backtestDays(
   days: DayForecast[],
   battery: Battery,
-  opts: { model?: string; intervalMinutes?: number; hedge?: HedgeOptions } = {},
+  opts: { model?: string; intervalMinutes?: number; hedge?: HedgeOptions; shapeBias?: ShapeBiasOptions } = {},
 ): BatteryBacktestResult {
   if (days.length === 0) throw new OptiBidError('OPTIBID_ERR_USAGE', 'backtest has no days to evaluate');
   const b = resolveBattery(battery);
@@ -55,6 +59,7 @@ export function backtestDays(
   let pf = 0;
   let realized = 0;
   let expected = 0;
+  const corrector = opts.shapeBias ? new ShapeBiasCorrector(days[0].actual.length, opts.shapeBias) : undefined;
   for (const day of days) {
     if (day.forecast.length !== day.actual.length) {
       throw new OptiBidError(
@@ -63,15 +68,18 @@ export function backtestDays(
       );
     }
     const best = scheduleBattery(day.actual, b, intervalMinutes);
+    const bias = corrector?.bias();
+    const shift = (q: ArrayLike<number>): ArrayLike<number> => (bias ? Float64Array.from(q, (v, t) => v + bias[t]) : q);
     const plan =
       opts.hedge && day.q10 && day.q90
         ? scheduleHedged(
-            { q10: day.q10, q50: day.q50 ?? day.forecast, q90: day.q90 },
+            { q10: shift(day.q10), q50: shift(day.q50 ?? day.forecast), q90: shift(day.q90) },
             b,
             opts.hedge.riskAversion,
             intervalMinutes,
           )
-        : scheduleBattery(day.forecast, b, intervalMinutes);
+        : scheduleBattery(shift(day.forecast), b, intervalMinutes);
+    corrector?.observe(day.actual, day.forecast);
     const got = settle(plan, day.actual, b.degradationCostPerMwh);
     const exp = settle(plan, day.forecast, b.degradationCostPerMwh);
     const chargedMwh = plan.chargeMw.reduce((s, v) => s + v, 0) * (intervalMinutes / 60);
@@ -110,6 +118,8 @@ export interface BatteryBacktestOptions {
   evalTo?: string;
   battery: Battery;
   hedge?: HedgeOptions;
+  /** Schedule on the forecast corrected for its recent intraday shape bias (see `backtestDays`). */
+  shapeBias?: ShapeBiasOptions;
   /** Holiday calendar handed to the forecast model (see `holidayCalendar`). */
   holidays?: HolidayCalendar;
   onProgress?: (done: number, total: number) => void;
@@ -132,5 +142,6 @@ export async function backtestBattery(opts: BatteryBacktestOptions): Promise<Bat
     model: opts.model,
     intervalMinutes: (24 * 60) / opts.table.perDay,
     hedge: opts.hedge,
+    shapeBias: opts.shapeBias,
   });
 }
