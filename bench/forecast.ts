@@ -4,15 +4,6 @@ import { defaultModel, gbdtScaledOptions, mae, readPriceCsv } from '@optibid/pro
 import { epfDataDir as dataDir, epfForecast, epfHolidays } from './index.js';
 
 /**
- * EPF benchmark: on the second year of NP, PJM and BE (first timestamp + 365 days to the end), the MAE of
- * `default` (and of its members) divided by the MAE of the published `LEAR Ensemble` on the same hours,
- * using only the prices in the file, with the wall and CPU time of one market-year (one process).
- * Markets: OPTIBID_BENCH_MARKETS (default NP,PJM,BE); each with its holiday calendar (NORDIC, US, BE) unless
- * OPTIBID_BENCH_HOLIDAYS=off. `npm run bench -- forecast bidding` computes the forecasts once for both.
- * OPTIBID_BENCH_SAVE=DIR writes each market's
- * forecasts and member forecasts to DIR/<market>.json (for studying combination weights offline).
- */
-/**
  * OPTIBID_BENCH_GBDT_SCALED_RETRAIN=N (bench only, for trying a setting before it is adopted): `gbdt-scaled`
  * (a member of `default`) is retrained every N days instead of its configured `retrainEvery`. Applied before
  * any model is created; returns a note for the output, empty when unset.
@@ -28,6 +19,15 @@ export function applyBenchOverrides(): string {
   return ` (override: gbdt-scaled retrainEvery ${n})`;
 }
 
+/**
+ * EPF benchmark: on the second year of NP, PJM and BE (first timestamp + 365 days to the end), the MAE of
+ * `default` (and of its members) divided by the MAE of the published `LEAR Ensemble` on the same hours,
+ * using only the prices in the file, with the wall and CPU time of one market-year (one process).
+ * Markets: OPTIBID_BENCH_MARKETS (default NP,PJM,BE); each with its holiday calendar (NORDIC, US, BE) unless
+ * OPTIBID_BENCH_HOLIDAYS=off. `npm run bench -- forecast bidding` computes the forecasts once for both.
+ * OPTIBID_BENCH_SAVE=DIR writes each market's
+ * forecasts and member forecasts to DIR/<market>.json (for studying combination weights offline).
+ */
 export async function run(): Promise<void> {
   const override = applyBenchOverrides();
   const markets = (process.env.OPTIBID_BENCH_MARKETS ?? 'NP,PJM,BE').split(',');
