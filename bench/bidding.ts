@@ -26,14 +26,17 @@ export async function run(): Promise<void> {
   const override = applyBenchOverrides();
   if (override) console.log(`bidding:${override}`);
   // [label, forecast model, backtest options]; `shapeBias: {}` schedules on the forecast corrected for its recent
-  // intraday shape bias (ShapeBiasCorrector, default settings).
+  // intraday shape bias (ShapeBiasCorrector, default settings); `swing` also calibrates each hour's slope.
+  const swing = { windowDays: 112, slopeShrink: 1, minDays: 14 };
   const models: [string, string, { hedge?: { riskAversion: number }; shapeBias?: object }][] = [
     [`default (${defaultModel})`, 'default', {}],
     ['default shape-corrected', 'default', { shapeBias: {} }],
+    ['default swing-calibrated', 'default', { shapeBias: swing }],
     ['default hedged α=0.5', 'default', { hedge: { riskAversion: 0.5 } }],
     ["yesterday's prices", 'naive-daily', {}],
     ['LEAR Ensemble column', 'column:LEAR Ensemble', {}],
     ['LEAR column shape-corrected', 'column:LEAR Ensemble', { shapeBias: {} }],
+    ['LEAR column swing-calibr.', 'column:LEAR Ensemble', { shapeBias: swing }],
     ['LEAR column hedged α=0.5', 'column:LEAR Ensemble', { hedge: { riskAversion: 0.5 } }],
   ];
   console.log(
@@ -61,7 +64,7 @@ export async function run(): Promise<void> {
     const def = captures[models[0][0]];
     console.log(`${market.padEnd(6)}  default / LEAR column capture ratio: ${(def / lear).toFixed(3)} (target ≥ 1)`);
     console.log(
-      `${market.padEnd(6)}  default shape-corrected / LEAR column capture ratio: ${(captures['default shape-corrected'] / lear).toFixed(3)}`,
+      `${market.padEnd(6)}  default shape-corrected / LEAR column capture ratio: ${(captures['default shape-corrected'] / lear).toFixed(3)}; swing-calibrated: ${(captures['default swing-calibrated'] / lear).toFixed(3)}`,
     );
   }
 

@@ -68,7 +68,7 @@ export function backtestDays(
       );
     }
     const best = scheduleBattery(day.actual, b, intervalMinutes);
-    const bias = corrector?.bias();
+    const bias = corrector?.correction(day.forecast);
     const shift = (q: ArrayLike<number>): ArrayLike<number> => (bias ? Float64Array.from(q, (v, t) => v + bias[t]) : q);
     const plan =
       opts.hedge && day.q10 && day.q90

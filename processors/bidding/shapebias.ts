@@ -14,11 +14,21 @@ export interface ShapeBiasOptions {
   minT2?: number;
   /** Residual days needed before any correction (default 7). */
   minDays?: number;
+  /**
+   * Also calibrate the swing (λ ≥ 0; off by default): per interval, the day's demeaned actual is regressed on the
+   * day's demeaned forecast over the window (pooled as above), and the slope b is taken as (b_least-squares + λ)/(1 + λ),
+   * shrunk toward 1. The corrected forecast is the day's mean + a + b·(forecast − the day's mean), with the intercept
+   * a = mean(actual) − b·mean(forecast) of the pooled demeaned values, not shrunk (`minT2` is not used then).
+   */
+  slopeShrink?: number;
 }
 
 /** What `ShapeBiasCorrector.snapshot` returns: plain JSON, for keyed state. */
 export interface ShapeBiasSnapshot {
-  residuals: number[][];
+  /** Per interval, each recorded day's forecast minus that day's mean forecast. */
+  forecast: number[][];
+  /** Per interval, each recorded day's actual price minus that day's mean actual. */
+  actual: number[][];
 }
 
 /**
@@ -35,11 +45,13 @@ export interface ShapeBiasSnapshot {
  * checked once on the evaluation year (README).
  */
 export class ShapeBiasCorrector {
-  private readonly residuals: number[][];
+  private forecasts: number[][];
+  private actuals: number[][];
   private readonly windowDays: number;
   private readonly spread: number;
   private readonly minT2: number;
   private readonly minDays: number;
+  private readonly slopeShrink: number | undefined;
 
   constructor(
     private readonly perDay: number,
@@ -49,6 +61,7 @@ export class ShapeBiasCorrector {
     this.spread = opts.spread ?? 1;
     this.minT2 = opts.minT2 ?? 4;
     this.minDays = opts.minDays ?? 7;
+    this.slopeShrink = opts.slopeShrink;
     const bad = (field: string, why: string): never => {
       throw new OptiBidError('OPTIBID_ERR_CONFIG', `shape bias ${field} ${why}`, { context: { field } });
     };
@@ -60,88 +73,120 @@ export class ShapeBiasCorrector {
     if (!(this.minT2 >= 0 && Number.isFinite(this.minT2))) bad('minT2', `must be ≥ 0, got ${this.minT2}`);
     if (!(Number.isInteger(this.minDays) && this.minDays >= 2 && this.minDays <= this.windowDays))
       bad('minDays', `must be an integer in [2, windowDays], got ${this.minDays}`);
-    this.residuals = Array.from({ length: perDay }, () => []);
+    if (this.slopeShrink !== undefined && !(this.slopeShrink >= 0 && Number.isFinite(this.slopeShrink)))
+      bad('slopeShrink', `must be ≥ 0, got ${this.slopeShrink}`);
+    this.forecasts = Array.from({ length: perDay }, () => []);
+    this.actuals = Array.from({ length: perDay }, () => []);
   }
 
-  /** Residual days recorded (capped at the window). */
+  /** Days recorded (capped at the window). */
   get days(): number {
-    return this.residuals[0].length;
+    return this.actuals[0].length;
   }
 
   /** Records a delivered day: its actual prices and the point forecast that was issued for it. */
   observe(actual: ArrayLike<number>, forecast: ArrayLike<number>): void {
-    if (actual.length !== this.perDay || forecast.length !== this.perDay) {
-      throw new OptiBidError(
-        'OPTIBID_ERR_USAGE',
-        `shape bias: expected ${this.perDay} intervals, got ${actual.length} actual and ${forecast.length} forecast`,
-      );
-    }
-    let level = 0;
-    for (let t = 0; t < this.perDay; t++) level += actual[t] - forecast[t];
-    level /= this.perDay;
-    if (!Number.isFinite(level)) return; // a day with a missing price teaches nothing
+    this.checkLength(actual.length);
+    this.checkLength(forecast.length);
+    const fm = mean(forecast);
+    const am = mean(actual);
+    if (!Number.isFinite(fm) || !Number.isFinite(am)) return; // a day with a missing price teaches nothing
     for (let t = 0; t < this.perDay; t++) {
-      const r = this.residuals[t];
-      r.push(actual[t] - forecast[t] - level);
-      if (r.length > this.windowDays) r.shift();
+      this.forecasts[t].push(forecast[t] - fm);
+      this.actuals[t].push(actual[t] - am);
+      if (this.actuals[t].length > this.windowDays) {
+        this.forecasts[t].shift();
+        this.actuals[t].shift();
+      }
     }
   }
 
-  /** The correction per interval that `correct` adds (zeros until `minDays` days are recorded). */
-  bias(): Float64Array {
+  /** What `correct` adds to each interval of this forecast (zeros until `minDays` days are recorded). */
+  correction(forecast: ArrayLike<number>): Float64Array {
+    this.checkLength(forecast.length);
     const out = new Float64Array(this.perDay);
     if (this.days < this.minDays) return out;
+    const fm = mean(forecast);
     for (let t = 0; t < this.perDay; t++) {
-      let sum = 0;
       let n = 0;
       let pooled = 0;
-      for (let k = t - this.spread; k <= t + this.spread; k++) {
-        if (k < 0 || k >= this.perDay) continue;
+      let sx = 0;
+      let sy = 0;
+      for (let k = Math.max(0, t - this.spread); k <= Math.min(this.perDay - 1, t + this.spread); k++) {
         pooled++;
-        for (const v of this.residuals[k]) {
-          sum += v;
-          n++;
+        const xs = this.forecasts[k];
+        const ys = this.actuals[k];
+        for (let i = 0; i < ys.length; i++, n++) {
+          sx += xs[i];
+          sy += ys[i];
         }
       }
-      const mean = sum / n;
-      if (mean === 0) continue;
+      const mx = sx / n;
+      const my = sy / n;
+      if (this.slopeShrink !== undefined) {
+        let vxx = 0;
+        let cxy = 0;
+        for (let k = Math.max(0, t - this.spread); k <= Math.min(this.perDay - 1, t + this.spread); k++) {
+          const xs = this.forecasts[k];
+          const ys = this.actuals[k];
+          for (let i = 0; i < ys.length; i++) {
+            vxx += (xs[i] - mx) ** 2;
+            cxy += (xs[i] - mx) * (ys[i] - my);
+          }
+        }
+        const ols = vxx > 0 ? cxy / vxx : 1;
+        const b = (ols + this.slopeShrink) / (1 + this.slopeShrink);
+        out[t] = my - b * mx + (b - 1) * (forecast[t] - fm);
+        continue;
+      }
+      const bias = my - mx; // mean shape residual
+      if (bias === 0) continue;
       let ss = 0;
-      for (let k = Math.max(0, t - this.spread); k <= Math.min(this.perDay - 1, t + this.spread); k++)
-        for (const v of this.residuals[k]) ss += (v - mean) ** 2;
+      for (let k = Math.max(0, t - this.spread); k <= Math.min(this.perDay - 1, t + this.spread); k++) {
+        const xs = this.forecasts[k];
+        const ys = this.actuals[k];
+        for (let i = 0; i < ys.length; i++) ss += (ys[i] - xs[i] - bias) ** 2;
+      }
       const sd = Math.sqrt(ss / (n - 1));
       // Neighbouring intervals of one day are not independent: count days, not pooled values.
-      const t2 = sd === 0 ? Infinity : (mean / sd) ** 2 * (n / pooled);
-      out[t] = mean * Math.max(0, 1 - this.minT2 / t2);
+      const t2 = sd === 0 ? Infinity : (bias / sd) ** 2 * (n / pooled);
+      out[t] = bias * Math.max(0, 1 - this.minT2 / t2);
     }
     return out;
   }
 
-  /** The forecast plus its recent shape bias (a copy; the input is not changed). */
+  /** The forecast plus its correction (a copy; the input is not changed). */
   correct(forecast: ArrayLike<number>): Float64Array {
-    if (forecast.length !== this.perDay) {
-      throw new OptiBidError(
-        'OPTIBID_ERR_USAGE',
-        `shape bias: expected ${this.perDay} intervals, got ${forecast.length}`,
-      );
-    }
-    const b = this.bias();
-    return Float64Array.from(forecast, (v, t) => v + b[t]);
+    const c = this.correction(forecast);
+    return Float64Array.from(forecast, (v, t) => v + c[t]);
   }
 
-  /** Its residuals as plain JSON (for keyed state). */
+  /** Its recorded days as plain JSON (for keyed state). */
   snapshot(): ShapeBiasSnapshot {
-    return { residuals: this.residuals.map((r) => [...r]) };
+    return { forecast: this.forecasts.map((r) => [...r]), actual: this.actuals.map((r) => [...r]) };
   }
 
-  /** Replaces its residuals by a snapshot's (one taken with the same `perDay`). */
+  /** Replaces its recorded days by a snapshot's (one taken with the same `perDay`). */
   load(snap: ShapeBiasSnapshot): this {
-    if (snap.residuals.length !== this.perDay) {
+    if (snap.forecast.length !== this.perDay || snap.actual.length !== this.perDay) {
       throw new OptiBidError(
         'OPTIBID_ERR_USAGE',
-        `shape bias snapshot has ${snap.residuals.length} intervals, expected ${this.perDay}`,
+        `shape bias snapshot has ${snap.actual.length} intervals, expected ${this.perDay}`,
       );
     }
-    snap.residuals.forEach((r, t) => (this.residuals[t] = r.slice(-this.windowDays)));
+    this.forecasts = snap.forecast.map((r) => r.slice(-this.windowDays));
+    this.actuals = snap.actual.map((r) => r.slice(-this.windowDays));
     return this;
   }
+
+  private checkLength(n: number): void {
+    if (n !== this.perDay)
+      throw new OptiBidError('OPTIBID_ERR_USAGE', `shape bias: expected ${this.perDay} intervals, got ${n}`);
+  }
+}
+
+function mean(v: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < v.length; i++) s += v[i];
+  return s / v.length;
 }
