@@ -81,6 +81,13 @@ export interface ProcessContext {
    * rules only on the worker holding partition 0.
    */
   readonly assignedPartitions?: readonly number[];
+  /**
+   * Asks for `onWatermark` on this context once the watermark reaches `eventTime` (e.g. when a window it
+   * opened closes). Heeded only for a processor with `watermarkRequests` (see there); optional, so a
+   * processor must work without it (other callers may call `onWatermark` at every advance). Call it on the
+   * context (`ctx.requestWatermark(t)`), not detached.
+   */
+  requestWatermark?(eventTime: number): void;
 }
 
 /**
@@ -93,6 +100,17 @@ export interface ProcessContext {
 export interface Processor {
   process(record: StreamRecord, ctx: ProcessContext): void | Promise<void>;
   onWatermark?(watermark: number, ctx: ProcessContext): void | Promise<void>;
+  /**
+   * Opt-in for processors that know when their state next has something to do in event time: `onWatermark`
+   * then runs on a context only once the watermark reaches the earliest time asked for there with
+   * `ctx.requestWatermark(t)` (from `process`, `onWatermark` or `onTimer`) since that context's previous
+   * `onWatermark`, instead of at every advance. Each `onWatermark` call clears the context's requests, so it
+   * asks again for whatever is still open. Also called: after the context's state was restored (the first
+   * advance after), at the end of input (`+Infinity`), and again at the next advance after a call that threw.
+   * A request at or below the current watermark is answered at the next advance. Skipping the calls that
+   * would find nothing due is what this saves (the watermark can advance on every record).
+   */
+  watermarkRequests?: boolean;
   /**
    * Wall-clock punctuation: called on the injected clock every `timerIntervalMs`, whether or not input
    * arrives (absence alerts, deadlines, calendar rules). `now` is `ctx.clock.now()`. Called once per input

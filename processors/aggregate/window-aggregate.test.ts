@@ -1,16 +1,22 @@
 import {
   MemoryTransport,
+  ProcessorCore,
   VirtualClock,
   arraySource,
+  defineProcessor,
   makeSpec,
   type OutRecord,
+  type ProcessContext,
+  type Processor,
   type ProcessorDefinition,
+  type StreamRecord,
 } from '@optibid/runtime';
+import { Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { tableJoinDefinition } from './join.js';
 import { rollupDefinition } from './rollup.js';
-import { windowAggregateDefinition } from './window-aggregate.js';
-import { accumulate, accumulateInto, windowsFor } from './window.js';
+import { windowAggregate, windowAggregateDefinition } from './window-aggregate.js';
+import { accumulate, accumulateInto, windowsFor, type WindowSpec } from './window.js';
 
 const H = 3_600_000;
 const M = 60_000;
@@ -349,4 +355,125 @@ describe('accumulateInto', () => {
       }
     }
   });
+});
+
+describe('watermark requests (the core calls onWatermark only when a window is due)', () => {
+  const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+  /**
+   * The processor as the core runs it (`watermarkRequests`: onWatermark only once a requested time is
+   * reached), or as a processor without requests (onWatermark at every advance, no `requestWatermark`),
+   * counting its onWatermark calls.
+   */
+  const variant = (opts: Parameters<typeof windowAggregate>[0], requests: boolean) => {
+    const calls = { n: 0 };
+    const inner = windowAggregate(opts);
+    const hidden = (ctx: ProcessContext): ProcessContext => ({
+      state: ctx.state,
+      clock: ctx.clock,
+      emit: ctx.emit,
+      get watermark() {
+        return ctx.watermark;
+      },
+    });
+    const processor: Processor = requests
+      ? {
+          ...inner,
+          onWatermark(wm, ctx) {
+            calls.n++;
+            return inner.onWatermark!(wm, ctx);
+          },
+        }
+      : {
+          process: (r, ctx) => inner.process(r, hidden(ctx)),
+          onWatermark(wm, ctx) {
+            calls.n++;
+            return inner.onWatermark!(wm, hidden(ctx));
+          },
+        };
+    expect(processor.watermarkRequests === true).toBe(requests);
+    const def = defineProcessor({
+      name: 'w',
+      status: 'experimental',
+      summary: 'window aggregate variant',
+      config: Type.Object({}),
+      create: () => processor,
+    });
+    const clock = new VirtualClock(0);
+    const core = ProcessorCore.create(
+      { name: 'w', definition: def, config: {}, inputs: ['in'], outputs: ['out', 'late'] },
+      { name: 'w', clock, logger: quiet, env: {}, signal: new AbortController().signal },
+      { dlqTopic: 'dlq.t', clock, maxOutOfOrdernessMs: opts.allowedLatenessMs ? 2 * M : 0, trackChanges: true },
+    );
+    return { core, calls };
+  };
+  /** Random records over 3 partitions and 4 keys: event time mostly rising, some records late, some bad values. */
+  const input = (seed: number, n: number): StreamRecord[] => {
+    const rnd = () => (seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+    const clocks = [0, 0, 0];
+    return Array.from({ length: n }, (_, i) => {
+      const partition = Math.floor(rnd() * 3);
+      clocks[partition]! += Math.floor(rnd() * 9 * M);
+      const late = rnd() < 0.15 ? Math.floor(rnd() * 3 * H) : 0;
+      return {
+        topic: 'in',
+        partition,
+        offset: String(i),
+        key: rnd() < 0.05 ? null : `k${Math.floor(rnd() * 4)}`,
+        timestamp: clocks[partition]! - late,
+        value: { p: rnd() < 0.02 ? 'bad' : Math.round(rnd() * 1000) / 10 },
+      };
+    });
+  };
+
+  const windows: WindowSpec[] = [
+    { type: 'tumbling', sizeMs: H },
+    { type: 'tumbling', sizeMs: 15 * M, offsetMs: 5 * M },
+    { type: 'hopping', sizeMs: H, advanceMs: 20 * M },
+    { type: 'session', gapMs: 25 * M },
+  ];
+  const cases = windows.flatMap((window) => [
+    { window, field: 'p' },
+    { window, field: 'p', allowedLatenessMs: 30 * M, lateTopic: 'late' },
+    { window, field: 'p', allowedLatenessMs: 2 * H },
+  ]);
+
+  it.each(
+    cases.map((c) => [
+      `${c.window.type} ${JSON.stringify(c.window)} lateness ${c.allowedLatenessMs ?? 0} ${c.lateTopic ?? 'dlq'}`,
+      c,
+    ]),
+  )(
+    '%s: same outputs, late records, dead letters and changelog as onWatermark at every advance, with fewer calls',
+    async (_name, opts) => {
+      for (const seed of [1, 2, 3]) {
+        const records = input(seed, 600);
+        const results = [];
+        for (const requests of [true, false]) {
+          const { core, calls } = variant(opts, requests);
+          // Each batch's result as text when it is returned (window entries are updated in place later).
+          const got: string[] = [];
+          // Batches of varying size, a partition revoked half way (its stores dropped) and the end of input.
+          for (let i = 0, b = 1; i < records.length; i += b, b = ((b * 7) % 53) + 1) {
+            got.push(JSON.stringify(await core.run(records.slice(i, i + b))));
+            if (i < 300 && i + b >= 300) core.dropPartition(2, ['in']);
+          }
+          got.push(JSON.stringify(await core.flush()));
+          results.push({ got, calls: calls.n });
+          await core.close();
+        }
+        const [withRequests, everyAdvance] = results;
+        expect(withRequests!.got.length).toBe(everyAdvance!.got.length);
+        withRequests!.got.forEach((batch, i) => expect([i, batch]).toEqual([i, everyAdvance!.got[i]]));
+        // Something was emitted, late, dead-lettered and changed (the comparison means something) ...
+        const text = everyAdvance!.got.join('');
+        expect(text).toContain('"final"');
+        if (opts.lateTopic) expect(text).toContain('"late-by-ms"');
+        else expect(text).toContain('OPTIBID_ERR_LATE');
+        if (opts.allowedLatenessMs) expect(text).toContain('"update"');
+        expect(text).toContain('"changes":[{"partition"');
+        // ... and the fast path skipped most calls.
+        expect(withRequests!.calls).toBeLessThan(everyAdvance!.calls / 2);
+      }
+    },
+  );
 });

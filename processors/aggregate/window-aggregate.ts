@@ -145,7 +145,12 @@ export function windowAggregate(opts: {
     nextDue.set(store, t);
     if (store === lastStore) lastDue = t;
   };
-  const due = (store: KeyValueStore, t: number) => {
+  // Also asked of the core (`ctx.requestWatermark`, see `watermarkRequests`): it then calls onWatermark only
+  // once something is due instead of at every advance. The WeakMap above keeps the early return for callers
+  // that call onWatermark at every advance anyway.
+  const due = (ctx: ProcessContext, t: number) => {
+    ctx.requestWatermark?.(t);
+    const store = ctx.state;
     const cur = dueOf(store);
     if (cur !== undefined && t < cur) setDue(store, t);
   };
@@ -236,7 +241,7 @@ export function windowAggregate(opts: {
       // (nothing after this can throw, so the call's rollback has nothing to undo) and written back, so the
       // changelog gets the key; no new entry and accumulator per record.
       accumulateInto(prev.acc, v, r.timestamp);
-      due(ctx.state, end);
+      due(ctx, end);
       ctx.state.put(sk, prev);
       return;
     }
@@ -250,8 +255,8 @@ export function windowAggregate(opts: {
     if (end <= wm) {
       emitResult(ctx, r.key, start, end, entry.acc, entry.fired ? 'update' : 'final');
       entry.fired = true;
-      due(ctx.state, end + lateness);
-    } else due(ctx.state, end);
+      due(ctx, end + lateness);
+    } else due(ctx, end);
     ctx.state.put(sk, entry);
   };
 
@@ -278,14 +283,15 @@ export function windowAggregate(opts: {
     if (merged.e <= wm) {
       emitResult(ctx, r.key, merged.s, merged.e, merged.acc, wasFired ? 'update' : 'final');
       merged.fired = true;
-      due(ctx.state, merged.e + lateness);
-    } else due(ctx.state, merged.e);
+      due(ctx, merged.e + lateness);
+    } else due(ctx, merged.e);
     rest.push(merged);
     rest.sort((a, b) => a.s - b.s);
     ctx.state.put(sk, { k: r.key, sessions: rest });
   };
 
   return {
+    watermarkRequests: true,
     process(r, ctx) {
       if (!selected(r.value)) return;
       const v = readField(r);
@@ -330,6 +336,7 @@ export function windowAggregate(opts: {
         }
       }
       setDue(store, next);
+      if (next !== Infinity) ctx.requestWatermark?.(next);
       results.sort((a, b) => a[1] - b[1] || String(a[0]).localeCompare(String(b[0])));
       for (const [k, s, e, acc] of results) emitResult(ctx, k, s, e, acc, 'final');
     },

@@ -349,6 +349,162 @@ describe('ProcessorCore watermarks', () => {
   });
 });
 
+/**
+ * A processor with `watermarkRequests`: a record's value `{ due }` asks for a watermark at that time; every
+ * onWatermark call is emitted as [partition store's first key, watermark] and asks again for what it keeps
+ * in `open` (times not yet reached). `failAt`: the call at that watermark throws once.
+ */
+function requesting(failAt?: number): ProcessorCore {
+  let failed = false;
+  const def = defineProcessor({
+    name: 'requesting',
+    status: 'experimental',
+    summary: 'asks for its watermarks',
+    config: Type.Object({}),
+    create: (): Processor => ({
+      watermarkRequests: true,
+      process(r, ctx) {
+        const due = (r.value as { due: number }).due;
+        const open = (ctx.state.get('open') as number[] | undefined) ?? [];
+        ctx.state.put('open', [...open, due]);
+        ctx.requestWatermark!(due);
+      },
+      onWatermark(wm, ctx) {
+        const open = (ctx.state.get('open') as number[] | undefined) ?? [];
+        const rest = open.filter((t) => t > wm);
+        ctx.state.put('open', rest);
+        ctx.emit({ key: null, value: [ctx.state.get('p'), wm], timestamp: 0 });
+        if (wm === failAt && !failed) {
+          failed = true;
+          throw new Error('boom');
+        }
+        if (rest.length) ctx.requestWatermark!(Math.min(...rest));
+      },
+    }),
+  });
+  const node = { name: 'requesting', definition: def, config: {}, inputs: ['in'], outputs: ['out'] };
+  const clock = new VirtualClock();
+  return ProcessorCore.create(
+    node,
+    {
+      name: 'requesting',
+      clock,
+      logger: { debug() {}, info() {}, warn() {}, error() {} },
+      env: {},
+      signal: new AbortController().signal,
+    },
+    { dlqTopic: 'dlq.t', clock, maxOutOfOrdernessMs: 0, trackChanges: true },
+  );
+}
+
+const asking = (partition: number, offset: number, ts: number, due: number) => ({
+  ...at(partition, offset, ts),
+  value: { due },
+});
+
+describe('ProcessorCore watermark requests (watermarkRequests)', () => {
+  it('calls onWatermark on a store only once the watermark reaches what it asked for, then as it asks again', async () => {
+    const core = requesting();
+    core.store(0).put('p', 0);
+    const r = await core.run([
+      asking(0, 0, 1000, 5000),
+      asking(0, 1, 2000, 3000), // an earlier request lowers the store's due time
+      asking(0, 2, 2500, 9000),
+      asking(0, 3, 3000, 9000), // reaches 3000: one call, which asks for 5000 (its earliest open time)
+      asking(0, 4, 4000, 9000),
+      asking(0, 5, 6000, 9000), // passes 5000: one call, asks for 9000
+      asking(0, 6, 7000, 9000),
+    ]);
+    expect(r.outputs.map((o) => o.value)).toEqual([
+      [0, 3000],
+      [0, 6000],
+    ]);
+    // End of input: called whether or not anything was asked for.
+    expect((await core.flush()).outputs.map((o) => o.value)).toEqual([[0, Infinity]]);
+  });
+
+  it('keeps a due time per partition store', async () => {
+    const core = requesting();
+    core.store(0).put('p', 0);
+    core.store(1).put('p', 1);
+    const r = await core.run([
+      asking(0, 0, 1000, 2000),
+      asking(1, 0, 1000, 8000),
+      asking(0, 1, 3000, 9000),
+      asking(1, 1, 3000, 9000),
+    ]);
+    // The watermark reaches 3000 (both partitions at 3000): only partition 0's store asked for it.
+    expect(r.outputs.map((o) => o.value)).toEqual([[0, 3000]]);
+  });
+
+  it('answers a request at or below the current watermark at the next advance', async () => {
+    const core = requesting();
+    core.store(0).put('p', 0);
+    const r = await core.run([asking(0, 0, 5000, 1000), asking(0, 1, 5000, 9000), asking(0, 2, 5001, 9000)]);
+    // The first record asks for 1000 and moves the watermark to 5000 itself: called at once.
+    // The second (no advance) asks for nothing yet due; 5001 is below 9000: no call.
+    expect(r.outputs.map((o) => o.value)).toEqual([[0, 5000]]);
+    const late = await core.run([asking(0, 3, 4000, 4500), asking(0, 4, 5002, 9000)]);
+    // 4500 is already passed when asked for: answered at the next advance (5002).
+    expect(late.outputs.map((o) => o.value)).toEqual([[0, 5002]]);
+  });
+
+  it('calls again at the next advance after a call that threw, its writes and emits dropped', async () => {
+    const core = requesting(3000);
+    core.store(0).put('p', 0);
+    const r = await core.run([asking(0, 0, 1000, 3000), asking(0, 1, 3000, 9000), asking(0, 2, 3500, 9000)]);
+    // 3000 threw (its emit dropped, `open` unchanged); 3500 retries although nothing new was asked for.
+    expect(r.outputs.map((o) => o.value)).toEqual([[0, 3500]]);
+    expect(core.stats.failed).toBe(1);
+    expect(core.store(0).get('open')).toEqual([9000, 9000]);
+  });
+
+  it('calls a store whose state was restored at the next advance (what it holds may be due)', async () => {
+    const core = requesting();
+    core.restorePartition(0, [
+      ['p', 0],
+      ['open', [1500]],
+    ]);
+    const r = await core.run([asking(0, 0, 1000, 9000), asking(0, 1, 2000, 9000)]);
+    // The restored store is called at the first advance (1000): it finds nothing due and asks for 1500.
+    expect(r.outputs.map((o) => o.value)).toEqual([
+      [0, 1000],
+      [0, 2000],
+    ]);
+  });
+
+  it('without watermarkRequests onWatermark still runs at every advance; a request is ignored', async () => {
+    const seen: number[] = [];
+    const def = defineProcessor({
+      name: 'plain',
+      status: 'experimental',
+      summary: 'every watermark',
+      config: Type.Object({}),
+      create: (): Processor => ({
+        process(r, ctx) {
+          // Destructured: emit works without `this` being the context (as with the object contexts before).
+          const { emit } = ctx;
+          ctx.requestWatermark!(1e12);
+          emit({ value: ctx.watermark });
+        },
+        onWatermark(wm) {
+          seen.push(wm);
+        },
+      }),
+    });
+    const clock = new VirtualClock();
+    const core = ProcessorCore.create(
+      { name: 'plain', definition: def, config: {}, inputs: ['in'], outputs: ['out'] },
+      { name: 'plain', clock, logger: console, env: {}, signal: new AbortController().signal },
+      { dlqTopic: 'dlq.t', clock, maxOutOfOrdernessMs: 0 },
+    );
+    const r = await core.run([at(0, 0, 1000), at(0, 1, 2000), at(0, 2, 3000)]);
+    expect(seen).toEqual([1000, 2000, 3000]);
+    // ctx.watermark as the record is processed: before its own advance.
+    expect(r.outputs.map((o) => o.value)).toEqual([-Infinity, 1000, 2000]);
+  });
+});
+
 describe('ProcessorCore state restored at assignment', () => {
   /** On each timer call, emits the partition's `total` with what the processor was told it holds. */
   const timed = defineProcessor({

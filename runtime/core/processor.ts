@@ -31,9 +31,43 @@ export interface ProcessorCoreOptions {
   idlePartitionMs?: number;
 }
 
-interface PartitionContext extends ProcessContext {
-  store: ChangelogStore;
-  state: TxStore;
+/**
+ * The `ProcessContext` of one input partition's store. A class (not an object literal with getters): its
+ * `watermark` getter and `requestWatermark` are the same functions for every context, so the optimiser can
+ * inline them into a processor's hot path (no boxed watermark per record).
+ */
+class PartitionContext implements ProcessContext {
+  readonly state: TxStore;
+  /**
+   * For a processor with `watermarkRequests`: the earliest event time asked for with `requestWatermark` since
+   * this context's last `onWatermark` (+Infinity: nothing; -Infinity: unknown, e.g. state just restored).
+   */
+  due = Infinity;
+  /** Sends a record downstream (a bound function: processors may pass `ctx.emit` around). */
+  readonly emit: ProcessContext['emit'];
+
+  constructor(
+    readonly store: ChangelogStore,
+    readonly clock: Clock,
+    private readonly tracker: WatermarkTracker,
+    private readonly core: { readonly assignedPartitions: readonly number[] | undefined },
+    emit: ProcessContext['emit'],
+  ) {
+    this.state = new TxStore(store);
+    this.emit = emit;
+  }
+
+  get watermark(): number {
+    return this.tracker.value;
+  }
+
+  get assignedPartitions(): readonly number[] | undefined {
+    return this.core.assignedPartitions;
+  }
+
+  requestWatermark(eventTime: number): void {
+    if (eventTime < this.due) this.due = eventTime;
+  }
 }
 
 /** Default `timerIntervalMs` of a processor with `onTimer`. */
@@ -157,10 +191,13 @@ export class ProcessorCore {
    * Nothing of it is tracked as a change.
    */
   restorePartition(partition: number, entries: Iterable<[key: string, value: unknown]>): void {
-    const store = this.context(partition).store;
+    const ctx = this.context(partition);
+    const store = ctx.store;
     store.clear();
     for (const [key, value] of entries) store.restore(key, value);
     store.discardChanges();
+    // What the restored state asks for is unknown: its first onWatermark looks (and asks again).
+    ctx.due = -Infinity;
   }
 
   /** Whether the task holds a store (state) for an input partition. */
@@ -198,20 +235,7 @@ export class ProcessorCore {
 
   private newContext(): PartitionContext {
     const store = new ChangelogStore({ trackChanges: this.opts.trackChanges });
-    const tracker = this.watermark;
-    const assigned = () => this.assigned;
-    return {
-      store,
-      state: new TxStore(store),
-      clock: this.opts.clock,
-      get watermark() {
-        return tracker.value;
-      },
-      get assignedPartitions() {
-        return assigned();
-      },
-      emit: (rec) => this.emit(rec),
-    };
+    return new PartitionContext(store, this.opts.clock, this.watermark, this, (rec) => this.emit(rec));
   }
 
   private emit(rec: Omit<OutRecord, 'topic'> & { topic?: string }): void {
@@ -378,7 +402,10 @@ export class ProcessorCore {
     // The stores as an array kept beside the Map (rebuilt after a store is added or dropped): no
     // iterator object per watermark, i.e. per record of a stream whose event time keeps rising.
     const list = (this.storeList ??= [...this.stores.values()]);
+    const onRequest = this.processor.watermarkRequests === true;
     for (let i = 0; i < list.length; i++) {
+      // A processor that asks for its watermarks is called only once one of them is reached.
+      if (onRequest && wm < list[i]!.due) continue;
       const pending = this.guarded(list[i]!, 'onWatermark', wm);
       if (pending !== undefined) return this.fireWatermarkRest(pending, list, i + 1, wm);
     }
@@ -392,7 +419,11 @@ export class ProcessorCore {
     wm: number,
   ): Promise<void> {
     await pending;
-    for (let i = from; i < list.length; i++) await this.guarded(list[i]!, 'onWatermark', wm);
+    const onRequest = this.processor.watermarkRequests === true;
+    for (let i = from; i < list.length; i++) {
+      if (onRequest && wm < list[i]!.due) continue;
+      await this.guarded(list[i]!, 'onWatermark', wm);
+    }
   }
 
   /**
@@ -401,26 +432,38 @@ export class ProcessorCore {
    */
   private guarded(ctx: PartitionContext, kind: 'onWatermark' | 'onTimer', at: number): Promise<void> | undefined {
     const mark = this.buffer.length;
+    // onWatermark clears the context's requests: the processor asks again for what is still open. A call
+    // that fails keeps the earlier ones (at or below this watermark: the next advance calls it again).
+    const due = ctx.due;
+    if (kind === 'onWatermark') ctx.due = Infinity;
     let r: void | Promise<void>;
     try {
       r = kind === 'onWatermark' ? this.processor.onWatermark!(at, ctx) : this.processor.onTimer!(at, ctx);
     } catch (err) {
-      this.callFailed(ctx, mark, kind, at, err);
+      this.callFailed(ctx, mark, kind, at, err, due);
       return undefined;
     }
     if (r !== undefined && typeof (r as Promise<void>).then === 'function') {
       return (r as Promise<void>).then(
         () => ctx.state.commit(),
-        (err: unknown) => this.callFailed(ctx, mark, kind, at, err),
+        (err: unknown) => this.callFailed(ctx, mark, kind, at, err, due),
       );
     }
     ctx.state.commit();
     return undefined;
   }
 
-  private callFailed(ctx: PartitionContext, mark: number, kind: 'onWatermark' | 'onTimer', at: number, err: unknown) {
+  private callFailed(
+    ctx: PartitionContext,
+    mark: number,
+    kind: 'onWatermark' | 'onTimer',
+    at: number,
+    err: unknown,
+    due: number,
+  ) {
     // No input record to dead-letter here.
     ctx.state.rollback();
+    if (due < ctx.due) ctx.due = due;
     this.buffer.length = mark;
     this.stats.failed++;
     const what = kind === 'onTimer' ? { timer: at } : { watermark: at };
