@@ -15,7 +15,7 @@ import { Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { tableJoinDefinition } from './join.js';
 import { rollupDefinition } from './rollup.js';
-import { windowAggregate, windowAggregateDefinition } from './window-aggregate.js';
+import { sortSmall, windowAggregate, windowAggregateDefinition } from './window-aggregate.js';
 import { accumulate, accumulateInto, windowsFor, type WindowSpec } from './window.js';
 
 const H = 3_600_000;
@@ -476,4 +476,24 @@ describe('watermark requests (the core calls onWatermark only when a window is d
       }
     },
   );
+});
+
+describe('sortSmall', () => {
+  it('orders like Array.prototype.sort (stable) for short and long arrays with many ties', () => {
+    let seed = 11;
+    const rnd = () => (seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+    const cmp = (a: { s: number; k: string | null }, b: { s: number; k: string | null }) =>
+      a.s - b.s || String(a.k).localeCompare(String(b.k));
+    for (let n = 0; n < 40; n++) {
+      const xs = Array.from({ length: n }, (_, i) => ({
+        s: Math.floor(rnd() * 4),
+        k: rnd() < 0.1 ? null : ['b', 'a', 'B', 'é', 'c'][Math.floor(rnd() * 5)]!,
+        i,
+      }));
+      const expected = [...xs].sort(cmp);
+      sortSmall(xs, cmp);
+      // Same order, ties (same s and k) kept in their original order.
+      expect(xs.map((x) => x.i)).toEqual(expected.map((x) => x.i));
+    }
+  });
 });

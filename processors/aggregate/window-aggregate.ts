@@ -85,6 +85,35 @@ interface SessionEntry {
   k: string | null;
   sessions: Session[];
 }
+/** A window closing at a watermark, emitted in order of start, then key. */
+interface Closing {
+  k: string | null;
+  s: number;
+  e: number;
+  acc: Accumulator;
+}
+
+const byStartThenKey = (a: Closing, b: Closing) => a.s - b.s || String(a.k).localeCompare(String(b.k));
+
+/**
+ * Sorts `xs` in place like `Array.prototype.sort` (stable, same order for a consistent `cmp`), by insertion
+ * for the handful of windows a watermark usually closes: no work arrays (the built-in sort copies).
+ */
+export function sortSmall<T>(xs: T[], cmp: (a: T, b: T) => number): void {
+  if (xs.length > 16) {
+    xs.sort(cmp);
+    return;
+  }
+  for (let i = 1; i < xs.length; i++) {
+    const x = xs[i]!;
+    let j = i - 1;
+    while (j >= 0 && cmp(xs[j]!, x) > 0) {
+      xs[j + 1] = xs[j]!;
+      j--;
+    }
+    xs[j + 1] = x;
+  }
+}
 
 /** Converts the config's durations. */
 export function toWindowSpec(cfg: WindowAggregateConfig['window']): WindowSpec {
@@ -303,13 +332,14 @@ export function windowAggregate(opts: {
       const store = ctx.state;
       const known = dueOf(store);
       if (known !== undefined && wm < known) return;
-      const results: Array<[string | null, number, number, Accumulator]> = [];
+      // What closes now: a fixed window's entry itself (no tuple per result), a session as its parts.
+      const results: Closing[] = [];
       let next = Infinity;
       for (const [sk, raw] of [...store.entries()]) {
         if (sk.startsWith('w\u0000')) {
           const entry = raw as FixedEntry;
           if (!entry.fired && entry.e <= wm) {
-            results.push([entry.k, entry.s, entry.e, entry.acc]);
+            results.push(entry);
             entry.fired = true;
             if (entry.e + lateness > wm) store.put(sk, { ...entry });
           }
@@ -321,7 +351,7 @@ export function windowAggregate(opts: {
           const keep: Session[] = [];
           for (const s of entry.sessions) {
             if (!s.fired && s.e <= wm) {
-              results.push([entry.k, s.s, s.e, s.acc]);
+              results.push({ k: entry.k, s: s.s, e: s.e, acc: s.acc });
               s.fired = true;
               changed = true;
             }
@@ -337,8 +367,11 @@ export function windowAggregate(opts: {
       }
       setDue(store, next);
       if (next !== Infinity) ctx.requestWatermark?.(next);
-      results.sort((a, b) => a[1] - b[1] || String(a[0]).localeCompare(String(b[0])));
-      for (const [k, s, e, acc] of results) emitResult(ctx, k, s, e, acc, 'final');
+      sortSmall(results, byStartThenKey);
+      for (let i = 0; i < results.length; i++) {
+        const r = results[i]!;
+        emitResult(ctx, r.k, r.s, r.e, r.acc, 'final');
+      }
     },
   };
 }

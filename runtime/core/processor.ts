@@ -5,10 +5,10 @@ import { OptiBidError } from '../errors.js';
 import type { OutRecord, StreamRecord } from '../record.js';
 import type { ProcessorNode } from '../spec.js';
 import { ChangelogStore, type StateChange } from '../state.js';
-import { WatermarkTracker } from '../watermark.js';
 import { registerProjection } from './projection.js';
 import { newStats, type ComponentStats } from './stats.js';
 import { TxStore } from './tx-store.js';
+import { PartitionWatermarks, type WatermarkSlot } from './watermarks.js';
 
 /** What one batch produced: records for output topics, dead letters and per-partition state changes. */
 export interface BatchResult {
@@ -49,7 +49,7 @@ class PartitionContext implements ProcessContext {
   constructor(
     readonly store: ChangelogStore,
     readonly clock: Clock,
-    private readonly tracker: WatermarkTracker,
+    private readonly tracker: PartitionWatermarks,
     private readonly core: { readonly assignedPartitions: readonly number[] | undefined },
     emit: ProcessContext['emit'],
   ) {
@@ -89,7 +89,7 @@ export class ProcessorCore {
   private readonly stores = new Map<number, PartitionContext>();
   /** `stores`' values in Map order; undefined after the Map changed (see `fireWatermark`). */
   private storeList: PartitionContext[] | undefined;
-  private readonly watermark: WatermarkTracker;
+  private readonly watermark: PartitionWatermarks;
   private readonly outputSet: Set<string>;
   private readonly defaultOutput: string | undefined;
   private buffer: OutRecord[] = [];
@@ -97,8 +97,6 @@ export class ProcessorCore {
   private lock: Promise<unknown> = Promise.resolve();
   /** Clock time of the last record per watermark partition (`topic/partition`), for idleness. */
   private readonly lastSeen = new Map<string, number>();
-  /** Highest event time given to the watermark tracker per watermark partition (mirror, to skip no-op updates). */
-  private readonly maxSeen = new Map<string, number>();
   private forgotPartition = false;
   private nextTimerAt: number;
   private assigned: number[] | undefined;
@@ -110,7 +108,7 @@ export class ProcessorCore {
     private readonly opts: ProcessorCoreOptions,
   ) {
     this.stats = newStats(node.name, 'processor');
-    this.watermark = new WatermarkTracker(opts.maxOutOfOrdernessMs);
+    this.watermark = new PartitionWatermarks(opts.maxOutOfOrdernessMs);
     this.outputSet = new Set(node.outputs);
     this.defaultOutput = node.outputs[0];
     this.nextTimerAt = opts.clock.now() + this.timerIntervalMs;
@@ -214,7 +212,6 @@ export class ProcessorCore {
 
   private forget(wmKey: string): void {
     this.watermark.forget(wmKey);
-    this.maxSeen.delete(wmKey);
     this.lastSeen.delete(wmKey);
     this.forgotPartition = true;
   }
@@ -280,25 +277,20 @@ export class ProcessorCore {
     // After a partition was forgotten the watermark may move on without a new maximum: recompute once.
     let recompute = this.forgotPartition;
     this.forgotPartition = false;
-    // Highest event time observed on wmKey: a record at or below it cannot move the watermark.
-    let wmMax = -Infinity;
-    // wmMax is written back to maxSeen at a partition switch and after the loop, not per record.
-    let maxDirty = false;
+    // wmKey's watermark slot (its highest event time; undefined before its first): a record at or below it
+    // cannot move the watermark. Looked up per partition switch, raised in place.
+    let slot: WatermarkSlot | undefined;
     const seen: string[] = [];
     // Hot loop: no per-record closures or promises unless the processor itself returns one.
     for (let i = 0; i < records.length; i++) {
       const rec = records[i]!;
       const partition = rec.partition ?? 0;
       if (rec.topic !== lastTopic || partition !== lastPartition) {
-        if (maxDirty) {
-          this.maxSeen.set(wmKey, wmMax);
-          maxDirty = false;
-        }
         lastTopic = rec.topic;
         lastPartition = partition;
         wmKey = `${rec.topic}/${partition}`;
         if (!seen.includes(wmKey)) seen.push(wmKey);
-        wmMax = this.maxSeen.get(wmKey) ?? -Infinity;
+        slot = this.watermark.slot(wmKey);
       }
       // Stores are only dropped between batches (rebalance, abort), so one lookup per partition switch.
       if (ctx === undefined || partition !== ctxPartition) {
@@ -318,23 +310,18 @@ export class ProcessorCore {
         this.stats.dlq++;
         deadLetters.push(toDeadLetter(this.opts.dlqTopic, rec, this.node.name, err));
       }
-      if (rec.timestamp > wmMax || recompute) {
+      const ts = rec.timestamp;
+      if (ts > (slot === undefined ? -Infinity : slot.max) || recompute) {
         recompute = false;
-        if (rec.timestamp > wmMax) {
-          wmMax = rec.timestamp;
-          maxDirty = true;
-        }
-        this.watermark.observe(wmKey, rec.timestamp);
-        const advanced = this.watermark.advance();
-        if (advanced !== undefined && processor.onWatermark) {
+        slot = this.watermark.observe(wmKey, ts, slot);
+        if (this.watermark.advance() && processor.onWatermark) {
           this.current = undefined;
-          const pending = this.fireWatermark(advanced);
+          const pending = this.fireWatermark(this.watermark.value);
           if (pending !== undefined) await pending;
         }
       }
     }
     this.current = undefined;
-    if (maxDirty) this.maxSeen.set(wmKey, wmMax);
     if (seen.length !== 0 && this.opts.idlePartitionMs !== undefined) {
       const now = this.opts.clock.now();
       for (const k of seen) this.lastSeen.set(k, now);
@@ -350,8 +337,7 @@ export class ProcessorCore {
   /** Moves event time to `watermark` (+Infinity at end of input) and returns what the windows emit. */
   async flush(watermark = Infinity): Promise<BatchResult> {
     this.buffer = [];
-    const advanced = this.watermark.forceTo(watermark);
-    if (advanced !== undefined && this.processor.onWatermark) await this.fireWatermark(advanced);
+    if (this.watermark.forceTo(watermark) && this.processor.onWatermark) await this.fireWatermark(this.watermark.value);
     this.stats.recordsOut += this.buffer.length;
     return { outputs: this.takeBuffer(), deadLetters: [], changes: this.drainChanges() };
   }
@@ -375,8 +361,8 @@ export class ProcessorCore {
           'input partition idle; watermark no longer waits for it',
         );
       }
-      const advanced = forgot ? this.watermark.advance() : undefined;
-      if (advanced !== undefined && this.processor.onWatermark) await this.fireWatermark(advanced);
+      if (forgot && this.watermark.advance() && this.processor.onWatermark)
+        await this.fireWatermark(this.watermark.value);
       if (forgot) this.forgotPartition = false;
     }
     if (this.processor.onTimer && now >= this.nextTimerAt) {
