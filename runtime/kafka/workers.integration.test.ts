@@ -1,5 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { jest } from '@jest/globals';
 import type { KafkaMessage } from 'kafkajs';
@@ -12,6 +15,7 @@ jest.setTimeout(180_000);
 
 const runId = `w${Date.now().toString(36)}${randomUUID().slice(0, 4)}`;
 const worker = fileURLToPath(new URL('./fixtures/worker.mjs', import.meta.url));
+const logDir = join(tmpdir(), 'optibid-workers');
 
 async function endOffsetsSum(topic: string): Promise<number> {
   const admin = testKafka().admin();
@@ -27,6 +31,44 @@ async function waitFor(cond: () => Promise<boolean> | boolean, timeoutMs: number
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 200));
   }
+}
+
+/** The offsets a consumer group committed on a topic, summed over its partitions (none committed: 0). */
+async function committedSum(groupId: string, topic: string): Promise<number> {
+  const admin = testKafka().admin();
+  await admin.connect();
+  const [offsets] = await admin.fetchOffsets({ groupId, topics: [topic] });
+  await admin.disconnect();
+  return offsets!.partitions.reduce((a, p) => a + Math.max(0, Number(p.offset)), 0);
+}
+
+/**
+ * Starts fixtures/worker.mjs. Its stdout (`started`, `done in=N out=N`) is collected; its log lines go to a file
+ * under the OS temp folder, shown by `log()` when an assertion fails.
+ */
+function startWorker(name: string, which: string, args: string[]) {
+  mkdirSync(logDir, { recursive: true });
+  const logFile = join(logDir, `${name}.${which}.log`);
+  const fd = openSync(logFile, 'w');
+  const child = spawn(process.execPath, [worker, name, ...args], { stdio: ['ignore', 'pipe', fd] });
+  closeSync(fd); // the child has its own copy
+  let stdout = '';
+  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  return {
+    child,
+    stdout: () => stdout.trim(),
+    done: () => {
+      const m = /done in=(\d+) out=(\d+)/.exec(stdout);
+      return m ? { in: Number(m[1]), out: Number(m[2]) } : undefined;
+    },
+    /** The worker's warnings and errors, and its assignment and restore lines. */
+    log: () =>
+      readFileSync(logFile, 'utf8')
+        .split('\n')
+        .filter((l) => /"level":(4|5)0|assigned|revoked|restor|offset/.test(l))
+        .slice(-40)
+        .join('\n'),
+  };
 }
 
 function exited(child: ChildProcess): Promise<number | null> {
@@ -66,22 +108,24 @@ describe.each(kafkaTransports)('Kafka workers on the %s transport', (transportNa
     const n = 1500;
     await produce(input, records(0, n, 10));
 
-    const first = spawn(process.execPath, [worker, name, input, output, 'w1', '2', 'forever', transportName], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const first = startWorker(name, 'first', [input, output, 'w1', '2', 'forever', transportName]);
     await waitFor(async () => (await endOffsetsSum(output)) > 200, 60_000, 'first outputs');
-    first.kill('SIGKILL');
-    expect(await exited(first)).toBeNull();
+    first.child.kill('SIGKILL');
+    expect(await exited(first.child)).toBeNull();
     const written = await endOffsetsSum(output);
     expect(written).toBeLessThan(n); // killed mid-stream
+    const committed = await committedSum(`${name}.count`, input);
 
-    const second = spawn(process.execPath, [worker, name, input, output, 'w1', '0', 'until-idle', transportName], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    expect(await exited(second)).toBe(0);
+    const second = startWorker(name, 'second', [input, output, 'w1', '0', 'until-idle', transportName]);
+    expect(await exited(second.child)).toBe(0);
+    // The restart resumes from the offsets committed with the first worker's transactions: it reads exactly
+    // the records the first did not commit (a restart from the log start would read all of them again).
+    const diagnosis = () =>
+      `${n} records; committed by the first worker ${committed}; second worker: ${second.stdout()}\n${second.log()}`;
+    expect([second.done(), diagnosis()]).toEqual([{ in: n - committed, out: n - committed }, diagnosis()]);
 
     const out = await readTopic(output, { count: n, settleMs: 1500 });
-    expect(out.length).toBe(n);
+    expect([out.length, diagnosis()]).toEqual([n, diagnosis()]);
     expect(inputsOf(out)).toEqual(Array.from({ length: n }, (_, i) => i));
     for (const [key, counts] of countsByKey(out)) {
       expect([key, counts]).toEqual([key, Array.from({ length: n / 10 }, (_, i) => i + 1)]);
