@@ -30,6 +30,7 @@ import {
   type RdError,
   type RdKafka,
 } from './client.js';
+import { startPositions } from './committed.js';
 
 export interface RdkafkaTransportOptions {
   brokers?: string[];
@@ -433,13 +434,39 @@ class RdkafkaRun extends KafkaRunBase {
       }
       if (notify && current()) await core.notifyAssigned();
     };
-    /** Every assigned partition back to its committed offset (re-assigning fetches from there). */
-    const rewind = () => {
+    /**
+     * Where each of `partitions` starts: the committed offsets, asked again while an open transaction holds
+     * them (see committed.ts); undefined once `stillWanted()` turns false.
+     */
+    const positions = (partitions: Array<{ topic: string; partition: number }>, stillWanted: () => boolean) =>
+      startPositions(
+        (list, timeoutMs) =>
+          new Promise((resolve, reject) =>
+            consumer.committed(list, timeoutMs, (err, answers) =>
+              err ? reject(err) : resolve(answers as Array<{ offset?: number } | Error>),
+            ),
+          ),
+        partitions,
+        {
+          sleep: (ms) => sleep(ms, this.abort.signal),
+          stillWanted: () => stillWanted() && !stopping && consumer.isConnected(),
+          onRetry: ({ attempt, reason, partitions: waiting }) =>
+            this.logger[attempt === 1 || attempt % 10 === 0 ? 'info' : 'debug'](
+              { component: node.name, group, partitions: waiting, attempt, reason },
+              'committed offsets not readable yet (an open transaction may hold them); asking again',
+            ),
+        },
+      );
+    /** Every assigned partition back to its committed offset. */
+    const rewind = async () => {
       epoch++;
       const current = progress.assigned;
       if (!consumer.isConnected()) return;
+      const seen = rebalances;
+      const starts = await positions(current, () => rebalances === seen);
+      if (!starts) return; // a rebalance came in between: its handler assigns
       consumer.unassign();
-      if (current.length) consumer.assign(current);
+      if (starts.length) consumer.assign(starts);
     };
     // Bumped by every rebalance and rewind: a batch consumed across one is not processed but fetched again.
     let epoch = 0;
@@ -456,7 +483,10 @@ class RdkafkaRun extends KafkaRunBase {
             if (err.code === codes.assignPartitions) {
               this.logger.info({ component: node.name, assignment }, 'partitions assigned');
               progress.assign(assignment);
-              consumer.assign(assignment);
+              // Explicit start offsets: librdkafka's own lookup would send a partition whose offsets an open
+              // transaction holds to the log start (committed.ts). librdkafka waits for this assign call.
+              const seen = rebalances;
+              consumer.assign((await positions(assignment, () => rebalances === seen)) ?? []);
               core.setAssignment(assignment.filter((p) => node.inputs.includes(p.topic)).map((p) => p.partition));
               await restoreAssigned(true);
             } else {
