@@ -2,6 +2,7 @@ import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Session } from 'node:inspector/promises';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import v8 from 'node:v8';
@@ -195,11 +196,37 @@ async function worker(job: WorkerJob): Promise<void> {
   run.done.catch((err: unknown) => send({ type: 'error', message: (err as Error).message }));
   const stats = run.stats()[0]!;
   let first = 0;
+  // OPTIBID_BENCH_HEAP_SNAPSHOT=DIR: one heap snapshot of each worker, OPTIBID_BENCH_HEAP_SNAPSHOT_MS (default 500)
+  // after its first batch (what is alive between two chunks, i.e. what young-generation collections copy).
+  const snapshotDir = process.env.OPTIBID_BENCH_HEAP_SNAPSHOT;
   stats.onBatch = (_n, ms) => {
-    if (first === 0) send({ type: 'first', at: (first = now() - ms) });
+    if (first !== 0) return;
+    send({ type: 'first', at: (first = now() - ms) });
+    if (snapshotDir)
+      setTimeout(
+        () => v8.writeHeapSnapshot(join(snapshotDir, `worker-${process.pid}.heapsnapshot`)),
+        Number(process.env.OPTIBID_BENCH_HEAP_SNAPSHOT_MS ?? 500),
+      );
   };
+  // OPTIBID_BENCH_HEAP_PROFILE=DIR: a sampling heap profile of each worker from ready to stop (open in Chrome
+  // DevTools): bytes allocated by allocation site, garbage included.
+  const heapDir = process.env.OPTIBID_BENCH_HEAP_PROFILE;
+  const inspector = heapDir ? new Session() : undefined;
+  if (inspector) {
+    inspector.connect();
+    await inspector.post('HeapProfiler.startSampling', {
+      samplingInterval: 1024,
+      includeObjectsCollectedByMinorGC: true,
+      includeObjectsCollectedByMajorGC: true,
+    });
+  }
   send({ type: 'started' });
   const { from, to } = await stopped;
+  if (inspector) {
+    const { profile } = await inspector.post('HeapProfiler.stopSampling');
+    writeFileSync(join(heapDir!, `worker-${process.pid}.heapprofile`), JSON.stringify(profile));
+    inspector.disconnect();
+  }
   await run.stop();
   obs.disconnect();
   const inWindow = gc.filter(([at]) => at >= from && at <= to);
@@ -259,6 +286,8 @@ async function runGroup(
   if (profDir) execArgv.push('--cpu-prof', `--cpu-prof-dir=${profDir}`);
   if (profDir && process.env.OPTIBID_BENCH_CPU_PROF_INTERVAL)
     execArgv.push(`--cpu-prof-interval=${process.env.OPTIBID_BENCH_CPU_PROF_INTERVAL}`);
+  // OPTIBID_BENCH_WORKER_FLAGS: more node/V8 flags for the workers (e.g. --trace-gc, which NODE_OPTIONS refuses).
+  execArgv.push(...(process.env.OPTIBID_BENCH_WORKER_FLAGS ?? '').split(/\s+/).filter(Boolean));
   const children: ChildProcess[] = [];
   const commits: Array<{ at: number; records: number; worker: number; cpuMs: number }> = [];
   const firstCpu = new Map<number, number>();
