@@ -83,7 +83,7 @@ function harness(config: Parameters<typeof batteryBidderProcessor.create>[0], cl
   const feed = async (records: StreamRecord[]) => {
     for (const r of records) await processor.process(r, ctx);
   };
-  return { out, feed, warnings };
+  return { out, feed, warnings, store };
 }
 
 /** Replaying the submitted quantities keeps the battery inside its power and SoC bounds; all on the 0.1 MW tick. */
@@ -270,5 +270,86 @@ describe('battery-bidder processor', () => {
     } catch (err) {
       expect(isOptiBidError(err, 'OPTIBID_ERR_RECORD')).toBe(true);
     }
+  });
+
+  it('with shapeBias, learns the forecast’s intraday bias from realised prices and schedules on the corrected shape', async () => {
+    // The forecast puts a phantom peak at 06-08 and misses the real one at 17-20, every day.
+    const base = (h: number, d: number) => 50 + 3 * Math.sin(h + d);
+    const actualOf = (d: number) => Array.from({ length: 24 }, (_, h) => base(h, d) + (h >= 17 && h <= 20 ? 40 : 0));
+    const forecastOf = (d: number) => Array.from({ length: 24 }, (_, h) => base(h, d) + (h >= 6 && h <= 8 ? 40 : 0));
+    const days = Array.from({ length: 9 }, (_, d) => `2024-01-${String(8 + d).padStart(2, '0')}`);
+    const run = async (shapeBias: boolean) => {
+      const clock = new VirtualClock(gateClosure(markets.EPEX, days[0]) - 3 * 3_600_000);
+      const config = shapeBias ? { assets: [asset], priceTopic: 'market.prices', shapeBias: {} } : { assets: [asset] };
+      const h = harness(config, clock);
+      for (let d = 0; d < days.length; d++) {
+        clock.set(gateClosure(markets.EPEX, days[d]) - 3 * 3_600_000);
+        const start = deliveryDay(markets.EPEX, days[d]).start;
+        const issued = clock.now() - 60_000;
+        await h.feed(
+          forecastRecords(forecastOf(d), issued).map((r, t) => ({
+            ...r,
+            value: { ...r.value, deliveryStart: start + t * 3_600_000 },
+          })),
+        );
+        if (d === days.length - 1) break; // the last day is only bid
+        // The day's auction result, published after the bids.
+        const prices: StreamRecord[] = actualOf(d).map((price, t) => ({
+          topic: 'market.prices',
+          key: 'EPEX|BE',
+          timestamp: issued,
+          value: {
+            market: 'EPEX',
+            area: 'BE',
+            product: 'DAY_AHEAD',
+            deliveryStart: start + t * 3_600_000,
+            intervalMinutes: 60,
+            price,
+          },
+        }));
+        if (shapeBias) await h.feed(prices);
+      }
+      return { ...h, last: h.out.slice(-24).map((r) => r.value) };
+    };
+    const plain = await run(false);
+    const fixed = await run(true);
+    // Without the correction the battery sells into the phantom morning peak; with it, into the real evening one.
+    expect(plain.last[7].side).toBe('SELL');
+    expect(fixed.last[7].side).not.toBe('SELL');
+    expect([18, 19].every((t) => fixed.last[t].side === 'SELL')).toBe(true);
+    expect(fixed.last[18].reason).toMatch(/shape-corrected/);
+    // Realised revenue of the last day's submitted quantities at the real prices.
+    const realised = (sig: BidSignal[]) =>
+      sig.reduce(
+        (a, s, t) => a + (s.side === 'SELL' ? 1 : s.side === 'BUY' ? -1 : 0) * s.quantityMw * actualOf(8)[t],
+        0,
+      );
+    expect(realised(fixed.last)).toBeGreaterThan(realised(plain.last) + 20);
+    // Eight delivered days were learnt; the per-day buffers are gone once each day is complete.
+    const snap = fixed.store.get('shape|EPEX|BE|lear|60') as { actual: number[][] };
+    expect(snap.actual[0]).toHaveLength(8);
+    expect([...fixed.store.keys()].filter((k) => k.startsWith('px|'))).toEqual([]);
+    expect([...fixed.store.keys()].filter((k) => k.startsWith('fc|'))).toHaveLength(1); // the day still to deliver
+    expectWithinLimits(fixed.last.map((value) => ({ topic: 'bids.signals', value }) as OutRecord<BidSignal>));
+  });
+
+  it('shapeBias needs priceTopic, and malformed price records are rejected', async () => {
+    const clock = new VirtualClock(gate - 3_600_000);
+    expect(() => harness({ assets: [asset], shapeBias: {} }, clock)).toThrow(/shapeBias needs priceTopic/);
+    expect(() =>
+      harness({ assets: [asset], priceTopic: 'market.prices', shapeBias: { windowDays: 5 } }, clock),
+    ).toThrow(/minDays/);
+    const { feed } = harness({ assets: [asset], priceTopic: 'market.prices', shapeBias: {} }, clock);
+    const price = { market: 'EPEX', area: 'BE', product: 'DAY_AHEAD', deliveryStart: dayStart, intervalMinutes: 60 };
+    try {
+      await feed([{ topic: 'market.prices', key: 'EPEX|BE', timestamp: 0, value: { ...price, price: 'cheap' } }]);
+      throw new Error('expected a throw');
+    } catch (err) {
+      expect(isOptiBidError(err, 'OPTIBID_ERR_RECORD')).toBe(true);
+      expect(String(err)).toMatch(/price field price must be a finite number/);
+    }
+    await expect(
+      feed([{ topic: 'market.prices', key: 'EPEX|BE', timestamp: 0, value: { ...price, price: 1, area: 7 } }]),
+    ).rejects.toThrow(/price field area must be a string/);
   });
 });

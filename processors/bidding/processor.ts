@@ -1,9 +1,10 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { OptiBidError, defineProcessor, type Logger, type ProcessContext, type StreamRecord } from '@optibid/runtime';
-import type { BidSignal, PriceForecast } from '@optibid/schemas';
+import type { BidSignal, MarketPrice, PriceForecast } from '@optibid/schemas';
 import { resolveBattery, scheduleHedged, type Battery, type BatterySchedule } from './battery.js';
 import { buildBidCurves, quantityAt, roundScheduleToTick, type BidStep } from './curves.js';
 import { deliveryDay, gateClosure, localDate, markets, type MarketRules } from './markets.js';
+import { ShapeBiasCorrector, type ShapeBiasSnapshot } from './shapebias.js';
 
 const AssetSchema = Type.Object(
   {
@@ -65,6 +66,39 @@ export const BatteryBidderConfig = Type.Object(
     gateMarginMinutes: Type.Optional(
       Type.Number({ minimum: 0, default: 5, description: 'Stop emitting this many minutes before gate closure.' }),
     ),
+    priceTopic: Type.Optional(
+      Type.String({
+        description:
+          'Topic of realised MarketPrice records (market.prices); with shapeBias, each delivered day teaches the correction.',
+      }),
+    ),
+    shapeBias: Type.Optional(
+      Type.Object(
+        {
+          windowDays: Type.Optional(Type.Integer({ minimum: 2, description: 'Days of residuals kept (default 56).' })),
+          spread: Type.Optional(
+            Type.Integer({ minimum: 0, description: 'Neighbouring intervals pooled (default 1).' }),
+          ),
+          minT2: Type.Optional(
+            Type.Number({ minimum: 0, description: 'Shrinkage threshold c of max(0, 1 − c/t²) (default 4).' }),
+          ),
+          minDays: Type.Optional(
+            Type.Integer({ minimum: 2, description: 'Days needed before any correction (default 7).' }),
+          ),
+          slopeShrink: Type.Optional(
+            Type.Number({
+              minimum: 0,
+              description: 'Also calibrate each interval’s swing, slope shrunk toward 1 by λ.',
+            }),
+          ),
+        },
+        {
+          additionalProperties: false,
+          description:
+            'Schedule (and build curves) on the forecast plus its recent intraday shape bias, learnt per market, area and model from the realised prices on priceTopic (ShapeBiasCorrector). Needs priceTopic.',
+        },
+      ),
+    ),
     pricePoints: Type.Optional(
       Type.Integer({
         minimum: 2,
@@ -97,6 +131,13 @@ interface DayBucket {
   byStart: Map<number, PriceForecast>;
 }
 
+/** Realised prices of one delivery day, collected until complete (state key `px|market|area|date`). */
+interface PriceDay {
+  expected: number;
+  intervalMinutes: number;
+  prices: Record<string, number>;
+}
+
 /**
  * The `battery-bidder` processor: assembles each delivery day of `forecasts.prices` (one record per
  * interval), and when a day is complete schedules every registered battery of that market and area
@@ -118,6 +159,62 @@ export const batteryBidderProcessor = defineProcessor({
     const materialMwh = config.materialChangeMwh ?? 0.1;
     const buckets = new Map<string, DayBucket>();
     const latestIssued = new Map<string, number>();
+    const shapeOpts = config.shapeBias;
+    if (shapeOpts && !config.priceTopic)
+      throw new OptiBidError('OPTIBID_ERR_CONFIG', 'battery-bidder: shapeBias needs priceTopic (the realised prices)', {
+        context: { field: 'shapeBias' },
+      });
+    if (shapeOpts) new ShapeBiasCorrector(24, shapeOpts); // rejects inconsistent settings at start-up
+    /** Intervals of a normal (not DST-changeover) day: the corrector works on those only. */
+    const normalDay = (intervalMinutes: number) => (24 * 60) / intervalMinutes;
+    const correctorKey = (market: string, area: string, model: string, intervalMinutes: number) =>
+      `shape|${market}|${area.toUpperCase()}|${model}|${intervalMinutes}`;
+    function corrector(state: ProcessContext['state'], key: string, perDay: number): ShapeBiasCorrector {
+      const c = new ShapeBiasCorrector(perDay, shapeOpts);
+      const snap = state.get(key) as ShapeBiasSnapshot | undefined;
+      return snap ? c.load(snap) : c;
+    }
+
+    /** A realised price: when its day is complete, every model's forecast for that day teaches its corrector. */
+    function onPrice(record: StreamRecord, pctx: ProcessContext): void {
+      const v = record.value as Partial<MarketPrice>;
+      if (!v || typeof v !== 'object') throw recordError(record, 'price value is not an object');
+      for (const field of ['market', 'area'] as const)
+        if (typeof v[field] !== 'string') throw recordError(record, `price field ${field} must be a string`);
+      for (const field of ['deliveryStart', 'intervalMinutes', 'price'] as const)
+        if (typeof v[field] !== 'number' || !Number.isFinite(v[field]))
+          throw recordError(record, `price field ${field} must be a finite number, got ${String(v[field])}`);
+      if (!shapeOpts || (v.product !== undefined && v.product !== 'DAY_AHEAD')) return;
+      const market = markets[v.market!.toUpperCase()];
+      if (!market) return; // a market nobody bids in
+      const date = localDate(v.deliveryStart!, market.timeZone);
+      const key = `px|${market.id}|${v.area!.toUpperCase()}|${date}`;
+      const day: PriceDay = (pctx.state.get(key) as PriceDay | undefined) ?? {
+        expected: deliveryDay(market, date).minutes / v.intervalMinutes!,
+        intervalMinutes: v.intervalMinutes!,
+        prices: {},
+      };
+      if (day.intervalMinutes !== v.intervalMinutes) return; // another resolution of the same day
+      day.prices[String(v.deliveryStart)] = v.price!;
+      if (Object.keys(day.prices).length < day.expected) {
+        pctx.state.put(key, day);
+        return;
+      }
+      pctx.state.delete(key);
+      const used = `fc|${market.id}|${v.area!.toUpperCase()}|${date}|${day.intervalMinutes}`;
+      const forecasts = pctx.state.get(used) as Record<string, number[]> | undefined;
+      pctx.state.delete(used);
+      if (!forecasts || day.expected !== normalDay(day.intervalMinutes)) return;
+      const actual = Object.entries(day.prices)
+        .sort((a, b) => Number(a[0]) - Number(b[0]))
+        .map(([, p]) => p);
+      for (const [model, forecast] of Object.entries(forecasts)) {
+        const ck = correctorKey(market.id, v.area!, model, day.intervalMinutes);
+        const c = corrector(pctx.state, ck, day.expected);
+        c.observe(actual, forecast);
+        pctx.state.put(ck, c.snapshot());
+      }
+    }
 
     function addAsset(a: BatteryAsset): void {
       const market = markets[a.market.toUpperCase()];
@@ -175,6 +272,15 @@ export const batteryBidderProcessor = defineProcessor({
       latestIssued.set(dayKey, f.issuedAt);
       for (const k of buckets.keys())
         if (k.startsWith(`${dayKey}|`) && Number(k.slice(dayKey.length + 1)) < f.issuedAt) buckets.delete(k);
+      if (shapeOpts) {
+        // Remember the latest complete forecast of each model for this day, to score it once the prices are in.
+        const used = `fc|${market.id}|${f.area.toUpperCase()}|${date}|${f.intervalMinutes}`;
+        const byModel = (pctx.state.get(used) as Record<string, number[]> | undefined) ?? {};
+        byModel[f.model] = [...bucket.byStart.values()]
+          .sort((a, b) => a.deliveryStart - b.deliveryStart)
+          .map((r) => r.price);
+        pctx.state.put(used, byModel);
+      }
       for (const asset of assets.values()) {
         if (asset.market === market.id && asset.area.toUpperCase() === f.area.toUpperCase())
           bid(asset, bucket, pctx, ctx.logger);
@@ -192,9 +298,17 @@ export const batteryBidderProcessor = defineProcessor({
         return;
       }
       const rows = [...day.byStart.values()].sort((a, b) => a.deliveryStart - b.deliveryStart);
-      const forecast = rows.map((r) => r.price);
-      const q10 = quantileOf(rows, 0.1);
-      const q90 = quantileOf(rows, 0.9);
+      const published = rows.map((r) => r.price);
+      // With shapeBias, the schedule and curves use the forecast plus its learnt shape correction (quantiles shifted alike).
+      let shift: Float64Array | undefined;
+      if (shapeOpts && rows.length === normalDay(day.intervalMinutes)) {
+        const ck = correctorKey(day.market.id, day.area, day.model, day.intervalMinutes);
+        if (pctx.state.get(ck)) shift = corrector(pctx.state, ck, rows.length).correction(published);
+      }
+      const shifted = (v: number[] | undefined) => (v && shift ? v.map((x, t) => x + shift[t]) : v);
+      const forecast = shifted(published)!;
+      const q10 = shifted(quantileOf(rows, 0.1));
+      const q90 = shifted(quantileOf(rows, 0.9));
       const battery: Battery = asset;
       const curves = buildBidCurves({
         market: day.market,
@@ -266,7 +380,7 @@ export const batteryBidderProcessor = defineProcessor({
           forecastIssuedAt: day.issuedAt,
           gateClosure: gate,
           createdAt: now,
-          reason: `${side.toLowerCase()} ${Math.abs(net).toFixed(3)} MW (schedule ${Math.abs(schedule.netMw[t]).toFixed(3)} MW, to the ${day.market.quantityTickMw} MW tick) at forecast ${forecast[t].toFixed(2)} ${day.market.currency}/MWh; SoC ${ticked.socMwh[t].toFixed(3)} MWh after; revision ${revision}`,
+          reason: `${side.toLowerCase()} ${Math.abs(net).toFixed(3)} MW (schedule ${Math.abs(schedule.netMw[t]).toFixed(3)} MW, to the ${day.market.quantityTickMw} MW tick) at forecast ${forecast[t].toFixed(2)} ${day.market.currency}/MWh${shift ? ` (published ${published[t].toFixed(2)}, shape-corrected)` : ''}; SoC ${ticked.socMwh[t].toFixed(3)} MWh after; revision ${revision}`,
           forecastModelVersion: day.modelVersion,
           revision,
           dayExpectedValue: ticked.revenue,
@@ -284,10 +398,11 @@ export const batteryBidderProcessor = defineProcessor({
     return {
       process(record: StreamRecord, pctx: ProcessContext) {
         if (config.assetTopic && record.topic === config.assetTopic) return onAsset(record);
+        if (config.priceTopic && record.topic === config.priceTopic) return onPrice(record, pctx);
         if (record.topic === forecastTopic) return onForecast(record, pctx);
         throw recordError(
           record,
-          `battery-bidder does not read topic ${record.topic} (forecasts: ${forecastTopic}${config.assetTopic ? `, assets: ${config.assetTopic}` : ''})`,
+          `battery-bidder does not read topic ${record.topic} (forecasts: ${forecastTopic}${config.assetTopic ? `, assets: ${config.assetTopic}` : ''}${config.priceTopic ? `, prices: ${config.priceTopic}` : ''})`,
         );
       },
     };
