@@ -127,4 +127,21 @@ describe('ChangelogStore change tracking', () => {
       ['d', 4],
     ]);
   });
+
+  it('changes version with every change of the data, not with reads or drains', () => {
+    const store = new ChangelogStore({ trackChanges: true });
+    const seen = [store.version];
+    const step = (fn: () => void) => {
+      fn();
+      seen.push(store.version);
+    };
+    step(() => store.put('a', 1));
+    step(() => store.get('a'));
+    step(() => store.drainChanges());
+    step(() => store.delete('a'));
+    step(() => store.restore('b', 2));
+    step(() => store.clear());
+    // put, delete, restore and clear each move it; get and drain leave it.
+    expect(seen.map((v, i) => (i === 0 ? 0 : v - seen[i - 1]!))).toEqual([0, 1, 0, 0, 1, 1, 1]);
+  });
 });

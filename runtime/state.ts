@@ -20,6 +20,8 @@ export class ChangelogStore<V = unknown> implements KeyValueStore<V> {
    */
   private readonly fresh = new Set<string>();
   private tracking: boolean;
+  /** Bumped by every change of the data (put, delete, restore, clear): see `version`. */
+  private changes = 0;
 
   constructor(opts: { trackChanges?: boolean } = {}) {
     this.tracking = opts.trackChanges ?? false;
@@ -29,9 +31,15 @@ export class ChangelogStore<V = unknown> implements KeyValueStore<V> {
     return this.data.get(key);
   }
 
+  /** Changes whenever the data may have: a value read at one version is still the key's value at the same version. */
+  get version(): number {
+    return this.changes;
+  }
+
   put(key: string, value: V): void {
     if (value === undefined) throw new TypeError('state values may not be undefined; use delete()');
     const data = this.data;
+    this.changes++;
     if (!this.tracking) {
       data.set(key, value);
       return;
@@ -46,7 +54,17 @@ export class ChangelogStore<V = unknown> implements KeyValueStore<V> {
     if (dirty.size !== dirtyBefore && data.size !== dataBefore) this.fresh.add(key);
   }
 
+  /**
+   * `put(key, value)` for a key that holds `value` already (the same object, updated in place): records the
+   * change for the changelog without storing the value again. `value` must be what `get(key)` returns (e.g.
+   * read at the current `version`).
+   */
+  touch(key: string, value: V): void {
+    if (this.tracking) this.dirty.set(key, value);
+  }
+
   delete(key: string): void {
+    this.changes++;
     if (!this.tracking) {
       this.data.delete(key);
       return;
@@ -77,6 +95,7 @@ export class ChangelogStore<V = unknown> implements KeyValueStore<V> {
 
   /** Applies a change read back from the changelog (restore), without tracking it. */
   restore(key: string, value: V | undefined): void {
+    this.changes++;
     if (value === undefined) this.data.delete(key);
     else this.data.set(key, value);
   }
@@ -105,6 +124,7 @@ export class ChangelogStore<V = unknown> implements KeyValueStore<V> {
   }
 
   clear(): void {
+    this.changes++;
     this.data.clear();
     this.dirty.clear();
     this.fresh.clear();

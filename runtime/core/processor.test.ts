@@ -219,6 +219,57 @@ describe('TxStore', () => {
     expect(store.drainChanges()).toEqual([{ key: 'new', value: undefined }]);
   });
 
+  it('an object read and written back (updated in place) reaches the changelog; the base keeps it only while unchanged', () => {
+    const base = new ChangelogStore<{ n: number }>({ trackChanges: true });
+    const entry = { n: 1 };
+    base.put('w', entry);
+    base.drainChanges();
+    const tx = new TxStore(base);
+    // The common call: read, update in place, write back.
+    tx.get('w')!.n = 2;
+    tx.put('w', entry);
+    tx.commit();
+    expect(base.get('w')).toBe(entry);
+    expect(base.drainChanges()).toEqual([{ key: 'w', value: { n: 2 } }]);
+    // Again after a drain: the key is changed again.
+    tx.get('w')!.n = 3;
+    tx.put('w', entry);
+    tx.commit();
+    expect(base.drainChanges()).toEqual([{ key: 'w', value: { n: 3 } }]);
+    // The base changed between the read and the commit (deleted, restored or cleared under the call): stored again.
+    for (const change of [() => base.delete('w'), () => base.restore('w', undefined), () => base.clear()]) {
+      tx.get('w');
+      change();
+      tx.put('w', entry);
+      tx.commit();
+      expect(base.get('w')).toBe(entry);
+      expect(base.drainChanges()).toEqual([{ key: 'w', value: entry }]);
+    }
+    // Read one key, write its value under another: stored under that key.
+    tx.get('w');
+    tx.put('v', entry);
+    tx.commit();
+    expect([...base.entries()].map(([k]) => k)).toEqual(['w', 'v']);
+    // A read left over from a rolled-back call does not count for the next one.
+    tx.get('w');
+    tx.rollback();
+    base.delete('w');
+    tx.put('w', entry);
+    tx.commit();
+    expect(base.get('w')).toBe(entry);
+    // Created since the drain, then rewritten in place and deleted: still no tombstone.
+    base.drainChanges();
+    const fresh = { n: 9 };
+    tx.put('f', fresh);
+    tx.commit();
+    tx.get('f');
+    tx.put('f', fresh);
+    tx.commit();
+    tx.delete('f');
+    tx.commit();
+    expect(base.drainChanges()).toEqual([]);
+  });
+
   it('iterates like a Map under writes: deleted unvisited keys skipped, updated visited keys not repeated, new keys visited', () => {
     const base = new ChangelogStore();
     for (const k of ['a', 'b', 'c']) base.put(k, k);

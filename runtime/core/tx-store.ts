@@ -20,6 +20,14 @@ export class TxStore<V = unknown> implements KeyValueStore<V> {
   private readonly overlay = new Map<string, V | typeof DELETED>();
   /** Set by `entries()`: the slot was moved into the overlay and every write goes there until commit/rollback. */
   private mapOnly = false;
+  /**
+   * The last key this call read from the base, the value it got and the base's version then: a commit that
+   * writes that same value back to an unchanged base (an object updated in place, e.g. a window's entry) only
+   * marks the key changed (`ChangelogStore.touch`) instead of storing it again.
+   */
+  private readKey: string | undefined = undefined;
+  private readValue: V | undefined = undefined;
+  private readVersion = -1;
 
   constructor(readonly base: ChangelogStore<V>) {}
 
@@ -38,7 +46,11 @@ export class TxStore<V = unknown> implements KeyValueStore<V> {
       if (v === DELETED) return undefined;
       if (v !== undefined) return v;
     }
-    return this.base.get(key);
+    const v = this.base.get(key);
+    this.readKey = key;
+    this.readValue = v;
+    this.readVersion = this.base.version;
+    return v;
   }
 
   put(key: string, value: V): void {
@@ -110,8 +122,17 @@ export class TxStore<V = unknown> implements KeyValueStore<V> {
       const value = this.slotValue as V | typeof DELETED;
       this.slotKey = undefined;
       this.slotValue = undefined;
-      this.apply(value, key);
+      if (
+        key === this.readKey &&
+        value === this.readValue &&
+        value !== undefined &&
+        this.readVersion === this.base.version
+      )
+        this.base.touch(key, value as V);
+      else this.apply(value, key);
     }
+    this.readKey = undefined;
+    this.readValue = undefined;
     if (this.overlay.size === 0) return;
     // forEach, not for-of: no [key, value] array per entry (this runs after every process call).
     this.overlay.forEach(this.apply);
@@ -121,6 +142,8 @@ export class TxStore<V = unknown> implements KeyValueStore<V> {
   /** Forgets the current call's writes. */
   rollback(): void {
     this.mapOnly = false;
+    this.readKey = undefined;
+    this.readValue = undefined;
     this.slotKey = undefined;
     this.slotValue = undefined;
     this.overlay.clear();
