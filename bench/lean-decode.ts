@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GCProfiler, getHeapSpaceStatistics } from 'node:v8';
-import { AvroSerde, decodeLeanBatch, VirtualClock, MemorySchemaLookup } from '@optibid/runtime';
+import { AvroSerde, decodeLeanBatch, encodeRecords, VirtualClock, MemorySchemaLookup } from '@optibid/runtime';
 import { RecordCursor, scanRecordBatches } from '@optibid/runtime/kafka/record-batches.js';
+import { encodeRecordBatch } from '@optibid/runtime/kafka/lean-produce.js';
 import { rollupDefinition } from '@optibid/processors/aggregate/rollup.js';
 import { barsCore, price } from './records.js';
 
@@ -13,6 +14,8 @@ import { barsCore, price } from './records.js';
  * Side by side in alternating rounds: whole values vs the `rollup` projection (`valueFields`: `price`),
  * decode alone and decode + the rollup through `ProcessorCore`. Prints CPU µs per record (median of 7)
  * and the bytes allocated per record (v8.GCProfiler: heap growth between collections, summed; median).
+ * Then the worker's whole path without sockets (projected): decode, rollup, the bars encoded (Avro) and
+ * written as Produce record batches, the changelog drained, encoded and batched once per 100 000 records.
  */
 
 const records = Number(process.env.OPTIBID_BENCH_DECODE_RECORDS ?? 200_000);
@@ -97,7 +100,13 @@ export async function run(): Promise<void> {
   const schema = JSON.parse(
     readFileSync(join(process.cwd(), 'schemas/avro/market.prices-value.avsc'), 'utf8'),
   ) as object;
-  const serde = new AvroSerde({ registry: new MemorySchemaLookup(), schemaFor: () => schema });
+  const bars = JSON.parse(
+    readFileSync(join(process.cwd(), 'pipelines/schemas/price-bars-value.avsc'), 'utf8'),
+  ) as object;
+  const serde = new AvroSerde({
+    registry: new MemorySchemaLookup(),
+    schemaFor: (topic) => (topic === 'out' ? bars : schema),
+  });
   const keys = Array.from({ length: 10 }, (_, i) => `NORDPOOL|A${i}`);
   const values: Buffer[] = [];
   for (let i = 0; i < records; i++) {
@@ -158,4 +167,56 @@ export async function run(): Promise<void> {
     console.log(`  whole values:              ${show(whole)}`);
     console.log(`  projected [${fields!.join(', ')}]:         ${show(projected)}`);
   }
+
+  // The worker path without sockets: what the kafka transport does per chunk and per transaction.
+  await serde.serialize('out', {
+    key: 'k',
+    windowStart: 0,
+    windowEnd: 1,
+    count: 1,
+    sum: 1,
+    mean: 1,
+    min: 1,
+    max: 1,
+    open: 1,
+    close: 1,
+  });
+  const batchOptions = { producerId: 1000n, producerEpoch: 0, firstSequence: 0, transactional: true, now: Date.now() };
+  const workerPass = async () => {
+    const core = newCore();
+    const cursor = new RecordCursor(scanned.spans);
+    let sinceCommit = 0;
+    let bytes = 0;
+    const t0 = process.cpuUsage();
+    const allocated = await allocatedBy(async () => {
+      while (!cursor.done) {
+        const d = await decodeLeanBatch('in', 0, cursor, serde, 'dlq', 'bench', chunk, fields!);
+        sinceCommit += d.records.length;
+        const result = await core.run(d.records, false);
+        const { byTopic } = await encodeRecords(result.outputs, serde, 'dlq', 'bench');
+        for (const list of byTopic.values()) bytes += encodeRecordBatch(list, batchOptions).length;
+        if (sinceCommit >= 100_000 || cursor.done) {
+          sinceCommit = 0;
+          const changes = core
+            .takeChanges()
+            .flatMap(({ changes: list }) =>
+              list.map((c) => ({ key: c.key, value: c.value === undefined ? null : JSON.stringify(c.value) })),
+            );
+          if (changes.length) bytes += encodeRecordBatch(changes, batchOptions).length;
+        }
+      }
+    });
+    const cpu = process.cpuUsage(t0);
+    await core.close();
+    if (bytes === 0) throw new Error('nothing encoded');
+    return { us: (cpu.user + cpu.system) / records, bytes: allocated / records };
+  };
+  const whole: Array<{ us: number; bytes: number }> = [];
+  for (let rep = 0; rep < 7; rep++) whole.push(await workerPass());
+  console.log(
+    `worker path without sockets (projected decode, rollup, bars encoded into record batches, changelog per 100 000), median of 7:`,
+  );
+  console.log(
+    `  ${median(whole.map((x) => x.us)).toFixed(3)} µs/record (min ${Math.min(...whole.map((x) => x.us)).toFixed(3)}), ${Math.round(median(whole.map((x) => x.bytes)))} B/record`,
+  );
 }
