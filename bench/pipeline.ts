@@ -1,5 +1,5 @@
 import { execFileSync, fork, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Session } from 'node:inspector/promises';
@@ -196,17 +196,18 @@ async function worker(job: WorkerJob): Promise<void> {
   run.done.catch((err: unknown) => send({ type: 'error', message: (err as Error).message }));
   const stats = run.stats()[0]!;
   let first = 0;
-  // OPTIBID_BENCH_HEAP_SNAPSHOT=DIR: one heap snapshot of each worker, OPTIBID_BENCH_HEAP_SNAPSHOT_MS (default 500)
-  // after its first batch (what is alive between two chunks, i.e. what young-generation collections copy).
+  // OPTIBID_BENCH_HEAP_SNAPSHOT=DIR: heap snapshots of each worker OPTIBID_BENCH_HEAP_SNAPSHOT_MS (a list, default
+  // 500) after its first batch: what is alive between two chunks (objects keep their ids across snapshots).
   const snapshotDir = process.env.OPTIBID_BENCH_HEAP_SNAPSHOT;
   stats.onBatch = (_n, ms) => {
     if (first !== 0) return;
     send({ type: 'first', at: (first = now() - ms) });
     if (snapshotDir)
-      setTimeout(
-        () => v8.writeHeapSnapshot(join(snapshotDir, `worker-${process.pid}.heapsnapshot`)),
-        Number(process.env.OPTIBID_BENCH_HEAP_SNAPSHOT_MS ?? 500),
-      );
+      for (const ms of (process.env.OPTIBID_BENCH_HEAP_SNAPSHOT_MS ?? '500').split(','))
+        setTimeout(
+          () => v8.writeHeapSnapshot(join(snapshotDir, `worker-${process.pid}-${ms}.heapsnapshot`)),
+          Number(ms),
+        );
   };
   // OPTIBID_BENCH_HEAP_PROFILE=DIR: a sampling heap profile of each worker from ready to stop (open in Chrome
   // DevTools): bytes allocated by allocation site, garbage included.
@@ -222,6 +223,10 @@ async function worker(job: WorkerJob): Promise<void> {
   }
   send({ type: 'started' });
   const { from, to } = await stopped;
+  // OPTIBID_BENCH_THREAD_CPU=1: the worker's CPU time per thread (Linux /proc; since the worker started), e.g.
+  // the main thread against V8's helper threads (parallel scavenges, concurrent marking and compilation).
+  if (process.env.OPTIBID_BENCH_THREAD_CPU === '1')
+    console.log(`  worker ${process.pid} CPU by thread: ${threadCpu()}`);
   if (inspector) {
     const { profile } = await inspector.post('HeapProfiler.stopSampling');
     writeFileSync(join(heapDir!, `worker-${process.pid}.heapprofile`), JSON.stringify(profile));
@@ -237,6 +242,25 @@ async function worker(job: WorkerJob): Promise<void> {
     newSpaceMb: (v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')?.space_size ?? 0) / 2 ** 20,
   };
   process.send!(summary, () => process.exit(0));
+}
+
+/** CPU seconds of this process's main thread and of its other threads by name (/proc/self/task/<tid>/stat), or '' off Linux. */
+function threadCpu(): string {
+  const dir = '/proc/self/task';
+  if (!existsSync(dir)) return '';
+  const tick = 100; // USER_HZ
+  const byName = new Map<string, number>();
+  for (const tid of readdirSync(dir)) {
+    const stat = readFileSync(join(dir, tid, 'stat'), 'utf8');
+    const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const label = tid === String(process.pid) ? 'main' : name;
+    byName.set(label, (byName.get(label) ?? 0) + (Number(f[11]) + Number(f[12])) / tick);
+  }
+  return [...byName]
+    .sort((a, b) => b[1] - a[1])
+    .map(([n, s]) => `${n} ${s.toFixed(2)} s`)
+    .join(', ');
 }
 
 interface GroupResult {
@@ -605,7 +629,7 @@ async function kafkaEndToEnd(n: number): Promise<void> {
           : ''),
     );
     console.log(
-      `    ${fmt(r.fromFirstBatch)} records/s from the first batch (started ${r.firstBatchMs.toFixed(0)} ms after the release); ${fmt(n / r.transactions)} records per transaction; batch cycle p50 ${r.cycleP50.toFixed(1)} ms, p99 ${r.cycleP99.toFixed(1)} ms; GC ${(100 * r.gcShare).toFixed(0)}% (${Math.round(r.gcCount)} pauses, new space ${r.newSpaceMb.toFixed(0)} MB); CPU ${r.cpuUsPerRecord.toFixed(1)} µs/record, ${r.cores.toFixed(2)} cores`,
+      `    ${fmt(r.fromFirstBatch)} records/s from the first batch (started ${r.firstBatchMs.toFixed(0)} ms after the release); ${fmt(n / r.transactions)} records per transaction; batch cycle p50 ${r.cycleP50.toFixed(1)} ms, p99 ${r.cycleP99.toFixed(1)} ms; GC ${(100 * r.gcShare).toFixed(0)}% (${Math.round(r.gcCount)} pauses, new space ${r.newSpaceMb.toFixed(0)} MB); CPU ${r.cpuUsPerRecord.toFixed(2)} µs/record, ${r.cores.toFixed(2)} cores`,
     );
   };
   /** A run that fails or stalls is reported as such and the bench goes on (the exit code says so). */
