@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { GCProfiler, getHeapSpaceStatistics } from 'node:v8';
 import { AvroSerde, decodeLeanBatch, encodeRecords, VirtualClock, MemorySchemaLookup } from '@optibid/runtime';
 import { RecordCursor, scanRecordBatches } from '@optibid/runtime/kafka/record-batches.js';
@@ -15,7 +16,10 @@ import { barsCore, price } from './records.js';
  * decode alone and decode + the rollup through `ProcessorCore`. Prints CPU µs per record (median of 7)
  * and the bytes allocated per record (v8.GCProfiler: heap growth between collections, summed; median).
  * Then the worker's whole path without sockets (projected): decode, rollup, the bars encoded (Avro) and
- * written as Produce record batches, the changelog drained, encoded and batched once per 100 000 records.
+ * written as Produce record batches, the changelog drained, encoded and batched once per 100 000 records;
+ * with `OPTIBID_BENCH_BASELINE=DIR` (another built checkout, e.g. a git worktree of an older commit) also on
+ * that checkout's code, passes alternating in this one process (old vs new without a process or minute
+ * between them). Run it as the worker runs, e.g. `node --max-semi-space-size=64 bench/dist/run.js lean-decode`.
  */
 
 const records = Number(process.env.OPTIBID_BENCH_DECODE_RECORDS ?? 200_000);
@@ -168,7 +172,84 @@ export async function run(): Promise<void> {
     console.log(`  projected [${fields!.join(', ')}]:         ${show(projected)}`);
   }
 
-  // The worker path without sockets: what the kafka transport does per chunk and per transaction.
+  // The worker path without sockets: what the kafka transport does per chunk and per transaction. With
+  // OPTIBID_BENCH_BASELINE=DIR (another checkout, built) the same passes run on its code too, alternating in
+  // this process: old and new side by side without a process or machine-state difference between them.
+  const libs: Array<[string, WorkerLib]> = [['this checkout', await workerLib('@optibid/runtime', '.')]];
+  const baseline = process.env.OPTIBID_BENCH_BASELINE;
+  if (baseline)
+    libs.push([`baseline ${baseline}`, await workerLib(resolve(baseline, 'runtime/dist/index.js'), baseline)]);
+  const passes = libs.map(() => [] as Array<{ us: number; bytes: number }>);
+  const ready = await Promise.all(libs.map(([, lib]) => workerSetup(lib, values, keys, schema, bars)));
+  for (let rep = 0; rep < 9; rep++)
+    for (let k = 0; k < libs.length; k++) {
+      const at = rep % 2 === 0 ? k : libs.length - 1 - k;
+      passes[at]!.push(await workerPass(libs[at]![1], ready[at]!, fields!));
+    }
+  console.log(
+    `worker path without sockets (projected decode, rollup, bars Avro-encoded into record batches, changelog per 100 000), ${records} records, median of 9:`,
+  );
+  libs.forEach(([name], k) => {
+    const xs = passes[k]!;
+    console.log(
+      `  ${name}: ${median(xs.map((x) => x.us)).toFixed(3)} µs/record (min ${Math.min(...xs.map((x) => x.us)).toFixed(3)}), ${Math.round(median(xs.map((x) => x.bytes)))} B/record`,
+    );
+  });
+}
+
+/** What the worker path needs of a checkout's runtime (this one's, or a baseline's built dist). */
+interface WorkerLib {
+  AvroSerde: typeof AvroSerde;
+  MemorySchemaLookup: typeof MemorySchemaLookup;
+  VirtualClock: typeof VirtualClock;
+  decodeLeanBatch: typeof decodeLeanBatch;
+  encodeRecords: typeof encodeRecords;
+  RecordCursor: typeof RecordCursor;
+  scanRecordBatches: typeof scanRecordBatches;
+  encodeRecordBatch: typeof encodeRecordBatch;
+  barsCore: typeof barsCore;
+}
+
+async function workerLib(runtime: string, root: string): Promise<WorkerLib> {
+  if (runtime === '@optibid/runtime')
+    return {
+      AvroSerde,
+      MemorySchemaLookup,
+      VirtualClock,
+      decodeLeanBatch,
+      encodeRecords,
+      RecordCursor,
+      scanRecordBatches,
+      encodeRecordBatch,
+      barsCore,
+    };
+  const url = (path: string) => pathToFileURL(resolve(root, path)).href;
+  const index = (await import(pathToFileURL(runtime).href)) as WorkerLib;
+  const batches = (await import(url('runtime/dist/kafka/record-batches.js'))) as WorkerLib;
+  const produce = (await import(url('runtime/dist/kafka/lean-produce.js'))) as WorkerLib;
+  const benchRecords = (await import(url('bench/dist/records.js'))) as WorkerLib;
+  return {
+    ...index,
+    RecordCursor: batches.RecordCursor,
+    scanRecordBatches: batches.scanRecordBatches,
+    encodeRecordBatch: produce.encodeRecordBatch,
+    barsCore: benchRecords.barsCore,
+  };
+}
+
+/** A checkout's serde (warm, both topics) and the input scanned by its own record-batch reader. */
+async function workerSetup(lib: WorkerLib, values: Buffer[], keys: string[], schema: object, bars: object) {
+  const serde = new lib.AvroSerde({
+    registry: new lib.MemorySchemaLookup(),
+    schemaFor: (topic) => (topic === 'out' ? bars : schema),
+  });
+  // Registers the input's schema first, under the id the values were framed with (as in `run`).
+  await serde.serialize('in', price(0, 0));
+  const batches: Buffer[] = [];
+  for (let i = 0; i < values.length; i += 5000)
+    batches.push(recordBatch(i, values.slice(i, i + 5000), keys, 1_700_000_000_000 + i * 60_000));
+  const scanned = await lib.scanRecordBatches(Buffer.concat(batches), 0, null);
+  await lib.decodeLeanBatch('in', 0, new lib.RecordCursor(scanned.spans), serde, 'dlq', 'bench', 1, null);
   await serde.serialize('out', {
     key: 'k',
     windowStart: 0,
@@ -181,42 +262,44 @@ export async function run(): Promise<void> {
     open: 1,
     close: 1,
   });
-  const batchOptions = { producerId: 1000n, producerEpoch: 0, firstSequence: 0, transactional: true, now: Date.now() };
-  const workerPass = async () => {
-    const core = newCore();
-    const cursor = new RecordCursor(scanned.spans);
-    let sinceCommit = 0;
-    let bytes = 0;
-    const t0 = process.cpuUsage();
-    const allocated = await allocatedBy(async () => {
-      while (!cursor.done) {
-        const d = await decodeLeanBatch('in', 0, cursor, serde, 'dlq', 'bench', chunk, fields!);
-        sinceCommit += d.records.length;
-        const result = await core.run(d.records, false);
-        const { byTopic } = await encodeRecords(result.outputs, serde, 'dlq', 'bench');
-        for (const list of byTopic.values()) bytes += encodeRecordBatch(list, batchOptions).length;
-        if (sinceCommit >= 100_000 || cursor.done) {
-          sinceCommit = 0;
-          const changes = core
-            .takeChanges()
-            .flatMap(({ changes: list }) =>
-              list.map((c) => ({ key: c.key, value: c.value === undefined ? null : JSON.stringify(c.value) })),
-            );
-          if (changes.length) bytes += encodeRecordBatch(changes, batchOptions).length;
-        }
+  return { serde, scanned };
+}
+
+const batchOptions = { producerId: 1000n, producerEpoch: 0, firstSequence: 0, transactional: true, now: Date.now() };
+
+/** One pass of the worker path over every record. */
+async function workerPass(
+  lib: WorkerLib,
+  { serde, scanned }: Awaited<ReturnType<typeof workerSetup>>,
+  fields: readonly string[],
+) {
+  const core = lib.barsCore(new lib.VirtualClock(), { debug() {}, info() {}, warn() {}, error() {} });
+  const cursor = new lib.RecordCursor(scanned.spans);
+  let sinceCommit = 0;
+  let bytes = 0;
+  let decoded = 0;
+  const t0 = process.cpuUsage();
+  const allocated = await allocatedBy(async () => {
+    while (!cursor.done) {
+      const d = await lib.decodeLeanBatch('in', 0, cursor, serde, 'dlq', 'bench', chunk, fields);
+      sinceCommit += d.records.length;
+      decoded += d.records.length;
+      const result = await core.run(d.records, false);
+      const { byTopic } = await lib.encodeRecords(result.outputs, serde, 'dlq', 'bench');
+      for (const list of byTopic.values()) bytes += lib.encodeRecordBatch(list, batchOptions).length;
+      if (sinceCommit >= 100_000 || cursor.done) {
+        sinceCommit = 0;
+        const changes = core
+          .takeChanges()
+          .flatMap(({ changes: list }) =>
+            list.map((c) => ({ key: c.key, value: c.value === undefined ? null : JSON.stringify(c.value) })),
+          );
+        if (changes.length) bytes += lib.encodeRecordBatch(changes, batchOptions).length;
       }
-    });
-    const cpu = process.cpuUsage(t0);
-    await core.close();
-    if (bytes === 0) throw new Error('nothing encoded');
-    return { us: (cpu.user + cpu.system) / records, bytes: allocated / records };
-  };
-  const whole: Array<{ us: number; bytes: number }> = [];
-  for (let rep = 0; rep < 7; rep++) whole.push(await workerPass());
-  console.log(
-    `worker path without sockets (projected decode, rollup, bars encoded into record batches, changelog per 100 000), median of 7:`,
-  );
-  console.log(
-    `  ${median(whole.map((x) => x.us)).toFixed(3)} µs/record (min ${Math.min(...whole.map((x) => x.us)).toFixed(3)}), ${Math.round(median(whole.map((x) => x.bytes)))} B/record`,
-  );
+    }
+  });
+  const cpu = process.cpuUsage(t0);
+  await core.close();
+  if (decoded !== records || bytes === 0) throw new Error(`decoded ${decoded} of ${records}, encoded ${bytes} bytes`);
+  return { us: (cpu.user + cpu.system) / records, bytes: allocated / records };
 }
