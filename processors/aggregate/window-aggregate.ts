@@ -230,7 +230,8 @@ export function windowAggregate(opts: {
       key: k,
       value: windowResult(k, { start: s, end: e }, acc),
       timestamp: s,
-      headers: { [windowHeader]: kind },
+      // A literal key (`windowHeader`): an object built from a fixed shape, not a computed-key definition per result.
+      headers: { window: kind } satisfies Record<typeof windowHeader, string>,
     });
 
   const processFixed = (
