@@ -425,6 +425,42 @@ describe('watermark requests (the core calls onWatermark only when a window is d
     });
   };
 
+  it('a store whose state is restored under it is looked at again: restored windows close at the next advance', async () => {
+    const { core } = variant({ window: { type: 'tumbling', sizeMs: H }, field: 'p' }, true);
+    const at = (offset: number, t: number, p: number): StreamRecord => ({
+      topic: 'in',
+      partition: 0,
+      offset: String(offset),
+      key: 'k',
+      timestamp: t,
+      value: { p },
+    });
+    // Window [4 h, 5 h) closed by the watermark at 5 h; [5 h, 6 h) open: the store's next due time is 6 h.
+    const first = await core.run([at(0, 4 * H, 1), at(1, 5 * H, 2)]);
+    expect(first.outputs.map((o) => (o.value as { windowStart: number }).windowStart)).toEqual([4 * H]);
+    // The partition's state is replaced (e.g. re-read from the changelog) by one holding an earlier window.
+    const acc = accumulate(undefined, 7, 2 * H);
+    core.restorePartition(0, [[`w\u0000k\u0000${2 * H}`, { k: 'k', s: 2 * H, e: 3 * H, acc, fired: false }]]);
+    const r = await core.run([at(2, 5 * H + 2 * M, 3)]);
+    expect(r.outputs.map((o) => [o.value, o.headers?.window])).toEqual([
+      [
+        {
+          key: 'k',
+          windowStart: 2 * H,
+          windowEnd: 3 * H,
+          count: 1,
+          sum: 7,
+          mean: 7,
+          min: 7,
+          max: 7,
+          open: 7,
+          close: 7,
+        },
+        'final',
+      ],
+    ]);
+  });
+
   const windows: WindowSpec[] = [
     { type: 'tumbling', sizeMs: H },
     { type: 'tumbling', sizeMs: 15 * M, offsetMs: 5 * M },

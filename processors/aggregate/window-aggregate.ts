@@ -331,7 +331,9 @@ export function windowAggregate(opts: {
 
     onWatermark(wm, ctx) {
       const store = ctx.state;
-      const known = dueOf(store);
+      // A core that takes requests calls only when something asked for is due, or when it cannot know (state
+      // restored, a failed call retried): look then, whatever this store's last pass left in `nextDue`.
+      const known = ctx.requestWatermark === undefined ? dueOf(store) : undefined;
       if (known !== undefined && wm < known) return;
       // What closes now: a fixed window's entry itself (no tuple per result), a session as its parts.
       const results: Closing[] = [];
