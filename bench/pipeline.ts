@@ -141,9 +141,14 @@ async function worker(job: WorkerJob): Promise<void> {
     for (const e of list.getEntries()) gc.push([performance.timeOrigin + e.startTime, e.duration]);
   });
   obs.observe({ entryTypes: ['gc'] });
+  let markThreads = new Map<string, number>();
   // 'mark': the parent asks for this process's CPU time just before it releases the input (the worker is idle then).
   const stopped = new Promise<Extract<ToWorker, { type: 'stop' }>>((resolve) =>
-    process.on('message', (m: ToWorker) => (m.type === 'mark' ? send({ type: 'mark', cpuMs: cpuMs() }) : resolve(m))),
+    process.on('message', (m: ToWorker) => {
+      if (m.type !== 'mark') return resolve(m);
+      markThreads = threadTimes();
+      send({ type: 'mark', cpuMs: cpuMs() });
+    }),
   );
   const spec = makeSpec({
     name: job.pipeline,
@@ -223,10 +228,11 @@ async function worker(job: WorkerJob): Promise<void> {
   }
   send({ type: 'started' });
   const { from, to } = await stopped;
-  // OPTIBID_BENCH_THREAD_CPU=1: the worker's CPU time per thread (Linux /proc; since the worker started), e.g.
-  // the main thread against V8's helper threads (parallel scavenges, concurrent marking and compilation).
+  // OPTIBID_BENCH_THREAD_CPU=1: the worker's CPU per thread (Linux /proc) from the input's release to the stop
+  // (the run plus the parent's wrap-up), e.g. the main thread against V8's helper threads (parallel scavenges,
+  // concurrent marking, compilation).
   if (process.env.OPTIBID_BENCH_THREAD_CPU === '1')
-    console.log(`  worker ${process.pid} CPU by thread: ${threadCpu()}`);
+    console.log(`  worker ${process.pid} CPU from the release: ${threadCpu(markThreads)}`);
   if (inspector) {
     const { profile } = await inspector.post('HeapProfiler.stopSampling');
     writeFileSync(join(heapDir!, `worker-${process.pid}.heapprofile`), JSON.stringify(profile));
@@ -244,23 +250,40 @@ async function worker(job: WorkerJob): Promise<void> {
   process.send!(summary, () => process.exit(0));
 }
 
-/** CPU seconds of this process's main thread and of its other threads by name (/proc/self/task/<tid>/stat), or '' off Linux. */
-function threadCpu(): string {
+/** CPU seconds per thread of this process (utime + stime from /proc/self/task/<tid>/stat); empty off Linux. */
+function threadTimes(): Map<string, number> {
   const dir = '/proc/self/task';
-  if (!existsSync(dir)) return '';
+  const out = new Map<string, number>();
+  if (!existsSync(dir)) return out;
   const tick = 100; // USER_HZ
-  const byName = new Map<string, number>();
   for (const tid of readdirSync(dir)) {
-    const stat = readFileSync(join(dir, tid, 'stat'), 'utf8');
-    const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const label = tid === String(process.pid) ? 'main' : name;
-    byName.set(label, (byName.get(label) ?? 0) + (Number(f[11]) + Number(f[12])) / tick);
+    try {
+      const stat = readFileSync(join(dir, tid, 'stat'), 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.set(tid, (Number(f[11]) + Number(f[12])) / tick);
+    } catch {
+      // the thread ended meanwhile
+    }
   }
-  return [...byName]
-    .sort((a, b) => b[1] - a[1])
-    .map(([n, s]) => `${n} ${s.toFixed(2)} s`)
-    .join(', ');
+  return out;
+}
+
+/** The main thread's and the other threads' CPU seconds since `from` (a `threadTimes()`), the busiest others listed. */
+function threadCpu(from: Map<string, number> = new Map()): string {
+  const main = String(process.pid);
+  const others: Array<[string, number]> = [];
+  let mainS = 0;
+  for (const [tid, s] of threadTimes()) {
+    const d = s - (from.get(tid) ?? 0);
+    if (tid === main) mainS = d;
+    else if (d > 0) others.push([tid, d]);
+  }
+  others.sort((a, b) => b[1] - a[1]);
+  const sum = others.reduce((a, [, d]) => a + d, 0);
+  return `main ${mainS.toFixed(2)} s, other threads ${sum.toFixed(2)} s (busiest ${others
+    .slice(0, 4)
+    .map(([, d]) => d.toFixed(2))
+    .join(', ')})`;
 }
 
 interface GroupResult {
