@@ -1,6 +1,12 @@
 import { jest } from '@jest/globals';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { readPriceCsv } from '@optibid/processors/forecast/index.js';
+import { backtestBattery } from '@optibid/processors/bidding/backtest.js';
 import { run } from '../program.js';
+import { shapeBiasRules } from './backtest-battery.js';
 
 const csv = fileURLToPath(new URL('../../processors/bidding/fixtures/be-2016-02.csv', import.meta.url));
 
@@ -137,5 +143,57 @@ describe('optibid backtest battery', () => {
     const holidays = await cli('--csv', csv, '--eval-from', '2016-02-10', '--holidays', 'Atlantis');
     expect(holidays.code).toBe(1);
     expect(holidays.err).toMatch(/unknown holiday calendar "Atlantis": use one of US, NERC, NORDIC, BE/);
+    const rule = await cli('--csv', csv, '--eval-from', '2016-02-10', '--shape-bias', 'vibes');
+    expect(rule.code).toBe(1);
+    expect(rule.err).toMatch(/--shape-bias must be one of off, shape, swing, got "vibes"/);
+  });
+
+  it('with --shape-bias, schedules on a forecast corrected for the bias the delivered days showed', async () => {
+    // The real prices with a fixed hour-of-day distortion: night hours look dear, the evening peak looks cheap.
+    const lines = readFileSync(csv, 'utf8').trim().split('\n').slice(1);
+    const bias = (hour: number) => (hour >= 2 && hour <= 5 ? 25 : hour >= 17 && hour <= 20 ? -25 : 0);
+    const biased = join(mkdtempSync(join(tmpdir(), 'optibid-shape-')), 'biased.csv');
+    const rows = lines.map((l) => {
+      const [ts, real] = l.split(',');
+      return `${ts},${real},${Number(real) + bias(Number(ts!.slice(11, 13)))}`;
+    });
+    writeFileSync(biased, ['timestamp,Real price,Biased', ...rows].join('\n') + '\n');
+    const args = ['--csv', biased, '--forecast-model', 'column:Biased', '--eval-from', '2016-02-01', '--json'];
+    const plain = JSON.parse((await cli(...args)).out);
+    expect(plain.shape_bias).toBe('off');
+    const table = readPriceCsv(biased, 'Real price');
+    const battery = {
+      powerMw: 1,
+      energyMwh: 2,
+      chargeEfficiency: 0.95,
+      dischargeEfficiency: 0.95,
+      degradationCostPerMwh: 0,
+    };
+    for (const rule of ['shape', 'swing'] as const) {
+      const result = JSON.parse((await cli(...args, '--shape-bias', rule)).out);
+      expect(result.shape_bias).toBe(rule);
+      expect(result.perfect_foresight).toBeCloseTo(plain.perfect_foresight, 9); // the real prices do not move
+      // once it has seen enough days, the correction undoes the distortion: far more of the spread is captured
+      expect(result.capture).toBeGreaterThan(plain.capture + 0.2);
+      const direct = await backtestBattery({
+        table,
+        model: 'column:Biased',
+        evalFrom: '2016-02-01',
+        battery,
+        shapeBias: shapeBiasRules[rule],
+      });
+      expect(result.realized).toBeCloseTo(direct.realized, 9);
+    }
+    const text = await cli(
+      '--csv',
+      biased,
+      '--forecast-model',
+      'column:Biased',
+      '--eval-from',
+      '2016-02-20',
+      '--shape-bias',
+      'shape',
+    );
+    expect(text.out).toMatch(/^model\s+column:Biased \(scheduled with --shape-bias shape\)$/m);
   });
 });

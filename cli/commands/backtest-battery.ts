@@ -7,6 +7,18 @@ import {
   type BatteryBacktestResult,
 } from '@optibid/processors/bidding/backtest.js';
 import type { Battery } from '@optibid/processors/bidding/battery.js';
+import type { ShapeBiasOptions } from '@optibid/processors/bidding/shapebias.js';
+
+/**
+ * The scheduling rules of `--shape-bias` (processors/bidding/README.md): `shape` schedules on the forecast plus
+ * its recent intraday shape bias, `swing` also calibrates each hour's swing. Both were chosen on the first year
+ * of the EPF files and checked once on the second.
+ */
+export const shapeBiasRules: Record<string, ShapeBiasOptions | undefined> = {
+  off: undefined,
+  shape: {},
+  swing: { windowDays: 112, slopeShrink: 1, minDays: 14 },
+};
 
 interface BatteryBacktestFlags {
   csv: string;
@@ -21,6 +33,7 @@ interface BatteryBacktestFlags {
   degradationCost: string;
   maxCycles?: string;
   riskAversion?: string;
+  shapeBias: string;
   json?: boolean;
   daily?: boolean;
   holidays?: string;
@@ -60,6 +73,12 @@ export function registerBacktestBattery(backtest: Command): void {
       '--risk-aversion <alpha>',
       'schedule on forecast quantiles instead of the point forecast: buy at q50+α(q90−q50), sell at q50−α(q50−q10); α in [0, 1]',
     )
+    .option(
+      '--shape-bias <rule>',
+      'schedule on the forecast corrected by what the delivered days showed of its bias (the forecast itself is unchanged): ' +
+        "off; shape (its recent hour-of-day shape bias); swing (also each hour's price swing)",
+      'off',
+    )
     .option('--daily', 'also print one line (or JSON entry) per day')
     .option('--json', 'print one JSON object with perfect_foresight, realized and capture as top-level keys')
     .addHelpText(
@@ -87,6 +106,9 @@ export function registerBacktestBattery(backtest: Command): void {
         flags.riskAversion === undefined
           ? undefined
           : { riskAversion: fraction('--risk-aversion', flags.riskAversion, true) };
+      if (!Object.hasOwn(shapeBiasRules, flags.shapeBias))
+        throw usage(`--shape-bias must be one of ${Object.keys(shapeBiasRules).join(', ')}, got "${flags.shapeBias}"`);
+      const shapeBias = shapeBiasRules[flags.shapeBias];
       const holidays = flags.holidays === undefined ? undefined : holidayCalendar(flags.holidays);
       const table = readPriceCsv(flags.csv, flags.priceColumn);
       const result = await backtestBattery({
@@ -96,23 +118,29 @@ export function registerBacktestBattery(backtest: Command): void {
         evalTo: flags.evalTo,
         battery,
         hedge,
+        shapeBias,
         holidays,
       });
       process.stdout.write(
-        flags.json ? formatJson(result, flags.daily === true) : formatText(result, flags.daily === true),
+        flags.json
+          ? formatJson(result, flags.daily === true, flags.shapeBias)
+          : formatText(result, flags.daily === true, flags.shapeBias),
       );
     });
 }
 
-function formatJson(r: BatteryBacktestResult, daily: boolean): string {
+function formatJson(r: BatteryBacktestResult, daily: boolean, shapeBias: string): string {
   const { daily: days, ...rest } = r;
   // An undefined capture (0/0) is null with the reason beside it, never a made-up 0.
   const reason = captureUndefinedReason(r);
-  const totals = reason === undefined ? rest : { ...rest, capture: null, capture_undefined: reason };
+  const totals = {
+    ...(reason === undefined ? rest : { ...rest, capture: null, capture_undefined: reason }),
+    shape_bias: shapeBias,
+  };
   return JSON.stringify(daily ? { ...totals, daily: days } : totals, null, 2) + '\n';
 }
 
-function formatText(r: BatteryBacktestResult, daily: boolean): string {
+function formatText(r: BatteryBacktestResult, daily: boolean, shapeBias: string): string {
   const lines: string[] = [];
   if (daily) {
     lines.push('date        perfect_foresight  realized  capture');
@@ -125,7 +153,7 @@ function formatText(r: BatteryBacktestResult, daily: boolean): string {
     lines.push('');
   }
   lines.push(
-    `model              ${r.model}`,
+    `model              ${r.model}${shapeBias === 'off' ? '' : ` (scheduled with --shape-bias ${shapeBias})`}`,
     `days               ${r.days} (${r.eval_from} .. ${r.eval_to})`,
     `perfect_foresight  ${r.perfect_foresight.toFixed(2)}`,
     `realized           ${r.realized.toFixed(2)}`,
