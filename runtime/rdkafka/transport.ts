@@ -450,8 +450,10 @@ class RdkafkaRun extends KafkaRunBase {
         {
           sleep: (ms) => sleep(ms, this.abort.signal),
           stillWanted: () => stillWanted() && !stopping && consumer.isConnected(),
+          // Info at first (an open transaction ends within its timeout); every 10th attempt at warn, as a lookup
+          // failing that long is more likely a lasting error (authorisation, a missing topic).
           onRetry: ({ attempt, reason, partitions: waiting }) =>
-            this.logger[attempt === 1 || attempt % 10 === 0 ? 'info' : 'debug'](
+            this.logger[attempt === 1 ? 'info' : attempt % 10 === 0 ? 'warn' : 'debug'](
               { component: node.name, group, partitions: waiting, attempt, reason },
               'committed offsets not readable yet (an open transaction may hold them); asking again',
             ),
