@@ -449,7 +449,7 @@ class RdkafkaRun extends KafkaRunBase {
         partitions,
         {
           sleep: (ms) => sleep(ms, this.abort.signal),
-          stillWanted: () => stillWanted() && !stopping && consumer.isConnected(),
+          stillWanted: () => stillWanted() && !stopping && !this.abort.signal.aborted && consumer.isConnected(),
           // Info at first (an open transaction ends within its timeout); every 10th attempt at warn, as a lookup
           // failing that long is more likely a lasting error (authorisation, a missing topic).
           onRetry: ({ attempt, reason, partitions: waiting }) =>
