@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { addDays, defaultModel, readPriceCsv } from '@optibid/processors/forecast/index.js';
 import { backtestDays } from '@optibid/processors/bidding/backtest.js';
+import { shapeBiasRules } from '@optibid/processors/bidding/shapebias.js';
 import { BatteryOptimizer, defaultBattery, scheduleBattery } from '@optibid/processors/bidding/battery.js';
 import { applyBenchOverrides } from './forecast.js';
 import { epfDataDir as dataDir, epfForecast } from './index.js';
@@ -27,7 +28,7 @@ export async function run(): Promise<void> {
   if (override) console.log(`bidding:${override}`);
   // [label, forecast model, backtest options]; `shapeBias: {}` schedules on the forecast corrected for its recent
   // intraday shape bias (ShapeBiasCorrector, default settings); `swing` also calibrates each hour's slope.
-  const swing = { windowDays: 112, slopeShrink: 1, minDays: 14 };
+  const { swing } = shapeBiasRules;
   const models: [string, string, { hedge?: { riskAversion: number }; shapeBias?: object }][] = [
     [`default (${defaultModel})`, 'default', {}],
     ['default shape-corrected', 'default', { shapeBias: {} }],

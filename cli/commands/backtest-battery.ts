@@ -7,18 +7,10 @@ import {
   type BatteryBacktestResult,
 } from '@optibid/processors/bidding/backtest.js';
 import type { Battery } from '@optibid/processors/bidding/battery.js';
-import type { ShapeBiasOptions } from '@optibid/processors/bidding/shapebias.js';
+import { shapeBiasRules as rules, type ShapeBiasOptions } from '@optibid/processors/bidding/shapebias.js';
 
-/**
- * The scheduling rules of `--shape-bias` (processors/bidding/README.md): `shape` schedules on the forecast plus
- * its recent intraday shape bias, `swing` also calibrates each hour's swing. Both were chosen on the first year
- * of the EPF files and checked once on the second.
- */
-export const shapeBiasRules: Record<string, ShapeBiasOptions | undefined> = {
-  off: undefined,
-  shape: {},
-  swing: { windowDays: 112, slopeShrink: 1, minDays: 14 },
-};
+/** `--shape-bias` values: off, or one of the scheduling rules of processors/bidding (`shapeBiasRules`). */
+export const shapeBiasRules: Record<string, ShapeBiasOptions | undefined> = { off: undefined, ...rules };
 
 interface BatteryBacktestFlags {
   csv: string;

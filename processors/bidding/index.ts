@@ -41,4 +41,4 @@ export {
 export { backtestBattery, backtestDays, type BatteryBacktestResult, type BatteryBacktestDay } from './backtest.js';
 export { batteryBidderProcessor, BatteryBidderConfig, type BatteryAsset } from './processor.js';
 export { seededRng, type Rng } from './rng.js';
-export { ShapeBiasCorrector, type ShapeBiasOptions, type ShapeBiasSnapshot } from './shapebias.js';
+export { ShapeBiasCorrector, shapeBiasRules, type ShapeBiasOptions, type ShapeBiasSnapshot } from './shapebias.js';

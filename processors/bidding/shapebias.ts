@@ -23,6 +23,16 @@ export interface ShapeBiasOptions {
   slopeShrink?: number;
 }
 
+/**
+ * The two scheduling rules chosen on the first year of the EPF files and checked once on the second
+ * (README): `shape` corrects the recent hour-of-day shape bias with the defaults; `swing` also calibrates
+ * each hour's swing. Named here so the CLI (`--shape-bias`) and the bench use the same settings.
+ */
+export const shapeBiasRules = {
+  shape: {},
+  swing: { windowDays: 112, slopeShrink: 1, minDays: 14 },
+} as const satisfies Record<string, ShapeBiasOptions>;
+
 /** What `ShapeBiasCorrector.snapshot` returns: plain JSON, for keyed state. */
 export interface ShapeBiasSnapshot {
   /** Per interval, each recorded day's forecast minus that day's mean forecast. */
