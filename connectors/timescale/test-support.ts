@@ -1,6 +1,7 @@
 import { NotConnected } from '@optibid/runtime';
 import type { Logger, Sink, StreamRecord } from '@optibid/runtime';
 import type { MarketPrice, TelemetryReading } from '@optibid/schemas';
+import { ServiceManager, localServices } from '@optibid/services';
 
 /** Synthetic records for sink tests and benchmarks (deterministic, no randomness). */
 
@@ -105,6 +106,48 @@ export async function writeAllWithRetry(
     }
   }
   return retries;
+}
+
+/**
+ * Writes `records` through `sink` in batches of `batchSize` with `writeAllWithRetry`, stopping the real local
+ * `service` once after the tenth batch and starting it again `outageMs` later (real time: the outage is the point).
+ * Returns the retries needed and when the service was stopped and started again. Whatever fails, the service is
+ * running again when this returns or throws, so other tests are not left without it.
+ */
+export async function writeThroughOutage(
+  sink: Sink,
+  records: StreamRecord[],
+  batchSize: number,
+  service: string,
+  outageMs: number,
+): Promise<{ retries: number; stopped: string[]; stoppedAt: number; restartedAt: number }> {
+  const manager = new ServiceManager(localServices, { say: () => undefined });
+  let outage: Promise<void> | undefined;
+  let stopped: string[] = [];
+  let stoppedAt = 0;
+  let restartedAt = 0;
+  try {
+    const retries = await writeAllWithRetry(sink, records, batchSize, {
+      onBatch: async (batch) => {
+        if (batch !== 10) return;
+        stopped = await manager.down([service]);
+        stoppedAt = Date.now();
+        outage = (async () => {
+          try {
+            await new Promise((r) => setTimeout(r, outageMs));
+          } finally {
+            await manager.up([service]);
+            restartedAt = Date.now();
+          }
+        })();
+      },
+    });
+    await outage;
+    return { retries, stopped, stoppedAt, restartedAt };
+  } finally {
+    await outage?.catch(() => undefined);
+    await manager.up([service]);
+  }
 }
 
 /** A logger that keeps what it was given, for assertions. */
