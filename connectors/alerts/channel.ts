@@ -1,12 +1,12 @@
 import { Type } from '@sinclair/typebox';
 import { NotConnected, systemClock } from '@optibid/runtime';
-import type { Clock, Logger, Sink, StreamRecord } from '@optibid/runtime';
+import type { Clock, ComponentContext, Logger, Sink, StreamRecord } from '@optibid/runtime';
 import type { AlertEvent } from '@optibid/schemas';
 import type { RejectedRecord } from '../timescale/datasets.js';
 import { RejectedRecordsError } from '../timescale/rejected.js';
 import { parseAlert } from './alert.js';
 import { DedupWindow, RateLimiter } from './guard.js';
-import { realSleep, withRetries } from './retry.js';
+import { abortableSleep, realSleep, withRetries } from './retry.js';
 import type { Sleep } from './retry.js';
 
 /** Delivery options every alert channel shares (merged into each channel's config schema). */
@@ -170,4 +170,9 @@ export class AlertSink implements Sink {
   async close(): Promise<void> {
     await this.channel.close?.();
   }
+}
+
+/** An alert channel's sink as a pipeline creates it: the run's logger and clock, sleeps that end on stop. */
+export function channelSink(channel: AlertChannel, cfg: DeliveryConfig, ctx: ComponentContext): AlertSink {
+  return new AlertSink(channel, cfg, ctx.logger, { clock: ctx.clock, sleep: abortableSleep(ctx.signal) });
 }

@@ -4,9 +4,9 @@ import { Type } from '@sinclair/typebox';
 import { defineSink } from '@optibid/runtime';
 import type { AlertEvent } from '@optibid/schemas';
 import { alertText, alertTitle, deliveryId } from './alert.js';
-import { AlertSink, deliveryOptions } from './channel.js';
+import { channelSink, deliveryOptions } from './channel.js';
 import type { AlertChannel, DeliveryConfig } from './channel.js';
-import { DeliveryError, abortableSleep } from './retry.js';
+import { DeliveryError } from './retry.js';
 
 export interface EmailConfig extends DeliveryConfig {
   host: string;
@@ -95,9 +95,5 @@ export const emailSink = defineSink({
   status: 'beta',
   summary: 'Sends alerts as email over SMTP, with retries, rate limit and dedup',
   config: emailConfig,
-  create: (config, ctx) =>
-    new AlertSink(new EmailChannel(config), config, ctx.logger, {
-      clock: ctx.clock,
-      sleep: abortableSleep(ctx.signal),
-    }),
+  create: (config, ctx) => channelSink(new EmailChannel(config), config, ctx),
 });

@@ -5,9 +5,9 @@ import { defineSink, endpointsFromEnv } from '@optibid/runtime';
 import type { StreamRecord } from '@optibid/runtime';
 import type { AlertEvent } from '@optibid/schemas';
 import { deliveryId } from './alert.js';
-import { AlertSink, deliveryOptions } from './channel.js';
+import { channelSink, deliveryOptions } from './channel.js';
 import type { AlertChannel, DeliveryConfig } from './channel.js';
-import { DeliveryError, abortableSleep } from './retry.js';
+import { DeliveryError } from './retry.js';
 
 export interface KafkaAlertsConfig extends DeliveryConfig {
   topic: string;
@@ -110,9 +110,5 @@ export const kafkaAlertsSink = defineSink({
   status: 'beta',
   summary: 'Produces alerts as JSON to a Kafka topic for systems that consume them, with retries, rate limit and dedup',
   config: kafkaAlertsConfig,
-  create: (config, ctx) =>
-    new AlertSink(new KafkaAlertsChannel(config, ctx.env), config, ctx.logger, {
-      clock: ctx.clock,
-      sleep: abortableSleep(ctx.signal),
-    }),
+  create: (config, ctx) => channelSink(new KafkaAlertsChannel(config, ctx.env), config, ctx),
 });

@@ -5,9 +5,9 @@ import { defineSink, endpointsFromEnv } from '@optibid/runtime';
 import type { StreamRecord } from '@optibid/runtime';
 import type { AlertEvent } from '@optibid/schemas';
 import { deliveryId } from './alert.js';
-import { AlertSink, deliveryOptions } from './channel.js';
+import { channelSink, deliveryOptions } from './channel.js';
 import type { AlertChannel, DeliveryConfig } from './channel.js';
-import { DeliveryError, abortableSleep } from './retry.js';
+import { DeliveryError } from './retry.js';
 
 /** Fills `{severity}`, `{state}`, `{rule}`, `{alertId}`, `{resource}` in a topic; values lose MQTT wildcards and slashes. */
 export function alertTopic(template: string, a: AlertEvent): string {
@@ -126,9 +126,5 @@ export const mqttPublishSink = defineSink({
   status: 'beta',
   summary: 'Publishes alerts as JSON to an MQTT topic (per severity/rule), with retries, rate limit and dedup',
   config: mqttPublishConfig,
-  create: (config, ctx) =>
-    new AlertSink(new MqttPublishChannel(config, ctx.env), config, ctx.logger, {
-      clock: ctx.clock,
-      sleep: abortableSleep(ctx.signal),
-    }),
+  create: (config, ctx) => channelSink(new MqttPublishChannel(config, ctx.env), config, ctx),
 });

@@ -2,8 +2,7 @@ import { Type } from '@sinclair/typebox';
 import { defineSink } from '@optibid/runtime';
 import type { AlertEvent } from '@optibid/schemas';
 import { alertText, alertTitle } from './alert.js';
-import { AlertSink, deliveryOptions } from './channel.js';
-import { abortableSleep } from './retry.js';
+import { channelSink, deliveryOptions } from './channel.js';
 import type { AlertChannel, DeliveryConfig } from './channel.js';
 import { postJson } from './http.js';
 
@@ -73,9 +72,5 @@ export const slackSink = defineSink({
   status: 'beta',
   summary: 'Posts alerts to a Slack-compatible incoming webhook, with retries, rate limit and dedup',
   config: slackConfig,
-  create: (config, ctx) =>
-    new AlertSink(new SlackChannel(config), config, ctx.logger, {
-      clock: ctx.clock,
-      sleep: abortableSleep(ctx.signal),
-    }),
+  create: (config, ctx) => channelSink(new SlackChannel(config), config, ctx),
 });

@@ -4,8 +4,7 @@ import { defineSink, systemClock } from '@optibid/runtime';
 import type { Clock, StreamRecord } from '@optibid/runtime';
 import type { AlertEvent } from '@optibid/schemas';
 import { deliveryId } from './alert.js';
-import { AlertSink, deliveryOptions } from './channel.js';
-import { abortableSleep } from './retry.js';
+import { channelSink, deliveryOptions } from './channel.js';
 import type { AlertChannel, DeliveryConfig } from './channel.js';
 import { postJson } from './http.js';
 
@@ -106,9 +105,5 @@ export const webhookSink = defineSink({
   status: 'beta',
   summary: 'Sends alerts as signed JSON (HMAC-SHA256) to an HTTP endpoint, with retries, rate limit and dedup',
   config: webhookConfig,
-  create: (config, ctx) =>
-    new AlertSink(new WebhookChannel(config, ctx.clock), config, ctx.logger, {
-      clock: ctx.clock,
-      sleep: abortableSleep(ctx.signal),
-    }),
+  create: (config, ctx) => channelSink(new WebhookChannel(config, ctx.clock), config, ctx),
 });
