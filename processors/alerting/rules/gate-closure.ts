@@ -1,9 +1,8 @@
 import type { StreamRecord } from '@optibid/runtime';
 import { formatDuration, parseDuration } from '../duration.js';
 import { formatDate, formatLocal, type LocalDate } from '@optibid/runtime';
-import { fieldOf, matchesWhere, timeAt } from '../fields.js';
 import type { GateClosureRuleSpec } from '../rules-schema.js';
-import { linkOf, type EvalContext, type RuleEvaluator } from './types.js';
+import { areaDayOf, linkOf, type EvalContext, type RuleEvaluator } from './types.js';
 
 /** Where the area's pending occurrence was searched from, and whether its warning time has passed. */
 interface Cursor {
@@ -44,12 +43,9 @@ export class GateClosureEvaluator implements RuleEvaluator {
   }
 
   onRecord(record: StreamRecord, at: number, ctx: EvalContext): void {
-    if (!matchesWhere(record, this.spec.where)) return;
-    const area = fieldOf(record, this.spec.areaField ?? 'area');
-    const delivery = timeAt(record, this.spec.deliveryField ?? 'deliveryStart');
-    if (typeof area !== 'string' || !this.spec.areas.includes(area) || delivery === undefined) return;
-    const market = ctx.calendar.marketOf(area)!;
-    const day = formatDate(ctx.calendar.deliveryDay(market, delivery));
+    const reported = areaDayOf(record, this.spec, ctx);
+    if (!reported) return;
+    const { market, area, day } = reported;
     ctx.state.put(`s|${area}|${day}`, true);
     const id = this.identity(market, area, day);
     if (ctx.isActive(id)) ctx.clear(id, at, linkOf(record));

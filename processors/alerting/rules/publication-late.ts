@@ -1,8 +1,7 @@
 import type { StreamRecord } from '@optibid/runtime';
 import { formatDate, formatLocal, type LocalDate } from '@optibid/runtime';
-import { fieldOf, matchesWhere, timeAt } from '../fields.js';
 import type { PublicationLateRuleSpec } from '../rules-schema.js';
-import { linkOf, type EvalContext, type RuleEvaluator } from './types.js';
+import { areaDayOf, linkOf, type EvalContext, type RuleEvaluator } from './types.js';
 
 /**
  * Fires when an area's day-ahead publication for a delivery day has not arrived by the deadline,
@@ -39,12 +38,9 @@ export class PublicationLateEvaluator implements RuleEvaluator {
   }
 
   onRecord(record: StreamRecord, at: number, ctx: EvalContext): void {
-    if (!matchesWhere(record, this.spec.where)) return;
-    const area = fieldOf(record, this.spec.areaField ?? 'area');
-    const delivery = timeAt(record, this.spec.deliveryField ?? 'deliveryStart');
-    if (typeof area !== 'string' || !this.spec.areas.includes(area) || delivery === undefined) return;
-    const market = ctx.calendar.marketOf(area)!;
-    const day = formatDate(ctx.calendar.deliveryDay(market, delivery));
+    const reported = areaDayOf(record, this.spec, ctx);
+    if (!reported) return;
+    const { market, area, day } = reported;
     ctx.state.put(`p|${area}|${day}`, true);
     const id = this.identity(market, area, day);
     if (ctx.isActive(id)) ctx.clear(id, at, linkOf(record));

@@ -1,4 +1,5 @@
-import type { StreamRecord } from '@optibid/runtime';
+import { formatDate, type StreamRecord } from '@optibid/runtime';
+import { fieldOf, matchesWhere, timeAt } from '../fields.js';
 import type { MarketCalendar } from '../calendar.js';
 import type { RuleSpec } from '../rules-schema.js';
 
@@ -85,4 +86,29 @@ export function linkOf(record: StreamRecord): SourceLink {
 export function resourceOf(labels: Record<string, string>, fallback: string): string {
   const values = Object.values(labels);
   return values.length > 0 ? values.join('/') : fallback;
+}
+
+/** The settings of a calendar rule that watches one topic for records of some areas' delivery days. */
+export interface AreaDaySpec {
+  areas: string[];
+  where?: Record<string, unknown>;
+  areaField?: string;
+  deliveryField?: string;
+}
+
+/**
+ * The market, area and delivery day (`YYYY-MM-DD` in the market's time zone) a record reports, when it
+ * matches the rule's `where` and is for one of its areas; undefined otherwise.
+ */
+export function areaDayOf(
+  record: StreamRecord,
+  spec: AreaDaySpec,
+  ctx: EvalContext,
+): { market: string; area: string; day: string } | undefined {
+  if (!matchesWhere(record, spec.where)) return undefined;
+  const area = fieldOf(record, spec.areaField ?? 'area');
+  const delivery = timeAt(record, spec.deliveryField ?? 'deliveryStart');
+  if (typeof area !== 'string' || !spec.areas.includes(area) || delivery === undefined) return undefined;
+  const market = ctx.calendar.marketOf(area)!;
+  return { market, area, day: formatDate(ctx.calendar.deliveryDay(market, delivery)) };
 }
