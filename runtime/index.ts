@@ -20,6 +20,7 @@ export * from './logger.js';
 export * from './metrics.js';
 export * from './kafka/json-serde.js';
 export * from './kafka/codec.js';
+export * from './kafka/compacted-topic.js';
 export * from './kafka/transport.js';
 export * from './rdkafka/transport.js';
 export * from './time-zone.js';

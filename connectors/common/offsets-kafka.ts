@@ -1,5 +1,5 @@
 import { Kafka, logLevel, type Admin, type Producer } from 'kafkajs';
-import { endpointsFromEnv, OptiBidError } from '@optibid/runtime';
+import { endpointsFromEnv, ensureCompactedTopic, OptiBidError } from '@optibid/runtime';
 import type { OffsetStore, WindowOffset } from './offsets.js';
 
 export interface KafkaOffsetStoreOptions {
@@ -31,20 +31,7 @@ export class KafkaOffsetStore implements OffsetStore {
   private async ensureTopic(): Promise<void> {
     this.admin ??= this.kafka.admin();
     await this.admin.connect();
-    const existing = await this.admin.listTopics();
-    if (!existing.includes(this.topic)) {
-      await this.admin.createTopics({
-        waitForLeaders: true,
-        topics: [
-          {
-            topic: this.topic,
-            numPartitions: 1,
-            replicationFactor: 1,
-            configEntries: [{ name: 'cleanup.policy', value: 'compact' }],
-          },
-        ],
-      });
-    }
+    await ensureCompactedTopic(this.admin, this.topic);
   }
 
   async load(source: string): Promise<Map<string, WindowOffset>> {

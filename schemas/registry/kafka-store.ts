@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel, type Admin, type Consumer, type Producer } from 'kafkajs';
+import { ensureCompactedTopic } from '@optibid/runtime';
 import { RegistryError } from './errors.js';
 import { RegistryState, keyText } from './state.js';
 import type { LogRecord, RegistryStore } from './store.js';
@@ -84,25 +85,7 @@ export class KafkaStore implements RegistryStore {
 
   private async ensureTopic(): Promise<void> {
     const admin = this.admin!;
-    const existing = await admin.listTopics();
-    if (!existing.includes(this.topic)) {
-      await admin
-        .createTopics({
-          waitForLeaders: true,
-          topics: [
-            {
-              topic: this.topic,
-              numPartitions: 1,
-              replicationFactor: 1,
-              configEntries: [{ name: 'cleanup.policy', value: 'compact' }],
-            },
-          ],
-        })
-        .catch((err: Error) => {
-          // Another instance may have created it at the same moment.
-          if (!/already exists/i.test(err.message)) throw err;
-        });
-    }
+    await ensureCompactedTopic(admin, this.topic);
     const meta = await admin.fetchTopicMetadata({ topics: [this.topic] });
     const partitions = meta.topics[0]?.partitions.length ?? 0;
     if (partitions !== 1) {
