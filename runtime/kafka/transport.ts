@@ -35,6 +35,9 @@ import { checkIntervalMs, sinkBatching } from './sink-accumulator.js';
 import { KafkaRunBase, type Task, type TaskContext } from './run-base.js';
 import { guardOffsetResets, offsetResetDecision, type OutOfRange } from './offset-reset.js';
 import { startStallChecks, type LagReading } from './stall-watch.js';
+import { GroupMember, isFencedCommit } from './group-offsets.js';
+import { retryLogLevel, waitingForOffsetsMessage } from './start-positions.js';
+import { sleep } from '../core/sink.js';
 
 const { Kafka, logLevel } = kafkajs;
 
@@ -67,6 +70,15 @@ export interface KafkaTransportOptions {
   maxBytesPerPartition?: number;
   /** Processor timers (`onTimer`) and idle-partition checks: real-ms poll of the injected clock (default 100). */
   timerPollMs?: number;
+  /**
+   * Processors' group membership (ms): session timeout (default 10 000; the broker's minimum is 6 000 unless
+   * configured lower), rebalance timeout (default 20 000) and heartbeat interval (default 1000). A member that
+   * spends longer than the session timeout on one batch loses its partitions; its transaction is then fenced at
+   * its offset commit and aborted (see group-offsets.ts).
+   */
+  sessionTimeoutMs?: number;
+  rebalanceTimeoutMs?: number;
+  heartbeatIntervalMs?: number;
   /** An input partition silent for this long (clock ms) stops holding the watermark back (default: never). */
   idlePartitionMs?: number;
   /**
@@ -233,13 +245,27 @@ class KafkaRun extends KafkaRunBase {
     const consumer = this.kafka.consumer({
       groupId: group,
       readUncommitted: false,
-      sessionTimeout: 10_000,
-      heartbeatInterval: 1000,
-      rebalanceTimeout: 20_000,
+      sessionTimeout: this.options.sessionTimeoutMs ?? 10_000,
+      heartbeatInterval: this.options.heartbeatIntervalMs ?? 1000,
+      rebalanceTimeout: this.options.rebalanceTimeoutMs ?? 20_000,
       maxBytesPerPartition: this.options.maxBytesPerPartition ?? 8 * 1024 * 1024,
       maxBytes: 64 * 1024 * 1024,
     });
-    const producer = this.transactionalProducer(`${group}.${this.instanceId}`);
+    const transactionalId = `${group}.${this.instanceId}`;
+    // This consumer as a group member (group-offsets.ts): it starts on partitions at their *stable* committed
+    // offsets (waiting out another member's open transaction that holds them), and its producer's offset
+    // commits carry its member id and generation, so a commit after it lost its partitions is fenced.
+    const member = new GroupMember(group, {
+      sleep: (ms) => sleep(ms, this.abort.signal),
+      running: () => !this.stopped && !this.abort.signal.aborted,
+      onRetry: ({ attempt, reason, partitions }) =>
+        this.logger[retryLogLevel(attempt)](
+          { component: node.name, group, partitions, attempt, reason },
+          waitingForOffsetsMessage,
+        ),
+    });
+    const unfence = member.fenceCommits(transactionalId);
+    const producer = this.transactionalProducer(transactionalId);
     await producer.connect();
     // Initialises the transactional id: fences (and aborts) a crashed predecessor's open transaction.
     await (await producer.transaction()).abort();
@@ -289,6 +315,7 @@ class KafkaRun extends KafkaRunBase {
       // Assignment changed: state of every partition is re-read from the changelog at once (restoreAssigned).
       // Until then timers tick nothing of the previous assignment.
       this.logger.info({ component: node.name, assignment: e.payload.memberAssignment }, 'partitions assigned');
+      member.joined(e.payload.memberId);
       generation++;
       assignedNow = [
         ...new Set(
@@ -407,6 +434,25 @@ class KafkaRun extends KafkaRunBase {
         core.discardAll();
         restored.clear();
         void restoreAssigned(generation, false);
+        const fenced = isFencedCommit(err);
+        if (fenced) {
+          // This member lost the partition while processing (stalled past the session timeout): the member now
+          // owning it processes the batch. Nothing of this transaction is visible; kafkajs rejoins on this error
+          // (its own type, not kafkajs' non-retriable wrapper) and the member goes on from the committed offsets.
+          this.logger.warn(
+            {
+              component: node.name,
+              group,
+              memberId: member.memberId,
+              generationId: member.generationId,
+              topic: batch.topic,
+              partition: batch.partition,
+              reason: fenced.type,
+            },
+            'offset commit fenced: this member lost the partition; transaction aborted, rejoining',
+          );
+          throw fenced;
+        }
         throw err;
       }
       this.options.afterCommit?.({ component: node.name, count, records: keep ? kept.flat() : [] });
@@ -461,6 +507,8 @@ class KafkaRun extends KafkaRunBase {
         stalls.stop();
         await timers.stop();
         await consumer.disconnect();
+        member.leave();
+        unfence();
         unguard();
         unlean();
         await producer.disconnect();
