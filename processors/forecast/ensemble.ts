@@ -13,6 +13,51 @@ export interface AdaptiveWeights {
 }
 
 /**
+ * Weights from recent out-of-sample error: each of the K members' mean absolute error over the last
+ * `adaptive.windowDays` history days that `past` holds a forecast for, raised to `-adaptive.power` and
+ * normalised. Only days whose actual prices are in `input.history` are scored, so nothing after the
+ * forecast's gate closure is used. Returns `fixed` until `adaptive.minDays` days are scored or while a
+ * member has no error at all.
+ */
+export function recentErrorWeights(
+  past: ReadonlyMap<string, number[][]>,
+  input: DayInput,
+  adaptive: AdaptiveWeights,
+  fixed: number[],
+): number[] {
+  const { history, historyDays, perDay } = input;
+  const errors = fixed.map(() => 0);
+  let days = 0;
+  for (let i = historyDays.length - 1; i >= 0 && days < adaptive.windowDays; i--) {
+    const f = past.get(historyDays[i]);
+    if (!f) continue;
+    days++;
+    for (let k = 0; k < fixed.length; k++) {
+      for (let h = 0; h < perDay; h++) errors[k] += Math.abs(history[i * perDay + h] - f[k][h]);
+    }
+  }
+  if (days < adaptive.minDays || errors.some((e) => !(e > 0))) return fixed;
+  const raw = errors.map((e) => (e / days) ** -adaptive.power);
+  const total = raw.reduce((a, b) => a + b, 0);
+  return raw.map((r) => r / total);
+}
+
+/** Records the member forecasts of `targetDate` and keeps only the newest `windowDays + 1` target dates. */
+export function rememberForecasts(
+  past: Map<string, number[][]>,
+  targetDate: string,
+  forecasts: number[][],
+  windowDays: number,
+): void {
+  past.set(targetDate, forecasts);
+  // Insertion order is forecast order.
+  for (const date of past.keys()) {
+    if (past.size <= windowDays + 1) break;
+    past.delete(date);
+  }
+}
+
+/**
  * Combines the forecasts of several models run on the same input: with fixed weights (equal unless given),
  * or, with `adaptive`, weights that follow each member's recent out-of-sample error.
  */
@@ -27,24 +72,8 @@ export function ensembleModel(
   let lastWeights: number[] = fixed;
   /** Member forecasts by target date, the most recent `windowDays` (and the one being made) kept. */
   const past = new Map<string, number[][]>();
-  const weightsFor = (input: DayInput): number[] => {
-    if (!adaptive) return fixed;
-    const { history, historyDays, perDay } = input;
-    const errors = members.map(() => 0);
-    let days = 0;
-    for (let i = historyDays.length - 1; i >= 0 && days < adaptive.windowDays; i--) {
-      const f = past.get(historyDays[i]);
-      if (!f) continue;
-      days++;
-      for (let k = 0; k < members.length; k++) {
-        for (let h = 0; h < perDay; h++) errors[k] += Math.abs(history[i * perDay + h] - f[k][h]);
-      }
-    }
-    if (days < adaptive.minDays || errors.some((e) => !(e > 0))) return fixed;
-    const raw = errors.map((e) => (e / days) ** -adaptive.power);
-    const total = raw.reduce((a, b) => a + b, 0);
-    return raw.map((r) => r / total);
-  };
+  const weightsFor = (input: DayInput): number[] =>
+    adaptive ? recentErrorWeights(past, input, adaptive, fixed) : fixed;
   return {
     name,
     minHistoryDays: Math.max(...members.map((m) => m.minHistoryDays)),
@@ -58,14 +87,7 @@ export function ensembleModel(
       }
       const w = weightsFor(input);
       lastWeights = w;
-      if (adaptive) {
-        past.set(input.targetDate, forecasts);
-        // Keep the newest windowDays + 1 target dates (insertion order is forecast order).
-        for (const date of past.keys()) {
-          if (past.size <= adaptive.windowDays + 1) break;
-          past.delete(date);
-        }
-      }
+      if (adaptive) rememberForecasts(past, input.targetDate, forecasts, adaptive.windowDays);
       const out = new Array<number>(input.perDay).fill(0);
       for (let k = 0; k < members.length; k++) {
         for (let h = 0; h < input.perDay; h++) out[h] += w[k] * forecasts[k][h];

@@ -1,6 +1,7 @@
 import { OptiBidError } from '@optibid/runtime';
 import { lassoDesign, lassoFitCriteria, type Criterion, type LassoOptions } from './lasso.js';
 import type { DayAheadModel, DayInput } from './model.js';
+import { recentErrorWeights, rememberForecasts, type AdaptiveWeights } from './ensemble.js';
 import { fitTransform, type TransformName } from './transforms.js';
 import { dayType, type HolidayCalendar } from './holidays.js';
 
@@ -34,6 +35,14 @@ export interface LearOptions {
    * expanding window this lets old regimes fade instead of cutting them off.
    */
   halfLife?: number;
+  /**
+   * How `learModel` combines its members: by default their plain mean; with `adaptive`, each member
+   * (window x transform x criterion) is weighted by its mean absolute error over the last
+   * `adaptive.windowDays` days it forecast whose prices are known, to the power `-adaptive.power`
+   * (equal weights until `adaptive.minDays` such days). The model then keeps the members' recent
+   * forecasts between calls, so it must see the days in order, as a rolling backtest or the processor does.
+   */
+  adaptive?: AdaptiveWeights;
   lasso?: LassoOptions;
 }
 
@@ -48,12 +57,29 @@ export interface LearSettings {
   exogLags: number[];
   relative: boolean;
   halfLife: number | undefined;
+  adaptive: AdaptiveWeights | undefined;
   lasso: LassoOptions;
 }
 
 export function learSettings(opts: LearOptions): LearSettings {
   const lags = opts.lags ?? [1, 2, 3, 7];
   const exogLags = opts.exogLags ?? [0, 1, 7];
+  const a = opts.adaptive;
+  if (
+    a &&
+    !(
+      Number.isInteger(a.windowDays) &&
+      a.windowDays >= 1 &&
+      a.power > 0 &&
+      Number.isInteger(a.minDays) &&
+      a.minDays >= 1
+    )
+  ) {
+    throw new OptiBidError(
+      'OPTIBID_ERR_USAGE',
+      `LEAR adaptive weights need whole windowDays ≥ 1 and minDays ≥ 1 and a positive power, got ${JSON.stringify(a)}`,
+    );
+  }
   return {
     windows: opts.windows ?? [56, 84, 182, 364],
     lags,
@@ -64,6 +90,7 @@ export function learSettings(opts: LearOptions): LearSettings {
     exogLags,
     relative: opts.level === 'd1',
     halfLife: opts.halfLife,
+    adaptive: a,
     lasso: opts.lasso ?? {},
   };
 }
@@ -262,17 +289,42 @@ export function learForecast(input: DayInput, window: number, opts: LearOptions 
   return average(learMembers(input, { ...opts, windows: [window] }).values(), input.perDay);
 }
 
-/** LEAR (Lago et al. 2021) recalibrated every day, averaged over calibration windows, transforms and criteria. */
+/**
+ * LEAR (Lago et al. 2021) recalibrated every day over calibration windows, transforms and criteria: the members'
+ * mean, or with `adaptive` their recent-error-weighted combination.
+ */
 export function learModel(opts: LearOptions = {}, name = 'lear'): DayAheadModel {
   const s = learSettings(opts);
   const shortest = Math.min(...s.windows.map((w) => (w <= 0 ? 28 : w)), 28);
   let last: Map<string, number[]> = new Map();
+  /** Member forecasts (in `keys` order) by target date, for the adaptive weights. */
+  const past = new Map<string, number[][]>();
+  let keys: string[] = [];
+  let lastWeights: number[] = [];
   return {
     name,
     minHistoryDays: s.maxLag + shortest,
     forecastDay(input: DayInput): number[] {
       last = learMembers(input, opts);
-      return average(last.values(), input.perDay);
+      const adaptive = s.adaptive;
+      if (!adaptive) return average(last.values(), input.perDay);
+      const now = [...last.keys()];
+      if (now.join('|') !== keys.join('|')) {
+        keys = now;
+        past.clear();
+      }
+      const forecasts = keys.map((k) => last.get(k)!);
+      const fixed = keys.map(() => 1 / keys.length);
+      const w = recentErrorWeights(past, input, adaptive, fixed);
+      lastWeights = w;
+      rememberForecasts(past, input.targetDate, forecasts, adaptive.windowDays);
+      if (w === fixed) return average(forecasts, input.perDay);
+      const out = new Array<number>(input.perDay).fill(0);
+      for (let k = 0; k < forecasts.length; k++) {
+        for (let h = 0; h < input.perDay; h++) out[h] += w[k] * forecasts[k][h];
+      }
+      return out;
     },
+    ...(s.adaptive ? { memberWeights: () => Object.fromEntries(keys.map((k, i) => [k, lastWeights[i]])) } : {}),
   };
 }
