@@ -3,7 +3,7 @@ import { addDays, defaultModel, readPriceCsv } from '@optibid/processors/forecas
 import { backtestDays } from '@optibid/processors/bidding/backtest.js';
 import { shapeBiasRules } from '@optibid/processors/bidding/shapebias.js';
 import { BatteryOptimizer, defaultBattery, scheduleBattery } from '@optibid/processors/bidding/battery.js';
-import { applyBenchOverrides } from './forecast.js';
+import { applyBenchOverrides, benchDefaultModel } from './forecast.js';
 import { epfDataDir as dataDir, epfForecast } from './index.js';
 
 /** Captures the issue quotes, computed independently of this code (LEAR column; yesterday's prices for NP). */
@@ -24,16 +24,18 @@ export async function run(): Promise<void> {
     console.log(`bidding: no EPF data at ${dataDir} (set OPTIBID_EPF_DIR); skipped`);
     return;
   }
-  const override = applyBenchOverrides();
+  const candidate = benchDefaultModel();
+  const override =
+    applyBenchOverrides() + (candidate === 'default' ? '' : ` (override: ${candidate} in default's place)`);
   if (override) console.log(`bidding:${override}`);
   // [label, forecast model, backtest options]; `shapeBias: {}` schedules on the forecast corrected for its recent
   // intraday shape bias (ShapeBiasCorrector, default settings); `swing` also calibrates each hour's slope.
   const { swing } = shapeBiasRules;
   const models: [string, string, { hedge?: { riskAversion: number }; shapeBias?: object }][] = [
-    [`default (${defaultModel})`, 'default', {}],
-    ['default shape-corrected', 'default', { shapeBias: {} }],
-    ['default swing-calibrated', 'default', { shapeBias: swing }],
-    ['default hedged α=0.5', 'default', { hedge: { riskAversion: 0.5 } }],
+    [`default (${candidate === 'default' ? defaultModel : candidate})`, candidate, {}],
+    ['default shape-corrected', candidate, { shapeBias: {} }],
+    ['default swing-calibrated', candidate, { shapeBias: swing }],
+    ['default hedged α=0.5', candidate, { hedge: { riskAversion: 0.5 } }],
     ["yesterday's prices", 'naive-daily', {}],
     ['LEAR Ensemble column', 'column:LEAR Ensemble', {}],
     ['LEAR column shape-corrected', 'column:LEAR Ensemble', { shapeBias: {} }],

@@ -1,6 +1,12 @@
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { defaultModel, gbdtScaledOptions, mae, readPriceCsv } from '@optibid/processors/forecast/index.js';
+import {
+  defaultModel,
+  forecastModels,
+  gbdtScaledOptions,
+  mae,
+  readPriceCsv,
+} from '@optibid/processors/forecast/index.js';
 import { epfDataDir as dataDir, epfForecast, epfHolidays } from './index.js';
 
 /**
@@ -20,6 +26,20 @@ export function applyBenchOverrides(): string {
 }
 
 /**
+ * OPTIBID_BENCH_DEFAULT=NAME (bench only, for trying a candidate before it is adopted): the forecast model run in
+ * `default`'s place by both the forecast and the bidding bench; the output's first line says so. Returns the model
+ * name to run (`default` when unset).
+ */
+export function benchDefaultModel(): string {
+  const name = process.env.OPTIBID_BENCH_DEFAULT;
+  if (name === undefined || name === '' || name === 'default') return 'default';
+  if (!forecastModels.includes(name)) {
+    throw new Error(`OPTIBID_BENCH_DEFAULT must name a forecast model (${forecastModels.join(', ')}), got "${name}"`);
+  }
+  return name;
+}
+
+/**
  * EPF benchmark: on the second year of NP, PJM and BE (first timestamp + 365 days to the end), the MAE of
  * `default` (and of its members) divided by the MAE of the published `LEAR Ensemble` on the same hours,
  * using only the prices in the file, with the wall and CPU time of one market-year (one process).
@@ -29,7 +49,8 @@ export function applyBenchOverrides(): string {
  * forecasts and member forecasts to DIR/<market>.json (for studying combination weights offline).
  */
 export async function run(): Promise<void> {
-  const override = applyBenchOverrides();
+  const model = benchDefaultModel();
+  const override = applyBenchOverrides() + (model === 'default' ? '' : ` (override: ${model} in default's place)`);
   const markets = (process.env.OPTIBID_BENCH_MARKETS ?? 'NP,PJM,BE').split(',');
   console.log(
     `forecast benchmark: default = ${defaultModel}${override}; ratios = MAE / MAE(LEAR Ensemble) on the second year`,
@@ -37,7 +58,7 @@ export async function run(): Promise<void> {
   for (const market of markets) {
     const table = readPriceCsv(`${dataDir}/${market}.csv`, 'Real price');
     const evalFrom = table.days[365];
-    const { days, seconds, cpuSeconds } = await epfForecast(market, table, 'default', evalFrom);
+    const { days, seconds, cpuSeconds } = await epfForecast(market, table, model, evalFrom);
     const save = process.env.OPTIBID_BENCH_SAVE;
     if (save) {
       const members = Object.fromEntries(

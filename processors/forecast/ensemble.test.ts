@@ -1,4 +1,4 @@
-import { ensembleModel } from './ensemble.js';
+import { ensembleModel, recentErrorWeightsByInterval } from './ensemble.js';
 import { defaultEnsemble, ensembleAdaptive, ensembleMembers, ensembleWeights } from './models.js';
 import type { DayAheadModel, DayInput } from './model.js';
 
@@ -78,5 +78,31 @@ describe('ensemble', () => {
     expect(() => defaultEnsemble([biased('lear-ensemble', () => 1), biased('no-such-member', () => 2)])).toThrow(
       /ensemble member "no-such-member" has no starting weight/,
     );
+  });
+
+  it('per-interval weights pool the errors of neighbouring intervals, and only score days with known prices', () => {
+    // Two members over 6 intervals: a errs by 1 in intervals 0-2 and by 5 in 3-5, b the other way round.
+    const errA = [1, 1, 1, 5, 5, 5];
+    const errB = [5, 5, 5, 1, 1, 1];
+    const past = new Map<string, number[][]>();
+    const six = (d: number) => Array.from({ length: 6 }, (_, h) => 100 * d + h);
+    for (let d = 0; d < 4; d++)
+      past.set(`d${d}`, [six(d).map((v, h) => v + errA[h]), six(d).map((v, h) => v - errB[h])]);
+    const history = Float64Array.from([0, 1, 2, 3].flatMap(six));
+    const input: DayInput = { history, historyDays: ['d0', 'd1', 'd2', 'd3'], targetDate: 'd4', perDay: 6 };
+    const adaptive = { windowDays: 3, power: 2, minDays: 3 };
+    const w = recentErrorWeightsByInterval(past, input, adaptive, [0.5, 0.5], 1);
+    const expected = (a: number, b: number) => a ** -2 / (a ** -2 + b ** -2);
+    expect(w[0][0]).toBeCloseTo(expected(1, 5), 12); // intervals 0..1
+    expect(w[2][0]).toBeCloseTo(expected(7 / 3, 11 / 3), 12); // intervals 1..3
+    expect(w[5][0]).toBeCloseTo(expected(5, 1), 12); // intervals 4..5
+    w.forEach((row) => expect(row[0] + row[1]).toBeCloseTo(1, 12));
+    expect(recentErrorWeightsByInterval(past, input, adaptive, [0.5, 0.5], 0)[2][0]).toBeCloseTo(expected(1, 5), 12);
+    // Only two of the days are in the history: fewer than minDays scored, so the fixed weights.
+    const short = { ...input, history: history.subarray(0, 12), historyDays: ['d0', 'd1'] };
+    expect(recentErrorWeightsByInterval(past, short, adaptive, [0.3, 0.7], 1)).toEqual(Array(6).fill([0.3, 0.7]));
+    expect(() =>
+      ensembleModel([biased('a', () => 1)], 'e', [1], { windowDays: 5, power: 2, minDays: 3, intervalPool: 1 }),
+    ).toThrow(/intervalPool is supported by LEAR/);
   });
 });

@@ -1,3 +1,4 @@
+import { OptiBidError } from '@optibid/runtime';
 import type { DayAheadModel, DayInput } from './model.js';
 
 /**
@@ -10,6 +11,11 @@ export interface AdaptiveWeights {
   windowDays: number;
   power: number;
   minDays: number;
+  /**
+   * Weights per delivery interval instead of one set per day: interval h's weights come from the errors at
+   * intervals h - intervalPool .. h + intervalPool (within the day). Only `learModel` supports it.
+   */
+  intervalPool?: number;
 }
 
 /**
@@ -42,6 +48,45 @@ export function recentErrorWeights(
   return raw.map((r) => r / total);
 }
 
+/**
+ * As `recentErrorWeights`, per delivery interval: row h holds the weights from the members' errors at
+ * intervals h - pool .. h + pool (clipped to the day) over the same scored days; `fixed` for every row until
+ * `adaptive.minDays` days are scored, and for a row where a member has no error at all.
+ */
+export function recentErrorWeightsByInterval(
+  past: ReadonlyMap<string, number[][]>,
+  input: DayInput,
+  adaptive: AdaptiveWeights,
+  fixed: number[],
+  pool: number,
+): number[][] {
+  const { history, historyDays, perDay } = input;
+  const errors = fixed.map(() => new Float64Array(perDay));
+  let days = 0;
+  for (let i = historyDays.length - 1; i >= 0 && days < adaptive.windowDays; i--) {
+    const f = past.get(historyDays[i]);
+    if (!f) continue;
+    days++;
+    for (let k = 0; k < fixed.length; k++) {
+      for (let h = 0; h < perDay; h++) errors[k][h] += Math.abs(history[i * perDay + h] - f[k][h]);
+    }
+  }
+  return Array.from({ length: perDay }, (_, h) => {
+    if (days < adaptive.minDays) return fixed;
+    const lo = Math.max(0, h - pool);
+    const hi = Math.min(perDay - 1, h + pool);
+    const pooled = errors.map((e) => {
+      let s = 0;
+      for (let g = lo; g <= hi; g++) s += e[g];
+      return s / (days * (hi - lo + 1));
+    });
+    if (pooled.some((e) => !(e > 0))) return fixed;
+    const raw = pooled.map((e) => e ** -adaptive.power);
+    const total = raw.reduce((a, b) => a + b, 0);
+    return raw.map((r) => r / total);
+  });
+}
+
 /** Records the member forecasts of `targetDate` and keeps only the newest `windowDays + 1` target dates. */
 export function rememberForecasts(
   past: Map<string, number[][]>,
@@ -68,6 +113,12 @@ export function ensembleModel(
   adaptive?: AdaptiveWeights,
 ): DayAheadModel {
   const fixed = weights ?? members.map(() => 1 / members.length);
+  if (adaptive?.intervalPool !== undefined) {
+    throw new OptiBidError(
+      'OPTIBID_ERR_USAGE',
+      `ensemble "${name}": intervalPool is supported by LEAR's adaptive option only`,
+    );
+  }
   let last: Record<string, number[]> = {};
   let lastWeights: number[] = fixed;
   /** Member forecasts by target date, the most recent `windowDays` (and the one being made) kept. */

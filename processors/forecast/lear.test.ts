@@ -123,7 +123,74 @@ describe('LEAR members weighted by their recent error (adaptive)', () => {
     expect(Object.values(cold.memberWeights!())).toEqual([0.25, 0.25, 0.25, 0.25]);
   }, 30_000);
 
+  it('with intervalPool, weights each delivery interval by the members errors at the neighbouring intervals', async () => {
+    const adaptive = { windowDays: 4, power: 4, minDays: 3, intervalPool: 1 };
+    const opts = { ...base, windows: [28, 56] };
+    const model = learModel({ ...opts, adaptive });
+    const { intervalPool: _, ...perDayOnly } = adaptive;
+    const wholeDay = learModel({ ...opts, adaptive: perDayOnly });
+    const members: Map<string, number[]>[] = [];
+    let differs = false;
+    for (let d = 200; d < 207; d++) {
+      const f = await model.forecastDay(input(d));
+      const g = await wholeDay.forecastDay(input(d));
+      const m = learMembers(input(d), opts);
+      members.push(m);
+      const scored = members.slice(Math.max(0, members.length - 1 - adaptive.windowDays), members.length - 1);
+      if (scored.length < adaptive.minDays) continue;
+      if (f.some((v, h) => Math.abs(v - g[h]) > 1e-6)) differs = true; // per-interval is not per-day weighting
+      const keys = [...m.keys()];
+      for (let h = 0; h < 6; h++) {
+        const raw = keys.map((k) => {
+          let e = 0;
+          let n = 0;
+          scored.forEach((s, j) => {
+            const day = d - scored.length + j;
+            for (let g = Math.max(0, h - 1); g <= Math.min(5, h + 1); g++) {
+              e += Math.abs(s.get(k)![g] - prices[day * 6 + g]);
+              n++;
+            }
+          });
+          return (e / n) ** -adaptive.power;
+        });
+        const total = raw.reduce((a, b) => a + b, 0);
+        expect(f[h]).toBeCloseTo(
+          keys.reduce((a, k, i) => a + (raw[i] / total) * m.get(k)![h], 0),
+          9,
+        );
+      }
+    }
+    expect(differs).toBe(true);
+  }, 30_000);
+
+  it('no look-ahead: prices from day D on may change, the adaptive forecasts up to D stay bit-identical', async () => {
+    const adaptive = { windowDays: 5, power: 8, minDays: 3, intervalPool: 1 };
+    const D = 212;
+    const dirty = Float64Array.from(prices, (v, i) => (i >= D * 6 ? 1000 + 500 * Math.sin(i) : v));
+    const run = async (series: Float64Array) => {
+      const model = learModel({ ...base, adaptive });
+      const out: number[][] = [];
+      for (let d = 200; d <= D; d++)
+        out.push(
+          await model.forecastDay({
+            history: series.subarray(0, d * 6),
+            historyDays: days.slice(0, d),
+            targetDate: days[d],
+            perDay: 6,
+          }),
+        );
+      return out;
+    };
+    const clean = await run(prices);
+    expect(await run(dirty)).toEqual(clean);
+    // ...and the weights did move away from the plain mean by then.
+    expect(clean.at(-1)).not.toEqual(learModel(base).forecastDay(input(D)));
+  }, 30_000);
+
   it('rejects bad adaptive settings', () => {
+    expect(() => learModel({ adaptive: { windowDays: 14, power: 8, minDays: 14, intervalPool: -1 } })).toThrow(
+      /intervalPool/,
+    );
     expect(() => learModel({ adaptive: { windowDays: 0, power: 2, minDays: 1 } })).toThrow(/adaptive weights/);
     expect(() => learModel({ adaptive: { windowDays: 14, power: 0, minDays: 1 } })).toThrow(/positive power/);
   });

@@ -1,7 +1,12 @@
 import { OptiBidError } from '@optibid/runtime';
 import { lassoDesign, lassoFitCriteria, type Criterion, type LassoOptions } from './lasso.js';
 import type { DayAheadModel, DayInput } from './model.js';
-import { recentErrorWeights, rememberForecasts, type AdaptiveWeights } from './ensemble.js';
+import {
+  recentErrorWeights,
+  recentErrorWeightsByInterval,
+  rememberForecasts,
+  type AdaptiveWeights,
+} from './ensemble.js';
 import { fitTransform, type TransformName } from './transforms.js';
 import { dayType, type HolidayCalendar } from './holidays.js';
 
@@ -41,6 +46,8 @@ export interface LearOptions {
    * `adaptive.windowDays` days it forecast whose prices are known, to the power `-adaptive.power`
    * (equal weights until `adaptive.minDays` such days). The model then keeps the members' recent
    * forecasts between calls, so it must see the days in order, as a rolling backtest or the processor does.
+   * With `adaptive.intervalPool` the weights are set per delivery interval (`memberWeights` then reports
+   * each member's weight averaged over the intervals).
    */
   adaptive?: AdaptiveWeights;
   lasso?: LassoOptions;
@@ -65,19 +72,19 @@ export function learSettings(opts: LearOptions): LearSettings {
   const lags = opts.lags ?? [1, 2, 3, 7];
   const exogLags = opts.exogLags ?? [0, 1, 7];
   const a = opts.adaptive;
+  const whole = (v: number | undefined, min: number) => v !== undefined && Number.isInteger(v) && v >= min;
   if (
     a &&
     !(
-      Number.isInteger(a.windowDays) &&
-      a.windowDays >= 1 &&
+      whole(a.windowDays, 1) &&
+      whole(a.minDays, 1) &&
       a.power > 0 &&
-      Number.isInteger(a.minDays) &&
-      a.minDays >= 1
+      (a.intervalPool === undefined || whole(a.intervalPool, 0))
     )
   ) {
     throw new OptiBidError(
       'OPTIBID_ERR_USAGE',
-      `LEAR adaptive weights need whole windowDays ≥ 1 and minDays ≥ 1 and a positive power, got ${JSON.stringify(a)}`,
+      `LEAR adaptive weights need whole windowDays ≥ 1, minDays ≥ 1 and intervalPool ≥ 0 and a positive power, got ${JSON.stringify(a)}`,
     );
   }
   return {
@@ -315,15 +322,16 @@ export function learModel(opts: LearOptions = {}, name = 'lear'): DayAheadModel 
       }
       const forecasts = keys.map((k) => last.get(k)!);
       const fixed = keys.map(() => 1 / keys.length);
-      const w = recentErrorWeights(past, input, adaptive, fixed);
-      lastWeights = w;
+      const byInterval =
+        adaptive.intervalPool === undefined
+          ? undefined
+          : recentErrorWeightsByInterval(past, input, adaptive, fixed, adaptive.intervalPool);
+      const w = byInterval ? undefined : recentErrorWeights(past, input, adaptive, fixed);
       rememberForecasts(past, input.targetDate, forecasts, adaptive.windowDays);
-      if (w === fixed) return average(forecasts, input.perDay);
-      const out = new Array<number>(input.perDay).fill(0);
-      for (let k = 0; k < forecasts.length; k++) {
-        for (let h = 0; h < input.perDay; h++) out[h] += w[k] * forecasts[k][h];
-      }
-      return out;
+      const rows = byInterval ?? new Array<number[]>(input.perDay).fill(w!);
+      lastWeights = fixed.map((_, k) => rows.reduce((a, r) => a + r[k], 0) / rows.length);
+      if (rows.every((r) => r === fixed)) return average(forecasts, input.perDay);
+      return rows.map((r, h) => r.reduce((a, wk, k) => a + wk * forecasts[k][h], 0));
     },
     ...(s.adaptive ? { memberWeights: () => Object.fromEntries(keys.map((k, i) => [k, lastWeights[i]])) } : {}),
   };

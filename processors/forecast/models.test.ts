@@ -101,6 +101,29 @@ describe('LEAR and DNN on a small real slice (NP, spring 2017)', () => {
   }, 60_000);
 });
 
+describe('ensemble-lear-adaptive (session 8 candidate, not default)', () => {
+  it('combines lear-adaptive and gbdt-scaled; before any day is scored lear-adaptive is the plain lear-ensemble', async () => {
+    expect(forecastModels).toEqual(expect.arrayContaining(['lear-adaptive', 'ensemble-lear-adaptive']));
+    const [day] = await rollingForecast({
+      table,
+      model: 'ensemble-lear-adaptive',
+      evalFrom: table.days[170],
+      evalTo: table.days[170],
+      calibrationDays: 0,
+    });
+    expect(Object.keys(day.members!)).toEqual(['lear-adaptive', 'gbdt-scaled']);
+    const plain = createModel('lear-ensemble').forecastDay(input(170)) as number[];
+    day.members!['lear-adaptive'].forEach((v, h) => expect(v).toBeCloseTo(plain[h], 9));
+    day.forecast.forEach((f, h) =>
+      expect(f).toBeCloseTo(
+        ensembleWeights['lear-ensemble'] * day.members!['lear-adaptive'][h] +
+          ensembleWeights['gbdt-scaled'] * day.members!['gbdt-scaled'][h],
+        9,
+      ),
+    );
+  }, 60_000);
+});
+
 describe('LEAR with exogenous inputs (BE, 70 days with two day-ahead fundamentals forecasts)', () => {
   const be = readPriceCsv(new URL('./fixtures/be-exog-70d.csv', import.meta.url).pathname, 'Price');
   const beInput = (d: number, exog: boolean) => ({
