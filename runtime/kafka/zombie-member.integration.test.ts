@@ -30,6 +30,7 @@ const gate = (() => {
   return {
     arm() {
       armed = true;
+      entered = false;
       released = new Promise<void>((r) => (open = r));
     },
     get entered() {
@@ -68,98 +69,103 @@ const records = (from: number, n: number) =>
  * batch, its offset commit must be fenced (TxnOffsetCommit v3 carries its stale member id and generation) and
  * its transaction aborted: the output holds every record exactly once, and the zombie rejoins and goes on.
  */
-describe('kafka transport: a member stalled past its session timeout (a zombie)', () => {
-  it('is fenced at its offset commit; its outputs stay invisible, and it rejoins from the committed offsets', async () => {
-    const input = `${runId}.in`;
-    const output = `${runId}.out`;
-    const n = 40;
-    const m = 20;
-    await createTopics([
-      { topic: input, numPartitions: 2 },
-      { topic: output, numPartitions: 1 },
-    ]);
-    await produce(input, records(0, n));
-    const spec = makeSpec({
-      name: runId,
-      processors: [{ name: 'fwd', definition: gatedForward, config: {}, inputs: [input], outputs: [output] }],
-      partitions: { [input]: 2 },
+describe.each([['lean'], ['kafkajs']] as const)(
+  'kafka transport (%s wire): a member stalled past its session timeout (a zombie)',
+  (wire) => {
+    it('is fenced at its offset commit; its outputs stay invisible, and it rejoins from the committed offsets', async () => {
+      const name = `${runId}${wire}`;
+      const input = `${name}.in`;
+      const output = `${name}.out`;
+      const n = 40;
+      const m = 20;
+      await createTopics([
+        { topic: input, numPartitions: 2 },
+        { topic: output, numPartitions: 1 },
+      ]);
+      await produce(input, records(0, n));
+      const spec = makeSpec({
+        name,
+        processors: [{ name: 'fwd', definition: gatedForward, config: {}, inputs: [input], outputs: [output] }],
+        partitions: { [input]: 2 },
+      });
+      const group = `${name}.fwd`;
+      /** Per member: the input record numbers of every committed transaction, and its log lines. */
+      const committed = { a: [] as number[], b: [] as number[] };
+      const lines = { a: [] as string[], b: [] as string[] };
+      const start = (id: 'a' | 'b') =>
+        new KafkaTransport({
+          instanceId: id,
+          wire,
+          // Short group timeouts (the broker's minimum session timeout is 6 s): the stalled member is dropped soon.
+          sessionTimeoutMs: 6000,
+          rebalanceTimeoutMs: 6000,
+          heartbeatIntervalMs: 500,
+          afterCommit: ({ records: rs }) => {
+            for (const r of rs) committed[id].push((r.value as { i: number }).i);
+          },
+        }).start(spec, {
+          logger: pino({ level: 'info' }, { write: (line: string) => void lines[id].push(line) }),
+        });
+      const assignedCount = (id: 'a' | 'b') => lines[id].filter((l) => l.includes('partitions assigned')).length;
+
+      gate.arm();
+      const runs: RunningPipeline[] = [];
+      const admin = testKafka().admin();
+      await admin.connect();
+      try {
+        runs.push(await start('a'));
+        // A holds both partitions and is stuck inside its first batch: no heartbeat, no commit.
+        await waitFor(() => gate.entered, 60_000, 'member A to enter its first batch');
+        const [before] = (await admin.describeGroups([group])).groups;
+        expect(before!.members).toHaveLength(1);
+        const zombieId = before!.members[0]!.memberId;
+
+        runs.push(await start('b'));
+        // A's session expires; B is given both partitions and processes every record, those of A's batch included.
+        await waitFor(() => new Set(committed.b).size === n, 90_000, 'member B to process all the records');
+        const [during] = (await admin.describeGroups([group])).groups;
+        expect(during!.members.map((x) => x.memberId)).not.toContain(zombieId);
+        expect(committed.a).toEqual([]);
+
+        // A finishes its batch and tries to commit it: fenced, aborted, and A rejoins.
+        gate.release();
+        await waitFor(
+          () => committed.a.length > 0 || lines.a.some((l) => l.includes('offset commit fenced')),
+          60_000,
+          "member A's commit to be fenced (or, the bug, to go through)",
+        );
+        expect(committed.a).toEqual([]); // the zombie's transaction never committed
+        const fenced = lines.a.find((l) => l.includes('offset commit fenced'))!;
+        expect(JSON.parse(fenced) as { reason: string }).toMatchObject({
+          reason: expect.stringMatching(/^(UNKNOWN_MEMBER_ID|ILLEGAL_GENERATION)$/),
+        });
+        await waitFor(() => assignedCount('a') >= 2, 60_000, 'member A to rejoin the group');
+        await waitFor(() => assignedCount('b') >= 2, 60_000, 'member B to take part in the rebalance');
+
+        // Both go on from the committed offsets: the new records are processed once, by whichever member holds them.
+        await produce(input, records(n, m));
+        await waitFor(
+          () => committed.a.filter((i) => i >= n).length + committed.b.filter((i) => i >= n).length >= m,
+          90_000,
+          'the new records to be processed',
+        );
+        expect(committed.a.filter((i) => i < n)).toEqual([]);
+        expect(committed.a.length).toBeGreaterThan(0); // A holds a partition again and works on it
+      } finally {
+        gate.release();
+        for (const r of runs) await r.stop().catch(() => {});
+        await admin.disconnect();
+      }
+
+      const inputs = (msgs: Awaited<ReturnType<typeof readTopic>>) =>
+        msgs.map((x) => (JSON.parse(x.value!.toString()) as { input: { i: number } }).input.i).sort((a, b) => a - b);
+      const expected = Array.from({ length: n + m }, (_, i) => i);
+      // Read committed: every record exactly once (the zombie's outputs were aborted).
+      expect(inputs(await readTopic(output, { count: n + m, settleMs: 1500 }))).toEqual(expected);
+      // Read uncommitted: the zombie did write its batch's outputs, in the transaction that was aborted.
+      const all = inputs(await readTopic(output, { count: n + m + 1, readUncommitted: true, timeoutMs: 15_000 }));
+      expect(all.length).toBeGreaterThan(n + m);
+      expect(new Set(all)).toEqual(new Set(expected));
     });
-    const group = `${runId}.fwd`;
-    /** Per member: the input record numbers of every committed transaction, and its log lines. */
-    const committed = { a: [] as number[], b: [] as number[] };
-    const lines = { a: [] as string[], b: [] as string[] };
-    const start = (id: 'a' | 'b') =>
-      new KafkaTransport({
-        instanceId: id,
-        // Short group timeouts (the broker's minimum session timeout is 6 s): the stalled member is dropped soon.
-        sessionTimeoutMs: 6000,
-        rebalanceTimeoutMs: 6000,
-        heartbeatIntervalMs: 500,
-        afterCommit: ({ records: rs }) => {
-          for (const r of rs) committed[id].push((r.value as { i: number }).i);
-        },
-      }).start(spec, {
-        logger: pino({ level: 'info' }, { write: (line: string) => void lines[id].push(line) }),
-      });
-    const assignedCount = (id: 'a' | 'b') => lines[id].filter((l) => l.includes('partitions assigned')).length;
-
-    gate.arm();
-    const runs: RunningPipeline[] = [];
-    const admin = testKafka().admin();
-    await admin.connect();
-    try {
-      runs.push(await start('a'));
-      // A holds both partitions and is stuck inside its first batch: no heartbeat, no commit.
-      await waitFor(() => gate.entered, 60_000, 'member A to enter its first batch');
-      const [before] = (await admin.describeGroups([group])).groups;
-      expect(before!.members).toHaveLength(1);
-      const zombieId = before!.members[0]!.memberId;
-
-      runs.push(await start('b'));
-      // A's session expires; B is given both partitions and processes every record, those of A's batch included.
-      await waitFor(() => new Set(committed.b).size === n, 90_000, 'member B to process all the records');
-      const [during] = (await admin.describeGroups([group])).groups;
-      expect(during!.members.map((x) => x.memberId)).not.toContain(zombieId);
-      expect(committed.a).toEqual([]);
-
-      // A finishes its batch and tries to commit it: fenced, aborted, and A rejoins.
-      gate.release();
-      await waitFor(
-        () => committed.a.length > 0 || lines.a.some((l) => l.includes('offset commit fenced')),
-        60_000,
-        "member A's commit to be fenced (or, the bug, to go through)",
-      );
-      expect(committed.a).toEqual([]); // the zombie's transaction never committed
-      const fenced = lines.a.find((l) => l.includes('offset commit fenced'))!;
-      expect(JSON.parse(fenced) as { reason: string }).toMatchObject({
-        reason: expect.stringMatching(/^(UNKNOWN_MEMBER_ID|ILLEGAL_GENERATION)$/),
-      });
-      await waitFor(() => assignedCount('a') >= 2, 60_000, 'member A to rejoin the group');
-      await waitFor(() => assignedCount('b') >= 2, 60_000, 'member B to take part in the rebalance');
-
-      // Both go on from the committed offsets: the new records are processed once, by whichever member holds them.
-      await produce(input, records(n, m));
-      await waitFor(
-        () => committed.a.filter((i) => i >= n).length + committed.b.filter((i) => i >= n).length >= m,
-        90_000,
-        'the new records to be processed',
-      );
-      expect(committed.a.filter((i) => i < n)).toEqual([]);
-      expect(committed.a.length).toBeGreaterThan(0); // A holds a partition again and works on it
-    } finally {
-      gate.release();
-      for (const r of runs) await r.stop().catch(() => {});
-      await admin.disconnect();
-    }
-
-    const inputs = (msgs: Awaited<ReturnType<typeof readTopic>>) =>
-      msgs.map((x) => (JSON.parse(x.value!.toString()) as { input: { i: number } }).input.i).sort((a, b) => a - b);
-    const expected = Array.from({ length: n + m }, (_, i) => i);
-    // Read committed: every record exactly once (the zombie's outputs were aborted).
-    expect(inputs(await readTopic(output, { count: n + m, settleMs: 1500 }))).toEqual(expected);
-    // Read uncommitted: the zombie did write its batch's outputs, in the transaction that was aborted.
-    const all = inputs(await readTopic(output, { count: n + m + 1, readUncommitted: true, timeoutMs: 15_000 }));
-    expect(all.length).toBeGreaterThan(n + m);
-    expect(new Set(all)).toEqual(new Set(expected));
-  });
-});
+  },
+);
