@@ -4,6 +4,7 @@ import { pino } from 'pino';
 import { makeSpec } from '../spec.js';
 import { countingProcessor } from '../testing.js';
 import { kafkaTransports } from './fixtures/transports.js';
+import { KafkaTransport } from './transport.js';
 import { createTopics, produce, readTopic, testKafka } from './fixtures/kafka-helpers.js';
 
 jest.setTimeout(120_000);
@@ -99,3 +100,74 @@ describe.each(kafkaTransports)(
     });
   },
 );
+
+/**
+ * kafkajs has no background heartbeat: while our stable-offset lookup waits for an open transaction, the member
+ * heartbeats between attempts itself (group-offsets.ts). Held past several session timeouts, it must still be
+ * the same member of a stable group, never dropped and rejoined.
+ */
+describe('kafka transport: waiting for an open transaction longer than the session timeout', () => {
+  it('keeps the member in the group (heartbeats between lookups) and then resumes from the committed offsets', async () => {
+    const name = `${runId}long`;
+    const input = `${name}.in`;
+    const output = `${name}.out`;
+    const group = `${name}.count`;
+    await createTopics([
+      { topic: input, numPartitions: 1 },
+      { topic: output, numPartitions: 1 },
+    ]);
+    await produce(input, records(0, 50));
+    const admin = testKafka().admin();
+    await admin.connect();
+    const ends = await admin.fetchTopicOffsets(input);
+    const offsets = ends.map((p) => ({ partition: p.partition, offset: p.high }));
+    await admin.setOffsets({ groupId: group, topic: input, partitions: offsets });
+    const zombie = testKafka().producer({
+      transactionalId: `${name}.zombie`,
+      maxInFlightRequests: 1,
+      idempotent: true,
+    });
+    await zombie.connect();
+    const txn = await zombie.transaction();
+    await txn.sendOffsets({ consumerGroupId: group, topics: [{ topic: input, partitions: offsets }] });
+
+    const spec = makeSpec({
+      name,
+      processors: [{ name: 'count', definition: countingProcessor, config: {}, inputs: [input], outputs: [output] }],
+    });
+    const lines: Array<{ level: number; msg: string; attempt?: number }> = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    const running = await new KafkaTransport({
+      instanceId: 'a',
+      sessionTimeoutMs: 6000,
+      rebalanceTimeoutMs: 6000,
+      heartbeatIntervalMs: 500,
+      transactionTimeoutMs: 60_000,
+    }).start(spec, { logger });
+    try {
+      // The 10th attempt (logged at warn) comes after 100+200+...+1600 ms and five waits of 2 s: over 13 s,
+      // more than twice the session timeout.
+      await waitFor(
+        () => lines.some((l) => l.level === 40 && l.msg.includes('committed offsets not readable yet')),
+        60_000,
+        'the 10th lookup (logged at warn)',
+      );
+      expect(lines.find((l) => l.level === 40 && l.msg.includes('committed offsets not readable yet'))!.attempt).toBe(
+        10,
+      );
+      const [g] = (await admin.describeGroups([group])).groups;
+      expect(g!.state).toBe('Stable');
+      expect(g!.members).toHaveLength(1);
+      expect(lines.filter((l) => l.msg === 'partitions assigned')).toHaveLength(1); // never dropped and rejoined
+      expect(running.stats()[0]!.recordsIn).toBe(0);
+      await txn.abort();
+      await produce(input, records(50, 5));
+      await waitFor(() => running.stats()[0]!.recordsIn >= 5, 60_000, 'the 5 new records');
+      expect(running.stats()[0]!.recordsIn).toBe(5);
+    } finally {
+      await running.stop();
+      await zombie.disconnect();
+      await admin.disconnect();
+    }
+  });
+});
