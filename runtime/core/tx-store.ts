@@ -16,8 +16,12 @@ export class TxStore<V = unknown> implements KeyValueStore<V> {
    */
   private slotKey: string | undefined = undefined;
   private slotValue: V | typeof DELETED | undefined = undefined;
-  /** Further keys written by the call, in write order after the slot's key. */
-  private readonly overlay = new Map<string, V | typeof DELETED>();
+  /**
+   * Further keys written by the call, in write order after the slot's key. Emptied by replacing it (not
+   * `clear()`): the store lives long, and an old-generation Map's next table is allocated there too and its
+   * last one keeps the keys it held alive until a full GC (see `ChangelogStore.renew`).
+   */
+  private overlay = new Map<string, V | typeof DELETED>();
   /** Set by `entries()`: the slot was moved into the overlay and every write goes there until commit/rollback. */
   private mapOnly = false;
   /**
@@ -81,9 +85,8 @@ export class TxStore<V = unknown> implements KeyValueStore<V> {
       this.overlay.set(key, value);
       return;
     }
-    const rest = [...this.overlay];
-    this.overlay.clear();
-    this.overlay.set(key, value);
+    const rest = this.overlay;
+    this.overlay = new Map([[key, value]]);
     for (const [k, v] of rest) this.overlay.set(k, v);
   }
 
@@ -136,7 +139,7 @@ export class TxStore<V = unknown> implements KeyValueStore<V> {
     if (this.overlay.size === 0) return;
     // forEach, not for-of: no [key, value] array per entry (this runs after every process call).
     this.overlay.forEach(this.apply);
-    this.overlay.clear();
+    this.overlay = new Map();
   }
 
   /** Forgets the current call's writes. */
@@ -146,6 +149,6 @@ export class TxStore<V = unknown> implements KeyValueStore<V> {
     this.readValue = undefined;
     this.slotKey = undefined;
     this.slotValue = undefined;
-    this.overlay.clear();
+    if (this.overlay.size !== 0) this.overlay = new Map();
   }
 }

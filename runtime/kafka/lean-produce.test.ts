@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import { encodeProduceBody, encodeRecordBatch, type ProduceRequestArgs } from './lean-produce.js';
+import { encodeProduceBody, encodeRecordBatch, sendLeanProduce, type ProduceRequestArgs } from './lean-produce.js';
 import { forEachRecord, scanRecordBatches } from './record-batches.js';
 
 const require = createRequire(import.meta.url);
@@ -124,5 +124,53 @@ describe('lean produce encoding', () => {
     const stamps: number[] = [];
     forEachRecord(scanned.spans, (r) => stamps.push(r.timestamp));
     expect(stamps).toEqual([1234]);
+  });
+});
+
+describe('sendLeanProduce', () => {
+  const Broker = require('kafkajs/src/broker/index.js') as { prototype: object };
+  /** kafkajs' request definition as `Broker.lookupRequest` gets it. */
+  type Definition = { protocol(v: { version: number }): (a: Record<string, unknown>) => unknown };
+  const sendRequest = Object.getOwnPropertySymbols(Broker.prototype).find(
+    (x) => x.description === 'private:Broker:sendRequest',
+  )!;
+
+  /** A broker that builds kafkajs' real Produce request of `version` and "sends" it by encoding it. */
+  const fakeBroker = (version: number) => {
+    const built: Array<Record<string, unknown>> = [];
+    let produced: unknown;
+    const broker = {
+      lookupRequest: (_key: number, definition: Definition) => (a: Record<string, unknown>) => {
+        built.push(a);
+        return definition.protocol({ version })(a);
+      },
+      produce: (a: unknown) => {
+        produced = a;
+        return Promise.resolve('kafkajs produce');
+      },
+      [sendRequest]: async (r: { request: { encode(): Promise<{ buf: Buffer; offset: number }> } }) => {
+        const e = await r.request.encode();
+        return e.buf.subarray(0, e.offset);
+      },
+    };
+    return { broker, built, produced: () => produced };
+  };
+
+  it("sends the lean body, and kafkajs' request object it keeps is built without the messages", async () => {
+    for (const version of [3, 7]) {
+      const { broker, built } = fakeBroker(version);
+      const body = (await sendLeanProduce(broker, args)) as Buffer;
+      expect(body.equals(encodeProduceBody(args))).toBe(true);
+      // kafkajs keeps the request (its closures share one scope with the topic data) as long as its connection
+      // holds the socket request: built with the messages, it kept every message and value alive with it.
+      expect(built).toHaveLength(1);
+      expect(built[0]!.topicData).toEqual([]);
+    }
+  });
+
+  it("leaves a version outside 3-8 to kafkajs' own produce, with the messages", async () => {
+    const { broker, produced } = fakeBroker(2);
+    await expect(sendLeanProduce(broker, args)).resolves.toBe('kafkajs produce');
+    expect((produced() as ProduceRequestArgs).topicData).toBe(args.topicData);
   });
 });

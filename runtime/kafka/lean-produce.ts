@@ -391,13 +391,25 @@ export function sendLeanProduce(broker: unknown, args: ProduceRequestArgs): Prom
   const acks = args.acks ?? -1;
   const timeout = args.timeout ?? 30000;
   const produce = b.lookupRequest(apiKeys.Produce, requests.Produce);
-  const protocolRequest = produce({ ...args, acks, timeout, compression: 0 });
+  // kafkajs' request object is only the shell here (version, api key, response parser): it is built without the
+  // messages. Its closures (`expectResponse`, its own `encode`) share one scope holding the request's topic
+  // data, and kafkajs keeps the request reachable after the answer: its connection's in-flight Map is long
+  // lived, and the tables such a Map leaves behind as it grows and shrinks keep what they held (the socket
+  // request, so this request) alive until a full GC. Every message, value Buffer and key of the request
+  // then outlived young collections (see ChangelogStore.renew in runtime/state.ts for the same effect).
+  const protocolRequest = produce({ ...args, topicData: [], acks, timeout, compression: 0 });
   const version = protocolRequest.request.apiVersion;
   if (version < 3 || version > 8) return b.produce({ ...args, acks, timeout, compression: 0 });
+  // Encoded now, so nothing kafkajs holds refers to the messages: only to the body bytes.
+  let body: Buffer;
+  try {
+    body = encodeProduceBody({ ...args, acks, timeout });
+  } catch (err) {
+    return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+  }
   protocolRequest.request.encode = async () => {
     // An Encoder holding the body as its buffer (kafkajs reads `buf` up to `offset`): no copy into a growing one.
     const encoder = new Encoder(0);
-    const body = encodeProduceBody({ ...args, acks, timeout });
     encoder.buf = body;
     encoder.offset = body.length;
     return encoder;
