@@ -25,6 +25,7 @@ import {
   endpointsFromEnv,
   makeSpec,
   type OutRecord,
+  type RecordOrigin,
 } from '@optibid/runtime';
 import { rollupDefinition } from '@optibid/processors/aggregate/rollup.js';
 import { barsCore, price } from './records.js';
@@ -164,6 +165,27 @@ async function worker(job: WorkerJob): Promise<void> {
     ],
   });
   const serde = serdeFor(job.avro);
+  // OPTIBID_BENCH_HEAP_SNAPSHOT_RECORDS=N[,M…] (with OPTIBID_BENCH_HEAP_SNAPSHOT=DIR): a heap snapshot right when the
+  // worker decodes its N-th input record, i.e. in the middle of a chunk (the timed snapshots above land between
+  // chunks, when the event loop turns): what is alive while a batch is processed.
+  const atRecords = (process.env.OPTIBID_BENCH_HEAP_SNAPSHOT_RECORDS ?? '').split(',').filter(Boolean).map(Number);
+  if (process.env.OPTIBID_BENCH_HEAP_SNAPSHOT && atRecords.length && serde.deserializeRangeSync) {
+    const inner = serde.deserializeRangeSync.bind(serde);
+    let decoded = 0;
+    serde.deserializeRangeSync = (
+      buf: Buffer,
+      start: number,
+      end: number,
+      origin: RecordOrigin,
+      fields?: readonly string[],
+    ) => {
+      if (atRecords.includes(++decoded))
+        v8.writeHeapSnapshot(
+          join(process.env.OPTIBID_BENCH_HEAP_SNAPSHOT!, `worker-${process.pid}-record-${decoded}.heapsnapshot`),
+        );
+      return inner(buf, start, end, origin, fields);
+    };
+  }
   // One-time schema registry round trips (the input's writer schema and reader, the output's schema) are made
   // here, before the worker reports ready, as a long-running worker made them long before: the rate measured is
   // the sustained one. OPTIBID_BENCH_WARM_SERDE=0 leaves them to the first batch (they took ~100 ms there).
@@ -215,15 +237,19 @@ async function worker(job: WorkerJob): Promise<void> {
         );
   };
   // OPTIBID_BENCH_HEAP_PROFILE=DIR: a sampling heap profile of each worker from ready to stop (open in Chrome
-  // DevTools): bytes allocated by allocation site, garbage included.
+  // DevTools): bytes allocated by allocation site, garbage included. OPTIBID_BENCH_HEAP_PROFILE_KEEP (default
+  // 'minor,major') names the collections whose victims stay in it: 'major' alone leaves out what died young (in a
+  // scavenge), i.e. keeps what survived one (promoted, then died in a mark-compact, or still alive), so the sites
+  // over-represented there against the default profile are the ones whose objects outlive a scavenge.
+  const keep = (process.env.OPTIBID_BENCH_HEAP_PROFILE_KEEP ?? 'minor,major').split(',');
   const heapDir = process.env.OPTIBID_BENCH_HEAP_PROFILE;
   const inspector = heapDir ? new Session() : undefined;
   if (inspector) {
     inspector.connect();
     await inspector.post('HeapProfiler.startSampling', {
       samplingInterval: 1024,
-      includeObjectsCollectedByMinorGC: true,
-      includeObjectsCollectedByMajorGC: true,
+      includeObjectsCollectedByMinorGC: keep.includes('minor'),
+      includeObjectsCollectedByMajorGC: keep.includes('major'),
     });
   }
   send({ type: 'started' });
