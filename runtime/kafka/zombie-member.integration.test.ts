@@ -1,67 +1,25 @@
 import { randomUUID } from 'node:crypto';
 import { jest } from '@jest/globals';
-import { Type } from '@sinclair/typebox';
 import { pino } from 'pino';
-import { defineProcessor } from '../component.js';
 import type { RunningPipeline } from '../pipeline.js';
 import { makeSpec } from '../spec.js';
 import { KafkaTransport } from './transport.js';
-import { createTopics, produce, readTopic, testKafka } from './fixtures/kafka-helpers.js';
+import { createTopics, produce, testKafka } from './fixtures/kafka-helpers.js';
+import {
+  createGate,
+  forwardedInputs,
+  gatedForwarder,
+  inputNumber,
+  numberedRecords,
+  waitFor,
+} from './fixtures/zombie.js';
 
 jest.setTimeout(180_000);
 
 const runId = `zm${Date.now().toString(36)}${randomUUID().slice(0, 4)}`;
 
-/** Polls an observable condition (log lines, hook counts); never waits for time itself to pass. */
-async function waitFor(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-/** The test's hold on one call of the processor: the first call after `arm()` waits until `release()`. */
-const gate = (() => {
-  let armed = false;
-  let entered = false;
-  let open: () => void = () => {};
-  let released = Promise.resolve();
-  return {
-    arm() {
-      armed = true;
-      entered = false;
-      released = new Promise<void>((r) => (open = r));
-    },
-    get entered() {
-      return entered;
-    },
-    async pass() {
-      if (!armed) return;
-      armed = false;
-      entered = true;
-      await released;
-    },
-    release: () => open(),
-  };
-})();
-
-/** Forwards each record; the call the gate holds keeps its member inside one batch (and no heartbeat goes out). */
-const gatedForward = defineProcessor({
-  name: 'gated-forward',
-  status: 'experimental',
-  summary: 'forwards records; one call can be held by the test (zombie-member test)',
-  config: Type.Object({}),
-  create: () => ({
-    async process(r, ctx) {
-      await gate.pass();
-      ctx.emit({ key: r.key, value: { input: r.value }, timestamp: r.timestamp });
-    },
-  }),
-});
-
-const records = (from: number, n: number) =>
-  Array.from({ length: n }, (_, j) => ({ key: `k${from + j}`, value: { i: from + j }, partition: (from + j) % 2 }));
+const gate = createGate();
+const gatedForward = gatedForwarder(gate);
 
 /**
  * A member that stalls in the middle of a batch past the group's session timeout loses its partitions to
@@ -82,7 +40,7 @@ describe.each([['lean'], ['kafkajs']] as const)(
         { topic: input, numPartitions: 2 },
         { topic: output, numPartitions: 1 },
       ]);
-      await produce(input, records(0, n));
+      await produce(input, numberedRecords(0, n));
       const spec = makeSpec({
         name,
         processors: [{ name: 'fwd', definition: gatedForward, config: {}, inputs: [input], outputs: [output] }],
@@ -101,7 +59,7 @@ describe.each([['lean'], ['kafkajs']] as const)(
           rebalanceTimeoutMs: 6000,
           heartbeatIntervalMs: 500,
           afterCommit: ({ records: rs }) => {
-            for (const r of rs) committed[id].push((r.value as { i: number }).i);
+            for (const r of rs) committed[id].push(inputNumber(r.value));
           },
         }).start(spec, {
           logger: pino({ level: 'info' }, { write: (line: string) => void lines[id].push(line) }),
@@ -143,7 +101,7 @@ describe.each([['lean'], ['kafkajs']] as const)(
         await waitFor(() => assignedCount('b') >= 2, 60_000, 'member B to take part in the rebalance');
 
         // Both go on from the committed offsets: the new records are processed once, by whichever member holds them.
-        await produce(input, records(n, m));
+        await produce(input, numberedRecords(n, m));
         await waitFor(
           () => committed.a.filter((i) => i >= n).length + committed.b.filter((i) => i >= n).length >= m,
           90_000,
@@ -157,13 +115,12 @@ describe.each([['lean'], ['kafkajs']] as const)(
         await admin.disconnect();
       }
 
-      const inputs = (msgs: Awaited<ReturnType<typeof readTopic>>) =>
-        msgs.map((x) => (JSON.parse(x.value!.toString()) as { input: { i: number } }).input.i).sort((a, b) => a - b);
       const expected = Array.from({ length: n + m }, (_, i) => i);
+      const out = await forwardedInputs(output, n + m);
       // Read committed: every record exactly once (the zombie's outputs were aborted).
-      expect(inputs(await readTopic(output, { count: n + m, settleMs: 1500 }))).toEqual(expected);
+      expect(out.committed).toEqual(expected);
       // Read uncommitted: the zombie did write its batch's outputs, in the transaction that was aborted.
-      const all = inputs(await readTopic(output, { count: n + m + 1, readUncommitted: true, timeoutMs: 15_000 }));
+      const all = out.all;
       expect(all.length).toBeGreaterThan(n + m);
       expect(new Set(all)).toEqual(new Set(expected));
     });

@@ -30,7 +30,8 @@ import {
   type RdError,
   type RdKafka,
 } from './client.js';
-import { startPositions } from './committed.js';
+import { retryLogLevel, startPositions, waitingForOffsetsMessage } from './committed.js';
+import { fencedCommitReason } from './fenced.js';
 
 export interface RdkafkaTransportOptions {
   brokers?: string[];
@@ -55,6 +56,20 @@ export interface RdkafkaTransportOptions {
   timerPollMs?: number;
   /** An input partition silent for this long (clock ms) stops holding the watermark back (default: never). */
   idlePartitionMs?: number;
+  /**
+   * Processors' group membership (ms): session timeout (default 10 000; the broker's minimum is 6 000 unless
+   * configured lower) and heartbeat interval (default 1000), as on the kafkajs transport. librdkafka heartbeats
+   * from its own thread, so a processor stuck in one batch keeps its session.
+   */
+  sessionTimeoutMs?: number;
+  heartbeatIntervalMs?: number;
+  /**
+   * librdkafka's `max.poll.interval.ms` for processors (default librdkafka's, 300 000; at least
+   * `sessionTimeoutMs`): a processor that does not ask for records for this long (stuck in one batch) leaves
+   * the group and loses its partitions; its transaction is then fenced at its offset commit and aborted. It is
+   * also the rebalance timeout librdkafka sends when joining.
+   */
+  maxPollIntervalMs?: number;
   /**
    * As for the kafkajs transport: lag above 0 (partitions not at their end) with nothing consumed for this
    * long (wall-clock ms) logs a stall at warn (default 60 000; 0 turns the check off).
@@ -453,9 +468,9 @@ class RdkafkaRun extends KafkaRunBase {
           // Info at first (an open transaction ends within its timeout); every 10th attempt at warn, as a lookup
           // failing that long is more likely a lasting error (authorisation, a missing topic).
           onRetry: ({ attempt, reason, partitions: waiting }) =>
-            this.logger[attempt === 1 ? 'info' : attempt % 10 === 0 ? 'warn' : 'debug'](
+            this.logger[retryLogLevel(attempt)](
               { component: node.name, group, partitions: waiting, attempt, reason },
-              'committed offsets not readable yet (an open transaction may hold them); asking again',
+              waitingForOffsetsMessage,
             ),
         },
       );
@@ -474,6 +489,11 @@ class RdkafkaRun extends KafkaRunBase {
     let epoch = 0;
     const consumer: RdKafka.KafkaConsumer = new this.rd.KafkaConsumer(
       this.consumerConfig(group, {
+        'session.timeout.ms': this.options.sessionTimeoutMs ?? 10_000,
+        'heartbeat.interval.ms': this.options.heartbeatIntervalMs ?? 1000,
+        ...(this.options.maxPollIntervalMs === undefined
+          ? {}
+          : { 'max.poll.interval.ms': this.options.maxPollIntervalMs }),
         rebalance_cb: (err: RdError, assignment: RdKafka.TopicPartition[]) => {
           rebalances++; // stops a restore in progress: its assignment is gone
           progress.rebalancing();
@@ -573,17 +593,29 @@ class RdkafkaRun extends KafkaRunBase {
         await call((cb) => producer.commitTransaction(30_000, cb));
       } catch (err) {
         const e = err as RdError;
-        this.logger.warn(
-          { component: node.name, err: e.message, fatal: e.isFatal },
-          'transaction aborted; the batch will be consumed again',
-        );
+        const fenced = e.isFatal ? undefined : fencedCommitReason(e);
+        if (fenced)
+          // This member lost its partitions while processing (it did not poll within max.poll.interval.ms, or
+          // its session expired): the member now owning them processes the batch. Nothing of this transaction
+          // becomes visible. librdkafka rejoins on the next consume call; the rebalance callback then assigns
+          // from the committed offsets and restores state.
+          this.logger.warn(
+            { component: node.name, group, partitions: offsets, reason: fenced, code: e.code, err: e.message },
+            'offset commit fenced: this member lost the partition; transaction aborted, rejoining',
+          );
+        else
+          this.logger.warn(
+            { component: node.name, err: e.message, code: e.code, fatal: e.isFatal },
+            'transaction aborted; the batch will be consumed again',
+          );
         await call((cb) => producer.abortTransaction(30_000, cb)).catch(() => {});
         // Rebuild state from the changelog (every assigned partition, so timers keep theirs); the loop reads
-        // the batch again from the committed offsets.
+        // the batch again from the committed offsets. A fenced member's partitions are gone: the assignment
+        // that follows its rejoin restores what it gets.
         reset();
         epoch++;
         if (e.isFatal) throw err;
-        await restoreAssigned(false);
+        if (!fenced) await restoreAssigned(false);
         return;
       }
       this.options.afterCommit?.({ component: node.name, records });
