@@ -14,6 +14,10 @@ describe('service configs', () => {
     expect(props['listeners']).toBe('PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093');
     expect(props['transaction.state.log.replication.factor']).toBe('1');
     expect(props['log.dirs']).toBe('/d');
+    // records with old event-time timestamps (replays, fixtures, the bench) are kept: size retention only
+    expect(props['log.retention.ms']).toBe('-1');
+    expect(props['log.retention.hours']).toBeUndefined();
+    expect(props['log.retention.bytes']).toBe(String(1024 ** 3));
   });
 
   it('Kafka cluster ids are 22-character base64url', () => {

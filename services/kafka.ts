@@ -41,7 +41,11 @@ export function serverProperties(opts: {
     'share.coordinator.state.topic.min.isr=1',
     'group.initial.rebalance.delay.ms=0',
     'auto.create.topics.enable=true',
-    'log.retention.hours=168',
+    // No time retention: replays and backfills carry event-time timestamps years old (fixtures from 2015-2018, the
+    // bench's from 1970), and time retention deletes a segment whose newest record is older than the limit at the
+    // next 5-minute check, open transactions included. Each partition is capped by size instead.
+    'log.retention.ms=-1',
+    'log.retention.bytes=1073741824',
     '',
   ].join('\n');
 }
