@@ -453,6 +453,83 @@ const asking = (partition: number, offset: number, ts: number, due: number) => (
   value: { due },
 });
 
+describe('ProcessorCore watermark after discarded work (aborted transactions)', () => {
+  /** A processor to which a record behind the watermark is late (a window aggregate with lateness 0 alike). */
+  const lateness = defineProcessor({
+    name: 'lateness',
+    status: 'experimental',
+    summary: 'fails records behind the watermark',
+    config: Type.Object({}),
+    create: (): Processor => ({
+      process(r, ctx) {
+        if (r.timestamp < ctx.watermark) throw new Error(`late: ${r.timestamp} < ${ctx.watermark}`);
+        ctx.state.put(`seen:${r.offset}`, true);
+        ctx.emit({ value: r.timestamp });
+      },
+    }),
+  });
+  const newCore = () =>
+    ProcessorCore.create(
+      { name: 'late', definition: lateness, config: {}, inputs: ['in'], outputs: ['out'] },
+      { name: 'late', clock: new VirtualClock(), logger: console, env: {}, signal: new AbortController().signal },
+      { dlqTopic: 'dlq', clock: new VirtualClock(), maxOutOfOrdernessMs: 0, trackChanges: true },
+    );
+  const batch = (from: number, to: number, partition = 0) =>
+    Array.from({ length: to - from }, (_, i) => at(partition, from + i, (from + i) * 1000));
+
+  it('processing discarded mid-transaction: the records read again are on time, not late', async () => {
+    const core = newCore();
+    await core.run(batch(0, 5), false);
+    core.takeChanges(); // committed
+    await core.run(batch(5, 8), false);
+    await core.run(batch(8, 10), false);
+    core.discardAll(); // e.g. a produce failed: aborted, state restored, the batch fetched again
+    expect(core.currentWatermark).toBe(4000);
+    const again = await core.run(batch(5, 10), false);
+    expect(again.deadLetters).toEqual([]);
+    expect(again.outputs.map((o) => o.value)).toEqual([5000, 6000, 7000, 8000, 9000]);
+    expect(core.currentWatermark).toBe(9000);
+  });
+
+  it('a commit that failed after the drain: back to where that transaction began; a tick and a flush are units too', async () => {
+    const core = newCore();
+    await core.run(batch(0, 3), false);
+    core.takeChanges();
+    await core.run(batch(3, 6), false);
+    core.takeChanges(); // then its commit fails
+    core.discardAll();
+    core.discardAll(); // and the restore at the next assignment discards again: still there
+    expect(core.currentWatermark).toBe(2000);
+    expect((await core.run(batch(3, 6), false)).deadLetters).toEqual([]);
+    core.takeChanges();
+    // A flush whose transaction is aborted does not leave the watermark at +Infinity.
+    await core.flush();
+    expect(core.currentWatermark).toBe(Infinity);
+    core.discardAll();
+    expect(core.currentWatermark).toBe(5000);
+    expect((await core.run(batch(6, 7), true)).deadLetters).toEqual([]);
+  });
+
+  it('a partition first seen in the discarded work is unknown again, one dropped there stays dropped', async () => {
+    const core = newCore();
+    await core.run([...batch(0, 2, 0), ...batch(0, 2, 1), ...batch(0, 2, 3)], true);
+    expect(core.currentWatermark).toBe(1000);
+    const unit = [...batch(2, 4, 0), ...batch(0, 3, 2), ...batch(4, 6, 0)];
+    await core.run(unit.slice(0, 2), false);
+    core.dropPartition(1, ['in']); // revoked during the work that is then discarded
+    await core.run(unit.slice(2), false);
+    expect(core.currentWatermark).toBe(1000); // partition 3 holds it back
+    core.discardAll();
+    expect(core.currentWatermark).toBe(1000);
+    // Partition 2 is unknown again: its first record (0 s) is behind the watermark, as the first time.
+    const again = await core.run(unit, false);
+    expect(again.deadLetters.map((d) => d.headers?.['source-offset'])).toEqual(['0']);
+    // Partition 1 stays dropped: once partition 3 moves on, only partitions 0 (5 s) and 2 (2 s) count.
+    await core.run(batch(2, 9, 3), false);
+    expect(core.currentWatermark).toBe(2000);
+  });
+});
+
 describe('ProcessorCore watermark requests (watermarkRequests)', () => {
   it('calls onWatermark on a store only once the watermark reaches what it asked for, then as it asks again', async () => {
     const core = requesting();

@@ -8,7 +8,7 @@ import { ChangelogStore, type StateChange } from '../state.js';
 import { registerProjection } from './projection.js';
 import { newStats, type ComponentStats } from './stats.js';
 import { TxStore } from './tx-store.js';
-import { PartitionWatermarks, type WatermarkSlot } from './watermarks.js';
+import { PartitionWatermarks, type WatermarkSave, type WatermarkSlot } from './watermarks.js';
 
 /** What one batch produced: records for output topics, dead letters and per-partition state changes. */
 export interface BatchResult {
@@ -98,6 +98,13 @@ export class ProcessorCore {
   /** Clock time of the last record per watermark partition (`topic/partition`), for idleness. */
   private readonly lastSeen = new Map<string, number>();
   private forgotPartition = false;
+  /**
+   * The watermark when the current unit of work began (the records, tick or flush whose state changes are
+   * drained together, i.e. one transaction of a transport), and whether the last unit's changes were drained
+   * since: the next `run`, `tick` or `flush` then begins a new unit. See `discardAll`.
+   */
+  private unitStart: WatermarkSave | undefined;
+  private drained = true;
   private nextTimerAt: number;
   private assigned: number[] | undefined;
   private assignedSet: Set<number> | undefined;
@@ -266,6 +273,7 @@ export class ProcessorCore {
    */
   async run(records: StreamRecord[], drain = true): Promise<BatchResult> {
     const started = performance.now();
+    this.beginUnit();
     const deadLetters: OutRecord[] = [];
     this.buffer = [];
     const processor = this.processor;
@@ -336,6 +344,7 @@ export class ProcessorCore {
 
   /** Moves event time to `watermark` (+Infinity at end of input) and returns what the windows emit. */
   async flush(watermark = Infinity): Promise<BatchResult> {
+    this.beginUnit();
     this.buffer = [];
     if (this.watermark.forceTo(watermark) && this.processor.onWatermark) await this.fireWatermark(this.watermark.value);
     this.stats.recordsOut += this.buffer.length;
@@ -348,6 +357,7 @@ export class ProcessorCore {
    * interval has passed. Returns what that emitted and changed.
    */
   async tick(now: number): Promise<BatchResult> {
+    this.beginUnit();
     this.buffer = [];
     const idleMs = this.opts.idlePartitionMs;
     if (idleMs !== undefined) {
@@ -467,7 +477,15 @@ export class ProcessorCore {
     return this.drainChanges();
   }
 
+  /** Saves the watermark when a unit of work begins (the first run, tick or flush after a drain or a discard). */
+  private beginUnit(): void {
+    if (!this.drained) return;
+    this.drained = false;
+    this.unitStart = this.watermark.save();
+  }
+
   private drainChanges(): BatchResult['changes'] {
+    this.drained = true;
     if (!this.opts.trackChanges) return [];
     const out: BatchResult['changes'] = [];
     for (const [partition, ctx] of this.stores) {
@@ -477,10 +495,21 @@ export class ProcessorCore {
     return out;
   }
 
-  /** Forgets uncommitted state changes (the transaction was aborted; state is restored from the changelog). */
+  /**
+   * Forgets uncommitted state changes (the transaction was aborted; state is restored from the changelog) and puts
+   * the watermark back to where the discarded work began.
+   */
   discardAll(): void {
     this.stores.clear();
     this.storeList = undefined;
+    // The records of the discarded work are read again (from the committed offsets): the watermark goes back to
+    // where that work began. Kept at its height, it had made them late — with allowed lateness 0 a window
+    // aggregate sent nearly every record of an aborted transaction to the DLQ on the retry. Discarded after
+    // a drain with no work since, it is not known whether that unit committed (an abort of its commit, or a
+    // rebalance after it): it goes back to where that unit began, as for an abort.
+    if (this.unitStart !== undefined) this.watermark.restore(this.unitStart);
+    this.forgotPartition = true;
+    this.drained = true;
   }
 
   async close(): Promise<void> {

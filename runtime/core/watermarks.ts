@@ -70,4 +70,33 @@ export class PartitionWatermarks {
   get value(): number {
     return this.current;
   }
+
+  /** The whole state (each partition's highest event time and the watermark), for `restore`. */
+  save(): WatermarkSave {
+    const slots: Array<readonly [string, number]> = [];
+    for (const [key, slot] of this.slots) slots.push([key, slot.max]);
+    return { current: this.current, slots };
+  }
+
+  /**
+   * Puts a saved state back, for the partitions known now: a partition first seen since the save is dropped, a
+   * partition forgotten since (revoked, idle) stays forgotten, the others get their highest event time back,
+   * and the watermark may go back (to where uncommitted work began; see `ProcessorCore.discardAll`).
+   */
+  restore(saved: WatermarkSave): void {
+    const then = new Map(saved.slots);
+    for (const [key, slot] of this.slots) {
+      const max = then.get(key);
+      if (max === undefined) this.slots.delete(key);
+      else slot.max = max;
+    }
+    this.list = [...this.slots.values()];
+    this.current = saved.current;
+  }
+}
+
+/** A `PartitionWatermarks` state (`save`). */
+export interface WatermarkSave {
+  readonly current: number;
+  readonly slots: ReadonlyArray<readonly [partitionKey: string, max: number]>;
 }
