@@ -319,6 +319,12 @@ interface GroupResult {
   fromFirstBatch: number;
   /** ms from the release of the input to the first batch any worker started processing. */
   firstBatchMs: number;
+  /**
+   * One worker: its first transaction (ms from the release to its commit, records, worker CPU ms) and the rate
+   * and CPU µs/record of the rest (from that commit to the end) — the cold start (first fetch not extended,
+   * code compiled while it runs) against the warm part.
+   */
+  firstTx?: { ms: number; records: number; cpuMs: number; restRate: number; restCpuUs: number };
   records: number;
   transactions: number;
   cycleP50: number;
@@ -441,10 +447,22 @@ async function runGroup(
     // From just before the release to each worker's last commit: every record's work is inside.
     for (const [w, c] of lastCpu) cpu += c - (markCpu.get(w) ?? firstCpu.get(w)!);
     const window = end - t0;
+    const c0 = commits[0]!;
+    const firstTx =
+      jobs.length === 1 && commits.length > 1
+        ? {
+            ms: c0.at - t0,
+            records: c0.records,
+            cpuMs: c0.cpuMs - (markCpu.get(0) ?? c0.cpuMs),
+            restRate: (expected - c0.records) / ((end - c0.at) / 1000),
+            restCpuUs: ((lastCpu.get(0)! - c0.cpuMs) * 1000) / (expected - c0.records),
+          }
+        : undefined;
     return {
       rate: expected / (window / 1000),
       fromFirstBatch: expected / ((end - first) / 1000),
       firstBatchMs: first - t0,
+      firstTx,
       records: committed,
       transactions: commits.length,
       cycleP50: pct(cycles, 0.5),
@@ -680,6 +698,11 @@ async function kafkaEndToEnd(n: number): Promise<void> {
     console.log(
       `    ${fmt(r.fromFirstBatch)} records/s from the first batch (started ${r.firstBatchMs.toFixed(0)} ms after the release); ${fmt(n / r.transactions)} records per transaction; batch cycle p50 ${r.cycleP50.toFixed(1)} ms, p99 ${r.cycleP99.toFixed(1)} ms; GC ${(100 * r.gcShare).toFixed(0)}% (${Math.round(r.gcCount)} pauses, new space ${r.newSpaceMb.toFixed(0)} MB); CPU ${r.cpuUsPerRecord.toFixed(2)} µs/record, ${r.cores.toFixed(2)} cores`,
     );
+    const f = r.firstTx;
+    if (f)
+      console.log(
+        `    first transaction ${fmt(f.records)} records committed ${f.ms.toFixed(0)} ms after the release (worker CPU ${f.cpuMs.toFixed(0)} ms); the rest ${fmt(f.restRate)} records/s, CPU ${f.restCpuUs.toFixed(2)} µs/record`,
+      );
   };
   /** A run that fails or stalls is reported as such and the bench goes on (the exit code says so). */
   const attempt = async <T>(label: string, fn: () => Promise<T>): Promise<T | undefined> => {
