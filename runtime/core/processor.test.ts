@@ -510,6 +510,37 @@ describe('ProcessorCore watermark after discarded work (aborted transactions)', 
     expect((await core.run(batch(6, 7), true)).deadLetters).toEqual([]);
   });
 
+  it('a discard right after a commit the transport confirmed keeps the watermark where that unit ended', async () => {
+    const core = newCore();
+    await core.run(batch(0, 3), false);
+    core.takeChanges();
+    await core.run(batch(3, 6), false);
+    core.takeChanges();
+    core.committed(); // its transaction committed; then a rebalance discards with no work since
+    core.discardAll();
+    expect(core.currentWatermark).toBe(5000);
+    // A record older than the committed unit's newest is late, as it was before the discard.
+    expect((await core.run([at(0, 6, 4500)], false)).deadLetters).toHaveLength(1);
+    // Without the confirmation the same discard goes back to where that unit began (the commit may have failed).
+    const unsure = newCore();
+    await unsure.run(batch(0, 3), false);
+    unsure.takeChanges();
+    await unsure.run(batch(3, 6), false);
+    unsure.takeChanges();
+    unsure.discardAll();
+    expect(unsure.currentWatermark).toBe(2000);
+  });
+
+  it('a commit confirmed after the next unit began changes nothing: a discard goes back to where that unit began', async () => {
+    const core = newCore();
+    await core.run(batch(0, 3), false);
+    core.takeChanges();
+    await core.run(batch(3, 6), false); // the next unit began before the confirmation arrived
+    core.committed();
+    core.discardAll();
+    expect(core.currentWatermark).toBe(2000);
+  });
+
   it('a partition first seen in the discarded work is unknown again, one dropped there stays dropped', async () => {
     const core = newCore();
     await core.run([...batch(0, 2, 0), ...batch(0, 2, 1), ...batch(0, 2, 3)], true);

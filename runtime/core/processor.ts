@@ -496,6 +496,15 @@ export class ProcessorCore {
   }
 
   /**
+   * Tells the core that the unit of work drained last has committed. A discard with no work since (a rebalance
+   * right after the commit) then keeps the watermark where that unit ended instead of taking it back to where the
+   * unit began. When a new unit has begun since the drain, its start is already that point and nothing changes.
+   */
+  committed(): void {
+    if (this.drained) this.unitStart = this.watermark.save();
+  }
+
+  /**
    * Forgets uncommitted state changes (the transaction was aborted; state is restored from the changelog) and puts
    * the watermark back to where the discarded work began.
    */
@@ -505,8 +514,8 @@ export class ProcessorCore {
     // The records of the discarded work are read again (from the committed offsets): the watermark goes back to
     // where that work began. Kept at its height, it had made them late — with allowed lateness 0 a window
     // aggregate sent nearly every record of an aborted transaction to the DLQ on the retry. Discarded after
-    // a drain with no work since, it is not known whether that unit committed (an abort of its commit, or a
-    // rebalance after it): it goes back to where that unit began, as for an abort.
+    // a drain with no work since, it goes back to where that unit began, as for an abort of its commit, unless
+    // the transport said the unit committed (`committed`): then it stays where the unit ended.
     if (this.unitStart !== undefined) this.watermark.restore(this.unitStart);
     this.forgotPartition = true;
     this.drained = true;

@@ -427,6 +427,7 @@ class KafkaRun extends KafkaRunBase {
           lastOffset: batch.lastOffset(),
         });
         await tx.commit();
+        core.committed();
       } catch (err) {
         await (await ahead.settle())?.abort().catch(() => {});
         // The batch will be fetched again; rebuild state from the changelog rather than trust memory
@@ -482,6 +483,7 @@ class KafkaRun extends KafkaRunBase {
         try {
           await tx.send(byTopic);
           await tx.commit();
+          core.committed();
         } catch (err) {
           await tx.abort().catch(() => {});
           core.discardAll();

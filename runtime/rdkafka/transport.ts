@@ -591,6 +591,7 @@ class RdkafkaRun extends KafkaRunBase {
           });
         }
         await call((cb) => producer.commitTransaction(30_000, cb));
+        core.committed();
       } catch (err) {
         const e = err as RdError;
         const fenced = e.isFatal ? undefined : fencedCommitReason(e);
@@ -675,6 +676,7 @@ class RdkafkaRun extends KafkaRunBase {
           await call((cb) => producer.beginTransaction(cb));
           await produceAll(producer, byTopic);
           await call((cb) => producer.commitTransaction(30_000, cb));
+          core.committed();
         } catch (err) {
           await call((cb) => producer.abortTransaction(30_000, cb)).catch(() => {});
           reset();
