@@ -28,6 +28,8 @@ interface RunOptions {
   logLevel: string;
   serde: string;
   stallWarnMs: string;
+  sessionTimeoutMs?: string;
+  maxPollIntervalMs?: string;
 }
 
 /** The value serde of the Kafka transports: JSON, or Avro with registry framing from the pipeline's topic schemas. */
@@ -48,17 +50,64 @@ function transportFor(name: string, opts: RunOptions, spec: PipelineSpec): Trans
       return new KafkaTransport({
         instanceId: opts.instanceId ?? process.env.OPTIBID_INSTANCE_ID,
         serde: serdeFor(opts.serde, spec),
-        stallWarnMs: parseStallWarnMs(opts.stallWarnMs),
+        ...groupOptions(opts, name),
       });
     case 'rdkafka':
       return new RdkafkaTransport({
         instanceId: opts.instanceId ?? process.env.OPTIBID_INSTANCE_ID,
         serde: serdeFor(opts.serde, spec),
-        stallWarnMs: parseStallWarnMs(opts.stallWarnMs),
+        ...groupOptions(opts, name),
       });
     default:
       throw new OptiBidError('OPTIBID_ERR_USAGE', `unknown transport "${name}" (memory, kafka, rdkafka)`);
   }
+}
+
+/** The transports' default consumer-group session timeout (ms), as in runtime/kafka and runtime/rdkafka. */
+const defaultSessionTimeoutMs = 10_000;
+
+/**
+ * The Kafka transports' group settings from the command line: the stall check, the session timeout and (rdkafka)
+ * `max.poll.interval.ms`, each checked, else a usage error naming the option. `--max-poll-interval-ms` is refused
+ * below the session timeout (librdkafka would refuse the configuration) and on a transport other than rdkafka.
+ */
+export function groupOptions(
+  opts: Pick<RunOptions, 'stallWarnMs' | 'sessionTimeoutMs' | 'maxPollIntervalMs'>,
+  transport: string,
+): { stallWarnMs: number; sessionTimeoutMs?: number; maxPollIntervalMs?: number } {
+  const stallWarnMs = parseStallWarnMs(opts.stallWarnMs);
+  const session =
+    opts.sessionTimeoutMs === undefined ? undefined : parseMs('--session-timeout-ms', opts.sessionTimeoutMs);
+  const maxPoll =
+    opts.maxPollIntervalMs === undefined ? undefined : parseMs('--max-poll-interval-ms', opts.maxPollIntervalMs);
+  if (maxPoll !== undefined) {
+    if (transport !== 'rdkafka')
+      throw new OptiBidError(
+        'OPTIBID_ERR_USAGE',
+        `--max-poll-interval-ms applies to --transport rdkafka only (the kafka transport's member leaves its group after --session-timeout-ms without a heartbeat)`,
+      );
+    if (maxPoll < (session ?? defaultSessionTimeoutMs))
+      throw new OptiBidError(
+        'OPTIBID_ERR_USAGE',
+        `--max-poll-interval-ms (${maxPoll}) must be at least the session timeout (${session ?? defaultSessionTimeoutMs} ms)`,
+      );
+  }
+  return {
+    stallWarnMs,
+    ...(session === undefined ? {} : { sessionTimeoutMs: session }),
+    ...(maxPoll === undefined ? {} : { maxPollIntervalMs: maxPoll }),
+  };
+}
+
+/** A positive whole number of milliseconds from `option`, else a usage error naming the option. */
+function parseMs(option: string, value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isInteger(n) || n <= 0)
+    throw new OptiBidError(
+      'OPTIBID_ERR_USAGE',
+      `${option} must be a positive whole number of milliseconds, got "${value}"`,
+    );
+  return n;
 }
 
 /** Seconds between status lines from `--status-interval`: a positive number, else a usage error naming the option. */
@@ -133,10 +182,20 @@ export function registerRun(program: Command): void {
       'kafka/rdkafka: warn "consumer stalled" when a processor or sink has lag but fetched nothing for this long (wall-clock ms), again every as long while it lasts; 0 turns the check off',
       '60000',
     )
+    .option(
+      '--session-timeout-ms <ms>',
+      `kafka/rdkafka: consumer-group session timeout of processors (default ${defaultSessionTimeoutMs}); a member not heard from for this long leaves the group and its partitions move. Raise it for processors whose batches take long (the broker allows group.min.session.timeout.ms..group.max.session.timeout.ms, by default 6000..1800000)`,
+    )
+    .option(
+      '--max-poll-interval-ms <ms>',
+      "rdkafka: librdkafka's max.poll.interval.ms for processors (default 300000, at least the session timeout): a processor stuck in one batch this long leaves its group, and its transaction is fenced",
+    )
     .option('--log-level <level>', 'pino log level on stderr (debug, info, warn, error)', 'info')
     .action(async (file: string, opts: RunOptions) => {
       const statusSeconds = parseStatusInterval(opts.statusInterval);
-      parseStallWarnMs(opts.stallWarnMs); // checked before anything starts, whatever the transport
+      // Checked before anything starts, whatever the transport.
+      if (opts.transport === 'memory') parseStallWarnMs(opts.stallWarnMs);
+      else groupOptions(opts, opts.transport);
       const metricsPort = opts.metricsPort === undefined ? undefined : parseMetricsPort(opts.metricsPort);
       const pipeline = loadPipelineOrThrow(file);
       const names = new Set(
