@@ -146,6 +146,18 @@ describe('optibid backtest battery', () => {
     const rule = await cli('--csv', csv, '--eval-from', '2016-02-10', '--shape-bias', 'vibes');
     expect(rule.code).toBe(1);
     expect(rule.err).toMatch(/--shape-bias must be one of off, shape, swing, got "vibes"/);
+    const exog = await cli(
+      '--csv',
+      csv,
+      '--eval-from',
+      '2016-02-10',
+      '--forecast-model',
+      'lear',
+      '--exog',
+      'Load, Wind',
+    );
+    expect(exog.code).toBe(1);
+    expect(exog.err).toMatch(/no column "Load" \(columns: Real price, DNN 1/);
   });
 
   it('with --shape-bias, schedules on a forecast corrected for the bias the delivered days showed', async () => {

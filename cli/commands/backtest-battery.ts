@@ -8,6 +8,7 @@ import {
 } from '@optibid/processors/bidding/backtest.js';
 import type { Battery } from '@optibid/processors/bidding/battery.js';
 import { shapeBiasRules as rules, type ShapeBiasOptions } from '@optibid/processors/bidding/shapebias.js';
+import { exogColumns, exogOptionHelp } from './backtest-forecast.js';
 
 /** `--shape-bias` values: off, or one of the scheduling rules of processors/bidding (`shapeBiasRules`). */
 export const shapeBiasRules: Record<string, ShapeBiasOptions | undefined> = { off: undefined, ...rules };
@@ -29,6 +30,7 @@ interface BatteryBacktestFlags {
   json?: boolean;
   daily?: boolean;
   holidays?: string;
+  exog?: string;
 }
 
 /** Registers `optibid backtest battery` on the `backtest` parent command. */
@@ -55,6 +57,7 @@ export function registerBacktestBattery(backtest: Command): void {
       '--holidays <calendar>',
       `holiday calendar of the market, so the model treats holidays like Sundays: ${Object.keys(holidayCalendars()).join(', ')}`,
     )
+    .option('--exog <columns>', exogOptionHelp)
     .option('--power-mw <mw>', 'charge and discharge power limit (MW)', '1')
     .option('--energy-mwh <mwh>', 'storage capacity (MWh)', '2')
     .option('--charge-eff <fraction>', 'charging efficiency, in (0, 1]', '0.95')
@@ -112,6 +115,7 @@ export function registerBacktestBattery(backtest: Command): void {
         hedge,
         shapeBias,
         holidays,
+        exog: exogColumns(flags.exog),
       });
       process.stdout.write(
         flags.json

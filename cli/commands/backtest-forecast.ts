@@ -27,6 +27,18 @@ interface Options {
 
 const datePattern = /^\d{4}-\d{2}-\d{2}$/;
 
+/** `--exog` of both backtests: CSV columns of day-ahead fundamentals forecasts handed to the model. */
+export const exogOptionHelp =
+  'comma-separated CSV columns with day-ahead fundamentals forecasts (load, wind, solar) used as model inputs; the model sees them for the target day too';
+
+/** The column names of an `--exog` list (empty when not given). */
+export function exogColumns(list: string | undefined): string[] {
+  return (list ?? '')
+    .split(',')
+    .map((c) => c.trim())
+    .filter(Boolean);
+}
+
 /** Registers `optibid backtest forecast`: a rolling day-ahead backtest of one model on a price CSV. */
 export function registerBacktestForecast(backtest: Command): void {
   backtest
@@ -48,10 +60,7 @@ export function registerBacktestForecast(backtest: Command): void {
     .requiredOption('--eval-from <date>', 'first delivery day to forecast, YYYY-MM-DD')
     .option('--eval-to <date>', 'last delivery day to forecast, inclusive (default: the last day of the file)')
     .option('--compare <columns>', 'comma-separated CSV columns holding other forecasts to score on the same hours')
-    .option(
-      '--exog <columns>',
-      'comma-separated CSV columns with day-ahead fundamentals forecasts (load, wind, solar) used as model inputs; the model sees them for the target day too',
-    )
+    .option('--exog <columns>', exogOptionHelp)
     .option(
       '--holidays <calendar>',
       `holiday calendar of the market, so the model treats holidays like Sundays: ${Object.keys(holidayCalendars()).join(', ')}`,
@@ -80,10 +89,7 @@ export function registerBacktestForecast(backtest: Command): void {
         evalFrom: opts.evalFrom,
         evalTo: opts.evalTo,
         holidays,
-        exog: (opts.exog ?? '')
-          .split(',')
-          .map((c) => c.trim())
-          .filter(Boolean),
+        exog: exogColumns(opts.exog),
         onProgress: (done, total) => {
           const now = Date.now();
           if (total < 8 || (now - lastShown < 2000 && done < total)) return;

@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { readPriceCsv, type DayForecast } from '../forecast/index.js';
+import { parsePriceCsv, readPriceCsv, type DayForecast } from '../forecast/index.js';
 import { backtestBattery, backtestDays, captureUndefinedReason } from './backtest.js';
 import { defaultBattery, scheduleBattery, settle } from './battery.js';
 
@@ -27,6 +27,37 @@ describe('battery backtest', () => {
     expect(r.realized).toBeCloseTo(realized, 6);
     expect(r.capture).toBeCloseTo(realized / pf, 9);
     for (const d of r.daily) expect(d.realized).toBeLessThanOrEqual(d.perfectForesight + 1e-9);
+  });
+
+  it('hands --exog columns to the forecast model: a day-ahead load forecast that moves the peak is used', async () => {
+    // 70 days whose evening peak moves at random from day to day, following a known load forecast; prices lagged
+    // by a day cannot tell where today's peak is, the load forecast of the day can.
+    let seed = 7;
+    const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    const rows = ['timestamp,Real price,Load forecast'];
+    for (let d = 0; d < 70; d++) {
+      const peak = 6 + Math.floor(rand() * 15);
+      const date = new Date(Date.UTC(2021, 0, 4 + d)).toISOString().slice(0, 10);
+      for (let h = 0; h < 24; h++) {
+        const load = 1000 + 600 * Math.exp(-((h - peak) ** 2) / 3) + 40 * rand();
+        rows.push(
+          `${date} ${String(h).padStart(2, '0')}:00:00,${(0.05 * load - 20 + 2 * rand()).toFixed(2)},${load.toFixed(0)}`,
+        );
+      }
+    }
+    const synthetic = parsePriceCsv(rows.join('\n'), 'Real price', 'synthetic.csv');
+    const run = (exog?: string[]) =>
+      backtestBattery({
+        table: synthetic,
+        model: 'lear',
+        evalFrom: synthetic.days[56]!,
+        battery: defaultBattery,
+        ...(exog ? { exog } : {}),
+      });
+    const [without, withLoad] = await Promise.all([run(), run(['Load forecast'])]);
+    expect(withLoad.perfect_foresight).toBeCloseTo(without.perfect_foresight, 9);
+    expect(without.capture).toBeLessThan(0.6);
+    expect(withLoad.capture).toBeGreaterThan(0.9);
   });
 
   it('the hedged variant trades no more energy than the point schedule', () => {

@@ -122,6 +122,8 @@ export interface BatteryBacktestOptions {
   shapeBias?: ShapeBiasOptions;
   /** Holiday calendar handed to the forecast model (see `holidayCalendar`). */
   holidays?: HolidayCalendar;
+  /** Columns of the table handed to the forecast model as exogenous inputs (see `rollingForecast`). */
+  exog?: string[];
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -136,6 +138,7 @@ export async function backtestBattery(opts: BatteryBacktestOptions): Promise<Bat
     evalFrom: opts.evalFrom,
     evalTo: opts.evalTo,
     holidays: opts.holidays,
+    exog: opts.exog,
     onProgress: opts.onProgress,
   });
   return backtestDays(days, opts.battery, {
