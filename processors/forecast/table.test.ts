@@ -1,5 +1,5 @@
 import { OptiBidError } from '@optibid/runtime';
-import { addDays, dayOfWeek, parsePriceCsv, readPriceCsv, tableColumn } from './table.js';
+import { addDays, dayOfWeek, joinColumns, parsePriceCsv, readPriceCsv, tableColumn } from './table.js';
 
 const fixture = new URL('./fixtures/np-2017h1.csv', import.meta.url).pathname;
 
@@ -50,5 +50,42 @@ describe('readPriceCsv', () => {
     expect(addDays('2016-02-28', 2)).toBe('2016-03-01');
     expect(dayOfWeek('2024-01-01')).toBe(0); // a Monday
     expect(dayOfWeek('2024-01-07')).toBe(6);
+  });
+});
+
+describe('joinColumns', () => {
+  /** Hourly `timestamp,Load,Wind` rows from day `from` for `days` days, Load = 1000 + row, Wind = row of the day. */
+  function exogCsv(from: number, days: number): string {
+    const rows = ['timestamp,Load,Wind'];
+    for (let d = from; d < from + days; d++) {
+      const date = addDays('2020-01-01', d);
+      for (let h = 0; h < 24; h++) rows.push(`${date} ${String(h).padStart(2, '0')}:00:00,${1000 + d * 24 + h},${h}`);
+    }
+    return rows.join('\n');
+  }
+
+  it('adds the columns by timestamp, from a file that covers more hours', () => {
+    const prices = parsePriceCsv(hourlyCsv(3), 'Real price', 'prices.csv');
+    const joined = joinColumns(prices, parsePriceCsv(exogCsv(-1, 5), 'Load', 'exog.csv'));
+    expect(joined.columnNames).toEqual(['Real price', 'Other', 'Load', 'Wind']);
+    expect(Array.from(joined.columns.Load!.subarray(0, 3))).toEqual([1000, 1001, 1002]);
+    expect(joined.columns.Load![71]).toBe(1071);
+    expect(joined.columns.Wind![30]).toBe(6);
+    expect(joined.prices).toBe(prices.prices);
+    expect(joined.source).toBe('prices.csv + exog.csv');
+  });
+
+  it('refuses a missing hour, an empty cell and a column the table has, naming the file and the hour', () => {
+    const prices = parsePriceCsv(hourlyCsv(3), 'Real price', 'prices.csv');
+    expect(() => joinColumns(prices, parsePriceCsv(exogCsv(1, 2), 'Load', 'exog.csv'))).toThrow(
+      new OptiBidError('OPTIBID_ERR_USAGE', 'exog.csv: no row for 2020-01-01 00:00:00 (prices.csv has one)'),
+    );
+    const holed = exogCsv(0, 3).replace('2020-01-02 05:00:00,1029,5', '2020-01-02 05:00:00,1029,');
+    expect(() => joinColumns(prices, parsePriceCsv(holed, 'Load', 'holed.csv'))).toThrow(
+      'holed.csv: "Wind" at 2020-01-02 05:00:00 is not a number',
+    );
+    expect(() => joinColumns(prices, parsePriceCsv(hourlyCsv(3), 'Other', 'again.csv'))).toThrow(
+      'again.csv: column "Real price" is already in prices.csv',
+    );
   });
 });

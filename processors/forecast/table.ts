@@ -120,6 +120,38 @@ export function tableColumn(table: PriceTable, name: string): Float64Array {
   return col;
 }
 
+/**
+ * `table` with every column of `extra` added, matched row by row by timestamp (e.g. day-ahead load and wind forecasts
+ * kept in a file of their own). `extra` may cover more hours than `table`, never fewer: a timestamp of `table`
+ * missing from `extra`, an empty cell there, or a column name `table` already has is a usage error naming `extra`'s
+ * source and the timestamp, so a forecast never sees a gap filled silently.
+ */
+export function joinColumns(table: PriceTable, extra: PriceTable): PriceTable {
+  const row = new Map(extra.timestamps.map((t, i) => [t, i]));
+  const columns = { ...table.columns };
+  for (const name of extra.columnNames) {
+    if (name in columns)
+      throw new OptiBidError('OPTIBID_ERR_USAGE', `${extra.source}: column "${name}" is already in ${table.source}`);
+    const from = extra.columns[name]!;
+    const to = new Float64Array(table.timestamps.length);
+    table.timestamps.forEach((t, i) => {
+      const j = row.get(t);
+      if (j === undefined)
+        throw new OptiBidError('OPTIBID_ERR_USAGE', `${extra.source}: no row for ${t} (${table.source} has one)`);
+      if (!Number.isFinite(from[j]!))
+        throw new OptiBidError('OPTIBID_ERR_USAGE', `${extra.source}: "${name}" at ${t} is not a number`);
+      to[i] = from[j]!;
+    });
+    columns[name] = to;
+  }
+  return {
+    ...table,
+    source: `${table.source} + ${extra.source}`,
+    columns,
+    columnNames: [...table.columnNames, ...extra.columnNames],
+  };
+}
+
 /** `YYYY-MM-DD` plus n calendar days. */
 export function addDays(date: string, n: number): string {
   const t = Date.parse(`${date}T00:00:00Z`) + n * 86_400_000;
