@@ -141,6 +141,39 @@ describe('gbdt: least-absolute-deviation gradient-boosted trees', () => {
     expect(weekSpread(flat, perDay, day, -50)).toBeCloseTo(0.51, 12);
   });
 
+  it('exogenous series: a load forecast that moves the daily peak is learnt, and only days before d train', () => {
+    // The peak hour moves at random from day to day with a known load forecast: lagged prices cannot place it.
+    const n = 84;
+    const days = dates(n);
+    const rng = seededRng(11);
+    const load = new Float64Array(n * 24);
+    const prices = new Float64Array(n * 24);
+    for (let d = 0; d < n; d++) {
+      const peak = 6 + rng.int(15);
+      for (let h = 0; h < 24; h++) {
+        load[d * 24 + h] = 1000 + 600 * Math.exp(-((h - peak) ** 2) / 3) + 30 * rng.next();
+        prices[d * 24 + h] = 0.05 * load[d * 24 + h] - 20 + rng.next();
+      }
+    }
+    const plain = gbdtModel({ ...fast, target: 'scaled' });
+    const withLoad = gbdtModel({ ...fast, target: 'scaled' });
+    const actual: number[] = [];
+    const [a, b]: number[][] = [[], []];
+    for (let d = 70; d < n; d++) {
+      actual.push(...prices.subarray(d * 24, d * 24 + 24));
+      a.push(...plain.forecastDay(inputOf(prices, days, d)));
+      const exog = { Load: load.subarray(0, (d + 1) * 24) };
+      b.push(...withLoad.forecastDay({ ...inputOf(prices, days, d), exog }));
+    }
+    expect(mae(actual, b)).toBeLessThan(0.35 * mae(actual, a));
+    // Prices of day d and later never reach the model: garbage there leaves the forecast of d unchanged.
+    const d = 76;
+    const spoiled = prices.slice();
+    spoiled.fill(1e6, d * 24);
+    const input = (p: Float64Array) => ({ ...inputOf(p, days, d), exog: { Load: load.subarray(0, (d + 1) * 24) } });
+    expect(gbdtModel(fast).forecastDay(input(spoiled))).toEqual(gbdtModel(fast).forecastDay(input(prices)));
+  });
+
   it("target 'scaled' follows a tripled intraday swing that the price-difference trees cannot reach", () => {
     // The same daily shape throughout; its amplitude triples for the last 3 weeks. Trees on price differences
     // never saw swings that large, trees on differences / weekSpread see the same shape as before.

@@ -357,6 +357,33 @@ function leafOfBinned(tree: Tree, binned: Uint8Array, row: number): number {
   return node;
 }
 
+/** Tree features per exogenous series: its value in the interval, that value minus the day's mean, and minus d-1's. */
+export const exogFeatureCount = 3;
+
+/**
+ * Writes the features of the exogenous series (`DayInput.exog`, known for the target day too) of (day, h) at `at`:
+ * per series its value, its value minus the series' mean of that day (the shape of the load or wind, which moves
+ * the shape of the prices), and its change from the same interval of d-1.
+ */
+function writeExogFeatures(
+  exog: Float64Array[],
+  perDay: number,
+  day: number,
+  h: number,
+  out: Float64Array,
+  at: number,
+): void {
+  exog.forEach((x, k) => {
+    const from = day * perDay;
+    let sum = 0;
+    for (let i = 0; i < perDay; i++) sum += x[from + i]!;
+    const v = x[from + h]!;
+    out[at + k * exogFeatureCount] = v;
+    out[at + k * exogFeatureCount + 1] = v - sum / perDay;
+    out[at + k * exogFeatureCount + 2] = v - x[from - perDay + h]!;
+  });
+}
+
 function predict(b: Booster, x: Float64Array, at: number): number {
   let z = b.init;
   const bins = new Uint8Array(b.edges.length);
@@ -390,6 +417,7 @@ export function gbdtModel(opts: GbdtOptions = {}, name = 'gbdt'): DayAheadModel 
   let boosters: Booster[] | undefined;
   let trainedOn = -Infinity;
   let trainedDays = 0;
+  let trainedWidth = 0;
   return {
     name,
     minHistoryDays: maxLag + 28,
@@ -397,28 +425,39 @@ export function gbdtModel(opts: GbdtOptions = {}, name = 'gbdt'): DayAheadModel 
       const { history, historyDays, perDay, targetDate } = input;
       const t = history.length / perDay;
       const f = gbdtFeatureCount(perDay) + (rich ? richFeatureCount : 0);
+      // Exogenous series, when given, add their features after the price features (`w` = the row width).
+      const exog = Object.values(input.exog ?? {});
+      const w = f + exogFeatureCount * exog.length;
       const dayNumber = Date.parse(`${targetDate}T00:00:00Z`) / 86_400_000;
-      if (!boosters || dayNumber - trainedOn >= o.retrainEvery || dayNumber < trainedOn || t < trainedDays) {
+      if (
+        !boosters ||
+        dayNumber - trainedOn >= o.retrainEvery ||
+        dayNumber < trainedOn ||
+        t < trainedDays ||
+        w !== trainedWidth
+      ) {
         const first = o.window > 0 ? Math.max(maxLag, t - o.window) : maxLag;
         const n = (t - first) * perDay;
-        const x = new Float64Array(n * f);
+        const x = new Float64Array(n * w);
         const y = new Float64Array(n);
         let r = 0;
         for (let day = first; day < t; day++) {
           const dow = treeDayType(historyDays[day], input.holidays);
           for (let h = 0; h < perDay; h++, r++) {
-            const base = writeFeatures(history, perDay, day, h, dow, x, r * f);
-            if (rich) writeRichFeatures(history, perDay, day, h, dow[0], base, x, r * f + f - richFeatureCount);
+            const base = writeFeatures(history, perDay, day, h, dow, x, r * w);
+            if (rich) writeRichFeatures(history, perDay, day, h, dow[0], base, x, r * w + f - richFeatureCount);
             const scale = scaled ? weekSpread(history, perDay, day, base) : 1;
-            if (scaled) scaleRow(x, r * f, f, rich, scale);
+            if (scaled) scaleRow(x, r * w, f, rich, scale);
+            if (exog.length > 0) writeExogFeatures(exog, perDay, day, h, x, r * w + f);
             y[r] = (history[day * perDay + h] - base) / scale;
           }
         }
-        boosters = o.depths.flatMap((depth) => o.seeds.map((seed) => trainBooster(x, y, n, f, o, seed, depth)));
+        boosters = o.depths.flatMap((depth) => o.seeds.map((seed) => trainBooster(x, y, n, w, o, seed, depth)));
         trainedOn = dayNumber;
         trainedDays = t;
+        trainedWidth = w;
       }
-      const row = new Float64Array(f);
+      const row = new Float64Array(w);
       const dow = treeDayType(targetDate, input.holidays);
       const out = new Array<number>(perDay);
       for (let h = 0; h < perDay; h++) {
@@ -426,6 +465,7 @@ export function gbdtModel(opts: GbdtOptions = {}, name = 'gbdt'): DayAheadModel 
         if (rich) writeRichFeatures(history, perDay, t, h, dow[0], base, row, f - richFeatureCount);
         const scale = scaled ? weekSpread(history, perDay, t, base) : 1;
         if (scaled) scaleRow(row, 0, f, rich, scale);
+        if (exog.length > 0) writeExogFeatures(exog, perDay, t, h, row, f);
         let z = 0;
         for (const b of boosters) z += predict(b, row, 0);
         out[h] = base + (scale * z) / boosters.length;
