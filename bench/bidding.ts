@@ -4,7 +4,7 @@ import { backtestDays } from '@optibid/processors/bidding/backtest.js';
 import { shapeBiasRules } from '@optibid/processors/bidding/shapebias.js';
 import { BatteryOptimizer, defaultBattery, scheduleBattery } from '@optibid/processors/bidding/battery.js';
 import { applyBenchOverrides, benchDefaultModel } from './forecast.js';
-import { epfDataDir as dataDir, epfForecast } from './index.js';
+import { epfDataDir as dataDir, epfForecast, epfTables } from './index.js';
 
 /** Captures the issue quotes, computed independently of this code (LEAR column; yesterday's prices for NP). */
 const reference: Record<string, Record<string, number>> = {
@@ -17,7 +17,9 @@ const reference: Record<string, Record<string, number>> = {
  * Battery backtest on the second year of each EPF market (1 MW / 2 MWh / 95 % / 95 %, empty at the
  * start and end of every day): capture of the `default` forecast model side by side with scheduling
  * on yesterday's prices and on the published LEAR Ensemble column, plus the hedged variant of
- * `default` and the cost of exact scheduling (cold solve vs warm-started re-optimisation).
+ * `default` and the cost of exact scheduling (cold solve vs warm-started re-optimisation). Where the market's
+ * day-ahead fundamentals are shipped (bench/data/epf-exog), the `default` rows again with them as exogenous inputs
+ * (`epfTables`; OPTIBID_BENCH_EXOG=off|only).
  */
 export async function run(): Promise<void> {
   if (!existsSync(`${dataDir}/NP.csv`)) {
@@ -43,33 +45,41 @@ export async function run(): Promise<void> {
     ['LEAR column hedged α=0.5', 'column:LEAR Ensemble', { hedge: { riskAversion: 0.5 } }],
   ];
   console.log(
-    'market  model                        days  perfect_foresight    realized  capture  reference  seconds (forecast + schedule)',
+    'market  model                              days  perfect_foresight    realized  capture  reference  seconds (forecast + schedule)',
   );
-  for (const market of (process.env.OPTIBID_BENCH_MARKETS ?? 'NP,PJM,BE').split(',')) {
-    const table = readPriceCsv(`${dataDir}/${market}.csv`, 'Real price');
-    const evalFrom = addDays(table.days[0], 365);
-    const captures: Record<string, number> = {};
-    for (const [label, model, opts] of models) {
-      const f = await epfForecast(market, table, model, evalFrom);
-      const started = performance.now();
-      const r = backtestDays(f.days, defaultBattery, { model, ...opts });
-      const seconds = f.seconds + (performance.now() - started) / 1000;
-      captures[label] = r.capture;
-      const ref =
-        reference[market][model] !== undefined && !opts.hedge && !opts.shapeBias
-          ? reference[market][model].toFixed(3)
-          : '';
+  for (const market of (process.env.OPTIBID_BENCH_MARKETS ?? 'NP,PJM,BE').split(','))
+    for (const { table, exog } of epfTables(market)) {
+      const evalFrom = addDays(table.days[0], 365);
+      const captures: Record<string, number> = {};
+      // With exogenous inputs only the forecast rows change: the reference rows are printed once, with the prices alone.
+      const rows = exog.length > 0 ? models.filter(([label]) => label.startsWith('default')) : models;
+      const tag = exog.length > 0 ? ' + exog' : '';
+      for (const [label, model, opts] of rows) {
+        const f = await epfForecast(market, table, model, evalFrom, label.startsWith('default') ? exog : []);
+        const started = performance.now();
+        const r = backtestDays(f.days, defaultBattery, { model, ...opts });
+        const seconds = f.seconds + (performance.now() - started) / 1000;
+        captures[label] = r.capture;
+        const ref =
+          reference[market][model] !== undefined && !opts.hedge && !opts.shapeBias
+            ? reference[market][model].toFixed(3)
+            : '';
+        console.log(
+          `${market.padEnd(6)}  ${label.replace(/^default/, `default${tag}`).padEnd(33)}  ${String(r.days).padStart(4)}  ${r.perfect_foresight.toFixed(1).padStart(17)}  ${r.realized.toFixed(1).padStart(10)}  ${r.capture.toFixed(4).padStart(7)}  ${ref.padStart(9)}  ${seconds.toFixed(1).padStart(7)}`,
+        );
+      }
+      const lear =
+        captures['LEAR Ensemble column'] ??
+        backtestDays((await epfForecast(market, table, 'column:LEAR Ensemble', evalFrom)).days, defaultBattery).capture;
+      const def = captures[models[0][0]];
+      if (exog.length > 0) console.log(`${market.padEnd(6)}  exogenous inputs: ${exog.join(', ')}`);
       console.log(
-        `${market.padEnd(6)}  ${label.padEnd(27)}  ${String(r.days).padStart(4)}  ${r.perfect_foresight.toFixed(1).padStart(17)}  ${r.realized.toFixed(1).padStart(10)}  ${r.capture.toFixed(4).padStart(7)}  ${ref.padStart(9)}  ${seconds.toFixed(1).padStart(7)}`,
+        `${market.padEnd(6)}  default${tag} / LEAR column capture ratio: ${(def / lear).toFixed(3)} (target ≥ 1)`,
+      );
+      console.log(
+        `${market.padEnd(6)}  default${tag} shape-corrected / LEAR column capture ratio: ${(captures['default shape-corrected'] / lear).toFixed(3)}; swing-calibrated: ${(captures['default swing-calibrated'] / lear).toFixed(3)}`,
       );
     }
-    const lear = captures['LEAR Ensemble column'];
-    const def = captures[models[0][0]];
-    console.log(`${market.padEnd(6)}  default / LEAR column capture ratio: ${(def / lear).toFixed(3)} (target ≥ 1)`);
-    console.log(
-      `${market.padEnd(6)}  default shape-corrected / LEAR column capture ratio: ${(captures['default shape-corrected'] / lear).toFixed(3)}; swing-calibrated: ${(captures['default swing-calibrated'] / lear).toFixed(3)}`,
-    );
-  }
 
   // Exact scheduling cost: a cold solve per day against warm-started re-optimisation, same prices.
   const table = readPriceCsv(`${dataDir}/BE.csv`, 'Real price');
