@@ -208,4 +208,42 @@ describe('optibid backtest battery', () => {
     );
     expect(text.out).toMatch(/^model\s+column:Biased \(scheduled with --shape-bias shape\)$/m);
   });
+
+  it('--exog-csv joins a file of fundamentals by timestamp and hands its columns to the model, as --exog does', async () => {
+    // 40 days whose peak hour follows a load forecast that moves at random; prices and load in two files.
+    let seed = 3;
+    const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    const prices = ['timestamp,Real price'];
+    const loads = ['timestamp,Load forecast'];
+    const both = ['timestamp,Real price,Load forecast'];
+    for (let d = 0; d < 40; d++) {
+      const peak = 6 + Math.floor(rand() * 15);
+      const date = new Date(Date.UTC(2021, 2, 1 + d)).toISOString().slice(0, 10);
+      for (let h = 0; h < 24; h++) {
+        const ts = `${date} ${String(h).padStart(2, '0')}:00:00`;
+        const load = (1000 + 600 * Math.exp(-((h - peak) ** 2) / 3) + 40 * rand()).toFixed(0);
+        const price = (0.05 * Number(load) - 20 + 2 * rand()).toFixed(2);
+        prices.push(`${ts},${price}`);
+        loads.push(`${ts},${load}`);
+        both.push(`${ts},${price},${load}`);
+      }
+    }
+    const dir = mkdtempSync(join(tmpdir(), 'optibid-exog-'));
+    const write = (name: string, rows: string[]) => {
+      writeFileSync(join(dir, name), rows.join('\n') + '\n');
+      return join(dir, name);
+    };
+    const [p, l, b] = [write('prices.csv', prices), write('load.csv', loads), write('both.csv', both)];
+    const args = ['--forecast-model', 'lear', '--eval-from', '2021-04-08', '--json'];
+    const joined = JSON.parse((await cli('--csv', p, '--exog-csv', l, ...args)).out);
+    const oneFile = JSON.parse((await cli('--csv', b, '--exog', 'Load forecast', ...args)).out);
+    const pricesOnly = JSON.parse((await cli('--csv', p, ...args)).out);
+    expect(joined.realized).toBeCloseTo(oneFile.realized, 9);
+    expect(joined.capture).toBeGreaterThan(pricesOnly.capture + 0.3);
+    // A load file that misses an hour of the prices is refused, naming the file and the hour.
+    const short = write('short.csv', loads.slice(0, -24));
+    const missing = await cli('--csv', p, '--exog-csv', short, ...args);
+    expect(missing.code).toBe(1);
+    expect(missing.err).toContain(`${short}: no row for 2021-04-09 00:00:00`);
+  });
 });

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { OptiBidError } from '@optibid/runtime';
-import { readPriceCsv, forecastModels, holidayCalendar, holidayCalendars } from '@optibid/processors/forecast/index.js';
+import { forecastModels, holidayCalendar, holidayCalendars } from '@optibid/processors/forecast/index.js';
 import {
   backtestBattery,
   captureUndefinedReason,
@@ -8,7 +8,7 @@ import {
 } from '@optibid/processors/bidding/backtest.js';
 import type { Battery } from '@optibid/processors/bidding/battery.js';
 import { shapeBiasRules as rules, type ShapeBiasOptions } from '@optibid/processors/bidding/shapebias.js';
-import { exogColumns, exogOptionHelp } from './backtest-forecast.js';
+import { exogCsvOptionHelp, exogOptionHelp, readBacktestTable } from './backtest-forecast.js';
 
 /** `--shape-bias` values: off, or one of the scheduling rules of processors/bidding (`shapeBiasRules`). */
 export const shapeBiasRules: Record<string, ShapeBiasOptions | undefined> = { off: undefined, ...rules };
@@ -31,6 +31,7 @@ interface BatteryBacktestFlags {
   daily?: boolean;
   holidays?: string;
   exog?: string;
+  exogCsv?: string;
 }
 
 /** Registers `optibid backtest battery` on the `backtest` parent command. */
@@ -58,6 +59,7 @@ export function registerBacktestBattery(backtest: Command): void {
       `holiday calendar of the market, so the model treats holidays like Sundays: ${Object.keys(holidayCalendars()).join(', ')}`,
     )
     .option('--exog <columns>', exogOptionHelp)
+    .option('--exog-csv <file>', exogCsvOptionHelp)
     .option('--power-mw <mw>', 'charge and discharge power limit (MW)', '1')
     .option('--energy-mwh <mwh>', 'storage capacity (MWh)', '2')
     .option('--charge-eff <fraction>', 'charging efficiency, in (0, 1]', '0.95')
@@ -105,7 +107,7 @@ export function registerBacktestBattery(backtest: Command): void {
         throw usage(`--shape-bias must be one of ${Object.keys(shapeBiasRules).join(', ')}, got "${flags.shapeBias}"`);
       const shapeBias = shapeBiasRules[flags.shapeBias];
       const holidays = flags.holidays === undefined ? undefined : holidayCalendar(flags.holidays);
-      const table = readPriceCsv(flags.csv, flags.priceColumn);
+      const { table, exog } = readBacktestTable(flags.csv, flags.priceColumn, flags.exog, flags.exogCsv);
       const result = await backtestBattery({
         table,
         model: flags.forecastModel,
@@ -115,7 +117,7 @@ export function registerBacktestBattery(backtest: Command): void {
         hedge,
         shapeBias,
         holidays,
-        exog: exogColumns(flags.exog),
+        exog,
       });
       process.stdout.write(
         flags.json

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { OptiBidError } from '@optibid/runtime';
 import {
@@ -7,9 +8,11 @@ import {
   formatReport,
   holidayCalendar,
   holidayCalendars,
+  joinColumns,
   readPriceCsv,
   rollingForecast,
   writePredictionsCsv,
+  type PriceTable,
 } from '@optibid/processors/forecast/index.js';
 
 interface Options {
@@ -22,6 +25,7 @@ interface Options {
   json?: boolean;
   predictionsOut?: string;
   exog?: string;
+  exogCsv?: string;
   holidays?: string;
 }
 
@@ -31,12 +35,45 @@ const datePattern = /^\d{4}-\d{2}-\d{2}$/;
 export const exogOptionHelp =
   'comma-separated CSV columns with day-ahead fundamentals forecasts (load, wind, solar) used as model inputs; the model sees them for the target day too';
 
-/** The column names of an `--exog` list (empty when not given). */
-export function exogColumns(list: string | undefined): string[] {
-  return (list ?? '')
+/** `--exog-csv` of both backtests: a file of fundamentals joined to `--csv` by timestamp. */
+export const exogCsvOptionHelp =
+  'CSV of day-ahead fundamentals forecasts (a timestamp column, then one column per series) joined to --csv by timestamp; every column of it becomes a model input, as with --exog. It must cover every hour of --csv';
+
+/**
+ * The price table of `--csv` and the exogenous columns the model gets: those named by `--exog`, plus every column of
+ * the `--exog-csv` file joined to the table by timestamp (`joinColumns`: a missing hour is an error naming the file).
+ */
+export function readBacktestTable(
+  csv: string,
+  priceColumn: string,
+  exog: string | undefined,
+  exogCsv: string | undefined,
+): { table: PriceTable; exog: string[] } {
+  const table = readPriceCsv(csv, priceColumn);
+  const named = (exog ?? '')
     .split(',')
     .map((c) => c.trim())
     .filter(Boolean);
+  if (exogCsv === undefined) return { table, exog: named };
+  const header = readPriceCsvHeader(exogCsv);
+  if (header.length < 2)
+    throw new OptiBidError('OPTIBID_ERR_USAGE', `${exogCsv}:1: needs a timestamp column and at least one series`);
+  const extra = readPriceCsv(exogCsv, header[1]!);
+  return { table: joinColumns(table, extra), exog: [...named, ...extra.columnNames] };
+}
+
+/** The header cells of a CSV file (its first line); a usage error when it cannot be read. */
+function readPriceCsvHeader(file: string): string[] {
+  try {
+    return readFileSync(file, 'utf8')
+      .split(/\r?\n/, 1)[0]!
+      .split(',')
+      .map((c) => c.trim());
+  } catch (cause) {
+    throw new OptiBidError('OPTIBID_ERR_USAGE', `cannot read --exog-csv ${file}: ${(cause as Error).message}`, {
+      cause,
+    });
+  }
 }
 
 /** Registers `optibid backtest forecast`: a rolling day-ahead backtest of one model on a price CSV. */
@@ -61,6 +98,7 @@ export function registerBacktestForecast(backtest: Command): void {
     .option('--eval-to <date>', 'last delivery day to forecast, inclusive (default: the last day of the file)')
     .option('--compare <columns>', 'comma-separated CSV columns holding other forecasts to score on the same hours')
     .option('--exog <columns>', exogOptionHelp)
+    .option('--exog-csv <file>', exogCsvOptionHelp)
     .option(
       '--holidays <calendar>',
       `holiday calendar of the market, so the model treats holidays like Sundays: ${Object.keys(holidayCalendars()).join(', ')}`,
@@ -76,7 +114,7 @@ export function registerBacktestForecast(backtest: Command): void {
           throw new OptiBidError('OPTIBID_ERR_USAGE', `${flag} must be YYYY-MM-DD, got "${v}"`);
       }
       const holidays = opts.holidays === undefined ? undefined : holidayCalendar(opts.holidays);
-      const table = readPriceCsv(opts.csv, opts.priceColumn);
+      const { table, exog } = readBacktestTable(opts.csv, opts.priceColumn, opts.exog, opts.exogCsv);
       const compare = (opts.compare ?? '')
         .split(',')
         .map((c) => c.trim())
@@ -89,7 +127,7 @@ export function registerBacktestForecast(backtest: Command): void {
         evalFrom: opts.evalFrom,
         evalTo: opts.evalTo,
         holidays,
-        exog: exogColumns(opts.exog),
+        exog,
         onProgress: (done, total) => {
           const now = Date.now();
           if (total < 8 || (now - lastShown < 2000 && done < total)) return;
