@@ -1,10 +1,11 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import {
   holidayCalendar,
   joinColumns,
   readPriceCsv,
+  readSeriesCsv,
   rollingForecast,
   type DayForecast,
   type HolidayCalendar,
@@ -35,7 +36,7 @@ export function epfTable(market: string, exog: boolean): EpfTable {
   const table = readPriceCsv(`${epfDataDir}/${market}.csv`, 'Real price');
   const file = `${epfExogDir}/${market}.csv`;
   if (!exog || !existsSync(file)) return { table, exog: [] };
-  const extra = readPriceCsv(file, readHeader(file)[1]!);
+  const extra = readSeriesCsv(file);
   return { table: joinColumns(table, extra), exog: extra.columnNames };
 }
 
@@ -52,11 +53,6 @@ export function epfTables(market: string): EpfTable[] {
   const withExog = mode === 'off' ? undefined : epfTable(market, true);
   const tables = withExog && withExog.exog.length > 0 ? [plain, withExog] : [plain];
   return mode === 'only' && tables.length > 1 ? tables.slice(1) : tables;
-}
-
-/** The header cells of a CSV file (its first line). */
-function readHeader(file: string): string[] {
-  return readFileSync(file, 'utf8').split(/\r?\n/, 1)[0]!.split(',');
 }
 
 /** Holiday calendar of each EPF market (Nord Pool system price, PJM, Belgium). */

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { OptiBidError } from '@optibid/runtime';
 import {
@@ -10,6 +9,7 @@ import {
   holidayCalendars,
   joinColumns,
   readPriceCsv,
+  readSeriesCsv,
   rollingForecast,
   writePredictionsCsv,
   type PriceTable,
@@ -55,25 +55,8 @@ export function readBacktestTable(
     .map((c) => c.trim())
     .filter(Boolean);
   if (exogCsv === undefined) return { table, exog: named };
-  const header = readPriceCsvHeader(exogCsv);
-  if (header.length < 2)
-    throw new OptiBidError('OPTIBID_ERR_USAGE', `${exogCsv}:1: needs a timestamp column and at least one series`);
-  const extra = readPriceCsv(exogCsv, header[1]!);
+  const extra = readSeriesCsv(exogCsv);
   return { table: joinColumns(table, extra), exog: [...named, ...extra.columnNames] };
-}
-
-/** The header cells of a CSV file (its first line); a usage error when it cannot be read. */
-function readPriceCsvHeader(file: string): string[] {
-  try {
-    return readFileSync(file, 'utf8')
-      .split(/\r?\n/, 1)[0]!
-      .split(',')
-      .map((c) => c.trim());
-  } catch (cause) {
-    throw new OptiBidError('OPTIBID_ERR_USAGE', `cannot read --exog-csv ${file}: ${(cause as Error).message}`, {
-      cause,
-    });
-  }
 }
 
 /** Registers `optibid backtest forecast`: a rolling day-ahead backtest of one model on a price CSV. */

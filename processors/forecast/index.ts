@@ -1,4 +1,13 @@
-export { readPriceCsv, parsePriceCsv, tableColumn, joinColumns, addDays, dayOfWeek, type PriceTable } from './table.js';
+export {
+  readPriceCsv,
+  readSeriesCsv,
+  parsePriceCsv,
+  tableColumn,
+  joinColumns,
+  addDays,
+  dayOfWeek,
+  type PriceTable,
+} from './table.js';
 export { rollingForecast, type DayForecast, type RollingForecastOptions } from './rolling.js';
 export {
   forecastModels,

@@ -26,18 +26,31 @@ export interface PriceTable {
 
 const timestampPattern = /^(\d{4}-\d{2}-\d{2})[ T](\d{2}):(\d{2})(?::\d{2})?/;
 
-/** Reads a CSV shaped like `timestamp,Real price,...` into a PriceTable; errors name file:line. */
-export function readPriceCsv(file: string, priceColumn: string): PriceTable {
-  let text: string;
+/**
+ * Reads a CSV of series without a price of its own (`timestamp,Load forecast,Wind forecast,...`, e.g. the file
+ * `joinColumns` adds to a price table): read once, its first value column serves as the table's price column.
+ */
+export function readSeriesCsv(file: string): PriceTable {
+  const text = readCsvText(file);
+  const first = splitCsvLine(text.split(/\r?\n/, 1)[0] ?? '')[1];
+  if (first === undefined) throw decodeError(file, 1, 'header needs a timestamp column and at least one series');
+  return parsePriceCsv(text, first, file);
+}
+
+function readCsvText(file: string): string {
   try {
-    text = readFileSync(file, 'utf8');
+    return readFileSync(file, 'utf8');
   } catch (cause) {
-    throw new OptiBidError('OPTIBID_ERR_USAGE', `cannot read price CSV ${file}: ${(cause as Error).message}`, {
+    throw new OptiBidError('OPTIBID_ERR_USAGE', `cannot read CSV ${file}: ${(cause as Error).message}`, {
       cause,
       context: { file },
     });
   }
-  return parsePriceCsv(text, priceColumn, file);
+}
+
+/** Reads a CSV shaped like `timestamp,Real price,...` into a PriceTable; errors name file:line. */
+export function readPriceCsv(file: string, priceColumn: string): PriceTable {
+  return parsePriceCsv(readCsvText(file), priceColumn, file);
 }
 
 /** Parses CSV text (see readPriceCsv); `source` names the origin in error messages. */
